@@ -1,0 +1,141 @@
+#include "core/text.h"
+
+namespace dpo {
+
+std::string_view trim_whitespace(std::string_view text) {
+  size_t begin = 0;
+  size_t end = text.size();
+  while (begin < end && is_ascii_space(static_cast<unsigned char>(text[begin]))) ++begin;
+  while (end > begin && is_ascii_space(static_cast<unsigned char>(text[end - 1]))) --end;
+  return text.substr(begin, end - begin);
+}
+
+bool is_blank(std::string_view text) {
+  return trim_whitespace(text).empty();
+}
+
+size_t count_code_points(std::string_view utf8) {
+  // Written as a plain loop over bytes so that the compiler vectorises it.
+  size_t count = 0;
+  const unsigned char* bytes = reinterpret_cast<const unsigned char*>(utf8.data());
+  for (size_t i = 0; i < utf8.size(); ++i) count += (bytes[i] & 0xC0) != 0x80;
+  return count;
+}
+
+bool is_valid_utf8(std::string_view text) {
+  return first_invalid_utf8(text) == std::string_view::npos;
+}
+
+size_t first_invalid_utf8(std::string_view text) {
+  const unsigned char* s = reinterpret_cast<const unsigned char*>(text.data());
+  size_t n = text.size();
+  size_t i = 0;
+  while (i < n) {
+    unsigned char c = s[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t length;
+    unsigned code;
+    if ((c & 0xE0) == 0xC0) {
+      length = 2;
+      code = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      length = 3;
+      code = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      length = 4;
+      code = c & 0x07;
+    } else {
+      return i;
+    }
+    if (i + length > n) return i;
+    for (size_t k = 1; k < length; ++k) {
+      if ((s[i + k] & 0xC0) != 0x80) return i;
+      code = (code << 6) | (s[i + k] & 0x3F);
+    }
+    static const unsigned kMinimum[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < kMinimum[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
+      return i;
+    }
+    i += length;
+  }
+  return std::string_view::npos;
+}
+
+void append_matching_key(std::string_view text, std::string& out) {
+  bool pending_space = false;
+  bool started = false;
+  for (char ch : text) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (is_ascii_space(c)) {
+      pending_space = started;
+      continue;
+    }
+    if (pending_space) out.push_back(' ');
+    pending_space = false;
+    started = true;
+    out.push_back((c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : ch);
+  }
+}
+
+std::string excerpt_for_message(std::string_view text, size_t max_bytes) {
+  std::string out;
+  size_t i = 0;
+  for (; i < text.size() && out.size() < max_bytes; ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c < 0x20 || c == 0x7F) {
+      out += ' ';
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  // Finish a multi-byte character rather than cutting it.
+  while (i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) {
+    out += text[i++];
+  }
+  if (i < text.size()) out += "...";
+  return out;
+}
+
+std::string json_quote(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  out.push_back('"');
+  for (char ch : text) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          static const char kHex[] = "0123456789abcdef";
+          out += "\\u00";
+          out.push_back(kHex[c >> 4]);
+          out.push_back(kHex[c & 15]);
+        } else {
+          out.push_back(ch);
+        }
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+}  // namespace dpo
