@@ -1,0 +1,118 @@
+// dpo validate DATA... : checks preference data before any GPU time is spent on it.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <memory>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "dataloader/validator.h"
+#include "tools/commands.h"
+
+namespace dpo {
+
+namespace {
+
+struct ValidateFlags {
+  std::vector<std::string> files;
+  std::string format = "auto";
+  std::string fields;
+  std::string report_path;
+  std::string fail_on = "error";
+  std::vector<double> length_bias_range = {0.35, 0.65};
+  bool quiet = false;
+  ValidateOptions options;
+};
+
+int run_validate(const ValidateFlags& flags) {
+  ValidateOptions options = flags.options;
+  options.format = parse_data_format(flags.format);
+  if (!flags.fields.empty()) options.fields = FieldNames::parse(flags.fields);
+  if (flags.fail_on != "error" && flags.fail_on != "warning") {
+    throw UsageError("--fail-on must be 'error' or 'warning', got '" + flags.fail_on + "'");
+  }
+  options.fail_on_warnings = flags.fail_on == "warning";
+  if (flags.length_bias_range.size() != 2 ||
+      !(flags.length_bias_range[0] <= flags.length_bias_range[1])) {
+    throw UsageError("--length-bias-range takes two fractions LOW,HIGH with LOW <= HIGH");
+  }
+  options.length_bias_low = flags.length_bias_range[0];
+  options.length_bias_high = flags.length_bias_range[1];
+
+  ValidationReport report = validate_files(flags.files, options);
+  if (!flags.report_path.empty()) {
+    write_file_atomically(flags.report_path, report_to_json(report));
+  }
+  if (!flags.quiet) {
+    std::fputs(report_summary(report).c_str(), stdout);
+    std::fputs("\n", stdout);
+  }
+  if (report.passed) {
+    std::printf("PASS: %llu pairs ok, no row has an error", static_cast<unsigned long long>(report.pairs_ok));
+    std::printf("%s\n", report.fail_on_warnings ? " or a warning" : "");
+    return kExitOk;
+  }
+  if (report.errors > 0) {
+    std::printf(
+        "FAIL: %llu of %llu rows rejected with errors\n",
+        static_cast<unsigned long long>(report.rejected),
+        static_cast<unsigned long long>(report.rows));
+  } else {
+    std::printf(
+        "FAIL: %llu warnings (--fail-on warning)\n", static_cast<unsigned long long>(report.warnings));
+  }
+  return kExitFailed;
+}
+
+}  // namespace
+
+Command add_validate_command(CLI::App& dpo) {
+  auto flags = std::make_shared<ValidateFlags>();
+  CLI::App* app = dpo.add_subcommand(
+      "validate",
+      "Check preference data (JSONL or JSON arrays, optionally .gz) for every defect that makes "
+      "DPO training unsound; exit 0 when no row has an error, 1 when some do, 2 when the input "
+      "cannot be read.");
+  app->add_option("data", flags->files, "Data files (JSONL, JSON array, .gz)")->required();
+  app->add_option(
+         "--format", flags->format,
+         "auto, standard, conversational, implicit, sharegpt or openai (auto detects per file)")
+      ->capture_default_str();
+  app->add_option(
+      "--fields", flags->fields,
+      "Column names of the fields, e.g. prompt=question,chosen=response_j,rejected=response_k");
+  app->add_option("--report", flags->report_path, "Write the full report as JSON to this file");
+  app->add_option("--rejects", flags->options.rejects_path,
+                  "Write one JSON line per rejected or excluded row, with its reasons");
+  app->add_option("--val-fraction", flags->options.val_fraction, "Held-out fraction of prompts")
+      ->capture_default_str();
+  app->add_option("--seed", flags->options.seed, "Seed of the train/held-out split")
+      ->capture_default_str();
+  app->add_option("--fail-on", flags->fail_on, "Fail (exit 1) on 'error' or also on 'warning'")
+      ->capture_default_str();
+  app->add_option(
+         "--max-record-bytes", flags->options.max_record_bytes,
+         "Records longer than this are rejected unread (record_too_large)")
+      ->capture_default_str();
+  app->add_option(
+         "--similarity-threshold", flags->options.similarity_threshold,
+         "near_identical_responses above this edit-distance similarity")
+      ->capture_default_str();
+  app->add_option(
+         "--length-bias-range", flags->length_bias_range,
+         "Allowed fraction of pairs whose chosen is longer: LOW,HIGH")
+      ->delimiter(',')
+      ->expected(2);
+  app->add_option(
+      "--tokenizer", flags->options.tokenizer_path,
+      "A sentencepiece tokenizer.model: also report lengths in tokens");
+  app->add_option(
+      "--special-token", flags->options.extra_special_tokens,
+      "Another string to flag when it appears in content (repeatable)");
+  app->add_option("--max-examples", flags->options.max_examples, "Examples kept per issue code")
+      ->capture_default_str();
+  app->add_flag("--quiet", flags->quiet, "Print only the verdict line");
+  return Command{app, [flags]() { return run_validate(*flags); }};
+}
+
+}  // namespace dpo

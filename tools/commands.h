@@ -1,0 +1,21 @@
+// The dpo command line is a table of subcommands. Each cmd_*.cpp declares its flags, and its
+// run function loads what it needs, calls one library function and returns an exit code
+// (core/error.h). Errors thrown below are turned into messages once, in dpo_main.cpp.
+#pragma once
+
+#include <functional>
+
+namespace CLI {
+class App;
+}
+
+namespace dpo {
+
+struct Command {
+  CLI::App* app = nullptr;     // the subcommand, to ask whether it was chosen
+  std::function<int()> run;    // runs it after parsing; returns the exit code
+};
+
+Command add_validate_command(CLI::App& dpo);
+
+}  // namespace dpo
