@@ -1,0 +1,98 @@
+#include "tests/support/test_support.h"
+
+#include <sentencepiece_trainer.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <zlib.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace dpo::testing {
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string pattern = std::string(base && *base ? base : "/tmp") + "/dpo-test-XXXXXX";
+  std::vector<char> buffer(pattern.begin(), pattern.end());
+  buffer.push_back('\0');
+  if (mkdtemp(buffer.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = buffer.data();
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+std::string TempDir::file(const std::string& name) const {
+  return path_ + "/" + name;
+}
+
+void write_file(const std::string& path, std::string_view bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+void write_gzip_file(const std::string& path, std::string_view bytes, int members) {
+  std::FILE* out = std::fopen(path.c_str(), "wb");
+  if (out == nullptr) throw std::runtime_error("cannot write " + path);
+  size_t per_member = (bytes.size() + members - 1) / static_cast<size_t>(members);
+  for (int m = 0; m < members; ++m) {
+    std::string_view part = bytes.substr(std::min(bytes.size(), m * per_member), per_member);
+    z_stream stream{};
+    deflateInit2(&stream, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+    std::vector<unsigned char> compressed(deflateBound(&stream, part.size()) + 64);
+    stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(part.data()));
+    stream.avail_in = static_cast<uInt>(part.size());
+    stream.next_out = compressed.data();
+    stream.avail_out = static_cast<uInt>(compressed.size());
+    deflate(&stream, Z_FINISH);
+    std::fwrite(compressed.data(), 1, stream.total_out, out);
+    deflateEnd(&stream);
+  }
+  std::fclose(out);
+}
+
+std::string train_tiny_sentencepiece(
+    const TempDir& dir,
+    const std::vector<std::string>& sentences,
+    int vocab_size,
+    const std::string& extra_flags) {
+  std::string corpus = dir.file("corpus.txt");
+  std::string text;
+  for (const std::string& s : sentences) text += s + "\n";
+  write_file(corpus, text);
+  std::string prefix = dir.file("tiny_sp");
+  std::string flags = "--input=" + corpus + " --model_prefix=" + prefix +
+                      " --vocab_size=" + std::to_string(vocab_size) +
+                      " --model_type=bpe --character_coverage=1.0 --minloglevel=2 " + extra_flags;
+  auto status = sentencepiece::SentencePieceTrainer::Train(flags);
+  if (!status.ok()) throw std::runtime_error("sentencepiece training failed: " + status.ToString());
+  return prefix + ".model";
+}
+
+CommandResult run_command(const std::string& command) {
+  CommandResult result;
+  std::FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error("popen failed: " + command);
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, n);
+  int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+}  // namespace dpo::testing

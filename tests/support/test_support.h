@@ -1,0 +1,47 @@
+// Helpers shared by the test suites: temporary folders, files, gzip, a tiny tokenizer.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dpo::testing {
+
+// A fresh folder under $TMPDIR, removed with everything in it when the object goes away.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const {
+    return path_;
+  }
+  // path() + "/" + name
+  std::string file(const std::string& name) const;
+
+ private:
+  std::string path_;
+};
+
+void write_file(const std::string& path, std::string_view bytes);
+std::string read_file(const std::string& path);
+// Writes `bytes` gzip-compressed; `members` > 1 splits them into concatenated gzip members.
+void write_gzip_file(const std::string& path, std::string_view bytes, int members = 1);
+
+// Trains a small sentencepiece model on `sentences` in-process (about a second) and returns
+// the path of its .model file inside `dir`.
+std::string train_tiny_sentencepiece(
+    const TempDir& dir,
+    const std::vector<std::string>& sentences,
+    int vocab_size = 200,
+    const std::string& extra_flags = "");
+
+// Runs a shell command, returning its exit status and captured stdout+stderr.
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;
+};
+CommandResult run_command(const std::string& command);
+
+}  // namespace dpo::testing

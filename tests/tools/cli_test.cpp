@@ -1,0 +1,90 @@
+// Runs the real dpo binary: the sentencepiece/protobuf load-order clash only shows at start-up
+// of a process that links both LibTorch and sentencepiece, so library tests cannot catch it.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support/test_support.h"
+
+namespace dpo {
+namespace {
+
+using testing::run_command;
+
+const std::string kDpo = DPO_BINARY_PATH;
+const std::string kExamples = std::string(DPO_SOURCE_DIR) + "/examples/support";
+
+TEST(Cli, VersionStartsAndNamesLibTorch) {
+  auto result = run_command(kDpo + " --version");
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("dpo 0."), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("LibTorch"), std::string::npos) << result.output;
+}
+
+TEST(Cli, HelpListsCommandsAndExitCodes) {
+  auto result = run_command(kDpo + " --help");
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_NE(result.output.find("validate"), std::string::npos);
+  EXPECT_NE(result.output.find("Exit codes"), std::string::npos);
+  auto sub = run_command(kDpo + " validate --help");
+  EXPECT_EQ(sub.exit_code, 0);
+  EXPECT_NE(sub.output.find("--fail-on"), std::string::npos);
+}
+
+TEST(Cli, UsageErrorsExitWith2) {
+  EXPECT_EQ(run_command(kDpo).exit_code, 2);
+  EXPECT_EQ(run_command(kDpo + " frobnicate").exit_code, 2);
+  EXPECT_EQ(run_command(kDpo + " validate").exit_code, 2);
+  auto bad = run_command(kDpo + " validate " + kExamples + "/pairs.jsonl --format csv");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find("unknown data format 'csv'"), std::string::npos) << bad.output;
+}
+
+TEST(Cli, UnreadableInputExitsWith2AndNamesTheFile) {
+  auto result = run_command(kDpo + " validate /nonexistent/pairs.jsonl");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.output.find("/nonexistent/pairs.jsonl"), std::string::npos) << result.output;
+}
+
+TEST(Cli, ValidateBundledCleanDataPasses) {
+  testing::TempDir dir;
+  auto result = run_command(kDpo + " validate " + kExamples + "/pairs.jsonl --report " + dir.file("r.json"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("PASS"), std::string::npos);
+  auto report = nlohmann::json::parse(testing::read_file(dir.file("r.json")));
+  EXPECT_GE(report["rows"].get<int>(), 1000);
+  EXPECT_EQ(report["rows"], report["pairs_ok"]);
+  EXPECT_EQ(report["errors"], 0);
+}
+
+TEST(Cli, ValidateBrokenDataFailsWith1AndNamesLines) {
+  testing::TempDir dir;
+  auto result = run_command(
+      kDpo + " validate " + kExamples + "/broken.jsonl --report " + dir.file("r.json"));
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_NE(result.output.find("broken.jsonl:1"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("FAIL"), std::string::npos);
+  auto report = nlohmann::json::parse(testing::read_file(dir.file("r.json")));
+  EXPECT_EQ(report["rows"].get<int>(),
+            report["pairs_ok"].get<int>() + report["rejected"].get<int>() + report["excluded"].get<int>());
+  std::set<std::string> codes;
+  for (const auto& issue : report["issues"]) codes.insert(issue["code"].get<std::string>());
+  for (const char* code :
+       {"invalid_json", "invalid_utf8", "missing_field", "wrong_type", "empty_prompt", "empty_chosen",
+        "empty_rejected", "chosen_equals_rejected", "bad_role_order", "near_identical_responses",
+        "duplicate_pair", "conflicting_pair", "special_tokens_in_content", "tie_or_both_bad"}) {
+    EXPECT_TRUE(codes.count(code)) << code;
+  }
+}
+
+TEST(Cli, FailOnWarning) {
+  testing::TempDir dir;
+  testing::write_file(
+      dir.file("w.jsonl"),
+      "{\"prompt\":\"q\",\"chosen\":\"a <s> b\",\"rejected\":\"c\"}\n");
+  EXPECT_EQ(run_command(kDpo + " validate " + dir.file("w.jsonl")).exit_code, 0);
+  EXPECT_EQ(run_command(kDpo + " validate --fail-on warning " + dir.file("w.jsonl")).exit_code, 1);
+}
+
+}  // namespace
+}  // namespace dpo
