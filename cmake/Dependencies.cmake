@@ -30,23 +30,11 @@ add_library(dpo_sentencepiece_train INTERFACE)
 target_link_libraries(dpo_sentencepiece_train INTERFACE "${DPO_SENTENCEPIECE_TRAIN_LIB}" dpo_sentencepiece)
 add_library(dpo::sentencepiece_train ALIAS dpo_sentencepiece_train)
 
-# The protobuf clash. Debian's libsentencepiece embeds protobuf-lite 3.14 and exports its
-# symbols; Debian's LibTorch loads libprotobuf.so.32 (3.21). When libsentencepiece is loaded
-# first, LibTorch's protobuf users bind to the embedded copy and the process crashes at
-# start-up. An executable that links both must therefore name libprotobuf.so.32 first, with
-# --no-as-needed: link dpo::protobuf_first before anything else. In such a process the
-# sentencepiece *trainer* refuses to run (its protobuf version check fails against 3.21), so
-# tokenizer training runs in a process without LibTorch (tools/spm_train_main.cpp).
-# With a PyTorch wheel's LibTorch (protobuf linked in privately) the library is absent and
-# nothing is added.
-find_library(DPO_PROTOBUF_SO NAMES libprotobuf.so.32
-             PATHS /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib NO_DEFAULT_PATH)
-add_library(dpo_protobuf_first INTERFACE)
-if(DPO_PROTOBUF_SO)
-  target_link_libraries(dpo_protobuf_first INTERFACE
-    "-Wl,--no-as-needed" "${DPO_PROTOBUF_SO}" "-Wl,--as-needed")
-endif()
-add_library(dpo::protobuf_first ALIAS dpo_protobuf_first)
+# The protobuf clash between Debian's libsentencepiece (embedded protobuf-lite 3.14, exported)
+# and LibTorch's libprotobuf.so.32 (3.21) is avoided by never linking sentencepiece into an
+# executable: dataloader/sentencepiece_shim.cpp is a module loaded with RTLD_DEEPBIND.
+# (Linking libprotobuf.so.32 first only lets the process start: sentencepiece then refuses to
+# load any model because its version check binds to 3.21.)
 
 if(DPO_BUILD_TESTS)
   find_package(GTest REQUIRED)

@@ -1,6 +1,7 @@
 #include "tests/support/test_support.h"
 
-#include <sentencepiece_trainer.h>
+#include "dataloader/sentencepiece_model.h"
+
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <zlib.h>
@@ -78,8 +79,7 @@ std::string train_tiny_sentencepiece(
   std::string flags = "--input=" + corpus + " --model_prefix=" + prefix +
                       " --vocab_size=" + std::to_string(vocab_size) +
                       " --model_type=bpe --character_coverage=1.0 --minloglevel=2 " + extra_flags;
-  auto status = sentencepiece::SentencePieceTrainer::Train(flags);
-  if (!status.ok()) throw std::runtime_error("sentencepiece training failed: " + status.ToString());
+  dpo::train_sentencepiece(flags);
   return prefix + ".model";
 }
 

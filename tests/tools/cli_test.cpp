@@ -57,6 +57,30 @@ TEST(Cli, ValidateBundledCleanDataPasses) {
   EXPECT_EQ(report["errors"], 0);
 }
 
+// The dpo process holds LibTorch's protobuf; sentencepiece must still load and encode there.
+TEST(Cli, ValidateWithTokenizerReportsTokenLengthsInsideTheTorchProcess) {
+  testing::TempDir dir;
+  std::string model = testing::train_tiny_sentencepiece(
+      dir, {"the quick brown fox jumps over the lazy dog", "a helpful answer explains why",
+            "please summarise the following text", "thank you for the clear steps"},
+      60);
+  auto result = run_command(kDpo + " validate " + kExamples + "/pairs.jsonl --tokenizer " + model +
+                            " --report " + dir.file("r.json"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("lengths (tokens)"), std::string::npos) << result.output;
+  auto report = nlohmann::json::parse(testing::read_file(dir.file("r.json")));
+  EXPECT_GT(report["stats"]["chosen_tokens"]["max"].get<int>(), 0) << report.dump(2);
+}
+
+TEST(Cli, ValidateWithAFileThatIsNotATokenizerExitsWith2) {
+  testing::TempDir dir;
+  testing::write_file(dir.file("tokenizer.model"), "not a protobuf");
+  auto result = run_command(kDpo + " validate " + kExamples + "/pairs.jsonl --tokenizer " +
+                            dir.file("tokenizer.model"));
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("is not a sentencepiece model"), std::string::npos) << result.output;
+}
+
 TEST(Cli, ValidateBrokenDataFailsWith1AndNamesLines) {
   testing::TempDir dir;
   auto result = run_command(
