@@ -9,6 +9,12 @@ find_package(nlohmann_json 3.10 REQUIRED)
 find_package(simdjson REQUIRED)
 find_package(CLI11 REQUIRED)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
+
+# HDF5 (C and C++ APIs) for prepared datasets: dpo::hdf5.
+find_package(HDF5 REQUIRED COMPONENTS C CXX)
+add_library(dpo_hdf5 INTERFACE)
+target_link_libraries(dpo_hdf5 INTERFACE HDF5::HDF5)
+add_library(dpo::hdf5 ALIAS dpo_hdf5)
 pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)
 
 # LibTorch: Debian's libtorch-dev (1.13, CPU) or the one inside a PyTorch wheel
