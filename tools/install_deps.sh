@@ -1,0 +1,36 @@
+#!/bin/sh
+# Installs the Debian 12 packages dpo needs to build, test and run its demo: only those that are
+# missing, without a prompt. Called by `make demo` and `make test`.
+set -eu
+
+PACKAGES="cmake make g++ pkg-config git
+libtorch-dev libopenblas0-pthread
+libsentencepiece-dev nlohmann-json3-dev libsimdjson-dev libhdf5-dev libcli11-dev libgtest-dev
+libxxhash-dev libssl-dev zlib1g-dev"
+
+missing=""
+for package in $PACKAGES; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  case "$status" in
+    *"install ok installed"*) ;;
+    *) missing="$missing $package" ;;
+  esac
+done
+
+if [ -z "$missing" ]; then
+  echo "[deps] all Debian packages present"
+  exit 0
+fi
+
+echo "[deps] installing:$missing"
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO="sudo"
+else
+  echo "[deps] error: not root and no sudo; install as root: apt-get install$missing" >&2
+  exit 2
+fi
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
+# shellcheck disable=SC2086
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
