@@ -17,5 +17,6 @@ struct Command {
 };
 
 Command add_validate_command(CLI::App& dpo);
+Command add_train_tokenizer_command(CLI::App& dpo);
 
 }  // namespace dpo

@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
 
   std::vector<dpo::Command> commands = {
       dpo::add_validate_command(app),
+      dpo::add_train_tokenizer_command(app),
   };
 
   try {
