@@ -47,6 +47,20 @@ const IssueInfo kIssues[] = {
     {IssueCode::length_bias, "length_bias", Severity::warning,
      "the fraction of pairs whose chosen response is longer than the rejected one is outside "
      "the allowed range (verbosity bias)"},
+    {IssueCode::template_error, "template_error", Severity::error,
+     "the chat template failed to render the row (raise_exception or an unsupported value)"},
+    {IssueCode::prefix_mismatch, "prefix_mismatch", Severity::error,
+     "the tokens of the full conversation do not start with the tokens of the prompt rendered "
+     "with add_generation_prompt=true (the template renders the prompt differently once the "
+     "answer follows)"},
+    {IssueCode::double_bos, "double_bos", Severity::error,
+     "the token sequence starts with two BOS tokens (the template writes one and another was "
+     "added)"},
+    {IssueCode::too_long, "too_long", Severity::error,
+     "prompt + completion is longer than --max-length and the length policy dropped the pair"},
+    {IssueCode::truncated, "truncated", Severity::warning,
+     "prompt or completion was cut to fit --max-length (truncate_prompt_left, "
+     "truncate_completion)"},
 };
 static_assert(sizeof(kIssues) / sizeof(kIssues[0]) == kIssueCodeCount, "one entry per code");
 }  // namespace

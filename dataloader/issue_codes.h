@@ -33,6 +33,12 @@ enum class IssueCode {
   tie_or_both_bad,
   // Dataset warnings.
   length_bias,
+  // Tokenization (`dpo prepare`): row errors and warnings found when encoding a pair.
+  template_error,
+  prefix_mismatch,
+  double_bos,
+  too_long,
+  truncated,
   kCount
 };
 

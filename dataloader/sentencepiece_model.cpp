@@ -187,6 +187,17 @@ void SentencePieceModel::encode(std::string_view text, std::vector<int>& ids) co
   std::free(encoded);
 }
 
+void SentencePieceModel::encode_append(std::string_view text, std::vector<int>& ids) const {
+  int* encoded = nullptr;
+  size_t count = 0;
+  char* error = shim().encode(handle_->model, text.data(), text.size(), &encoded, &count);
+  if (error != nullptr) {
+    throw DataError("sentencepiece could not encode text: " + take_message(error));
+  }
+  ids.insert(ids.end(), encoded, encoded + count);
+  std::free(encoded);
+}
+
 std::string SentencePieceModel::decode(const std::vector<int>& ids) const {
   for (int id : ids) check_id(id);
   char* text = nullptr;

@@ -24,6 +24,8 @@ class SentencePieceModel {
   // prefix). Thread-safe: sentencepiece's encoder is const.
   std::vector<int> encode(std::string_view text) const;
   void encode(std::string_view text, std::vector<int>& ids) const;
+  // Appends the ids of `text` to `ids` (the tokenizer encodes a text piece by piece).
+  void encode_append(std::string_view text, std::vector<int>& ids) const;
   std::string decode(const std::vector<int>& ids) const;
 
   int vocab_size() const;

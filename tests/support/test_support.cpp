@@ -95,4 +95,38 @@ CommandResult run_command(const std::string& command) {
   return result;
 }
 
+std::vector<std::string> tokenizer_test_corpus() {
+  const char* words[] = {"hello", "world", "the", "quick", "brown", "fox", "jumps", "over",
+                         "lazy", "dog", "assistant", "user", "system", "answer", "question",
+                         "please", "thank", "you", "order", "refund", "password", "account",
+                         "café", "naïve", "résumé", "日本語", "テキスト", "🙂", "data", "model",
+                         "token", "prompt", "chosen", "rejected", "Hello", "World", "Yes", "No"};
+  const char* marks[] = {".", ",", "!", "?", ":", " 42", " 3.14", " (x)", "", "  "};
+  std::vector<std::string> lines;
+  uint64_t state = 12345;
+  auto next = [&](uint64_t bound) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<size_t>((state >> 33) % bound);
+  };
+  for (int line = 0; line < 300; ++line) {
+    std::string text;
+    size_t count = 3 + next(10);
+    for (size_t w = 0; w < count; ++w) {
+      if (w > 0) text += " ";
+      text += words[next(sizeof(words) / sizeof(words[0]))];
+      text += marks[next(sizeof(marks) / sizeof(marks[0]))];
+    }
+    lines.push_back(text);
+  }
+  return lines;
+}
+
+std::string train_llama_like_sentencepiece(const TempDir& dir, int vocab_size,
+                                           const std::string& extra_flags) {
+  return train_tiny_sentencepiece(
+      dir, tokenizer_test_corpus(), vocab_size,
+      "--byte_fallback=true --normalization_rule_name=identity "
+      "--remove_extra_whitespaces=false --split_digits=true " + extra_flags);
+}
+
 }  // namespace dpo::testing

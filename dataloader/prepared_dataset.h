@@ -1,0 +1,145 @@
+// The prepared dataset: tokenized pairs in one HDF5 file written by `dpo prepare`, read by
+// `dpo inspect` and the batch loader, and the reference log-probs cached beside them.
+// HDF5 (H5Cpp.h) appears only in prepared_dataset.cpp.
+//
+// Layout (version 1):
+//   /                 attributes: format="dpo-prepared", version, fingerprint, source_sha256,
+//                     tokenizer_sha256, template_sha256, template, max_length, created_by,
+//                     options (JSON text), vocab_size, bos_id, eos_id, pad_id
+//   /source_files     string [files]: the input files, in the order given
+//   /train, /val      int32 prompt_ids, chosen_ids, rejected_ids (flat, chunked + deflate)
+//                     int64 prompt_offsets, chosen_offsets, rejected_offsets ([n+1], from 0)
+//                     int64 source_line, int32 source_file (index into source_files),
+//                     uint8 flags (PairFlag bits), string row_ids (variable length)
+//   /reference/<model_hash>          attributes model_hash, dtype, dpo_version
+//   /reference/<model_hash>/<split>  float64 chosen_logps, rejected_logps [n];
+//                                    int32 chosen_tokens, rejected_tokens [n]
+// chosen_ids/rejected_ids hold the completions only; a sequence is prompt + completion.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dpo {
+
+struct EncodedPair;
+
+constexpr const char* kPreparedFormat = "dpo-prepared";
+constexpr int kPreparedVersion = 1;
+
+// A read-only view of token ids.
+struct IdSpan {
+  const int32_t* data = nullptr;
+  size_t size = 0;
+  const int32_t* begin() const {
+    return data;
+  }
+  const int32_t* end() const {
+    return data + size;
+  }
+  int32_t operator[](size_t i) const {
+    return data[i];
+  }
+  std::vector<int32_t> to_vector() const {
+    return std::vector<int32_t>(begin(), end());
+  }
+};
+
+struct PairTokens {
+  IdSpan prompt, chosen, rejected;  // chosen/rejected: completions only
+};
+
+// One split (train or val) in memory, as stored.
+struct PreparedSplit {
+  std::vector<int32_t> prompt_ids, chosen_ids, rejected_ids;
+  std::vector<int64_t> prompt_offsets{0}, chosen_offsets{0}, rejected_offsets{0};
+  std::vector<int64_t> source_line;
+  std::vector<int32_t> source_file;
+  std::vector<uint8_t> flags;
+  std::vector<std::string> row_ids;
+
+  size_t size() const {
+    return source_line.size();
+  }
+  void add(const EncodedPair& pair, int32_t file_index, int64_t line, const std::string& row_id);
+  PairTokens pair(size_t i) const;
+  // prompt + chosen, prompt + rejected: the lengths of the two sequences of a pair.
+  int64_t chosen_length(size_t i) const;
+  int64_t rejected_length(size_t i) const;
+};
+
+struct PreparedHeader {
+  int version = kPreparedVersion;
+  std::string fingerprint;
+  std::string source_sha256;
+  std::string tokenizer_sha256;
+  std::string template_sha256;
+  std::string template_text;
+  int64_t max_length = 0;
+  std::string created_by;          // "dpo 0.1.0 (abc1234)"; filled by the writer when empty
+  std::string options_json = "{}";  // the prepare options, for `dpo inspect`
+  std::vector<std::string> source_files;
+  int32_t vocab_size = 0;
+  int32_t bos_id = -1, eos_id = -1, pad_id = -1;
+};
+
+struct PreparedDataset {
+  std::string path;
+  PreparedHeader header;
+  PreparedSplit train, val;
+  // "train" or "val"; throws UsageError otherwise.
+  const PreparedSplit& split(const std::string& name) const;
+};
+
+// Writes the file atomically (a temporary file in the same folder, fsync, rename).
+void write_prepared_dataset(const std::string& path, const PreparedHeader& header,
+                            const PreparedSplit& train, const PreparedSplit& val);
+
+// Reads and verifies the whole file: format and version, every offsets array monotone from 0
+// to the ids' size, per-pair arrays of the split's size, ids inside [0, vocab_size) (the given
+// vocab_size, or the header's when 0). Throws IoError when the file cannot be opened and
+// CacheError naming the file for anything malformed.
+PreparedDataset read_prepared_dataset(const std::string& path, int32_t vocab_size = 0);
+// Only the root attributes (for "already prepared?" checks).
+PreparedHeader read_prepared_header(const std::string& path);
+
+// Token-length statistics of a split (sequence = prompt + completion).
+struct LengthSummary {
+  int64_t min = 0, max = 0, p50 = 0, p90 = 0, p99 = 0;
+  double mean = 0;
+};
+struct SplitLengthStats {
+  size_t pairs = 0;
+  LengthSummary prompt, chosen, rejected;  // chosen/rejected: full sequences
+  int64_t total_tokens = 0;                // prompt counted twice (it is fed twice)
+};
+SplitLengthStats length_stats(const PreparedSplit& split);
+
+// Reference-model log-probabilities of every pair, cached in the prepared file.
+struct ReferenceLogps {
+  struct Split {
+    std::vector<double> chosen_logps, rejected_logps;      // [n] summed over the completion
+    std::vector<int32_t> chosen_tokens, rejected_tokens;   // [n] completion tokens scored
+  };
+  std::string model_hash;
+  std::string dtype = "float32";  // the dtype the reference model ran in
+  std::string dpo_version;        // filled by the writer when empty
+  Split train, val;
+};
+
+// Adds (or replaces) /reference/<model_hash>. Copy-on-write: the whole file is copied to a
+// temporary file beside it, the group written there, then fsync + rename, so readers see the
+// old or the new file, never a half-written one. The split sizes must match the file's.
+// A replaced group's space is not reclaimed (HDF5 does not shrink files); fine for a cache.
+void write_reference_logps(const std::string& path, const ReferenceLogps& logps);
+// The cached log-probs for `model_hash`; nullopt when absent. CacheError when malformed or
+// sized differently from the splits.
+std::optional<ReferenceLogps> read_reference_logps(const std::string& path,
+                                                   const std::string& model_hash);
+// The model hashes with cached log-probs.
+std::vector<std::string> list_reference_logps(const std::string& path);
+
+}  // namespace dpo
