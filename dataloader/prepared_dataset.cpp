@@ -333,8 +333,8 @@ size_t split_size_in_file(const H5::H5File& file, const char* name, const std::s
   return static_cast<size_t>(size);
 }
 
-LengthSummary summarize(std::vector<int64_t> values) {
-  LengthSummary summary;
+TokenLengthSummary summarize(std::vector<int64_t> values) {
+  TokenLengthSummary summary;
   if (values.empty()) return summary;
   std::sort(values.begin(), values.end());
   auto at = [&](double q) {

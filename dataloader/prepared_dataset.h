@@ -107,13 +107,13 @@ PreparedDataset read_prepared_dataset(const std::string& path, int32_t vocab_siz
 PreparedHeader read_prepared_header(const std::string& path);
 
 // Token-length statistics of a split (sequence = prompt + completion).
-struct LengthSummary {
+struct TokenLengthSummary {
   int64_t min = 0, max = 0, p50 = 0, p90 = 0, p99 = 0;
   double mean = 0;
 };
 struct SplitLengthStats {
   size_t pairs = 0;
-  LengthSummary prompt, chosen, rejected;  // chosen/rejected: full sequences
+  TokenLengthSummary prompt, chosen, rejected;  // chosen/rejected: full sequences
   int64_t total_tokens = 0;                // prompt counted twice (it is fed twice)
 };
 SplitLengthStats length_stats(const PreparedSplit& split);
