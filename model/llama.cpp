@@ -1,0 +1,328 @@
+// The Llama-family decoder: rotary embeddings, attention (SDPA or plain), the modules and the
+// optional gradient checkpointing of decoder layers.
+#include "model/llama.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <cmath>
+
+#include "core/error.h"
+#include "model/torch_compat.h"
+
+namespace dpo {
+
+// ---- Rotary embeddings -----------------------------------------------------------------------
+
+at::Tensor rope_inv_freq(const ModelConfig& config) {
+  const int64_t dim = config.head_dim;
+  // 1 / theta^(2i/dim), in fp32 exactly as transformers' _compute_default_rope_parameters.
+  at::Tensor exponent = at::arange(0, dim, 2, at::kLong).to(at::kFloat) / static_cast<double>(dim);
+  at::Tensor inv_freq = at::reciprocal(at::pow(config.rope_theta, exponent));
+  const RopeScaling& s = config.rope_scaling;
+  if (s.type == "linear")
+    return inv_freq / s.factor;
+  if (s.type == "llama3") {
+    // transformers' _compute_llama3_parameters: long wavelengths are divided by `factor`,
+    // short ones kept, and the band between interpolated smoothly.
+    const double old_context = static_cast<double>(s.original_max_position_embeddings);
+    const double low_freq_wavelen = old_context / s.low_freq_factor;
+    const double high_freq_wavelen = old_context / s.high_freq_factor;
+    at::Tensor wavelen = at::reciprocal(inv_freq) * (2 * M_PI);
+    at::Tensor llama = at::where(wavelen > low_freq_wavelen, inv_freq / s.factor, inv_freq);
+    at::Tensor smooth = (at::reciprocal(wavelen) * old_context - s.low_freq_factor) /
+                        (s.high_freq_factor - s.low_freq_factor);
+    at::Tensor smoothed = (1 - smooth) * llama / s.factor + smooth * llama;
+    at::Tensor medium = (wavelen >= high_freq_wavelen).logical_and(wavelen <= low_freq_wavelen);
+    return at::where(medium, smoothed, llama);
+  }
+  return inv_freq;
+}
+
+std::pair<at::Tensor, at::Tensor> rope_cos_sin(
+    const ModelConfig& config, int64_t length, at::Device device) {
+  at::Tensor inv_freq = rope_inv_freq(config).to(device);  // [D/2]
+  at::Tensor positions = at::arange(length, at::TensorOptions().dtype(at::kFloat).device(device));
+  at::Tensor freqs = at::outer(positions, inv_freq);  // [T, D/2]
+  at::Tensor emb = at::cat({freqs, freqs}, -1);       // [T, D]
+  return {emb.cos(), emb.sin()};
+}
+
+namespace {
+at::Tensor rotate_half(const at::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+// [N, KV, T, D] -> [N, KV * n_rep, T, D], each key/value head repeated for its query group.
+at::Tensor repeat_kv(const at::Tensor& x, int64_t n_rep) {
+  if (n_rep == 1)
+    return x;
+  const auto n = x.size(0), kv = x.size(1), t = x.size(2), d = x.size(3);
+  return x.unsqueeze(2).expand({n, kv, n_rep, t, d}).reshape({n, kv * n_rep, t, d});
+}
+}  // namespace
+
+at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  at::Tensor c = cos.to(x.scalar_type());
+  at::Tensor s = sin.to(x.scalar_type());
+  return x * c + rotate_half(x) * s;
+}
+
+// ---- Attention -------------------------------------------------------------------------------
+
+at::Tensor padded_causal_mask(const at::Tensor& lengths, int64_t length) {
+  auto options = at::TensorOptions().dtype(at::kLong).device(lengths.device());
+  at::Tensor i = at::arange(length, options).view({1, 1, length, 1});  // query
+  at::Tensor j = at::arange(length, options).view({1, 1, 1, length});  // key
+  at::Tensor len = lengths.to(at::kLong).view({-1, 1, 1, 1});
+  return (j <= i).logical_and((j < len).logical_or(j == i));
+}
+
+at::Tensor causal_attention(
+    const at::Tensor& q,
+    const at::Tensor& k,
+    const at::Tensor& v,
+    const at::Tensor& mask,
+    AttentionBackend backend) {
+  TORCH_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "attention takes [N, heads, T, D]");
+  TORCH_CHECK(q.size(1) % k.size(1) == 0, "query heads must be a multiple of key/value heads");
+  const int64_t n_rep = q.size(1) / k.size(1);
+  at::Tensor key = repeat_kv(k, n_rep);
+  at::Tensor value = repeat_kv(v, n_rep);
+#if DPO_HAS_SDPA
+  if (backend == AttentionBackend::automatic) {
+    if (mask.defined()) {
+      return at::scaled_dot_product_attention(q, key, value, mask, 0.0, false);
+    }
+    return at::scaled_dot_product_attention(q, key, value, c10::nullopt, 0.0, true);
+  }
+#endif
+  // transformers' eager attention: scores in the model dtype, softmax in fp32, cast back.
+  const int64_t t = q.size(2);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
+  at::Tensor scores = at::matmul(q, key.transpose(2, 3)) * scale;  // [N, H, T, T]
+  at::Tensor allowed =
+      mask.defined() ? mask
+                     : at::ones({t, t}, q.options().dtype(at::kBool)).tril().view({1, 1, t, t});
+  scores = scores.masked_fill(allowed.logical_not(), -std::numeric_limits<double>::infinity());
+  at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
+  return at::matmul(probs, value);  // [N, H, T, D]
+}
+
+// ---- Modules ---------------------------------------------------------------------------------
+
+LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias, const at::TensorOptions& options) {
+  weight = register_parameter("weight", at::empty({out, in}, options));
+  if (with_bias)
+    bias = register_parameter("bias", at::empty({out}, options));
+}
+
+at::Tensor LinearImpl::forward(const at::Tensor& x) {
+  return at::linear(x, weight, bias);
+}
+
+EmbeddingImpl::EmbeddingImpl(int64_t vocab, int64_t dim, const at::TensorOptions& options) {
+  weight = register_parameter("weight", at::empty({vocab, dim}, options));
+}
+
+at::Tensor EmbeddingImpl::forward(const at::Tensor& ids) {
+  return at::embedding(weight, ids);
+}
+
+RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, const at::TensorOptions& options) : eps(eps_) {
+  weight = register_parameter("weight", at::ones({dim}, options));
+}
+
+at::Tensor RMSNormImpl::forward(const at::Tensor& x) {
+  at::Tensor h = x.to(at::kFloat);
+  at::Tensor variance = h.pow(2).mean(-1, /*keepdim=*/true);
+  h = h * at::rsqrt(variance + eps);
+  return weight * h.to(x.scalar_type());
+}
+
+LlamaAttentionImpl::LlamaAttentionImpl(const ModelConfig& c, const at::TensorOptions& options)
+    : num_heads(c.num_attention_heads), num_kv_heads(c.num_key_value_heads), head_dim(c.head_dim) {
+  q_proj =
+      register_module("q_proj", Linear(c.hidden_size, num_heads * head_dim, c.qkv_bias(), options));
+  k_proj = register_module(
+      "k_proj", Linear(c.hidden_size, num_kv_heads * head_dim, c.qkv_bias(), options));
+  v_proj = register_module(
+      "v_proj", Linear(c.hidden_size, num_kv_heads * head_dim, c.qkv_bias(), options));
+  o_proj = register_module(
+      "o_proj", Linear(num_heads * head_dim, c.hidden_size, c.o_proj_bias(), options));
+}
+
+at::Tensor LlamaAttentionImpl::forward(
+    const at::Tensor& x,
+    const at::Tensor& cos,
+    const at::Tensor& sin,
+    const at::Tensor& mask,
+    AttentionBackend backend) {
+  const int64_t n = x.size(0), t = x.size(1);
+  at::Tensor q = q_proj->forward(x).view({n, t, num_heads, head_dim}).transpose(1, 2);
+  at::Tensor k = k_proj->forward(x).view({n, t, num_kv_heads, head_dim}).transpose(1, 2);
+  at::Tensor v = v_proj->forward(x).view({n, t, num_kv_heads, head_dim}).transpose(1, 2);
+  q = apply_rotary(q, cos, sin);
+  k = apply_rotary(k, cos, sin);
+  at::Tensor out = causal_attention(q, k, v, mask, backend);  // [N, H, T, D]
+  return o_proj->forward(out.transpose(1, 2).reshape({n, t, num_heads * head_dim}));
+}
+
+LlamaMLPImpl::LlamaMLPImpl(const ModelConfig& c, const at::TensorOptions& options) {
+  gate_proj =
+      register_module("gate_proj", Linear(c.hidden_size, c.intermediate_size, false, options));
+  up_proj = register_module("up_proj", Linear(c.hidden_size, c.intermediate_size, false, options));
+  down_proj =
+      register_module("down_proj", Linear(c.intermediate_size, c.hidden_size, false, options));
+}
+
+at::Tensor LlamaMLPImpl::forward(const at::Tensor& x) {
+  return down_proj->forward(at::silu(gate_proj->forward(x)) * up_proj->forward(x));
+}
+
+LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(
+    const ModelConfig& c, const at::TensorOptions& options) {
+  self_attn = register_module("self_attn", LlamaAttention(c, options));
+  mlp = register_module("mlp", LlamaMLP(c, options));
+  input_layernorm =
+      register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, options));
+  post_attention_layernorm =
+      register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, options));
+}
+
+at::Tensor LlamaDecoderLayerImpl::forward(
+    const at::Tensor& x,
+    const at::Tensor& cos,
+    const at::Tensor& sin,
+    const at::Tensor& mask,
+    AttentionBackend backend) {
+  at::Tensor h = x + self_attn->forward(input_layernorm->forward(x), cos, sin, mask, backend);
+  return h + mlp->forward(post_attention_layernorm->forward(h));
+}
+
+LlamaModelImpl::LlamaModelImpl(const ModelConfig& c, const at::TensorOptions& options) {
+  embed_tokens = register_module("embed_tokens", Embedding(c.vocab_size, c.hidden_size, options));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i)
+    layers->push_back(LlamaDecoderLayer(c, options));
+  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps, options));
+}
+
+// ---- Gradient checkpointing --------------------------------------------------------------------
+
+namespace {
+
+// Runs a decoder layer without keeping its activations; the backward pass runs it again with
+// autograd on and back-propagates through that (PyTorch's reentrant checkpoint). Parameter
+// gradients are accumulated into .grad by the inner backward, so use Tensor::backward (not
+// torch::autograd::grad with the parameters as inputs) with checkpointing on.
+struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
+  static at::Tensor forward(
+      torch::autograd::AutogradContext* ctx,
+      at::Tensor x,
+      at::Tensor cos,
+      at::Tensor sin,
+      at::Tensor mask,
+      LlamaDecoderLayerImpl* layer,
+      AttentionBackend backend) {
+    ctx->save_for_backward({x});
+    ctx->saved_data["cos"] = cos;
+    ctx->saved_data["sin"] = sin;
+    ctx->saved_data["mask"] = mask;
+    ctx->saved_data["layer"] = reinterpret_cast<int64_t>(layer);
+    ctx->saved_data["backend"] = static_cast<int64_t>(backend);
+    return layer->forward(x, cos, sin, mask, backend);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    at::Tensor x = ctx->get_saved_variables()[0].detach().requires_grad_(true);
+    auto* layer = reinterpret_cast<LlamaDecoderLayerImpl*>(ctx->saved_data["layer"].toInt());
+    at::Tensor mask =
+        ctx->saved_data["mask"].isNone() ? at::Tensor() : ctx->saved_data["mask"].toTensor();
+    at::Tensor out;
+    {
+      at::AutoGradMode enable(true);
+      out = layer->forward(
+          x,
+          ctx->saved_data["cos"].toTensor(),
+          ctx->saved_data["sin"].toTensor(),
+          mask,
+          static_cast<AttentionBackend>(ctx->saved_data["backend"].toInt()));
+    }
+    torch::autograd::backward({out}, {grads[0]});
+    return {x.grad(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+// ---- Causal LM -------------------------------------------------------------------------------
+
+LlamaForCausalLMImpl::LlamaForCausalLMImpl(
+    const ModelConfig& config, const at::TensorOptions& options)
+    : config_(config), options_(options) {
+  validate_model_config(config, "model config");
+  model = register_module("model", LlamaModel(config, options));
+  if (!config.tie_word_embeddings) {
+    lm_head =
+        register_module("lm_head", Linear(config.hidden_size, config.vocab_size, false, options));
+  }
+}
+
+at::Tensor LlamaForCausalLMImpl::hidden_states(
+    const at::Tensor& input_ids, const at::Tensor& lengths) {
+  TORCH_CHECK(input_ids.dim() == 2, "input_ids must be [N, T], got ", input_ids.sizes());
+  at::Tensor ids = input_ids.to(options_.device(), at::kLong);
+  const int64_t n = ids.size(0), t = ids.size(1);
+  if (ids.numel() > 0) {
+    const int64_t low = ids.min().item<int64_t>(), high = ids.max().item<int64_t>();
+    if (low < 0 || high >= config_.vocab_size) {
+      throw DataError(
+          "token id " + std::to_string(low < 0 ? low : high) + " is outside the vocabulary (" +
+              std::to_string(config_.vocab_size) + " tokens)",
+          "the data was tokenized with another tokenizer; prepare it again with this model's");
+    }
+  }
+  if (config_.sliding_window && t > *config_.sliding_window) {
+    throw DataError(
+        "sequence length " + std::to_string(t) + " exceeds the model's sliding window (" +
+            std::to_string(*config_.sliding_window) + "), which dpo does not implement",
+        "truncate sequences to the sliding window");
+  }
+  at::Tensor mask;
+  if (lengths.defined()) {
+    TORCH_CHECK(lengths.dim() == 1 && lengths.size(0) == n, "lengths must be [N]");
+    at::Tensor len = lengths.to(options_.device(), at::kLong);
+    if (n > 0 && len.min().item<int64_t>() < t)
+      mask = padded_causal_mask(len, t);
+  }
+  auto [cos, sin] = rope_cos_sin(config_, t, options_.device());
+  at::Tensor x = model->embed_tokens->forward(ids);  // [N, T, hidden]
+  const bool checkpoint = gradient_checkpointing_ && at::GradMode::is_enabled();
+  for (const auto& module : *model->layers) {
+    auto* layer = module->as<LlamaDecoderLayerImpl>();
+    if (checkpoint) {
+      x = CheckpointedLayer::apply(x, cos, sin, mask, layer, backend_);
+    } else {
+      x = layer->forward(x, cos, sin, mask, backend_);
+    }
+  }
+  return x;
+}
+
+at::Tensor LlamaForCausalLMImpl::head_weight() const {
+  return lm_head ? lm_head->weight : model->embed_tokens->weight;
+}
+
+at::Tensor LlamaForCausalLMImpl::head(const at::Tensor& hidden) {
+  return at::linear(model->norm->forward(hidden), head_weight());
+}
+
+at::Tensor LlamaForCausalLMImpl::forward(const at::Tensor& input_ids, const at::Tensor& lengths) {
+  return head(hidden_states(input_ids, lengths));
+}
+
+}  // namespace dpo

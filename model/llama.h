@@ -1,0 +1,182 @@
+// The Llama-family decoder (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM) as a
+// LibTorch module whose parameter names equal the Hugging Face names one to one
+// (model.embed_tokens.weight, model.layers.N.self_attn.q_proj.weight, ..., model.norm.weight,
+// lm_head.weight), so checkpoints load without a name map.
+//
+// Computation follows transformers: RMSNorm in fp32 and cast back, rotary embeddings in the
+// rotate-half layout with cos/sin computed in fp32 (rope_scaling linear and llama3),
+// grouped-query attention, SwiGLU MLP. Sequences are right-padded: row r holds lengths[r]
+// real tokens at positions 0..lengths[r]-1, and no real token attends to padding.
+//
+// Attention: at::scaled_dot_product_attention on LibTorch >= 2 (model/torch_compat.h), a plain
+// implementation (matmul, mask, softmax in fp32, as transformers' eager path) on 1.13 or when
+// asked for. Parameters are created on the device and dtype given; CPU and CUDA run the same
+// code. Weights are uninitialised after construction: load a checkpoint (model/checkpoint.h)
+// or call init_random_weights.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/pimpl.h>
+
+#include <utility>
+
+#include "model/model_config.h"
+
+namespace dpo {
+
+enum class AttentionBackend {
+  automatic,  // scaled_dot_product_attention where LibTorch has it, else plain
+  plain,      // matmul + mask + fp32 softmax (transformers' eager attention)
+};
+
+// ---- Building blocks, exposed for tests --------------------------------------------------
+
+// Rotary inverse frequencies [head_dim / 2] fp32, rope_scaling applied as transformers does
+// (_compute_default_rope_parameters, _compute_linear_scaling_rope_parameters,
+// _compute_llama3_parameters).
+at::Tensor rope_inv_freq(const ModelConfig& config);
+// cos and sin [T, head_dim] fp32 for positions 0..T-1 (frequencies repeated twice, HF layout).
+std::pair<at::Tensor, at::Tensor> rope_cos_sin(
+    const ModelConfig& config, int64_t length, at::Device device);
+// x * cos + rotate_half(x) * sin for x [N, heads, T, head_dim]; cos/sin cast to x's dtype.
+at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
+// Boolean mask [N, 1, T, T], true where query i may attend key j: j <= i and j < lengths[n]
+// (a padded query attends at least to itself, so no row is empty).
+at::Tensor padded_causal_mask(const at::Tensor& lengths, int64_t length);
+// Causal attention. q [N, H, T, D], k and v [N, KV, T, D] with H a multiple of KV (each group
+// of H/KV query heads shares a key/value head). `mask` from padded_causal_mask, or undefined
+// when no row is padded. Returns [N, H, T, D].
+at::Tensor causal_attention(
+    const at::Tensor& q,
+    const at::Tensor& k,
+    const at::Tensor& v,
+    const at::Tensor& mask,
+    AttentionBackend backend = AttentionBackend::automatic);
+
+// ---- Modules ---------------------------------------------------------------------------------
+
+// y = x W^T (+ b); weight [out, in]. Created uninitialised (no kaiming init to throw away).
+class LinearImpl : public torch::nn::Module {
+ public:
+  LinearImpl(
+      int64_t in_features, int64_t out_features, bool bias, const at::TensorOptions& options);
+  at::Tensor forward(const at::Tensor& x);
+  at::Tensor weight;
+  at::Tensor bias;  // undefined without bias
+};
+TORCH_MODULE(Linear);
+
+class EmbeddingImpl : public torch::nn::Module {
+ public:
+  EmbeddingImpl(int64_t vocab, int64_t dim, const at::TensorOptions& options);
+  at::Tensor forward(const at::Tensor& ids);
+  at::Tensor weight;  // [vocab, dim]
+};
+TORCH_MODULE(Embedding);
+
+// weight * (x / sqrt(mean(x^2) + eps)), the normalisation in fp32, cast back before the weight.
+class RMSNormImpl : public torch::nn::Module {
+ public:
+  RMSNormImpl(int64_t dim, double eps, const at::TensorOptions& options);
+  at::Tensor forward(const at::Tensor& x);
+  at::Tensor weight;  // [dim]
+  double eps;
+};
+TORCH_MODULE(RMSNorm);
+
+class LlamaAttentionImpl : public torch::nn::Module {
+ public:
+  LlamaAttentionImpl(const ModelConfig& config, const at::TensorOptions& options);
+  // x [N, T, hidden], cos/sin [T, head_dim] fp32, mask from padded_causal_mask or undefined.
+  at::Tensor forward(
+      const at::Tensor& x,
+      const at::Tensor& cos,
+      const at::Tensor& sin,
+      const at::Tensor& mask,
+      AttentionBackend backend);
+  Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  int64_t num_heads, num_kv_heads, head_dim;
+};
+TORCH_MODULE(LlamaAttention);
+
+// down_proj(silu(gate_proj(x)) * up_proj(x))
+class LlamaMLPImpl : public torch::nn::Module {
+ public:
+  LlamaMLPImpl(const ModelConfig& config, const at::TensorOptions& options);
+  at::Tensor forward(const at::Tensor& x);
+  Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+};
+TORCH_MODULE(LlamaMLP);
+
+class LlamaDecoderLayerImpl : public torch::nn::Module {
+ public:
+  LlamaDecoderLayerImpl(const ModelConfig& config, const at::TensorOptions& options);
+  at::Tensor forward(
+      const at::Tensor& x,
+      const at::Tensor& cos,
+      const at::Tensor& sin,
+      const at::Tensor& mask,
+      AttentionBackend backend);
+  LlamaAttention self_attn{nullptr};
+  LlamaMLP mlp{nullptr};
+  RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+};
+TORCH_MODULE(LlamaDecoderLayer);
+
+// "model": embeddings, decoder layers, final norm.
+class LlamaModelImpl : public torch::nn::Module {
+ public:
+  LlamaModelImpl(const ModelConfig& config, const at::TensorOptions& options);
+  Embedding embed_tokens{nullptr};
+  torch::nn::ModuleList layers{nullptr};
+  RMSNorm norm{nullptr};
+};
+TORCH_MODULE(LlamaModel);
+
+class LlamaForCausalLMImpl : public torch::nn::Module {
+ public:
+  LlamaForCausalLMImpl(const ModelConfig& config, const at::TensorOptions& options);
+
+  // Hidden states after the last decoder layer, BEFORE the final norm: [N, T, hidden].
+  // input_ids [N, T] int64; lengths [N] int64 (real tokens per row, right padding), or
+  // undefined when every row is full. Throws DataError for ids outside the vocabulary.
+  at::Tensor hidden_states(const at::Tensor& input_ids, const at::Tensor& lengths = at::Tensor());
+  // Final norm + LM head on hidden states from hidden_states(): [..., hidden] -> [..., vocab].
+  at::Tensor head(const at::Tensor& hidden);
+  // Logits [N, T, vocab] in the model's dtype (what transformers' forward returns).
+  at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& lengths = at::Tensor());
+  // The LM head matrix [vocab, hidden]: lm_head.weight, or the embeddings when tied.
+  at::Tensor head_weight() const;
+
+  const ModelConfig& config() const {
+    return config_;
+  }
+  at::TensorOptions options() const {
+    return options_;
+  }
+  void set_attention_backend(AttentionBackend backend) {
+    backend_ = backend;
+  }
+  // Recompute each decoder layer's activations in the backward pass instead of keeping them
+  // (less memory, about a third more compute). Off by default.
+  void set_gradient_checkpointing(bool enabled) {
+    gradient_checkpointing_ = enabled;
+  }
+  bool gradient_checkpointing() const {
+    return gradient_checkpointing_;
+  }
+
+  LlamaModel model{nullptr};
+  Linear lm_head{nullptr};  // null when tie_word_embeddings
+
+ private:
+  ModelConfig config_;
+  at::TensorOptions options_;
+  AttentionBackend backend_ = AttentionBackend::automatic;
+  bool gradient_checkpointing_ = false;
+};
+TORCH_MODULE(LlamaForCausalLM);
+
+}  // namespace dpo

@@ -1,0 +1,452 @@
+// config.json reading (strict), writing (Hugging Face keys) and the presets.
+#include "model/model_config.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+
+namespace dpo {
+
+namespace {
+
+using json = nlohmann::json;
+
+struct Reader {
+  const json& root;
+  const std::string& name;
+
+  [[noreturn]] void fail(
+      const std::string& key, const std::string& what, const std::string& hint = "") const {
+    throw ConfigError("config '" + name + "': key '" + key + "' " + what, hint);
+  }
+  const json* find(const std::string& key) const {
+    auto it = root.find(key);
+    if (it == root.end() || it->is_null())
+      return nullptr;
+    return &*it;
+  }
+  const json& need(const std::string& key) const {
+    const json* v = find(key);
+    if (v == nullptr) {
+      fail(key, "is missing", "a Hugging Face config.json of this architecture always has it");
+    }
+    return *v;
+  }
+  int64_t integer(const json& v, const std::string& key) const {
+    if (!v.is_number_integer())
+      fail(key, "must be an integer, got " + v.dump());
+    return v.get<int64_t>();
+  }
+  int64_t positive(const std::string& key) const {
+    int64_t value = integer(need(key), key);
+    if (value <= 0)
+      fail(key, "must be positive, got " + std::to_string(value));
+    return value;
+  }
+  int64_t positive_or(const std::string& key, int64_t fallback) const {
+    return find(key) ? positive(key) : fallback;
+  }
+  double number(const json& v, const std::string& key) const {
+    if (!v.is_number())
+      fail(key, "must be a number, got " + v.dump());
+    return v.get<double>();
+  }
+  double positive_number_or(const std::string& key, double fallback) const {
+    const json* v = find(key);
+    if (v == nullptr)
+      return fallback;
+    double value = number(*v, key);
+    if (!(value > 0) || !std::isfinite(value))
+      fail(key, "must be a positive number");
+    return value;
+  }
+  bool boolean_or(const std::string& key, bool fallback) const {
+    const json* v = find(key);
+    if (v == nullptr)
+      return fallback;
+    if (!v->is_boolean())
+      fail(key, "must be true or false, got " + v->dump());
+    return v->get<bool>();
+  }
+  std::optional<int64_t> optional_id(const std::string& key) const {
+    const json* v = find(key);
+    if (v == nullptr)
+      return std::nullopt;
+    int64_t id = integer(*v, key);
+    if (id < 0)
+      fail(key, "must be a token id (>= 0)");
+    return id;
+  }
+};
+
+RopeScaling parse_rope_scaling(const Reader& r) {
+  RopeScaling scaling;
+  const json* v = r.find("rope_scaling");
+  if (v == nullptr)
+    return scaling;
+  if (!v->is_object())
+    r.fail("rope_scaling", "must be null or an object");
+  // transformers >= 4.43 writes "rope_type"; older files "type".
+  std::string type;
+  if (v->contains("rope_type") && (*v)["rope_type"].is_string()) {
+    type = (*v)["rope_type"].get<std::string>();
+  } else if (v->contains("type") && (*v)["type"].is_string()) {
+    type = (*v)["type"].get<std::string>();
+  } else {
+    r.fail("rope_scaling", "has no rope_type");
+  }
+  auto field = [&](const char* key) -> double {
+    if (!v->contains(key))
+      r.fail(std::string("rope_scaling.") + key, "is missing");
+    double value = r.number((*v)[key], std::string("rope_scaling.") + key);
+    if (!(value > 0))
+      r.fail(std::string("rope_scaling.") + key, "must be positive");
+    return value;
+  };
+  scaling.type = type;
+  if (type == "default")
+    return scaling;
+  if (type == "linear") {
+    scaling.factor = field("factor");
+  } else if (type == "llama3") {
+    scaling.factor = field("factor");
+    scaling.low_freq_factor = field("low_freq_factor");
+    scaling.high_freq_factor = field("high_freq_factor");
+    if (!(scaling.high_freq_factor > scaling.low_freq_factor)) {
+      r.fail("rope_scaling.high_freq_factor", "must be larger than low_freq_factor");
+    }
+    if (!v->contains("original_max_position_embeddings")) {
+      r.fail("rope_scaling.original_max_position_embeddings", "is missing");
+    }
+    scaling.original_max_position_embeddings = r.integer(
+        (*v)["original_max_position_embeddings"], "rope_scaling.original_max_position_embeddings");
+    if (scaling.original_max_position_embeddings <= 0) {
+      r.fail("rope_scaling.original_max_position_embeddings", "must be positive");
+    }
+  } else {
+    r.fail(
+        "rope_scaling",
+        "has type '" + type + "', which dpo does not implement",
+        "supported: null, linear and llama3");
+  }
+  return scaling;
+}
+
+}  // namespace
+
+bool RopeScaling::operator==(const RopeScaling& o) const {
+  return type == o.type && factor == o.factor && low_freq_factor == o.low_freq_factor &&
+         high_freq_factor == o.high_freq_factor &&
+         original_max_position_embeddings == o.original_max_position_embeddings;
+}
+
+std::string ModelConfig::model_type() const {
+  if (architecture == "MistralForCausalLM")
+    return "mistral";
+  if (architecture == "Qwen2ForCausalLM")
+    return "qwen2";
+  return "llama";
+}
+
+bool ModelConfig::qkv_bias() const {
+  return attention_bias || architecture == "Qwen2ForCausalLM";
+}
+
+bool ModelConfig::o_proj_bias() const {
+  return attention_bias && architecture == "LlamaForCausalLM";
+}
+
+int64_t ModelConfig::num_parameters() const {
+  const int64_t q = num_attention_heads * head_dim;
+  const int64_t kv = num_key_value_heads * head_dim;
+  int64_t attention = hidden_size * q + 2 * hidden_size * kv + q * hidden_size;
+  if (qkv_bias())
+    attention += q + 2 * kv;
+  if (o_proj_bias())
+    attention += hidden_size;
+  const int64_t mlp = 3 * hidden_size * intermediate_size;
+  const int64_t layer = attention + mlp + 2 * hidden_size;
+  return vocab_size * hidden_size * (tie_word_embeddings ? 1 : 2) + num_hidden_layers * layer +
+         hidden_size;
+}
+
+bool ModelConfig::operator==(const ModelConfig& o) const {
+  return architecture == o.architecture && hidden_size == o.hidden_size &&
+         intermediate_size == o.intermediate_size && num_hidden_layers == o.num_hidden_layers &&
+         num_attention_heads == o.num_attention_heads &&
+         num_key_value_heads == o.num_key_value_heads && head_dim == o.head_dim &&
+         vocab_size == o.vocab_size && rms_norm_eps == o.rms_norm_eps &&
+         rope_theta == o.rope_theta && rope_scaling == o.rope_scaling &&
+         max_position_embeddings == o.max_position_embeddings &&
+         tie_word_embeddings == o.tie_word_embeddings && attention_bias == o.attention_bias &&
+         sliding_window == o.sliding_window && initializer_range == o.initializer_range &&
+         bos_token_id == o.bos_token_id && eos_token_ids == o.eos_token_ids &&
+         pad_token_id == o.pad_token_id && torch_dtype == o.torch_dtype;
+}
+
+ModelConfig parse_model_config(const std::string& json_text, const std::string& name) {
+  json root = json::parse(json_text, nullptr, false);
+  if (root.is_discarded() || !root.is_object()) {
+    throw ConfigError(
+        "config '" + name + "' is not a JSON object",
+        "pass the config.json of a Hugging Face model folder");
+  }
+  Reader r{root, name};
+  ModelConfig c;
+
+  const json& archs = r.need("architectures");
+  if (!archs.is_array() || archs.size() != 1 || !archs[0].is_string()) {
+    r.fail("architectures", "must be a list with one name");
+  }
+  c.architecture = archs[0].get<std::string>();
+  if (c.architecture != "LlamaForCausalLM" && c.architecture != "MistralForCausalLM" &&
+      c.architecture != "Qwen2ForCausalLM") {
+    r.fail(
+        "architectures",
+        "names '" + c.architecture + "', which dpo does not implement",
+        "supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM");
+  }
+  if (const json* type = r.find("model_type")) {
+    if (!type->is_string() || type->get<std::string>() != c.model_type()) {
+      r.fail(
+          "model_type",
+          "is " + type->dump() + " but the architecture " + c.architecture + " needs '" +
+              c.model_type() + "'");
+    }
+  }
+
+  c.hidden_size = r.positive("hidden_size");
+  c.intermediate_size = r.positive("intermediate_size");
+  c.num_hidden_layers = r.positive("num_hidden_layers");
+  c.num_attention_heads = r.positive("num_attention_heads");
+  c.num_key_value_heads = r.positive_or("num_key_value_heads", c.num_attention_heads);
+  c.vocab_size = r.positive("vocab_size");
+  c.rms_norm_eps = r.number(r.need("rms_norm_eps"), "rms_norm_eps");
+  if (!(c.rms_norm_eps > 0))
+    r.fail("rms_norm_eps", "must be positive");
+  c.rope_theta = r.positive_number_or("rope_theta", 10000.0);
+  c.rope_scaling = parse_rope_scaling(r);
+  c.max_position_embeddings = r.positive_or("max_position_embeddings", 2048);
+  c.tie_word_embeddings = r.boolean_or("tie_word_embeddings", false);
+  c.initializer_range = r.positive_number_or("initializer_range", 0.02);
+  if (c.architecture == "Qwen2ForCausalLM") {
+    c.attention_bias = true;  // Qwen2 always has q/k/v bias; the file has no key for it
+  } else {
+    c.attention_bias = r.boolean_or("attention_bias", false);
+    if (c.architecture == "MistralForCausalLM" && c.attention_bias) {
+      r.fail("attention_bias", "is true, but Mistral has no attention bias");
+    }
+  }
+  if (r.find("head_dim")) {
+    c.head_dim = r.positive("head_dim");
+  } else {
+    if (c.hidden_size % c.num_attention_heads != 0) {
+      r.fail(
+          "num_attention_heads",
+          "(" + std::to_string(c.num_attention_heads) + ") does not divide hidden_size (" +
+              std::to_string(c.hidden_size) + ")");
+    }
+    c.head_dim = c.hidden_size / c.num_attention_heads;
+  }
+
+  // Keys whose values dpo does not implement.
+  if (const json* act = r.find("hidden_act")) {
+    if (!act->is_string() || act->get<std::string>() != "silu") {
+      r.fail("hidden_act", "is " + act->dump() + "; dpo implements silu (SwiGLU) only");
+    }
+  }
+  if (r.boolean_or("mlp_bias", false))
+    r.fail("mlp_bias", "is true; dpo has no MLP bias");
+  if (r.find("quantization_config")) {
+    r.fail(
+        "quantization_config",
+        "is present; dpo loads unquantized checkpoints only",
+        "dequantize the model first");
+  }
+  if (c.architecture == "MistralForCausalLM") {
+    if (const json* window = r.find("sliding_window")) {
+      c.sliding_window = r.integer(*window, "sliding_window");
+      if (*c.sliding_window <= 0)
+        r.fail("sliding_window", "must be positive or null");
+    }
+  } else if (c.architecture == "Qwen2ForCausalLM" && r.boolean_or("use_sliding_window", false)) {
+    r.fail("use_sliding_window", "is true; dpo does not implement sliding-window attention");
+  }
+
+  c.bos_token_id = r.optional_id("bos_token_id");
+  c.pad_token_id = r.optional_id("pad_token_id");
+  if (const json* eos = r.find("eos_token_id")) {
+    if (eos->is_array()) {
+      for (const json& id : *eos) {
+        int64_t value = r.integer(id, "eos_token_id");
+        if (value < 0)
+          r.fail("eos_token_id", "must hold token ids (>= 0)");
+        c.eos_token_ids.push_back(value);
+      }
+    } else {
+      c.eos_token_ids.push_back(*r.optional_id("eos_token_id"));
+    }
+  }
+  // transformers >= 4.56 writes "dtype"; older versions "torch_dtype".
+  const char* dtype_key = r.find("torch_dtype") ? "torch_dtype" : "dtype";
+  if (const json* dtype = r.find(dtype_key)) {
+    if (!dtype->is_string())
+      r.fail(dtype_key, "must be a string");
+    c.torch_dtype = dtype->get<std::string>();
+    if (c.torch_dtype != "float32" && c.torch_dtype != "bfloat16" && c.torch_dtype != "float16") {
+      r.fail(dtype_key, "is '" + c.torch_dtype + "'; expected float32, bfloat16 or float16");
+    }
+  }
+  validate_model_config(c, name);
+  return c;
+}
+
+void validate_model_config(const ModelConfig& c, const std::string& name) {
+  auto fail = [&](const std::string& key, const std::string& what) {
+    throw ConfigError("config '" + name + "': key '" + key + "' " + what);
+  };
+  if (c.hidden_size <= 0 || c.intermediate_size <= 0 || c.num_hidden_layers <= 0 ||
+      c.num_attention_heads <= 0 || c.num_key_value_heads <= 0 || c.vocab_size <= 0 ||
+      c.head_dim <= 0) {
+    fail("hidden_size", "and the other sizes must be positive");
+  }
+  if (c.num_attention_heads % c.num_key_value_heads != 0) {
+    fail(
+        "num_key_value_heads",
+        "(" + std::to_string(c.num_key_value_heads) + ") does not divide num_attention_heads (" +
+            std::to_string(c.num_attention_heads) + ")");
+  }
+  if (c.head_dim % 2 != 0)
+    fail("head_dim", "must be even for rotary embeddings");
+  if (c.bos_token_id && *c.bos_token_id >= c.vocab_size)
+    fail("bos_token_id", "is not below vocab_size");
+  if (c.pad_token_id && *c.pad_token_id >= c.vocab_size)
+    fail("pad_token_id", "is not below vocab_size");
+  for (int64_t id : c.eos_token_ids) {
+    if (id >= c.vocab_size)
+      fail("eos_token_id", "is not below vocab_size");
+  }
+}
+
+void check_tokenizer_fits(const ModelConfig& c, int64_t tokenizer_vocab, const std::string& name) {
+  if (tokenizer_vocab > c.vocab_size) {
+    throw ConfigError(
+        "config '" + name + "': key 'vocab_size' (" + std::to_string(c.vocab_size) +
+            ") is smaller than the tokenizer's vocabulary (" + std::to_string(tokenizer_vocab) +
+            ")",
+        "the tokenizer does not belong to this model; pass the model's own tokenizer");
+  }
+}
+
+ModelConfig read_model_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw IoError(errno_message("cannot open '" + path + "'", errno));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return parse_model_config(buffer.str(), path);
+}
+
+std::string model_config_to_json(const ModelConfig& c) {
+  json j = json::object();
+  j["architectures"] = {c.architecture};
+  j["model_type"] = c.model_type();
+  j["hidden_size"] = c.hidden_size;
+  j["intermediate_size"] = c.intermediate_size;
+  j["num_hidden_layers"] = c.num_hidden_layers;
+  j["num_attention_heads"] = c.num_attention_heads;
+  j["num_key_value_heads"] = c.num_key_value_heads;
+  j["head_dim"] = c.head_dim;
+  j["vocab_size"] = c.vocab_size;
+  j["hidden_act"] = "silu";
+  j["rms_norm_eps"] = c.rms_norm_eps;
+  j["rope_theta"] = c.rope_theta;
+  if (c.rope_scaling.type == "default") {
+    j["rope_scaling"] = nullptr;
+  } else {
+    json s = {
+        {"rope_type", c.rope_scaling.type},
+        {"type", c.rope_scaling.type},
+        {"factor", c.rope_scaling.factor}};
+    if (c.rope_scaling.type == "llama3") {
+      s["low_freq_factor"] = c.rope_scaling.low_freq_factor;
+      s["high_freq_factor"] = c.rope_scaling.high_freq_factor;
+      s["original_max_position_embeddings"] = c.rope_scaling.original_max_position_embeddings;
+    }
+    j["rope_scaling"] = s;
+  }
+  j["max_position_embeddings"] = c.max_position_embeddings;
+  j["tie_word_embeddings"] = c.tie_word_embeddings;
+  if (c.architecture == "LlamaForCausalLM") {
+    j["attention_bias"] = c.attention_bias;
+    j["mlp_bias"] = false;
+  }
+  if (c.architecture == "MistralForCausalLM") {
+    j["sliding_window"] = c.sliding_window ? json(*c.sliding_window) : json(nullptr);
+  }
+  if (c.architecture == "Qwen2ForCausalLM")
+    j["use_sliding_window"] = false;
+  j["initializer_range"] = c.initializer_range;
+  j["bos_token_id"] = c.bos_token_id ? json(*c.bos_token_id) : json(nullptr);
+  if (c.eos_token_ids.empty()) {
+    j["eos_token_id"] = nullptr;
+  } else if (c.eos_token_ids.size() == 1) {
+    j["eos_token_id"] = c.eos_token_ids[0];
+  } else {
+    j["eos_token_id"] = c.eos_token_ids;
+  }
+  j["pad_token_id"] = c.pad_token_id ? json(*c.pad_token_id) : json(nullptr);
+  j["torch_dtype"] = c.torch_dtype;
+  j["use_cache"] = true;
+  return j.dump(2) + "\n";
+}
+
+void write_model_config(const std::string& path, const ModelConfig& config) {
+  write_file_atomically(path, model_config_to_json(config));
+}
+
+std::vector<std::string> model_config_preset_names() {
+  return {"tiny", "small", "tinyllama-1b"};
+}
+
+ModelConfig model_config_preset(const std::string& name, int64_t vocab_size) {
+  ModelConfig c;
+  c.architecture = "LlamaForCausalLM";
+  c.vocab_size = vocab_size > 0 ? vocab_size : 32000;
+  c.rms_norm_eps = 1e-5;
+  c.rope_theta = 10000.0;
+  if (name == "tiny") {  // ~220k parameters besides the embeddings
+    c.hidden_size = 64;
+    c.intermediate_size = 176;
+    c.num_hidden_layers = 4;
+    c.num_attention_heads = 4;
+    c.num_key_value_heads = 2;
+    c.max_position_embeddings = 1024;
+  } else if (name == "small") {  // ~4.4M parameters besides the embeddings
+    c.hidden_size = 256;
+    c.intermediate_size = 688;
+    c.num_hidden_layers = 6;
+    c.num_attention_heads = 8;
+    c.num_key_value_heads = 4;
+    c.max_position_embeddings = 2048;
+  } else if (name == "tinyllama-1b") {  // TinyLlama-1.1B's shape
+    c.hidden_size = 2048;
+    c.intermediate_size = 5632;
+    c.num_hidden_layers = 22;
+    c.num_attention_heads = 32;
+    c.num_key_value_heads = 4;
+    c.max_position_embeddings = 2048;
+    c.torch_dtype = "bfloat16";
+  } else {
+    throw UsageError("unknown model preset '" + name + "'", "presets: tiny, small, tinyllama-1b");
+  }
+  c.head_dim = c.hidden_size / c.num_attention_heads;
+  return c;
+}
+
+}  // namespace dpo

@@ -1,0 +1,200 @@
+// config.json: reading Llama, Mistral and Qwen2 configs, strict errors, round trips, presets.
+#include "model/model_config.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "core/error.h"
+#include "tests/support/test_support.h"
+
+namespace dpo {
+namespace {
+
+// TinyLlama-1.1B-Chat-v1.0's config.json (as published on the Hugging Face hub).
+const char* kTinyLlama = R"({
+  "architectures": ["LlamaForCausalLM"], "attention_bias": false, "bos_token_id": 1,
+  "eos_token_id": 2, "hidden_act": "silu", "hidden_size": 2048, "initializer_range": 0.02,
+  "intermediate_size": 5632, "max_position_embeddings": 2048, "model_type": "llama",
+  "num_attention_heads": 32, "num_hidden_layers": 22, "num_key_value_heads": 4,
+  "pretraining_tp": 1, "rms_norm_eps": 1e-05, "rope_scaling": null, "rope_theta": 10000.0,
+  "tie_word_embeddings": false, "torch_dtype": "bfloat16", "transformers_version": "4.35.0",
+  "vocab_size": 32000, "use_cache": true})";
+
+// Expects parse_model_config(text) to throw a ConfigError mentioning `key` and the file name.
+void expect_config_error(const std::string& text, const std::string& key) {
+  try {
+    parse_model_config(text, "cfg.json");
+    ADD_FAILURE() << "accepted a config; expected an error about " << key;
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("'" + key + "'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("cfg.json"), std::string::npos) << e.what();
+  }
+}
+
+// kTinyLlama with `key` replaced by `value` (a JSON text), or removed when value is empty.
+std::string tinyllama_with(const std::string& key, const std::string& value) {
+  std::string text = kTinyLlama;
+  size_t at = text.find("\"" + key + "\":");
+  if (at == std::string::npos)
+    return text.insert(1, "\"" + key + "\": " + value + ",");
+  size_t end = text.find_first_of(",}", text.find(':', at));
+  if (text[text.find(':', at) + 2] == '[')
+    end = text.find(']', at) + 1;
+  if (value.empty())
+    return text.erase(at, end - at + (text[end] == ',' ? 1 : 0));
+  return text.replace(at, end - at, "\"" + key + "\": " + value);
+}
+
+TEST(ModelConfig, ReadsTinyLlama) {
+  ModelConfig c = parse_model_config(kTinyLlama, "config.json");
+  EXPECT_EQ(c.architecture, "LlamaForCausalLM");
+  EXPECT_EQ(c.hidden_size, 2048);
+  EXPECT_EQ(c.num_key_value_heads, 4);
+  EXPECT_EQ(c.head_dim, 64);
+  EXPECT_DOUBLE_EQ(c.rms_norm_eps, 1e-5);
+  EXPECT_EQ(c.rope_scaling.type, "default");
+  EXPECT_EQ(c.bos_token_id, 1);
+  EXPECT_EQ(c.eos_token_ids, std::vector<int64_t>{2});
+  EXPECT_FALSE(c.pad_token_id.has_value());
+  EXPECT_EQ(c.torch_dtype, "bfloat16");
+  EXPECT_FALSE(c.qkv_bias());
+  // The published parameter count of TinyLlama-1.1B.
+  EXPECT_EQ(c.num_parameters(), 1100048384);
+}
+
+TEST(ModelConfig, TinyLlamaPresetHasTinyLlamasShape) {
+  ModelConfig preset = model_config_preset("tinyllama-1b", 32000);
+  ModelConfig real = parse_model_config(kTinyLlama, "config.json");
+  EXPECT_EQ(preset.num_parameters(), real.num_parameters());
+  EXPECT_EQ(preset.num_hidden_layers, 22);
+  EXPECT_EQ(preset.num_key_value_heads, 4);
+}
+
+TEST(ModelConfig, DefaultsForOptionalKeys) {
+  ModelConfig c = parse_model_config(
+      R"({"architectures":["LlamaForCausalLM"],"hidden_size":64,
+      "intermediate_size":128,"num_hidden_layers":2,"num_attention_heads":8,"vocab_size":100,
+      "rms_norm_eps":1e-6})",
+      "c");
+  EXPECT_EQ(c.num_key_value_heads, 8);
+  EXPECT_EQ(c.head_dim, 8);
+  EXPECT_DOUBLE_EQ(c.rope_theta, 10000.0);
+  EXPECT_FALSE(c.tie_word_embeddings);
+  EXPECT_TRUE(c.eos_token_ids.empty());
+}
+
+TEST(ModelConfig, Qwen2HasQkvBiasAndMistralASlidingWindow) {
+  ModelConfig qwen = parse_model_config(
+      R"({"architectures":["Qwen2ForCausalLM"],"model_type":"qwen2",
+      "hidden_size":896,"intermediate_size":4864,"num_hidden_layers":24,"num_attention_heads":14,
+      "num_key_value_heads":2,"vocab_size":151936,"rms_norm_eps":1e-6,"rope_theta":1000000.0,
+      "tie_word_embeddings":true,"use_sliding_window":false,"sliding_window":32768,
+      "max_window_layers":21,"bos_token_id":151643,"eos_token_id":151645,"torch_dtype":"bfloat16"})",
+      "q");
+  EXPECT_TRUE(qwen.qkv_bias());
+  EXPECT_FALSE(qwen.o_proj_bias());
+  EXPECT_EQ(qwen.head_dim, 64);
+  EXPECT_TRUE(qwen.tie_word_embeddings);
+  // Qwen2.5-0.5B's published parameter count.
+  EXPECT_EQ(qwen.num_parameters(), 494032768);
+
+  ModelConfig mistral = parse_model_config(
+      R"({"architectures":["MistralForCausalLM"],"hidden_size":64,
+      "intermediate_size":128,"num_hidden_layers":2,"num_attention_heads":8,"num_key_value_heads":2,
+      "vocab_size":100,"rms_norm_eps":1e-5,"sliding_window":4096})",
+      "m");
+  EXPECT_EQ(mistral.sliding_window, 4096);
+  EXPECT_FALSE(mistral.qkv_bias());
+}
+
+TEST(ModelConfig, RopeScalingTypes) {
+  ModelConfig linear =
+      parse_model_config(tinyllama_with("rope_scaling", R"({"type":"linear","factor":2.0})"), "c");
+  EXPECT_EQ(linear.rope_scaling.type, "linear");
+  EXPECT_DOUBLE_EQ(linear.rope_scaling.factor, 2.0);
+  ModelConfig llama3 = parse_model_config(
+      tinyllama_with("rope_scaling", R"({"rope_type":"llama3","factor":32.0,"low_freq_factor":1.0,
+          "high_freq_factor":4.0,"original_max_position_embeddings":8192})"),
+      "c");
+  EXPECT_EQ(llama3.rope_scaling.type, "llama3");
+  EXPECT_EQ(llama3.rope_scaling.original_max_position_embeddings, 8192);
+  expect_config_error(
+      tinyllama_with("rope_scaling", R"({"type":"yarn","factor":4.0})"), "rope_scaling");
+  expect_config_error(
+      tinyllama_with("rope_scaling", R"({"rope_type":"llama3","factor":8.0})"),
+      "rope_scaling.low_freq_factor");
+}
+
+TEST(ModelConfig, StrictErrorsNameTheKey) {
+  expect_config_error(tinyllama_with("architectures", R"(["GPT2LMHeadModel"])"), "architectures");
+  expect_config_error(tinyllama_with("hidden_size", ""), "hidden_size");
+  expect_config_error(tinyllama_with("vocab_size", ""), "vocab_size");
+  expect_config_error(tinyllama_with("rms_norm_eps", ""), "rms_norm_eps");
+  expect_config_error(tinyllama_with("hidden_size", "2050"), "num_attention_heads");
+  expect_config_error(tinyllama_with("num_key_value_heads", "5"), "num_key_value_heads");
+  expect_config_error(tinyllama_with("hidden_size", "\"2048\""), "hidden_size");
+  expect_config_error(tinyllama_with("num_hidden_layers", "0"), "num_hidden_layers");
+  expect_config_error(tinyllama_with("hidden_act", "\"gelu\""), "hidden_act");
+  expect_config_error(tinyllama_with("mlp_bias", "true"), "mlp_bias");
+  expect_config_error(tinyllama_with("model_type", "\"mistral\""), "model_type");
+  expect_config_error(tinyllama_with("torch_dtype", "\"int8\""), "torch_dtype");
+  expect_config_error(tinyllama_with("bos_token_id", "32000"), "bos_token_id");
+  expect_config_error(tinyllama_with("quantization_config", "{}"), "quantization_config");
+  EXPECT_THROW(parse_model_config("[]", "c"), ConfigError);
+  EXPECT_THROW(parse_model_config("{not json", "c"), ConfigError);
+}
+
+TEST(ModelConfig, TokenizerMustFit) {
+  ModelConfig c = parse_model_config(kTinyLlama, "config.json");
+  EXPECT_NO_THROW(check_tokenizer_fits(c, 32000, "config.json"));
+  EXPECT_THROW(check_tokenizer_fits(c, 32001, "config.json"), ConfigError);
+}
+
+TEST(ModelConfig, WrittenConfigReadsBackEqual) {
+  std::vector<ModelConfig> configs = {
+      parse_model_config(kTinyLlama, "c"),
+      model_config_preset("tiny", 300),
+      model_config_preset("small", 1000)};
+  ModelConfig llama3 = configs[1];
+  llama3.rope_scaling = {"llama3", 8.0, 1.0, 4.0, 8192};
+  llama3.eos_token_ids = {2, 5};
+  llama3.pad_token_id = 0;
+  llama3.attention_bias = true;
+  configs.push_back(llama3);
+  ModelConfig qwen = configs[1];
+  qwen.architecture = "Qwen2ForCausalLM";
+  qwen.attention_bias = true;
+  qwen.tie_word_embeddings = true;
+  configs.push_back(qwen);
+  ModelConfig mistral = configs[1];
+  mistral.architecture = "MistralForCausalLM";
+  mistral.sliding_window = 4096;
+  configs.push_back(mistral);
+  for (const ModelConfig& c : configs) {
+    EXPECT_EQ(parse_model_config(model_config_to_json(c), "round trip"), c)
+        << model_config_to_json(c);
+  }
+  testing::TempDir dir;
+  write_model_config(dir.file("config.json"), configs[3]);
+  EXPECT_EQ(read_model_config(dir.file("config.json")), configs[3]);
+  EXPECT_THROW(read_model_config(dir.file("missing.json")), IoError);
+}
+
+TEST(ModelConfig, Presets) {
+  ModelConfig tiny = model_config_preset("tiny", 1000);
+  EXPECT_EQ(tiny.vocab_size, 1000);
+  EXPECT_GT(tiny.num_parameters(), 100000);
+  EXPECT_LT(tiny.num_parameters(), 1000000);
+  ModelConfig small = model_config_preset("small", 1000);
+  EXPECT_GT(small.num_parameters(), 1000000);
+  EXPECT_LT(small.num_parameters(), 10000000);
+  EXPECT_EQ(model_config_preset("tiny", 0).vocab_size, 32000);
+  for (const std::string& name : model_config_preset_names()) {
+    EXPECT_NO_THROW(validate_model_config(model_config_preset(name, 500), name));
+  }
+  EXPECT_THROW(model_config_preset("huge", 100), UsageError);
+}
+
+}  // namespace
+}  // namespace dpo
