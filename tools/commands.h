@@ -17,6 +17,8 @@ struct Command {
 };
 
 Command add_validate_command(CLI::App& dpo);
+Command add_import_llama2c_command(CLI::App& dpo);
 Command add_train_tokenizer_command(CLI::App& dpo);
+Command add_inspect_command(CLI::App& dpo);
 
 }  // namespace dpo

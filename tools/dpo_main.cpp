@@ -41,7 +41,9 @@ int main(int argc, char** argv) {
 
   std::vector<dpo::Command> commands = {
       dpo::add_validate_command(app),
+      dpo::add_import_llama2c_command(app),
       dpo::add_train_tokenizer_command(app),
+      dpo::add_inspect_command(app),
   };
 
   try {

@@ -1,0 +1,28 @@
+// dpo inspect FILE.h5 [--pair N] [--split train|val] [--model DIR | --tokenizer FILE]
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <memory>
+
+#include "core/error.h"
+#include "dataloader/prepared_inspect.h"
+#include "tools/commands.h"
+
+namespace dpo {
+
+Command add_inspect_command(CLI::App& dpo) {
+  auto options = std::make_shared<InspectOptions>();
+  CLI::App* app = dpo.add_subcommand(
+      "inspect", "Print and verify a prepared file: attributes, split sizes, token lengths; decode a pair.");
+  app->add_option("file", options->path, "A file written by dpo prepare")->required();
+  app->add_option("--pair", options->pair, "Decode this pair (0-based)");
+  app->add_option("--split", options->split, "train or val")->capture_default_str();
+  app->add_option("--model", options->model_dir, "Decode with this model folder's tokenizer");
+  app->add_option("--tokenizer", options->tokenizer_path, "Or with this tokenizer.model");
+  return Command{app, [options]() {
+                   std::fputs(inspect_prepared(*options).c_str(), stdout);
+                   return kExitOk;
+                 }};
+}
+
+}  // namespace dpo
