@@ -1,0 +1,676 @@
+// Reading, overriding, checking and writing the run configuration (trainer/config.h).
+//
+// One visitor per job walks the sections' fields in declaration order: a Reader fills them from
+// JSON (rejecting unknown keys and wrong types with their path), a Writer turns them into JSON
+// and a KeyLister lists them. A new key is one line in a visit() function (and a row in
+// docs/config.md; a test checks that every key is documented).
+#include "trainer/config.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/hash.h"
+
+namespace dpo {
+
+using Json = nlohmann::ordered_json;
+
+namespace {
+
+// ---- enum names --------------------------------------------------------------------------
+
+template <class E>
+struct EnumName {
+  E value;
+  const char* name;
+};
+
+const EnumName<ScheduleKind> kScheduleNames[] = {
+    {ScheduleKind::constant, "constant"},
+    {ScheduleKind::linear, "linear"},
+    {ScheduleKind::cosine, "cosine"}};
+const EnumName<DeviceChoice> kDeviceNames[] = {
+    {DeviceChoice::auto_detect, "auto"}, {DeviceChoice::cpu, "cpu"}, {DeviceChoice::cuda, "cuda"}};
+const EnumName<TrainDtype> kTrainDtypeNames[] = {
+    {TrainDtype::fp32, "fp32"}, {TrainDtype::bf16, "bf16"}, {TrainDtype::bf16_pure, "bf16_pure"}};
+const EnumName<ModelDtype> kModelDtypeNames[] = {
+    {ModelDtype::auto_detect, "auto"}, {ModelDtype::fp32, "fp32"}, {ModelDtype::bf16, "bf16"}};
+const EnumName<ReferenceMode> kReferenceModeNames[] = {
+    {ReferenceMode::precomputed, "precomputed"}, {ReferenceMode::live, "live"}};
+
+template <class E, size_t N>
+const char* name_of(const EnumName<E> (&table)[N], E value) {
+  for (const auto& entry : table) {
+    if (entry.value == value)
+      return entry.name;
+  }
+  return "unknown";
+}
+
+// Throws std::invalid_argument with the allowed names as its message.
+template <class E, size_t N>
+E parse_enum(const EnumName<E> (&table)[N], const std::string& name) {
+  std::string allowed;
+  for (const auto& entry : table) {
+    if (name == entry.name)
+      return entry.value;
+    allowed += (allowed.empty() ? "" : ", ") + std::string(entry.name);
+  }
+  throw std::invalid_argument(allowed);
+}
+
+// ---- visiting the sections ---------------------------------------------------------------
+
+template <class V>
+void visit(DataSection& s, V& v) {
+  v.field("prepared", s.prepared);
+  v.field("files", s.files);
+  v.field("val_fraction", s.val_fraction);
+  v.field("seed", s.seed);
+  v.field("max_length", s.max_length);
+  v.field("length_policy", s.length_policy);
+  v.field("format", s.format);
+}
+
+template <class V>
+void visit(TemplateSection& s, V& v) {
+  v.field("source", s.source);
+  v.field("name", s.name);
+}
+
+template <class V>
+void visit(ModelSection& s, V& v) {
+  v.field("path", s.path);
+  v.field("dtype", s.dtype);
+}
+
+template <class V>
+void visit(ReferenceSection& s, V& v) {
+  v.field("mode", s.mode);
+  v.field("path", s.path);
+}
+
+template <class V>
+void visit(LossConfig& s, V& v) {
+  v.field("types", s.types);
+  v.field("weights", s.weights);
+  v.field("beta", s.beta);
+  v.field("label_smoothing", s.label_smoothing);
+  v.field("simpo_gamma", s.simpo_gamma);
+  v.field("discopop_tau", s.discopop_tau);
+  v.field("reference_free", s.reference_free);
+}
+
+template <class V>
+void visit(OptimSection& s, V& v) {
+  v.field("lr", s.lr);
+  v.field("weight_decay", s.weight_decay);
+  v.field("betas", s.betas);
+  v.field("eps", s.eps);
+  v.field("warmup_steps", s.warmup_steps);
+  v.field("schedule", s.schedule);
+  v.field("min_lr_ratio", s.min_lr_ratio);
+  v.field("grad_clip", s.grad_clip);
+}
+
+template <class V>
+void visit(TrainSection& s, V& v) {
+  v.field("device", s.device);
+  v.field("dtype", s.dtype);
+  v.field("micro_batch_pairs", s.micro_batch_pairs);
+  v.field("grad_accum", s.grad_accum);
+  v.field("max_steps", s.max_steps);
+  v.field("epochs", s.epochs);
+  v.field("seed", s.seed);
+  v.field("threads", s.threads);
+  v.field("log_every_steps", s.log_every_steps);
+  v.field("save_every_steps", s.save_every_steps);
+  v.field("keep_checkpoints", s.keep_checkpoints);
+  v.field("max_bad_steps", s.max_bad_steps);
+  v.field("out_dir", s.out_dir);
+}
+
+template <class V>
+void visit(EvalSection& s, V& v) {
+  v.field("every_steps", s.every_steps);
+  v.field("max_pairs", s.max_pairs);
+  v.field("patience", s.patience);
+  v.field("gap_threshold", s.gap_threshold);
+  v.field("displacement_threshold", s.displacement_threshold);
+  v.field("train_accuracy_high", s.train_accuracy_high);
+  v.field("min_improvement", s.min_improvement);
+  v.field("early_stop", s.early_stop);
+}
+
+template <class V>
+void visit(CheckSection& s, V& v) {
+  v.field("steps", s.steps);
+  v.field("max_error_rate", s.max_error_rate);
+  v.field("min_train_accuracy", s.min_train_accuracy);
+  v.field("min_val_accuracy_margin", s.min_val_accuracy_margin);
+  v.field("allow_truncation", s.allow_truncation);
+  v.field("allow_alarms", s.allow_alarms);
+}
+
+template <class V>
+void visit(CompareSection& s, V& v) {
+  v.field("steps", s.steps);
+  v.field("max_accuracy_drop", s.max_accuracy_drop);
+  v.field("noise_seeds", s.noise_seeds);
+  v.field("noise_multiplier", s.noise_multiplier);
+  v.field("max_error_increase", s.max_error_increase);
+}
+
+template <class V>
+void visit_config(Config& c, V& v) {
+  v.section("data", [&] { visit(c.data, v); });
+  v.section("template", [&] { visit(c.template_, v); });
+  v.section("model", [&] { visit(c.model, v); });
+  v.section("reference", [&] { visit(c.reference, v); });
+  v.section("loss", [&] { visit(c.loss, v); });
+  v.section("optim", [&] { visit(c.optim, v); });
+  v.section("train", [&] { visit(c.train, v); });
+  v.section("eval", [&] { visit(c.eval, v); });
+  v.section("check", [&] { visit(c.check, v); });
+  v.section("compare", [&] { visit(c.compare, v); });
+}
+
+// ---- Reader: JSON -> struct --------------------------------------------------------------
+
+const char* json_type_name(const Json& j) {
+  if (j.is_boolean())
+    return "a boolean";
+  if (j.is_number_integer() || j.is_number_unsigned())
+    return "an integer";
+  if (j.is_number())
+    return "a number";
+  if (j.is_string())
+    return "a string";
+  if (j.is_array())
+    return "an array";
+  if (j.is_object())
+    return "an object";
+  return "null";
+}
+
+class Reader {
+ public:
+  Reader(const Json& root, std::string origin) : root_(root), origin_(std::move(origin)) {}
+
+  void read(Config& config) {
+    if (!root_.is_object()) {
+      throw ConfigError(
+          "the config in " + origin_ + " must be a JSON object, got " + json_type_name(root_),
+          "see docs/config.md");
+    }
+    visit_config(config, *this);
+    for (const auto& item : root_.items()) {
+      if (!known_sections_.count(item.key())) {
+        throw ConfigError(
+            "unknown section '" + item.key() + "' in " + origin_,
+            "known sections: " + join(section_order_));
+      }
+    }
+  }
+
+  template <class F>
+  void section(const char* name, F&& body) {
+    known_sections_.insert(name);
+    section_order_.push_back(name);
+    section_name_ = name;
+    known_keys_.clear();
+    const auto it = root_.find(name);
+    if (it == root_.end()) {
+      current_ = nullptr;
+      body();  // registers the keys; nothing is read
+      return;
+    }
+    if (!it->is_object()) {
+      throw ConfigError(
+          "'" + std::string(name) + "' in " + origin_ + " must be an object, got " +
+              json_type_name(*it),
+          "write it as \"" + std::string(name) + "\": { ... }");
+    }
+    current_ = &*it;
+    body();
+    for (const auto& item : current_->items()) {
+      if (std::find(known_keys_.begin(), known_keys_.end(), item.key()) == known_keys_.end()) {
+        throw ConfigError(
+            "unknown key '" + section_name_ + "." + item.key() + "' in " + origin_,
+            "keys of '" + section_name_ + "': " + join(known_keys_) + " (docs/config.md)");
+      }
+    }
+  }
+
+  template <class T>
+  void field(const char* key, T& value) {
+    known_keys_.push_back(key);
+    if (current_ == nullptr)
+      return;
+    const auto it = current_->find(key);
+    if (it == current_->end())
+      return;
+    read_value(*it, value, section_name_ + "." + key);
+  }
+
+ private:
+  static std::string join(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names)
+      out += (out.empty() ? "" : ", ") + n;
+    return out;
+  }
+
+  [[noreturn]] void type_error(const std::string& path, const Json& j, const char* expected) {
+    throw ConfigError(
+        "'" + path + "' in " + origin_ + " must be " + expected + ", got " + json_type_name(j) +
+            " " + j.dump(),
+        "see docs/config.md for the type of each key");
+  }
+
+  void read_value(const Json& j, double& out, const std::string& path) {
+    if (!j.is_number())
+      type_error(path, j, "a number");
+    out = j.get<double>();
+  }
+  void read_value(const Json& j, bool& out, const std::string& path) {
+    if (!j.is_boolean())
+      type_error(path, j, "true or false");
+    out = j.get<bool>();
+  }
+  void read_value(const Json& j, std::string& out, const std::string& path) {
+    if (!j.is_string())
+      type_error(path, j, "a string");
+    out = j.get<std::string>();
+  }
+  void read_value(const Json& j, int64_t& out, const std::string& path) {
+    if (j.is_number_unsigned() &&
+        j.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max())) {
+      type_error(path, j, "an integer that fits in 64 bits");
+    }
+    if (!j.is_number_integer())
+      type_error(path, j, "an integer");
+    out = j.get<int64_t>();
+  }
+  void read_value(const Json& j, uint64_t& out, const std::string& path) {
+    if (!j.is_number_unsigned())
+      type_error(path, j, "an integer >= 0");
+    out = j.get<uint64_t>();
+  }
+  void read_value(const Json& j, std::vector<std::string>& out, const std::string& path) {
+    if (!j.is_array())
+      type_error(path, j, "an array of strings");
+    std::vector<std::string> values;
+    for (size_t i = 0; i < j.size(); ++i) {
+      std::string s;
+      read_value(j[i], s, path + "[" + std::to_string(i) + "]");
+      values.push_back(s);
+    }
+    out = values;
+  }
+  void read_value(const Json& j, std::vector<double>& out, const std::string& path) {
+    if (!j.is_array())
+      type_error(path, j, "an array of numbers");
+    std::vector<double> values;
+    for (size_t i = 0; i < j.size(); ++i) {
+      double d = 0;
+      read_value(j[i], d, path + "[" + std::to_string(i) + "]");
+      values.push_back(d);
+    }
+    out = values;
+  }
+  void read_value(const Json& j, std::array<double, 2>& out, const std::string& path) {
+    if (!j.is_array() || j.size() != 2)
+      type_error(path, j, "an array of two numbers");
+    for (size_t i = 0; i < 2; ++i)
+      read_value(j[i], out[i], path + "[" + std::to_string(i) + "]");
+  }
+  void read_value(const Json& j, std::vector<LossType>& out, const std::string& path) {
+    if (!j.is_array())
+      type_error(path, j, "an array of loss names");
+    std::vector<LossType> values;
+    for (size_t i = 0; i < j.size(); ++i) {
+      std::string name;
+      const std::string item = path + "[" + std::to_string(i) + "]";
+      read_value(j[i], name, item);
+      try {
+        values.push_back(parse_loss_type(name));
+      } catch (const Error& e) {
+        throw ConfigError("'" + item + "' in " + origin_ + ": " + e.message(), e.hint());
+      }
+    }
+    out = values;
+  }
+  // Enums are written as their names.
+  template <class Parse, class E>
+  void read_name(const Json& j, E& out, const std::string& path, Parse parse) {
+    std::string name;
+    read_value(j, name, path);
+    try {
+      out = parse(name);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(
+          "'" + path + "' in " + origin_ + ": unknown value '" + name + "'",
+          std::string("use one of ") + e.what());
+    } catch (const Error& e) {
+      throw ConfigError("'" + path + "' in " + origin_ + ": " + e.message(), e.hint());
+    }
+  }
+  void read_value(const Json& j, ScheduleKind& out, const std::string& path) {
+    read_name(j, out, path, [](const std::string& n) { return parse_enum(kScheduleNames, n); });
+  }
+  void read_value(const Json& j, DeviceChoice& out, const std::string& path) {
+    read_name(j, out, path, [](const std::string& n) { return parse_enum(kDeviceNames, n); });
+  }
+  void read_value(const Json& j, TrainDtype& out, const std::string& path) {
+    read_name(j, out, path, [](const std::string& n) { return parse_enum(kTrainDtypeNames, n); });
+  }
+  void read_value(const Json& j, ModelDtype& out, const std::string& path) {
+    read_name(j, out, path, [](const std::string& n) { return parse_enum(kModelDtypeNames, n); });
+  }
+  void read_value(const Json& j, ReferenceMode& out, const std::string& path) {
+    read_name(
+        j, out, path, [](const std::string& n) { return parse_enum(kReferenceModeNames, n); });
+  }
+  void read_value(const Json& j, LengthPolicy& out, const std::string& path) {
+    read_name(j, out, path, [](const std::string& n) { return parse_length_policy(n); });
+  }
+  void read_value(const Json& j, DataFormat& out, const std::string& path) {
+    read_name(j, out, path, [](const std::string& n) { return parse_data_format(n); });
+  }
+
+  const Json& root_;
+  std::string origin_;
+  const Json* current_ = nullptr;
+  std::string section_name_;
+  std::vector<std::string> known_keys_;
+  std::set<std::string> known_sections_;
+  std::vector<std::string> section_order_;
+};
+
+// ---- Writer: struct -> JSON --------------------------------------------------------------
+
+class Writer {
+ public:
+  Json json = Json::object();
+
+  template <class F>
+  void section(const char* name, F&& body) {
+    current_ = Json::object();
+    body();
+    json[name] = current_;
+  }
+  template <class T>
+  void field(const char* key, T& value) {
+    current_[key] = to_json(value);
+  }
+
+ private:
+  template <class T>
+  static Json to_json(const T& value) {
+    return Json(value);
+  }
+  static Json to_json(const std::array<double, 2>& v) {
+    return Json::array({v[0], v[1]});
+  }
+  static Json to_json(const std::vector<LossType>& types) {
+    Json out = Json::array();
+    for (LossType t : types)
+      out.push_back(loss_type_name(t));
+    return out;
+  }
+  static Json to_json(ScheduleKind v) {
+    return name_of(kScheduleNames, v);
+  }
+  static Json to_json(DeviceChoice v) {
+    return name_of(kDeviceNames, v);
+  }
+  static Json to_json(TrainDtype v) {
+    return name_of(kTrainDtypeNames, v);
+  }
+  static Json to_json(ModelDtype v) {
+    return name_of(kModelDtypeNames, v);
+  }
+  static Json to_json(ReferenceMode v) {
+    return name_of(kReferenceModeNames, v);
+  }
+  static Json to_json(LengthPolicy v) {
+    return length_policy_name(v);
+  }
+  static Json to_json(DataFormat v) {
+    return data_format_name(v);
+  }
+
+  Json current_;
+};
+
+// ---- KeyLister ---------------------------------------------------------------------------
+
+struct KeyLister {
+  std::vector<std::string> keys;
+  std::string section_name;
+  template <class F>
+  void section(const char* name, F&& body) {
+    section_name = name;
+    body();
+  }
+  template <class T>
+  void field(const char* key, T&) {
+    keys.push_back(section_name + "." + key);
+  }
+};
+
+Json parse_json(const std::string& text, const std::string& origin) {
+  try {
+    return Json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+  } catch (const Json::parse_error& e) {
+    throw ConfigError(
+        "cannot parse " + origin + " as JSON: " + e.what(),
+        "check commas and quotes; // and /* */ comments are allowed");
+  }
+}
+
+// ---- validation helpers ------------------------------------------------------------------
+
+[[noreturn]] void invalid(
+    const std::string& key, const std::string& what, const std::string& hint) {
+  throw ConfigError(key + " " + what, hint);
+}
+
+std::string num(double v) {
+  std::ostringstream out;
+  out << v;
+  return out.str();
+}
+
+void require_fraction(const std::string& key, double v) {
+  if (!(v >= 0 && v <= 1))
+    invalid(key, "= " + num(v) + " must be in [0, 1]", "a fraction");
+}
+void require_at_least(const std::string& key, int64_t v, int64_t min) {
+  if (v < min) {
+    invalid(
+        key, "= " + std::to_string(v) + " must be >= " + std::to_string(min), "see docs/config.md");
+  }
+}
+void require_non_negative(const std::string& key, double v) {
+  if (!(v >= 0) || !std::isfinite(v))
+    invalid(key, "= " + num(v) + " must be >= 0", "see docs/config.md");
+}
+
+}  // namespace
+
+Config config_from_json_text(const std::string& text, const std::string& origin) {
+  const Json root = parse_json(text, origin);
+  Config config;
+  Reader(root, origin).read(config);
+  return config;
+}
+
+Config load_config_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw IoError(
+        "cannot open config file '" + path + "'",
+        "check the path; the shipped configs are in configs/");
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return config_from_json_text(text.str(), path);
+}
+
+void apply_override(Config& config, const std::string& assignment) {
+  const size_t eq = assignment.find('=');
+  const std::string key = assignment.substr(0, eq);
+  const size_t dot = key.find('.');
+  if (eq == std::string::npos || dot == std::string::npos || dot == 0 || dot + 1 == key.size()) {
+    throw UsageError(
+        "--set '" + assignment + "' is not section.key=value",
+        "e.g. --set optim.lr=5e-7 or --set loss.types='[\"sigmoid\",\"sft\"]'");
+  }
+  const std::string text = assignment.substr(eq + 1);
+  Json value;
+  try {
+    value = Json::parse(text);
+  } catch (const Json::parse_error&) {
+    value = text;  // a bare word such as cosine or a path
+  }
+  Json root = Json::object();
+  root[key.substr(0, dot)] = Json::object();
+  root[key.substr(0, dot)][key.substr(dot + 1)] = value;
+  Reader(root, "--set " + assignment).read(config);
+}
+
+void validate_config(const Config& c) {
+  // data
+  if (!c.data.prepared.empty() && !c.data.files.empty()) {
+    invalid(
+        "data.prepared and data.files",
+        "are both set",
+        "give either a prepared .h5 file or the JSONL files to prepare");
+  }
+  require_fraction("data.val_fraction", c.data.val_fraction);
+  require_at_least("data.max_length", c.data.max_length, 0);
+  if (c.template_.source.empty()) {
+    invalid("template.source", "is empty", "use \"model\" or the path of a .jinja file");
+  }
+  // loss
+  validate_loss_config(c.loss, "loss");
+  // optim
+  if (!(c.optim.lr > 0) || !std::isfinite(c.optim.lr)) {
+    invalid("optim.lr", "= " + num(c.optim.lr) + " must be > 0", "DPO typically uses 5e-7 to 5e-6");
+  }
+  require_non_negative("optim.weight_decay", c.optim.weight_decay);
+  for (int i = 0; i < 2; ++i) {
+    const double b = c.optim.betas[i];
+    if (!(b >= 0 && b < 1)) {
+      invalid(
+          "optim.betas[" + std::to_string(i) + "]",
+          "= " + num(b) + " must be in [0, 1)",
+          "AdamW's usual betas are [0.9, 0.999]");
+    }
+  }
+  if (!(c.optim.eps > 0))
+    invalid("optim.eps", "must be > 0", "e.g. 1e-8");
+  require_at_least("optim.warmup_steps", c.optim.warmup_steps, 0);
+  require_fraction("optim.min_lr_ratio", c.optim.min_lr_ratio);
+  require_non_negative("optim.grad_clip", c.optim.grad_clip);
+  // train
+  require_at_least("train.micro_batch_pairs", c.train.micro_batch_pairs, 1);
+  require_at_least("train.grad_accum", c.train.grad_accum, 1);
+  require_at_least("train.max_steps", c.train.max_steps, 0);
+  require_at_least("train.epochs", c.train.epochs, 1);
+  require_at_least("train.threads", c.train.threads, 0);
+  require_at_least("train.log_every_steps", c.train.log_every_steps, 1);
+  require_at_least("train.save_every_steps", c.train.save_every_steps, 0);
+  require_at_least("train.keep_checkpoints", c.train.keep_checkpoints, 1);
+  require_at_least("train.max_bad_steps", c.train.max_bad_steps, 1);
+  if (c.train.out_dir.empty())
+    invalid("train.out_dir", "is empty", "e.g. \"runs/dpo\"");
+  if (c.train.device == DeviceChoice::cpu && c.train.dtype == TrainDtype::bf16_pure) {
+    invalid(
+        "train.dtype",
+        "= bf16_pure needs train.device = cuda or auto",
+        "use fp32 on CPU (bf16 matmuls are slow there and pure bf16 loses small updates)");
+  }
+  // eval
+  require_at_least("eval.every_steps", c.eval.every_steps, 0);
+  require_at_least("eval.max_pairs", c.eval.max_pairs, 0);
+  require_at_least("eval.patience", c.eval.patience, 1);
+  require_non_negative("eval.gap_threshold", c.eval.gap_threshold);
+  require_non_negative("eval.displacement_threshold", c.eval.displacement_threshold);
+  require_fraction("eval.train_accuracy_high", c.eval.train_accuracy_high);
+  require_non_negative("eval.min_improvement", c.eval.min_improvement);
+  // check and compare
+  require_at_least("check.steps", c.check.steps, 1);
+  require_fraction("check.max_error_rate", c.check.max_error_rate);
+  require_fraction("check.min_train_accuracy", c.check.min_train_accuracy);
+  if (!(c.check.min_val_accuracy_margin >= 0 && c.check.min_val_accuracy_margin <= 0.5)) {
+    invalid(
+        "check.min_val_accuracy_margin",
+        "must be in [0, 0.5]",
+        "held-out accuracy must exceed 0.5 + this margin");
+  }
+  require_at_least("compare.steps", c.compare.steps, 1);
+  require_fraction("compare.max_accuracy_drop", c.compare.max_accuracy_drop);
+  require_at_least("compare.noise_seeds", c.compare.noise_seeds, 0);
+  require_non_negative("compare.noise_multiplier", c.compare.noise_multiplier);
+  require_at_least("compare.max_error_increase", c.compare.max_error_increase, 0);
+}
+
+Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  Config config = path.empty() ? Config{} : load_config_file(path);
+  for (const auto& assignment : overrides)
+    apply_override(config, assignment);
+  validate_config(config);
+  return config;
+}
+
+namespace {
+Json to_json(const Config& config) {
+  Writer writer;
+  Config copy = config;  // the visitor takes mutable references
+  visit_config(copy, writer);
+  return writer.json;
+}
+}  // namespace
+
+std::string to_json_text(const Config& config) {
+  return to_json(config).dump(2) + "\n";
+}
+
+std::string config_hash(const Config& config) {
+  return sha256_hex(to_json(config).dump());
+}
+
+std::vector<std::string> config_keys() {
+  KeyLister lister;
+  Config config;
+  visit_config(config, lister);
+  return lister.keys;
+}
+
+const char* schedule_kind_name(ScheduleKind kind) {
+  return name_of(kScheduleNames, kind);
+}
+const char* device_choice_name(DeviceChoice device) {
+  return name_of(kDeviceNames, device);
+}
+const char* train_dtype_name(TrainDtype dtype) {
+  return name_of(kTrainDtypeNames, dtype);
+}
+const char* model_dtype_name(ModelDtype dtype) {
+  return name_of(kModelDtypeNames, dtype);
+}
+const char* reference_mode_name(ReferenceMode mode) {
+  return name_of(kReferenceModeNames, mode);
+}
+
+}  // namespace dpo

@@ -1,0 +1,147 @@
+// The run configuration of `dpo train`, `dpo eval`, `dpo check` and `dpo compare`: one typed
+// struct per section, defaults only here. Read from a JSON file (comments allowed), overridden
+// with `--set section.key=value`, validated before any work starts, written back into every run
+// as JSON and hashed into caches and checkpoints. Every key is documented in docs/config.md.
+// The JSON library stays in config.cpp.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dataloader/pair_encoder.h"
+#include "dataloader/row_parser.h"
+#include "losses/loss_config.h"
+#include "trainer/lr_schedule.h"
+
+namespace dpo {
+
+enum class ModelDtype { auto_detect, fp32, bf16 };   // "auto" | "fp32" | "bf16"
+enum class ReferenceMode { precomputed, live };      // "precomputed" | "live"
+enum class DeviceChoice { auto_detect, cpu, cuda };  // "auto" | "cpu" | "cuda"
+enum class TrainDtype { fp32, bf16, bf16_pure };     // "fp32" | "bf16" | "bf16_pure"
+
+struct DataSection {
+  std::string prepared;            // a prepared HDF5 file (`dpo prepare`); or
+  std::vector<std::string> files;  // JSONL / JSON / .gz exports, prepared first
+  double val_fraction = 0.1;       // share of prompts held out (by prompt hash)
+  uint64_t seed = 0;               // seed of the train/val split
+  int64_t max_length = 1024;       // tokens per sequence (prompt + completion); 0: no limit
+  LengthPolicy length_policy = LengthPolicy::drop;
+  DataFormat format = DataFormat::auto_detect;
+};
+
+struct TemplateSection {
+  std::string source = "model";  // "model": the model folder's chat template; else a .jinja file
+  std::string name = "default";  // which named template of the model folder
+};
+
+struct ModelSection {
+  std::string path;                            // Hugging Face model folder of the initial policy
+  ModelDtype dtype = ModelDtype::auto_detect;  // dtype of the weights written to checkpoints
+};
+
+struct ReferenceSection {
+  ReferenceMode mode = ReferenceMode::precomputed;
+  std::string path;  // reference model folder; empty: the initial policy (model.path)
+};
+
+struct OptimSection {
+  double lr = 1e-6;
+  double weight_decay = 0.0;  // decoupled (AdamW)
+  std::array<double, 2> betas{0.9, 0.999};
+  double eps = 1e-8;
+  int64_t warmup_steps = 0;
+  ScheduleKind schedule = ScheduleKind::cosine;
+  double min_lr_ratio = 0.0;
+  double grad_clip = 1.0;  // max global gradient norm; 0: no clipping
+};
+
+struct TrainSection {
+  DeviceChoice device = DeviceChoice::auto_detect;
+  TrainDtype dtype = TrainDtype::fp32;
+  int64_t micro_batch_pairs = 4;
+  int64_t grad_accum = 1;
+  int64_t max_steps = 0;  // optimizer steps; 0: `epochs` passes over the train split
+  int64_t epochs = 1;
+  uint64_t seed = 0;
+  int64_t threads = 0;  // CPU threads; 0: all cores (the number used is recorded in the run)
+  int64_t log_every_steps = 10;
+  int64_t save_every_steps = 500;  // 0: only the final checkpoint
+  int64_t keep_checkpoints = 2;
+  int64_t max_bad_steps = 3;  // non-finite steps in a row before the run stops
+  std::string out_dir = "runs/dpo";
+};
+
+struct EvalSection {
+  int64_t every_steps = 100;  // 0: only at the end
+  int64_t max_pairs = 0;      // held-out pairs per evaluation; 0: all
+  int64_t patience = 3;
+  double gap_threshold = 0.25;
+  double displacement_threshold = 1.0;
+  double train_accuracy_high = 0.95;
+  double min_improvement = 0.005;
+  bool early_stop = false;
+};
+
+struct CheckSection {
+  int64_t steps = 60;
+  double max_error_rate = 0.0;
+  double min_train_accuracy = 0.6;
+  double min_val_accuracy_margin = 0.05;
+  bool allow_truncation = false;
+  bool allow_alarms = false;
+};
+
+struct CompareSection {
+  int64_t steps = 60;
+  double max_accuracy_drop = 0.02;
+  int64_t noise_seeds = 2;
+  double noise_multiplier = 2.0;
+  int64_t max_error_increase = 0;
+};
+
+struct Config {
+  DataSection data;
+  TemplateSection template_;  // JSON key "template"
+  ModelSection model;
+  ReferenceSection reference;
+  LossConfig loss;
+  OptimSection optim;
+  TrainSection train;
+  EvalSection eval;
+  CheckSection check;
+  CompareSection compare;
+};
+
+// Parses JSON text (comments allowed) over the defaults. `origin` names the source in errors
+// ("configs/x.json"). Throws ConfigError for malformed JSON, unknown keys and wrong types, each
+// naming the key's path ("unknown key 'train.lrr' in configs/x.json").
+Config config_from_json_text(const std::string& text, const std::string& origin);
+// Reads a file (IoError when it cannot be read) and parses it as above.
+Config load_config_file(const std::string& path);
+// Applies one "section.key=value" override; value is parsed as JSON, else taken as a string.
+// Throws UsageError when there is no '=' or no section, ConfigError as above.
+void apply_override(Config& config, const std::string& assignment);
+// Range and consistency checks; throws ConfigError naming the key and a fix.
+void validate_config(const Config& config);
+// The whole sequence of a command: defaults, then the file (when path is not empty), then each
+// override in order, then validate_config.
+Config load_config(const std::string& path, const std::vector<std::string>& overrides);
+
+// The resolved config as pretty JSON with every key, in declaration order. Parsing it back
+// gives the same config.
+std::string to_json_text(const Config& config);
+// SHA-256 (hex) of the compact JSON of the resolved config.
+std::string config_hash(const Config& config);
+// Every key as "section.key", in declaration order.
+std::vector<std::string> config_keys();
+
+const char* schedule_kind_name(ScheduleKind kind);
+const char* device_choice_name(DeviceChoice device);
+const char* train_dtype_name(TrainDtype dtype);
+const char* model_dtype_name(ModelDtype dtype);
+const char* reference_mode_name(ReferenceMode mode);
+
+}  // namespace dpo
