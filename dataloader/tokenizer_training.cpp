@@ -81,6 +81,10 @@ TokenizerTrainingResult train_tokenizer_on_pairs(
                       " --vocab_size=" + std::to_string(options.vocab_size) +
                       " --model_type=" + options.model_type +
                       " --character_coverage=1.0 --max_sentence_length=65536"
+                      // Llama-style: text kept byte for byte (no NFKC, whitespace and newlines
+                      // kept; a newline becomes the byte piece <0x0A>), digits split.
+                      " --normalization_rule_name=identity --remove_extra_whitespaces=false"
+                      " --allow_whitespace_only_pieces=true --split_digits=true"
                       " --unk_id=0 --bos_id=1 --eos_id=2 --pad_id=-1"
                       " --num_threads=" + std::to_string(options.threads) +
                       " --byte_fallback=" + (options.byte_fallback ? "true" : "false") +

@@ -28,7 +28,8 @@ struct TokenizerTrainingResult {
 
 // Reads the files as `dpo validate` does, writes every message content of the accepted pairs
 // (prompt turns, chosen, rejected; one line per text line) to a temporary corpus, trains, and
-// moves tokenizer.model into `out_dir` atomically. Piece ids: <unk> 0, <s> 1, </s> 2, then the
+// moves tokenizer.model into `out_dir` atomically. The model is Llama-like: identity
+// normalisation (newlines and runs of spaces survive a round trip), byte fallback, split digits. Piece ids: <unk> 0, <s> 1, </s> 2, then the
 // user symbols in order, then the learned pieces. Throws DataError when no pair is accepted.
 TokenizerTrainingResult train_tokenizer_on_pairs(
     const std::vector<std::string>& files,

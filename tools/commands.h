@@ -17,8 +17,17 @@ struct Command {
 };
 
 Command add_validate_command(CLI::App& dpo);
+Command add_template_command(CLI::App& dpo);
 Command add_import_llama2c_command(CLI::App& dpo);
 Command add_train_tokenizer_command(CLI::App& dpo);
 Command add_inspect_command(CLI::App& dpo);
+Command add_prepare_command(CLI::App& dpo);
+Command add_init_model_command(CLI::App& dpo);
+Command add_score_command(CLI::App& dpo);
+Command add_train_command(CLI::App& dpo);
+Command add_eval_command(CLI::App& dpo);
+Command add_check_command(CLI::App& dpo);
+Command add_compare_command(CLI::App& dpo);
+Command add_report_command(CLI::App& dpo);
 
 }  // namespace dpo

@@ -41,9 +41,18 @@ int main(int argc, char** argv) {
 
   std::vector<dpo::Command> commands = {
       dpo::add_validate_command(app),
-      dpo::add_import_llama2c_command(app),
-      dpo::add_train_tokenizer_command(app),
+      dpo::add_template_command(app),
+      dpo::add_prepare_command(app),
       dpo::add_inspect_command(app),
+      dpo::add_train_tokenizer_command(app),
+      dpo::add_init_model_command(app),
+      dpo::add_import_llama2c_command(app),
+      dpo::add_score_command(app),
+      dpo::add_train_command(app),
+      dpo::add_eval_command(app),
+      dpo::add_check_command(app),
+      dpo::add_compare_command(app),
+      dpo::add_report_command(app),
   };
 
   try {

@@ -38,6 +38,8 @@ TEST(TokenizerTraining, TrainsOnAcceptedPairsAndKeepsUserSymbolsWhole) {
   EXPECT_EQ(model.piece_to_id("<|im_end|>"), 4);
   // Byte fallback: a character never seen in the corpus still round-trips.
   EXPECT_EQ(model.decode(model.encode("reset 日本")), "reset 日本");
+  // Identity normalisation: newlines and double spaces survive (a chat template needs them).
+  EXPECT_EQ(model.decode(model.encode("settings\n\nthen  reset")), "settings\n\nthen  reset");
 }
 
 TEST(TokenizerTraining, NoAcceptedPairIsADataError) {

@@ -1,0 +1,53 @@
+// `dpo prepare`: validate, render every pair with the model's pinned chat template, tokenize in
+// parallel, split, and write one HDF5 file (dataloader/prepared_dataset.h) atomically.
+// Re-running with the same inputs and options finds the same fingerprint and does nothing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dataloader/pair_encoder.h"
+#include "dataloader/validation_report.h"
+#include "dataloader/validator.h"
+
+namespace dpo {
+
+struct PrepareOptions {
+  std::vector<std::string> files;
+  std::string model_dir;       // a Hugging Face folder: tokenizer + chat template
+  std::string tokenizer_path;  // or a bare tokenizer.model ...
+  std::string template_spec;   // ... with a template (also overrides the model's template)
+  int64_t max_length = 1024;
+  LengthPolicy length_policy = LengthPolicy::drop;
+  ValidateOptions validate;    // format, fields, val_fraction, seed, thresholds
+  int threads = 0;             // 0: every core
+  std::string out_path;
+  bool force = false;          // rewrite even when the fingerprint matches
+  bool require_train = true;   // false: a file with held-out pairs only is fine (eval sets)
+};
+
+// Rows left out while encoding, by reason, with examples.
+struct EncodeIssue {
+  std::string code;     // prefix_mismatch, template_error, too_long, ...
+  std::string where;    // file:line
+  std::string message;
+};
+
+struct PrepareResult {
+  ValidationReport validation;
+  PairEncodeCounts train_counts, val_counts;
+  std::vector<EncodeIssue> issues;  // at most validate.max_examples per code
+  std::string fingerprint;
+  std::string tokenizer_sha256, template_sha256, source_sha256;
+  uint64_t train_pairs = 0, val_pairs = 0;
+  bool reused = false;  // the file existed with this fingerprint
+  double seconds = 0;
+};
+
+PrepareResult prepare_dataset(const PrepareOptions& options);
+
+// The human-readable summary printed by `dpo prepare`.
+std::string prepare_summary(const PrepareResult& result, const std::string& out_path);
+
+}  // namespace dpo
