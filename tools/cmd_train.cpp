@@ -26,7 +26,7 @@ void prepare_if_needed(Config& config) {
   PrepareOptions prepare;
   prepare.files = config.data.files;
   prepare.model_dir = config.model.path;
-  if (config.template_.source != "model") prepare.template_spec = config.template_.source;
+  prepare.template_spec = template_spec(config);
   prepare.max_length = config.data.max_length;
   prepare.length_policy = config.data.length_policy;
   prepare.validate.format = config.data.format;

@@ -666,6 +666,12 @@ const char* device_choice_name(DeviceChoice device) {
 const char* train_dtype_name(TrainDtype dtype) {
   return name_of(kTrainDtypeNames, dtype);
 }
+std::string template_spec(const Config& config) {
+  const std::string suffix = config.template_.name == "default" ? "" : "#" + config.template_.name;
+  if (config.template_.source == "model") return suffix.empty() ? "" : config.model.path + suffix;
+  return config.template_.source + suffix;
+}
+
 const char* model_dtype_name(ModelDtype dtype) {
   return name_of(kModelDtypeNames, dtype);
 }

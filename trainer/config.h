@@ -135,6 +135,11 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
 std::string to_json_text(const Config& config);
 // SHA-256 (hex) of the compact JSON of the resolved config.
 std::string config_hash(const Config& config);
+// The chat-template spec for ChatTemplate::load / PrepareOptions::template_spec: empty for the
+// model folder's default template, "<model.path>#<name>" for another named one of the model,
+// else template.source (with "#<name>" when a name is given).
+std::string template_spec(const Config& config);
+
 // Every key as "section.key", in declaration order.
 std::vector<std::string> config_keys();
 

@@ -44,7 +44,7 @@ PrepareOptions prepare_options(const Config& config, const std::vector<std::stri
   PrepareOptions prepare;
   prepare.files = files;
   prepare.model_dir = model_dir;
-  if (config.template_.source != "model") prepare.template_spec = config.template_.source;
+  prepare.template_spec = template_spec(config);
   prepare.max_length = config.data.max_length;
   prepare.length_policy = config.data.length_policy;
   prepare.validate.format = config.data.format;

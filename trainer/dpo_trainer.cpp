@@ -102,15 +102,18 @@ json metrics_json(const LossMetrics& sums) {
               {"pairs", sums.pairs}};
 }
 
-// The prepared file must have been made with this model's tokenizer and chat template.
+// The prepared file must have been made with this model's tokenizer and chat template. Called
+// with the header alone, before the token ids are read: a file from a larger vocabulary would
+// otherwise fail the ids' range check first, without naming the two tokenizers.
 void check_prepared_matches_model(const PreparedHeader& header, const std::string& prepared_path,
-                                  const std::string& model_dir, const Tokenizer& tokenizer) {
+                                  const std::string& model_dir, const Tokenizer& tokenizer,
+                                  const std::string& template_spec = "") {
   if (header.tokenizer_sha256 != tokenizer.sha256()) {
     throw CacheError("'" + prepared_path + "' was prepared with tokenizer " + header.tokenizer_sha256 +
                          ", but the model '" + model_dir + "' has tokenizer " + tokenizer.sha256(),
                      "run dpo prepare again with --model " + model_dir);
   }
-  std::string model_template = ChatTemplate::load(model_dir).sha256();
+  std::string model_template = ChatTemplate::load(template_spec.empty() ? model_dir : template_spec).sha256();
   if (header.template_sha256 != model_template) {
     throw CacheError("'" + prepared_path + "' was prepared with chat template " + header.template_sha256 +
                          ", but the model '" + model_dir + "' has template " + model_template,
@@ -289,6 +292,8 @@ TrainOptions train_options_from_config(const Config& config) {
   TrainOptions o;
   o.prepared_path = config.data.prepared;
   o.model_dir = config.model.path;
+  o.save_dtype = model_dtype_name(config.model.dtype);
+  o.template_spec = template_spec(config);
   o.reference_dir = config.reference.path;
   o.reference_mode = reference_mode_name(config.reference.mode);
   o.out_dir = config.train.out_dir;
@@ -351,9 +356,10 @@ TrainResult train_dpo(const TrainOptions& options) {
   Tokenizer tokenizer = Tokenizer::from_model_folder(options.model_dir);
   LoadedModel loaded = load_pretrained(options.model_dir, dtype, device);
   LlamaForCausalLM policy = loaded.model;
+  check_prepared_matches_model(read_prepared_header(options.prepared_path), options.prepared_path,
+                               options.model_dir, tokenizer, options.template_spec);
   auto data = std::make_shared<PreparedDataset>(
       read_prepared_dataset(options.prepared_path, static_cast<int32_t>(loaded.config.vocab_size)));
-  check_prepared_matches_model(data->header, options.prepared_path, options.model_dir, tokenizer);
   std::string initial_hash = model_content_hash(*policy);
   const int32_t pad_id = data->header.pad_id >= 0 ? data->header.pad_id : 0;
   DPO_LOG_INFO("train", "policy %s (%lld parameters, %s on %s, %d threads); %zu train / %zu val pairs",
@@ -380,8 +386,13 @@ TrainResult train_dpo(const TrainOptions& options) {
   const bool reference_is_initial_policy = reference_hash == initial_hash;
   ReferenceLogps reference;
   {
-    // Also in live mode the reference is scored once: evaluation and the step-0 check use it.
-    std::optional<ReferenceLogps> cached = read_reference_logps(options.prepared_path, reference_hash);
+    // Precomputed: every pair is scored once (or found in the cache) and the steps index it.
+    // Live: the frozen reference scores each train batch beside the policy, and the held-out
+    // split here, once, for the evaluations; the cache is neither read nor written, so a stale
+    // cache (the way out of a failed step-0 check is live mode) cannot reach the run.
+    const bool live = options.reference_mode == "live";
+    std::optional<ReferenceLogps> cached;
+    if (!live) cached = read_reference_logps(options.prepared_path, reference_hash);
     if (cached && cached->dtype == model_dtype_name(dtype)) {
       reference = *cached;
       DPO_LOG_INFO("train", "reference log-probs of %s found in %s", reference_hash.substr(0, 16).c_str(),
@@ -392,7 +403,7 @@ TrainResult train_dpo(const TrainOptions& options) {
       score_options.batch_pairs = options.eval_batch_pairs;
       score_options.pad_id = pad_id;
       auto start = std::chrono::steady_clock::now();
-      PairScores train_scores = score_pairs(scorer, data->train, device, score_options);
+      PairScores train_scores = live ? PairScores{} : score_pairs(scorer, data->train, device, score_options);
       PairScores val_scores = score_pairs(scorer, data->val, device, score_options);
       reference.model_hash = reference_hash;
       reference.dtype = model_dtype_name(dtype);
@@ -400,10 +411,10 @@ TrainResult train_dpo(const TrainOptions& options) {
                          train_scores.chosen_tokens, train_scores.rejected_tokens};
       reference.val = {val_scores.chosen_logps, val_scores.rejected_logps, val_scores.chosen_tokens,
                        val_scores.rejected_tokens};
-      write_reference_logps(options.prepared_path, reference);
-      DPO_LOG_INFO("train", "reference log-probs of %zu pairs computed in %.1f s and cached in %s",
-                   data->train.size() + data->val.size(), seconds_since(start),
-                   options.prepared_path.c_str());
+      if (!live) write_reference_logps(options.prepared_path, reference);
+      DPO_LOG_INFO("train", "reference log-probs of %zu pairs computed in %.1f s%s%s",
+                   (live ? 0 : data->train.size()) + data->val.size(), seconds_since(start),
+                   live ? "" : " and cached in ", live ? "" : options.prepared_path.c_str());
     }
   }
   if (options.reference_mode == "precomputed") reference_model = nullptr;  // frees it
@@ -717,7 +728,20 @@ TrainResult train_dpo(const TrainOptions& options) {
   save.tokenizer_source = options.model_dir;
   save.overwrite = true;
   result.final_dir = options.out_dir + "/final";
-  save_pretrained(*policy, result.final_dir, save);
+  // model.dtype: the dtype of the weights written; "auto" keeps the initial checkpoint's.
+  at::ScalarType save_dtype = options.save_dtype == "auto" ? parse_model_dtype(loaded.config.torch_dtype)
+                                                           : parse_model_dtype(options.save_dtype);
+  if (save_dtype == dtype) {
+    save_pretrained(*policy, result.final_dir, save);
+  } else {
+    at::NoGradGuard no_grad;
+    LlamaForCausalLM converted(loaded.config, at::TensorOptions().dtype(save_dtype).device(at::kCPU));
+    auto source = policy->named_parameters(/*recurse=*/true);
+    for (auto& item : converted->named_parameters(/*recurse=*/true)) {
+      item.value().copy_(source[item.key()].to(at::kCPU).to(save_dtype));
+    }
+    save_pretrained(*converted, result.final_dir, save);
+  }
 
   TorchRuntimeInfo torch = torch_runtime_info();
   json manifest = {
@@ -759,8 +783,8 @@ EvalMetrics evaluate_model(const std::string& model_dir, const std::string& prep
   at::ScalarType dtype = resolve_dtype(dtype_name);
   Tokenizer tokenizer = Tokenizer::from_model_folder(model_dir);
   LoadedModel loaded = load_pretrained(model_dir, dtype, device);
+  check_prepared_matches_model(read_prepared_header(prepared_path), prepared_path, model_dir, tokenizer);
   PreparedDataset data = read_prepared_dataset(prepared_path, static_cast<int32_t>(loaded.config.vocab_size));
-  check_prepared_matches_model(data.header, prepared_path, model_dir, tokenizer);
   const int32_t pad_id = data.header.pad_id >= 0 ? data.header.pad_id : 0;
 
   // The reference: its cached log-probs, computed and cached when missing.
@@ -799,8 +823,9 @@ ScoreSummary score_prepared(const ScoreRequest& request) {
                                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   Tokenizer tokenizer = Tokenizer::from_model_folder(request.model_dir);
   LoadedModel loaded = load_pretrained(request.model_dir, dtype, device);
+  check_prepared_matches_model(read_prepared_header(request.prepared_path), request.prepared_path,
+                               request.model_dir, tokenizer);
   PreparedDataset data = read_prepared_dataset(request.prepared_path, static_cast<int32_t>(loaded.config.vocab_size));
-  check_prepared_matches_model(data.header, request.prepared_path, request.model_dir, tokenizer);
 
   ScoreSummary summary;
   summary.model_hash = model_content_hash(*loaded.model);

@@ -19,6 +19,8 @@ struct TrainOptions {
   // What to train on and from.
   std::string prepared_path;      // a file written by dpo prepare
   std::string model_dir;          // the initial policy (Hugging Face folder)
+  std::string template_spec;      // the chat template the data was prepared with; empty: the model's
+  std::string save_dtype = "auto";  // weights of final/: auto (the initial checkpoint's) | fp32 | bf16
   std::string reference_dir;      // empty: the initial policy
   std::string reference_mode = "precomputed";  // precomputed | live
   std::string out_dir;
