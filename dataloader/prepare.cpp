@@ -240,7 +240,9 @@ std::string prepare_summary(const PrepareResult& result, const std::string& out_
   line("train", result.train_counts);
   line("val  ", result.val_counts);
   for (const EncodeIssue& issue : result.issues) {
-    out << "  " << issue.code << " " << issue.where << ": " << issue.message << "\n";
+    // The encoder's messages usually start with the location already: print it once.
+    bool located = issue.message.compare(0, issue.where.size(), issue.where) == 0;
+    out << "  " << issue.code << " " << (located ? "" : issue.where + ": ") << issue.message << "\n";
   }
   char seconds[32];
   std::snprintf(seconds, sizeof(seconds), "%.2f", result.seconds);

@@ -29,12 +29,20 @@ InitModelResult init_model_folder(const InitModelOptions& options) {
   if (tokenizer.eos_id() >= 0) result.config.eos_token_ids = {tokenizer.eos_id()};
   validate_model_config(result.config, options.preset.empty() ? options.config_path : options.preset);
 
-  // The tokenizer files go into a staging folder that save_pretrained copies from.
+  // The tokenizer files go into a staging folder that save_pretrained copies from; it is
+  // removed on every path out (a bad --special-token must not leave it behind).
   std::string staging = options.out_dir + ".tokenizer-staging";
   std::error_code error;
   std::filesystem::remove_all(staging, error);
   std::filesystem::create_directories(staging, error);
   if (error) throw IoError("cannot create '" + staging + "': " + error.message());
+  struct RemoveStaging {
+    std::string path;
+    ~RemoveStaging() {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+  } remove_staging{staging};
   TokenizerFolderOptions tokenizer_options;
   if (!options.template_spec.empty()) tokenizer_options.chat_template = ChatTemplate::load(options.template_spec).text();
   tokenizer_options.added_special_tokens = options.added_special_tokens;
@@ -47,7 +55,6 @@ InitModelResult init_model_folder(const InitModelOptions& options) {
   SaveOptions save;
   save.tokenizer_source = staging;
   save_pretrained(*model, options.out_dir, save);
-  std::filesystem::remove_all(staging, error);
 
   result.parameters = result.config.num_parameters();
   result.content_hash = model_content_hash(*model);

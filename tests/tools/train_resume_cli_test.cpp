@@ -1,0 +1,162 @@
+// `dpo train --resume` after a real crash: a training process is killed with SIGKILL once its
+// first checkpoint is in place, resumed, and every logged loss is compared with an uninterrupted
+// run of the same config. Everything goes through the dpo binary (train-tokenizer, init-model,
+// prepare, train), on a tiny world made by the test (tests/trainer/trainer_fixture.h).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "tests/support/test_support.h"
+#include "tests/trainer/trainer_fixture.h"
+
+namespace dpo {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using testing::run_command;
+
+const std::string kDpo = DPO_BINARY_PATH;
+
+std::string quote(const std::string& text) {
+  return "'" + text + "'";  // the test's paths hold no single quote
+}
+
+// pairs.jsonl -> tokenizer -> model (2 layers, hidden 32) -> prepared.h5, all in `dir`.
+void make_world(const testing::TempDir& dir) {
+  testing::write_file(dir.file("pairs.jsonl"), testing::support_pairs_jsonl(200));
+  testing::write_file(dir.file("shape.json"), testing::tiny_model_config_json(512));
+  const std::string markers = " --user-symbol '<|im_start|>' --user-symbol '<|im_end|>'";
+  auto step = [](const std::string& command) {
+    auto result = run_command(command);
+    ASSERT_EQ(result.exit_code, 0) << command << "\n" << result.output;
+  };
+  step(
+      kDpo + " train-tokenizer " + quote(dir.file("pairs.jsonl")) + " --out " +
+      quote(dir.file("tok")) + " --vocab-size 512" + markers);
+  step(
+      kDpo + " init-model --config " + quote(dir.file("shape.json")) + " --tokenizer " +
+      quote(dir.file("tok/tokenizer.model")) +
+      " --template chatml --special-token '<|im_start|>' --special-token '<|im_end|>'"
+      " --eos-token '<|im_end|>' --seed 1 --out " +
+      quote(dir.file("model")));
+  step(
+      kDpo + " prepare --data " + quote(dir.file("pairs.jsonl")) + " --model " +
+      quote(dir.file("model")) + " --max-length 128 --val-fraction 0.2 --threads 1 --out " +
+      quote(dir.file("prepared.h5")));
+}
+
+// A config with a checkpoint every 2 steps; paths come with --set.
+const char* kConfig = R"({
+  // written by train_resume_cli_test.cpp
+  "reference": {"mode": "precomputed"},
+  "loss": {"types": ["sigmoid"], "beta": 0.1},
+  "optim": {"lr": 5e-3, "warmup_steps": 5, "schedule": "cosine", "min_lr_ratio": 0.1, "grad_clip": 1.0},
+  "train": {"device": "cpu", "dtype": "fp32", "micro_batch_pairs": 4, "grad_accum": 2,
+            "max_steps": 60, "seed": 5, "threads": 1, "log_every_steps": 1,
+            "save_every_steps": 2, "keep_checkpoints": 1},
+  "eval": {"every_steps": 20}
+})";
+
+std::string train_command(const testing::TempDir& dir, const std::string& out_dir) {
+  return kDpo + " train --config " + quote(dir.file("config.json")) +
+         " --set data.prepared=" + quote(dir.file("prepared.h5")) +
+         " --set model.path=" + quote(dir.file("model")) + " --set train.out_dir=" + quote(out_dir);
+}
+
+// Train loss by step from metrics.jsonl. A line torn by the kill (the last one) is left out;
+// the file may not exist yet while the run starts.
+std::map<int64_t, double> train_losses(const std::string& run_dir) {
+  std::map<int64_t, double> out;
+  const std::string path = run_dir + "/metrics.jsonl";
+  if (!fs::exists(path))
+    return out;
+  std::istringstream lines(testing::read_file(path));
+  std::string text;
+  while (std::getline(lines, text)) {
+    json line = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (line.is_discarded() || line.value("split", "") != "train")
+      continue;
+    int64_t step = line["step"].get<int64_t>();
+    EXPECT_EQ(out.count(step), 0u) << "step " << step << " logged twice";
+    out[step] = line["loss"].get<double>();
+  }
+  return out;
+}
+
+TEST(TrainResumeCli, KilledRunResumesToTheSameLossesBitForBit) {
+  testing::TempDir dir;
+  ASSERT_NO_FATAL_FAILURE(make_world(dir));
+  testing::write_file(dir.file("config.json"), kConfig);
+
+  // A: uninterrupted (it also caches the reference log-probs that B then reuses).
+  auto straight = run_command(train_command(dir, dir.file("a")));
+  ASSERT_EQ(straight.exit_code, 0) << straight.output;
+
+  // B: started in the background and killed with SIGKILL (no chance to save) once a checkpoint
+  // is complete and five steps are logged, so that logged steps newer than LATEST are likely.
+  const std::string run_b = dir.file("b");
+  const std::string command =
+      "exec " + train_command(dir, run_b) + " > " + quote(dir.file("b.log")) + " 2>&1";
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  int status = 0;
+  bool exited = false;
+  while (!(fs::exists(run_b + "/checkpoints/LATEST") && train_losses(run_b).size() >= 5) &&
+         std::chrono::steady_clock::now() < deadline) {
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      exited = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!exited) {
+    kill(pid, SIGKILL);
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  }
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+      << "the run ended before it could be killed (status " << status << ")\n"
+      << testing::read_file(dir.file("b.log"));
+  std::map<int64_t, double> before = train_losses(run_b);
+  ASSERT_LT(before.size(), 60u) << "killed too late to test anything";
+  EXPECT_GE(before.size(), 5u);
+  RecordProperty("steps_logged_when_killed", static_cast<int>(before.size()));
+
+  // Resume B to the end.
+  auto resumed = run_command(train_command(dir, run_b) + " --resume");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resumed from"), std::string::npos) << resumed.output;
+
+  std::map<int64_t, double> expected = train_losses(dir.file("a")), actual = train_losses(run_b);
+  ASSERT_EQ(expected.size(), 60u);
+  ASSERT_EQ(actual.size(), 60u);
+  for (const auto& [step, loss] : expected) {
+    ASSERT_EQ(actual.count(step), 1u) << "step " << step;
+    EXPECT_EQ(actual[step], loss) << "step " << step;  // bit for bit
+  }
+  json manifest_a = json::parse(testing::read_file(dir.file("a/manifest.json")));
+  json manifest_b = json::parse(testing::read_file(run_b + "/manifest.json"));
+  EXPECT_EQ(manifest_a["final_model"]["content_hash"], manifest_b["final_model"]["content_hash"]);
+  // keep_checkpoints = 1: only the newest checkpoint is left.
+  size_t checkpoints = 0;
+  for (const auto& entry : fs::directory_iterator(run_b + "/checkpoints")) {
+    checkpoints += entry.is_directory() ? 1 : 0;
+  }
+  EXPECT_EQ(checkpoints, 1u);
+}
+
+}  // namespace
+}  // namespace dpo

@@ -1,0 +1,602 @@
+// End-to-end tests of the training loop (trainer/dpo_trainer.h): train_dpo, evaluate_model and
+// score_prepared on a tiny world built in-process: generated support pairs (chosen answers verify
+// the order first, rejected ones refund at once), a sentencepiece tokenizer trained on them, a
+// 2-layer Llama with a 32-wide hidden state, and a prepared file. A run of 40 steps takes about a
+// second on one thread.
+#include "trainer/dpo_trainer.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "dataloader/chat_template.h"
+#include "dataloader/prepare.h"
+#include "dataloader/prepared_dataset.h"
+#include "dataloader/tokenizer.h"
+#include "dataloader/tokenizer_training.h"
+#include "model/checkpoint.h"
+#include "tests/support/test_support.h"
+#include "tests/trainer/trainer_fixture.h"
+#include "trainer/checkpoint_store.h"
+#include "trainer/model_factory.h"
+
+namespace dpo {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+// ---- The tiny world ----------------------------------------------------------------------------
+
+// Built once per process (about two seconds) and never written afterwards: a run caches reference
+// log-probs inside its prepared file, so each test trains on its own copy (copy_prepared).
+struct TinyWorld {
+  testing::TempDir dir;
+  std::string pairs_path, tokenizer_path, model_dir, prepared_path;
+  std::string model_hash;
+  size_t train_pairs = 0, val_pairs = 0;
+};
+
+constexpr int kVocab = 512;  // byte fallback alone takes 256 pieces
+
+PrepareOptions prepare_options(const std::string& pairs_path, const std::string& out_path) {
+  PrepareOptions options;
+  options.files = {pairs_path};
+  options.max_length = 128;
+  options.validate.val_fraction = 0.2;
+  options.threads = 1;
+  options.out_path = out_path;
+  return options;
+}
+
+void build_world(TinyWorld& w) {
+  // One intra-op thread for everything in this process (train_dpo sets it from
+  // TrainOptions.threads; evaluate_model keeps the process's setting): deterministic, and no
+  // thread contention on a busy machine.
+  at::set_num_threads(1);
+  w.pairs_path = w.dir.file("pairs.jsonl");
+  testing::write_file(w.pairs_path, testing::support_pairs_jsonl(240));
+
+  TokenizerTrainingOptions tokenizer;
+  tokenizer.vocab_size = kVocab;
+  tokenizer.user_symbols = testing::chatml_markers();
+  w.tokenizer_path =
+      train_tokenizer_on_pairs({w.pairs_path}, w.dir.file("tokenizer"), tokenizer).model_path;
+
+  testing::write_file(w.dir.file("shape.json"), testing::tiny_model_config_json(kVocab));
+  InitModelOptions model;
+  model.config_path = w.dir.file("shape.json");
+  model.tokenizer_path = w.tokenizer_path;
+  model.template_spec = "chatml";
+  model.added_special_tokens = testing::chatml_markers();
+  model.eos_token = "<|im_end|>";
+  model.out_dir = w.dir.file("model");
+  model.seed = 1;
+  w.model_hash = init_model_folder(model).content_hash;
+  w.model_dir = model.out_dir;
+
+  PrepareOptions prepare = prepare_options(w.pairs_path, w.dir.file("prepared.h5"));
+  prepare.model_dir = w.model_dir;
+  PrepareResult prepared = prepare_dataset(prepare);
+  w.prepared_path = prepare.out_path;
+  w.train_pairs = prepared.train_pairs;
+  w.val_pairs = prepared.val_pairs;
+}
+
+const TinyWorld& world() {
+  static TinyWorld w;
+  static bool built = (build_world(w), true);
+  (void)built;
+  return w;
+}
+
+// A private copy of the world's prepared file inside `dir`.
+std::string copy_prepared(const testing::TempDir& dir, const std::string& name = "prepared.h5") {
+  std::string path = dir.file(name);
+  fs::copy_file(world().prepared_path, path, fs::copy_options::overwrite_existing);
+  return path;
+}
+
+// Deterministic CPU settings that learn the easy preference in a few dozen steps: a high constant
+// learning rate (the model is tiny and starts random), one thread, a metrics line every step.
+TrainOptions tiny_options(const std::string& prepared_path, const std::string& out_dir) {
+  TrainOptions options;
+  options.prepared_path = prepared_path;
+  options.model_dir = world().model_dir;
+  options.out_dir = out_dir;
+  options.device = "cpu";
+  options.threads = 1;
+  options.seed = 7;
+  options.lr = 5e-3;
+  options.schedule = ScheduleKind::constant;
+  options.micro_batch_pairs = 8;
+  options.max_steps = 40;
+  options.log_every_steps = 1;
+  options.eval_batch_pairs = 16;
+  return options;
+}
+
+// The model's tensors by name.
+std::vector<std::pair<std::string, at::Tensor>> weights_of(const std::string& folder) {
+  LoadedModel loaded = load_pretrained(folder, at::kFloat, at::kCPU);
+  return model_state(*loaded.model);
+}
+
+// Same tensors, NaN in the same places, every other value equal.
+void expect_same_weights(const std::string& a, const std::string& b) {
+  auto left = weights_of(a), right = weights_of(b);
+  ASSERT_EQ(left.size(), right.size());
+  for (size_t i = 0; i < left.size(); ++i) {
+    ASSERT_EQ(left[i].first, right[i].first);
+    const at::Tensor& x = left[i].second;
+    const at::Tensor& y = right[i].second;
+    EXPECT_TRUE(at::equal(x.isnan(), y.isnan())) << left[i].first;
+    EXPECT_TRUE(at::equal(at::nan_to_num(x, 0.0), at::nan_to_num(y, 0.0))) << left[i].first;
+  }
+}
+
+// train loss by step, from metrics.jsonl (skipped steps left out).
+std::map<int64_t, double> train_losses(const std::string& run_dir) {
+  std::map<int64_t, double> out;
+  for (const json& line : testing::metrics_lines(run_dir + "/metrics.jsonl", "train")) {
+    if (line.value("skipped", false))
+      continue;
+    EXPECT_EQ(out.count(line["step"].get<int64_t>()), 0u) << "step logged twice: " << line.dump();
+    out[line["step"].get<int64_t>()] = line["loss"].get<double>();
+  }
+  return out;
+}
+
+TEST(DpoTrainerWorld, HasBothSplits) {
+  EXPECT_GE(world().train_pairs, 150u);
+  EXPECT_GE(world().val_pairs, 20u);
+  EXPECT_EQ(world().train_pairs + world().val_pairs, 240u);
+}
+
+// ---- 1. A short run ----------------------------------------------------------------------------
+
+TEST(DpoTrainer, ShortRunLearnsTheEasyPreferenceAndWritesAnAuditableRun) {
+  testing::TempDir dir;
+  TrainOptions options = tiny_options(copy_prepared(dir), dir.file("run"));
+  options.eval_every_steps = 20;
+  options.config_json = R"({"note": "recorded as given"})";
+  TrainResult result = train_dpo(options);
+
+  EXPECT_EQ(result.stop_reason, "max_steps");
+  EXPECT_EQ(result.steps, 40);
+  EXPECT_EQ(result.bad_steps, 0);
+  // Before training the policy is the reference: every margin is 0, a tie counts 0.5.
+  EXPECT_EQ(result.initial_eval.pairs, static_cast<int64_t>(world().val_pairs));
+  EXPECT_EQ(result.initial_eval.rewards_accuracies, 0.5);
+  EXPECT_NEAR(result.initial_eval.loss, std::log(2.0), 1e-6);
+  // After 40 steps the held-out pairs (never trained on) are ranked right.
+  EXPECT_GT(result.final_eval.rewards_accuracies, 0.8);
+  EXPECT_LT(result.final_eval.loss, std::log(2.0));
+  EXPECT_GT(result.final_eval.rewards_margins, 0);
+
+  // metrics.jsonl: a train line per step and a val line per evaluation, with the documented keys.
+  const std::string metrics = dir.file("run/metrics.jsonl");
+  std::vector<json> train = testing::metrics_lines(metrics, "train");
+  ASSERT_EQ(train.size(), 40u);
+  for (const char* key :
+       {"step",
+        "epoch",
+        "split",
+        "loss",
+        "rewards/chosen",
+        "rewards/rejected",
+        "rewards/margins",
+        "rewards/accuracies",
+        "logps/chosen",
+        "logps/rejected",
+        "logps/chosen_per_token",
+        "logps/rejected_per_token",
+        "pairs",
+        "lr",
+        "grad_norm",
+        "tokens_per_s",
+        "seconds"}) {
+    EXPECT_TRUE(train.front().contains(key)) << key << " missing in " << train.front().dump();
+  }
+  for (size_t i = 0; i < train.size(); ++i)
+    EXPECT_EQ(train[i]["step"], static_cast<int64_t>(i + 1));
+  // One epoch is ceil(train pairs / 8) steps and sees every train pair once.
+  const int64_t steps_per_epoch = static_cast<int64_t>((world().train_pairs + 7) / 8);
+  ASSERT_LT(steps_per_epoch, 40);
+  int64_t epoch_pairs = 0;
+  for (int64_t i = 0; i < steps_per_epoch; ++i)
+    epoch_pairs += train[static_cast<size_t>(i)]["pairs"].get<int64_t>();
+  EXPECT_EQ(epoch_pairs, static_cast<int64_t>(world().train_pairs));
+  EXPECT_DOUBLE_EQ(train[static_cast<size_t>(steps_per_epoch - 1)]["epoch"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(train.front()["lr"].get<double>(), 5e-3);
+  std::vector<json> val = testing::metrics_lines(metrics, "val");
+  ASSERT_EQ(val.size(), 3u);  // before training, at step 20, at the end
+  EXPECT_EQ(val[0]["step"], 0);
+  EXPECT_EQ(val[1]["step"], 20);
+  EXPECT_EQ(val[2]["step"], 40);
+  EXPECT_TRUE(val[2].contains("alarms"));
+  EXPECT_EQ(val[2]["rewards/accuracies"].get<double>(), result.final_eval.rewards_accuracies);
+
+  // manifest.json: the lineage of the run.
+  json manifest = json::parse(testing::read_file(dir.file("run/manifest.json")));
+  PreparedHeader header = read_prepared_header(options.prepared_path);
+  Tokenizer tokenizer = Tokenizer::from_model_folder(world().model_dir);
+  EXPECT_FALSE(manifest["dpo_version"].get<std::string>().empty());
+  EXPECT_EQ(manifest["config"], json::parse(options.config_json));
+  EXPECT_EQ(manifest["data"]["prepared_fingerprint"], header.fingerprint);
+  EXPECT_EQ(manifest["data"]["tokenizer_sha256"], tokenizer.sha256());
+  EXPECT_EQ(manifest["data"]["template_sha256"], ChatTemplate::load(world().model_dir).sha256());
+  EXPECT_EQ(manifest["model"]["content_hash"], world().model_hash);
+  EXPECT_EQ(manifest["reference"]["content_hash"], world().model_hash);
+  EXPECT_EQ(manifest["threads"], 1);
+  EXPECT_EQ(manifest["result"]["stop_reason"], "max_steps");
+
+  // final/: a Hugging Face folder that loads, holding the trained (not the initial) weights.
+  EXPECT_EQ(result.final_dir, dir.file("run/final"));
+  LoadedModel final_model = load_pretrained(result.final_dir, at::kFloat, at::kCPU);
+  std::string final_hash = model_content_hash(*final_model.model);
+  EXPECT_EQ(manifest["final_model"]["content_hash"], final_hash);
+  EXPECT_NE(final_hash, world().model_hash);
+  EXPECT_EQ(Tokenizer::from_model_folder(result.final_dir).sha256(), tokenizer.sha256());
+
+  // eval_pairs.jsonl: one line per held-out pair, with its margin and decoded text.
+  std::vector<json> pairs = testing::read_jsonl(dir.file("run/eval_pairs.jsonl"));
+  ASSERT_EQ(pairs.size(), world().val_pairs);
+  for (const json& pair : pairs) {
+    EXPECT_NEAR(
+        pair["margin"].get<double>(),
+        pair["reward_chosen"].get<double>() - pair["reward_rejected"].get<double>(),
+        1e-9);
+    EXPECT_NE(
+        pair["chosen"].get<std::string>().find("verify the order number first"), std::string::npos)
+        << pair.dump();
+    EXPECT_NE(
+        pair["rejected"].get<std::string>().find("Refund issued right away"), std::string::npos);
+    EXPECT_NE(pair["prompt"].get<std::string>().find("Can I get a refund?"), std::string::npos);
+    EXPECT_EQ(pair["source_file"], world().pairs_path);
+    EXPECT_GT(pair["source_line"].get<int64_t>(), 0);
+  }
+}
+
+// ---- 2. The step-0 check -----------------------------------------------------------------------
+
+// Caches the reference log-probs of the initial model, then shifts every chosen one by 2 nats (as a
+// stale cache would be). Returns the clean figures.
+ReferenceLogps corrupt_reference_cache(const std::string& prepared_path) {
+  ScoreRequest score;
+  score.model_dir = world().model_dir;
+  score.prepared_path = prepared_path;
+  score.device = "cpu";
+  score.threads = 1;
+  score.write_reference = true;
+  score_prepared(score);
+  std::optional<ReferenceLogps> cached = read_reference_logps(prepared_path, world().model_hash);
+  if (!cached)
+    throw std::runtime_error("score_prepared wrote no reference group");
+  ReferenceLogps clean = *cached;
+  for (double& value : cached->train.chosen_logps)
+    value += 2.0;
+  for (double& value : cached->val.chosen_logps)
+    value += 2.0;
+  write_reference_logps(prepared_path, *cached);
+  return clean;
+}
+
+TEST(DpoTrainer, StaleReferenceCacheFailsTheStep0Check) {
+  testing::TempDir dir;
+  TrainOptions options = tiny_options(copy_prepared(dir), dir.file("run"));
+  corrupt_reference_cache(options.prepared_path);
+  try {
+    train_dpo(options);
+    FAIL() << "expected a CacheError";
+  } catch (const CacheError& error) {
+    std::string message = error.what();
+    EXPECT_NE(message.find("step-0 check failed"), std::string::npos) << message;
+    EXPECT_NE(message.find("reference.mode=live"), std::string::npos) << message;
+  }
+  // Nothing was trained: no checkpoint, no final model.
+  EXPECT_FALSE(fs::exists(dir.file("run/final")));
+  EXPECT_FALSE(fs::exists(dir.file("run/checkpoints/LATEST")));
+}
+
+// The way out the message suggests: live mode runs the frozen reference beside the policy and does
+// not trust the stale cache, neither for the steps nor for evaluation.
+TEST(DpoTrainer, LiveReferenceRunsDespiteAStaleCache) {
+  testing::TempDir dir;
+  TrainOptions options = tiny_options(copy_prepared(dir), dir.file("run"));
+  ReferenceLogps clean = corrupt_reference_cache(options.prepared_path);
+  options.reference_mode = "live";
+  options.max_steps = 10;
+  TrainResult result = train_dpo(options);
+  EXPECT_EQ(result.stop_reason, "max_steps");
+  EXPECT_EQ(result.steps, 10);
+  // Evaluated against the real reference (the initial policy): zero rewards before training.
+  EXPECT_EQ(result.initial_eval.rewards_accuracies, 0.5);
+  EXPECT_NEAR(result.initial_eval.rewards_chosen, 0.0, 1e-6);
+  EXPECT_NEAR(result.initial_eval.loss, std::log(2.0), 1e-6);
+  std::vector<json> train = testing::metrics_lines(dir.file("run/metrics.jsonl"), "train");
+  ASSERT_EQ(train.size(), 10u);
+  // Step 1 starts at the reference: loss ln 2 exactly up to float rounding.
+  EXPECT_NEAR(train.front()["loss"].get<double>(), std::log(2.0), 1e-5);
+  json manifest = json::parse(testing::read_file(dir.file("run/manifest.json")));
+  EXPECT_EQ(manifest["reference"]["mode"], "live");
+  // The stale cache was left alone (live mode neither reads nor writes it).
+  std::optional<ReferenceLogps> cached =
+      read_reference_logps(options.prepared_path, world().model_hash);
+  ASSERT_TRUE(cached.has_value());
+  EXPECT_EQ(cached->val.chosen_logps[0], clean.val.chosen_logps[0] + 2.0);
+  EXPECT_EQ(cached->train.chosen_logps[0], clean.train.chosen_logps[0] + 2.0);
+}
+
+// ---- 3. The non-finite guard -------------------------------------------------------------------
+
+// A copy of the initial model with one NaN in the final norm's weight: every logit, log-prob, loss
+// and gradient of it is NaN. The NaN model is the policy only; the reference is the clean initial
+// model (another content hash), so the reference pass is finite and the step-0 check (which
+// applies when the reference is the initial policy) does not run: the steps reach the guard.
+std::string write_nan_model(const testing::TempDir& dir) {
+  LoadedModel loaded = load_pretrained(world().model_dir, at::kFloat, at::kCPU);
+  bool found = false;
+  for (auto& [name, tensor] : model_state(*loaded.model)) {
+    if (name == "model.norm.weight") {
+      at::NoGradGuard no_grad;
+      tensor[0].fill_(std::nan(""));
+      found = true;
+    }
+  }
+  EXPECT_TRUE(found);
+  SaveOptions save;
+  save.tokenizer_source = world().model_dir;
+  save_pretrained(*loaded.model, dir.file("nan_model"), save);
+  return dir.file("nan_model");
+}
+
+TEST(DpoTrainer, NonFiniteStepsAreSkippedWithoutTouchingTheWeights) {
+  testing::TempDir dir;
+  TrainOptions options = tiny_options(copy_prepared(dir), dir.file("run"));
+  options.model_dir = write_nan_model(dir);
+  options.reference_dir = world().model_dir;
+  options.max_steps = 2;  // fewer than max_bad_steps: the run ends normally ...
+  options.max_bad_steps = 3;
+  TrainResult result = train_dpo(options);
+  EXPECT_EQ(result.stop_reason, "max_steps");
+  EXPECT_EQ(result.bad_steps, 2);
+  // ... and final/ shows that neither step moved a weight (or the optimizer's moments, which
+  // would have moved the weights of the next step).
+  ASSERT_FALSE(result.final_dir.empty());
+  expect_same_weights(result.final_dir, options.model_dir);
+
+  std::vector<json> train = testing::metrics_lines(dir.file("run/metrics.jsonl"), "train");
+  ASSERT_EQ(train.size(), 2u);
+  for (size_t i = 0; i < train.size(); ++i) {
+    EXPECT_EQ(train[i]["step"], static_cast<int64_t>(i + 1));
+    EXPECT_EQ(train[i]["skipped"], true);
+    EXPECT_TRUE(train[i]["loss"].is_null());  // NaN is written as null
+    EXPECT_NE(train[i]["pair_ids"].get<std::string>().find("pair-"), std::string::npos);
+  }
+}
+
+TEST(DpoTrainer, MaxBadStepsInARowStopTheRun) {
+  testing::TempDir dir;
+  TrainOptions options = tiny_options(copy_prepared(dir), dir.file("run"));
+  options.model_dir = write_nan_model(dir);
+  options.reference_dir = world().model_dir;
+  options.max_steps = 20;
+  options.max_bad_steps = 3;
+  options.save_every_steps = 1;
+  TrainResult result = train_dpo(options);
+  EXPECT_EQ(result.stop_reason, "bad_steps");
+  EXPECT_EQ(result.steps, 3);
+  EXPECT_EQ(result.bad_steps, 3);
+  EXPECT_TRUE(result.final_dir.empty());
+  EXPECT_FALSE(fs::exists(dir.file("run/final")));
+  // No bad step is checkpointed.
+  EXPECT_FALSE(fs::exists(dir.file("run/checkpoints/LATEST")));
+  std::vector<json> train = testing::metrics_lines(dir.file("run/metrics.jsonl"), "train");
+  ASSERT_EQ(train.size(), 3u);
+  for (const json& line : train)
+    EXPECT_EQ(line["skipped"], true);
+}
+
+// ---- 4. Bitwise resume -------------------------------------------------------------------------
+
+TEST(DpoTrainer, ResumedRunRepeatsTheUninterruptedLossesBitForBit) {
+  testing::TempDir dir;
+  const std::string prepared = copy_prepared(dir);
+  TrainOptions a = tiny_options(prepared, dir.file("a"));
+  a.max_steps = 12;
+  a.save_every_steps = 2;
+  a.eval_every_steps = 4;
+  a.grad_accum = 2;
+  a.micro_batch_pairs = 4;
+  a.schedule = ScheduleKind::cosine;  // the schedule must continue where it stopped
+  a.warmup_steps = 3;
+  TrainResult straight = train_dpo(a);
+  ASSERT_EQ(straight.stop_reason, "max_steps");
+
+  // B: the same run, stopped after step 7 as if killed (the last checkpoint is step 6), then
+  // resumed in the same folder.
+  TrainOptions b = a;
+  b.out_dir = dir.file("b");
+  b.stop_after_steps = 7;
+  TrainResult first = train_dpo(b);
+  EXPECT_EQ(first.stop_reason, "interrupted");
+  EXPECT_EQ(first.steps, 7);
+  ASSERT_EQ(
+      CheckpointStore(b.out_dir, b.keep_checkpoints).latest(),
+      dir.file("b/checkpoints/") + CheckpointStore::folder_name(6));
+  EXPECT_EQ(train_losses(b.out_dir).size(), 7u);  // step 7 is logged, and dropped on resume
+  b.stop_after_steps = 0;
+  b.resume = true;
+  TrainResult resumed = train_dpo(b);
+  EXPECT_EQ(resumed.stop_reason, "max_steps");
+  EXPECT_EQ(resumed.steps, 12);
+
+  std::map<int64_t, double> expected = train_losses(a.out_dir), actual = train_losses(b.out_dir);
+  ASSERT_EQ(expected.size(), 12u);
+  ASSERT_EQ(actual.size(), 12u);
+  for (const auto& [step, loss] : expected) {
+    ASSERT_EQ(actual.count(step), 1u) << "step " << step;
+    EXPECT_EQ(actual[step], loss) << "step " << step;  // bit for bit, not approximately
+  }
+  std::vector<json> val_a = testing::metrics_lines(a.out_dir + "/metrics.jsonl", "val");
+  std::vector<json> val_b = testing::metrics_lines(b.out_dir + "/metrics.jsonl", "val");
+  ASSERT_EQ(val_a.size(), val_b.size());
+  for (size_t i = 0; i < val_a.size(); ++i) {
+    EXPECT_EQ(val_a[i]["step"], val_b[i]["step"]);
+    EXPECT_EQ(val_a[i]["loss"].get<double>(), val_b[i]["loss"].get<double>()) << "eval " << i;
+  }
+  // The final weights are the same bytes.
+  json manifest_a = json::parse(testing::read_file(a.out_dir + "/manifest.json"));
+  json manifest_b = json::parse(testing::read_file(b.out_dir + "/manifest.json"));
+  EXPECT_EQ(manifest_a["final_model"]["content_hash"], manifest_b["final_model"]["content_hash"]);
+  EXPECT_EQ(straight.final_eval.loss, resumed.final_eval.loss);
+}
+
+TEST(DpoTrainer, ResumeWithoutACheckpointIsACheckpointError) {
+  testing::TempDir dir;
+  TrainOptions options = tiny_options(copy_prepared(dir), dir.file("run"));
+  options.resume = true;
+  EXPECT_THROW(train_dpo(options), CheckpointError);
+}
+
+// ---- 5. score_prepared and evaluate_model
+// --------------------------------------------------------
+
+TEST(ScorePrepared, WriteReferenceCachesEveryPairUnderTheModelHash) {
+  testing::TempDir dir;
+  ScoreRequest request;
+  request.model_dir = world().model_dir;
+  request.prepared_path = copy_prepared(dir);
+  request.device = "cpu";
+  request.threads = 1;
+  request.out_path = dir.file("scores.jsonl");
+  request.write_reference = true;
+  ScoreSummary summary = score_prepared(request);
+  EXPECT_EQ(summary.model_hash, world().model_hash);
+  EXPECT_EQ(summary.pairs, static_cast<int64_t>(world().train_pairs + world().val_pairs));
+
+  EXPECT_EQ(
+      list_reference_logps(request.prepared_path), std::vector<std::string>{world().model_hash});
+  std::optional<ReferenceLogps> cached =
+      read_reference_logps(request.prepared_path, summary.model_hash);
+  ASSERT_TRUE(cached.has_value());
+  EXPECT_EQ(cached->dtype, "float32");
+  PreparedDataset data = read_prepared_dataset(request.prepared_path);
+  ASSERT_EQ(cached->train.chosen_logps.size(), data.train.size());
+  ASSERT_EQ(cached->val.rejected_logps.size(), data.val.size());
+  for (size_t i = 0; i < data.val.size(); ++i) {
+    EXPECT_EQ(cached->val.chosen_tokens[i], static_cast<int32_t>(data.val.pair(i).chosen.size));
+    EXPECT_LT(cached->val.chosen_logps[i], 0);
+    EXPECT_TRUE(std::isfinite(cached->val.chosen_logps[i]));
+  }
+  // The JSONL output holds the same numbers, one line per pair.
+  std::vector<json> lines = testing::read_jsonl(request.out_path);
+  ASSERT_EQ(lines.size(), static_cast<size_t>(summary.pairs));
+  EXPECT_EQ(lines.front()["split"], "train");
+  EXPECT_EQ(lines.front()["chosen_logps"].get<double>(), cached->train.chosen_logps[0]);
+}
+
+TEST(EvaluateModel, TheInitialModelAgainstItselfTiesEveryPair) {
+  testing::TempDir dir;
+  const std::string prepared = copy_prepared(dir);
+  LossConfig sigmoid;  // DPO: -log sigmoid(beta * margin)
+  // Without a cache the reference (the model itself) is scored on the fly ...
+  EvalMetrics fresh = evaluate_model(
+      world().model_dir, prepared, "", sigmoid, "cpu", "fp32", 8, dir.file("eval_pairs.jsonl"));
+  EXPECT_EQ(fresh.pairs, static_cast<int64_t>(world().val_pairs));
+  EXPECT_EQ(fresh.rewards_accuracies, 0.5);
+  EXPECT_EQ(fresh.rewards_margins, 0.0);
+  EXPECT_NEAR(fresh.loss, std::log(2.0), 1e-6);
+  EXPECT_EQ(testing::read_jsonl(dir.file("eval_pairs.jsonl")).size(), world().val_pairs);
+
+  // ... and with the cache written by score_prepared the figures are the same.
+  ScoreRequest score;
+  score.model_dir = world().model_dir;
+  score.prepared_path = prepared;
+  score.device = "cpu";
+  score.threads = 1;
+  score.write_reference = true;
+  score_prepared(score);
+  EvalMetrics cached = evaluate_model(world().model_dir, prepared, "", sigmoid, "cpu", "fp32", 8);
+  EXPECT_EQ(cached.rewards_accuracies, 0.5);
+  EXPECT_NEAR(cached.loss, std::log(2.0), 1e-6);
+  EXPECT_NEAR(cached.logps_chosen, fresh.logps_chosen, 1e-9);
+}
+
+TEST(EvaluateModel, ATrainedModelBeatsItsReference) {
+  testing::TempDir dir;
+  TrainOptions options = tiny_options(copy_prepared(dir), dir.file("run"));
+  options.max_steps = 30;
+  TrainResult result = train_dpo(options);
+  EvalMetrics metrics = evaluate_model(
+      result.final_dir, options.prepared_path, world().model_dir, LossConfig{}, "cpu", "fp32", 16);
+  EXPECT_EQ(metrics.pairs, static_cast<int64_t>(world().val_pairs));
+  EXPECT_NEAR(metrics.rewards_accuracies, result.final_eval.rewards_accuracies, 1e-12);
+  EXPECT_NEAR(metrics.loss, result.final_eval.loss, 1e-5);
+}
+
+// ---- 6. A prepared file from another tokenizer or template --------------------------------------
+
+TEST(DpoTrainer, PreparedWithAnotherTokenizerIsACacheErrorNamingBothHashes) {
+  testing::TempDir dir;
+  const std::string model_tokenizer = Tokenizer::from_model_folder(world().model_dir).sha256();
+  // A smaller vocabulary (ids fit the model) and a larger one (some ids do not): either way the
+  // message is about the tokenizer, not about token ids.
+  for (int vocab : {400, 600}) {
+    SCOPED_TRACE("vocab " + std::to_string(vocab));
+    TokenizerTrainingOptions other;
+    other.vocab_size = vocab;
+    other.user_symbols = testing::chatml_markers();
+    std::string tokenizer_dir = dir.file("tok" + std::to_string(vocab));
+    std::string other_tokenizer =
+        train_tokenizer_on_pairs({world().pairs_path}, tokenizer_dir, other).model_path;
+    PrepareOptions prepare = prepare_options(world().pairs_path, tokenizer_dir + "/prepared.h5");
+    prepare.tokenizer_path = other_tokenizer;
+    prepare.template_spec = world().model_dir;
+    PrepareResult prepared = prepare_dataset(prepare);
+    ASSERT_NE(prepared.tokenizer_sha256, model_tokenizer);
+
+    TrainOptions options = tiny_options(prepare.out_path, dir.file("run"));
+    try {
+      train_dpo(options);
+      ADD_FAILURE() << "expected a CacheError";
+    } catch (const CacheError& error) {
+      std::string message = error.what();
+      EXPECT_NE(message.find(prepared.tokenizer_sha256), std::string::npos) << message;
+      EXPECT_NE(message.find(model_tokenizer), std::string::npos) << message;
+    }
+  }
+}
+
+TEST(DpoTrainer, PreparedWithAnotherTemplateIsACacheErrorNamingBothHashes) {
+  testing::TempDir dir;
+  PrepareOptions prepare = prepare_options(world().pairs_path, dir.file("zephyr.h5"));
+  prepare.model_dir = world().model_dir;
+  prepare.template_spec = "zephyr";  // overrides the model's chatml
+  PrepareResult prepared = prepare_dataset(prepare);
+
+  TrainOptions options = tiny_options(prepare.out_path, dir.file("run"));
+  const std::string model_template = ChatTemplate::load(world().model_dir).sha256();
+  ASSERT_NE(prepared.template_sha256, model_template);
+  try {
+    train_dpo(options);
+    FAIL() << "expected a CacheError";
+  } catch (const CacheError& error) {
+    std::string message = error.what();
+    EXPECT_NE(message.find(prepared.template_sha256), std::string::npos) << message;
+    EXPECT_NE(message.find(model_template), std::string::npos) << message;
+  }
+  // evaluate_model checks the same.
+  EXPECT_THROW(
+      evaluate_model(world().model_dir, prepare.out_path, "", LossConfig{}, "cpu", "fp32", 8),
+      CacheError);
+}
+
+}  // namespace
+}  // namespace dpo
