@@ -3,7 +3,11 @@
 // initialised presets, under no-grad.
 //
 //   bench_forward [--presets tiny,tinyllama-1b] [--device cpu|cuda] [--dtype fp32|bf16]
-//                 [--threads 2] [--batch 4] [--seq 256] [--iters 3]
+//                 [--threads 2] [--batch 4] [--seq 256] [--iters 3] [--runtime tuned|plain]
+//
+// --runtime plain runs with LibTorch's defaults on Debian (at::set_num_threads only); tuned (the
+// default, what `dpo` does) adds model/cpu_runtime.h: OpenBLAS kept at one thread, glibc malloc
+// thresholds raised. Run both to see the ratio.
 //
 // Peak memory: the process's resident set high-water mark (VmHWM in /proc/self/status) and,
 // on CUDA, the caching allocator's peak allocated bytes.
@@ -29,6 +33,7 @@
 #endif
 
 #include "model/checkpoint.h"
+#include "model/cpu_runtime.h"
 #include "model/llama.h"
 #include "model/model_config.h"
 #include "model/sequence_logprobs.h"
@@ -69,6 +74,7 @@ std::vector<std::string> split(const std::string& text) {
 
 int main(int argc, char** argv) {
   std::string presets = "tiny,tinyllama-1b", device_name = "cpu", dtype_name = "fp32";
+  std::string runtime = "tuned";
   int threads = 2, batch = 4, seq = 256, iters = 3;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i], value = argv[i + 1];
@@ -86,6 +92,8 @@ int main(int argc, char** argv) {
       seq = std::atoi(value.c_str());
     else if (flag == "--iters")
       iters = std::atoi(value.c_str());
+    else if (flag == "--runtime" && (value == "tuned" || value == "plain"))
+      runtime = value;
     else {
       std::fprintf(
           stderr,
@@ -95,15 +103,22 @@ int main(int argc, char** argv) {
     }
   }
   try {
-    at::set_num_threads(threads);
+    if (runtime == "tuned") {
+      dpo::keep_tensor_buffers_in_heap();
+      dpo::set_cpu_threads(threads);
+    } else {
+      at::set_num_threads(threads);
+    }
     const at::Device device(device_name == "cuda" ? at::kCUDA : at::kCPU);
     const at::ScalarType dtype = dpo::parse_model_dtype(dtype_name);
     std::printf(
-        "device %s, dtype %s, %d CPU threads, batch %d x %d tokens (completion = second half), "
-        "%d timed iterations after 1 warm-up\n",
+        "device %s, dtype %s, %d CPU threads, %s runtime (OpenBLAS threads: %d), batch %d x %d "
+        "tokens (completion = second half), %d timed iterations after 1 warm-up\n",
         device_name.c_str(),
         dtype_name.c_str(),
         threads,
+        runtime.c_str(),
+        dpo::openblas_threads(),
         batch,
         seq,
         iters);

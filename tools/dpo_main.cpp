@@ -5,11 +5,14 @@
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <thread>
+#include <algorithm>
 #include <vector>
 
 #include "core/build_info.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "model/cpu_runtime.h"
 #include "model/runtime_info.h"
 #include "tools/commands.h"
 
@@ -27,6 +30,9 @@ std::string version_text() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before any tensor is allocated; commands with a --threads option set their own count later.
+  dpo::keep_tensor_buffers_in_heap();
+  dpo::set_cpu_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   CLI::App app{
       "dpo: Direct Preference Optimization for Hugging Face checkpoints.\n"
       "Validate preference data, prepare it, train, check and compare datasets."};

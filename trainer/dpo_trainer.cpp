@@ -28,6 +28,7 @@
 #include "dataloader/tokenizer.h"
 #include "model/checkpoint.h"
 #include "model/llama.h"
+#include "model/cpu_runtime.h"
 #include "model/runtime_info.h"
 #include "model/safetensors.h"
 #include "model/sequence_logprobs.h"
@@ -284,6 +285,20 @@ void set_cpu_rng_state(const at::Tensor& state) {
   generator.set_state(state.to(at::kByte));
 }
 
+// A NaN or Inf reference log-prob would poison every loss it enters and, cached, every later run:
+// refuse it before it is written, naming the first pair.
+void require_finite_reference(const PairScores& scores, const PreparedSplit& split, const std::string& split_name,
+                              const std::string& reference_dir) {
+  for (size_t i = 0; i < scores.chosen_logps.size(); ++i) {
+    if (std::isfinite(scores.chosen_logps[i]) && std::isfinite(scores.rejected_logps[i])) continue;
+    throw CheckpointError("the reference model " + reference_dir + " gives non-finite log-probs (chosen " +
+                              std::to_string(scores.chosen_logps[i]) + ", rejected " +
+                              std::to_string(scores.rejected_logps[i]) + ") for " + split_name + " pair " +
+                              std::to_string(i) + " (id '" + split.row_ids[i] + "')",
+                          "its weights hold NaN or Inf, or overflow in this dtype: check it with `dpo score`, or use fp32");
+  }
+}
+
 }  // namespace
 
 // ---- The loop ----------------------------------------------------------------------------------
@@ -348,7 +363,7 @@ TrainResult train_dpo(const TrainOptions& options) {
   at::ScalarType dtype = resolve_dtype(options.dtype);
   int threads = options.threads > 0 ? options.threads
                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  at::set_num_threads(threads);
+  set_cpu_threads(threads);
   at::manual_seed(options.seed);
   fs::create_directories(options.out_dir);
 
@@ -405,6 +420,8 @@ TrainResult train_dpo(const TrainOptions& options) {
       auto start = std::chrono::steady_clock::now();
       PairScores train_scores = live ? PairScores{} : score_pairs(scorer, data->train, device, score_options);
       PairScores val_scores = score_pairs(scorer, data->val, device, score_options);
+      require_finite_reference(train_scores, data->train, "train", reference_dir);
+      require_finite_reference(val_scores, data->val, "val", reference_dir);
       reference.model_hash = reference_hash;
       reference.dtype = model_dtype_name(dtype);
       reference.train = {train_scores.chosen_logps, train_scores.rejected_logps,
@@ -604,6 +621,13 @@ TrainResult train_dpo(const TrainOptions& options) {
         double per_token = options.step0_tolerance > 0 ? options.step0_tolerance
                                                        : (dtype == at::kFloat ? 1e-5 : 2e-2);
         at::Tensor tolerance = tokens * per_token + (dtype == at::kFloat ? 1e-3 : 0.1);
+        // NaN compares false with everything: test for it first, or a NaN model would pass.
+        if (!at::isfinite(diff).all().item<bool>()) {
+          throw CheckpointError(
+              "step-0 check failed: the initial model gives non-finite log-probs on the first batch",
+              "its weights hold NaN or Inf, or overflow in " + model_dtype_name(dtype) +
+                  ": check the checkpoint with `dpo score`, or train in fp32");
+        }
         double worst = diff.max().item<double>();
         if ((diff > tolerance).any().item<bool>()) {
           throw CacheError(
@@ -819,7 +843,7 @@ ScoreSummary score_prepared(const ScoreRequest& request) {
   }
   at::Device device = resolve_device(request.device);
   at::ScalarType dtype = resolve_dtype(request.dtype);
-  at::set_num_threads(request.threads > 0 ? request.threads
+  set_cpu_threads(request.threads > 0 ? request.threads
                                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   Tokenizer tokenizer = Tokenizer::from_model_folder(request.model_dir);
   LoadedModel loaded = load_pretrained(request.model_dir, dtype, device);

@@ -1,0 +1,28 @@
+// The CPU runtime settings dpo makes at start-up (model/cpu_runtime.h).
+#include "model/cpu_runtime.h"
+
+#include <ATen/Parallel.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+namespace {
+
+TEST(CpuRuntime, SetsLibTorchThreadsAndKeepsOpenBlasAtOneThread) {
+  ASSERT_EQ(std::getenv("OPENBLAS_NUM_THREADS"), nullptr) << "the test needs OpenBLAS's default";
+  dpo::set_cpu_threads(2);
+  EXPECT_EQ(at::get_num_threads(), 2);
+  // Debian's LibTorch links libblas.so.3; install_deps.sh installs the pthread OpenBLAS behind it.
+  EXPECT_EQ(dpo::openblas_threads(), 1) << "0 means the BLAS in use is not OpenBLAS: 10x slower";
+  dpo::set_cpu_threads(0);  // not a thread count: one thread
+  EXPECT_EQ(at::get_num_threads(), 1);
+}
+
+TEST(CpuRuntime, MallocTunablesApplyUnlessTheUserSetThem) {
+  EXPECT_TRUE(dpo::keep_tensor_buffers_in_heap());
+  setenv("MALLOC_TOP_PAD_", "0", 1);
+  EXPECT_FALSE(dpo::keep_tensor_buffers_in_heap());
+  unsetenv("MALLOC_TOP_PAD_");
+}
+
+}  // namespace
