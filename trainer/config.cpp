@@ -166,6 +166,7 @@ void visit(CompareSection& s, V& v) {
   v.field("noise_seeds", s.noise_seeds);
   v.field("noise_multiplier", s.noise_multiplier);
   v.field("max_error_increase", s.max_error_increase);
+  v.field("max_label_flip_fraction", s.max_label_flip_fraction);
 }
 
 template <class V>
@@ -623,6 +624,7 @@ void validate_config(const Config& c) {
   require_at_least("compare.noise_seeds", c.compare.noise_seeds, 0);
   require_non_negative("compare.noise_multiplier", c.compare.noise_multiplier);
   require_at_least("compare.max_error_increase", c.compare.max_error_increase, 0);
+  require_fraction("compare.max_label_flip_fraction", c.compare.max_label_flip_fraction);
 }
 
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {

@@ -100,6 +100,7 @@ struct CompareSection {
   int64_t noise_seeds = 2;
   double noise_multiplier = 2.0;
   int64_t max_error_increase = 0;
+  double max_label_flip_fraction = 0.05;  // of the pairs matched between the versions
 };
 
 struct Config {

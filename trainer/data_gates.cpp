@@ -208,6 +208,7 @@ CompareOutcome run_compare(const CompareRequest& request) {
   diff_options.validate.val_fraction = config.data.val_fraction;
   diff_options.validate.seed = config.data.seed;
   diff_options.thresholds.allowed_error_increase = static_cast<uint64_t>(config.compare.max_error_increase);
+  diff_options.thresholds.max_label_flip_fraction = config.compare.max_label_flip_fraction;
   DatasetDiff diff = diff_datasets(request.baseline, request.candidate, diff_options);
   report["data_diff"] = json::parse(dataset_diff_to_json(diff, false));
   std::ostringstream summary;

@@ -153,6 +153,7 @@ TEST(Config, ValidatorChecksRanges) {
   invalid("check.max_error_rate=-0.1", "check.max_error_rate");
   invalid("check.min_val_accuracy_margin=0.6", "check.min_val_accuracy_margin");
   invalid("compare.max_accuracy_drop=3", "compare.max_accuracy_drop");
+  invalid("compare.max_label_flip_fraction=1.5", "compare.max_label_flip_fraction");
   Config both;
   both.data.prepared = "a.h5";
   both.data.files = {"a.jsonl"};

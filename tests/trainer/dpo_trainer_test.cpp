@@ -403,6 +403,31 @@ TEST(DpoTrainer, MaxBadStepsInARowStopTheRun) {
     EXPECT_EQ(line["skipped"], true);
 }
 
+// The NaN model as its own reference: in both modes its reference log-probs (live mode scores the
+// held-out split up front) are refused before any step, and before they reach the cache.
+TEST(DpoTrainer, ANanModelIsRefusedBeforeAnyStep) {
+  for (std::string mode : {"precomputed", "live"}) {
+    SCOPED_TRACE(mode);
+    testing::TempDir dir;
+    TrainOptions options = tiny_options(copy_prepared(dir), dir.file("run"));
+    options.model_dir = write_nan_model(dir);
+    options.reference_mode = mode;
+    try {
+      train_dpo(options);
+      FAIL() << "expected a CheckpointError";
+    } catch (const CheckpointError& error) {
+      std::string message = error.what();
+      EXPECT_NE(message.find("non-finite log-probs"), std::string::npos) << message;
+      EXPECT_NE(message.find("nan_model"), std::string::npos) << message;
+    }
+    EXPECT_FALSE(fs::exists(dir.file("run/final")));
+    if (mode == "precomputed") {
+      LoadedModel nan_model = load_pretrained(options.model_dir, at::kFloat, at::kCPU);
+      EXPECT_FALSE(read_reference_logps(options.prepared_path, model_content_hash(*nan_model.model)).has_value());
+    }
+  }
+}
+
 // ---- 4. Bitwise resume -------------------------------------------------------------------------
 
 TEST(DpoTrainer, ResumedRunRepeatsTheUninterruptedLossesBitForBit) {
