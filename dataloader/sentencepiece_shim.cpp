@@ -60,13 +60,18 @@ DPO_SPM_EXPORT void dpo_spm_free_model(dpo_spm_model* model) {
 DPO_SPM_EXPORT char* dpo_spm_encode(const dpo_spm_model* model, const char* text, size_t size,
                                     int** ids, size_t* count) {
   try {
-    std::vector<int> encoded;
-    auto status = model->processor.Encode(absl::string_view(text, size), &encoded);
+    // One result proto per thread, reused: Encode() clears it, and protobuf's Clear() keeps the
+    // piece objects and their strings for the next call. Encode(text, &vector) builds and frees
+    // a fresh proto with two strings per piece on every call; in a process whose heap holds a
+    // dataset, that allocation churn made prepare 1.2x slower than spm_encode (bench_prepare).
+    thread_local sentencepiece::ImmutableSentencePieceText result;
+    auto status = model->processor.Encode(absl::string_view(text, size), result.mutable_proto());
     if (!status.ok()) return status_message(status);
-    *count = encoded.size();
-    *ids = static_cast<int*>(std::malloc(sizeof(int) * (encoded.empty() ? 1 : encoded.size())));
+    const size_t n = result.pieces_size();
+    *count = n;
+    *ids = static_cast<int*>(std::malloc(sizeof(int) * (n == 0 ? 1 : n)));
     if (*ids == nullptr) return copy_message("out of memory");
-    if (!encoded.empty()) std::memcpy(*ids, encoded.data(), sizeof(int) * encoded.size());
+    for (size_t i = 0; i < n; ++i) (*ids)[i] = static_cast<int>(result.pieces(static_cast<int>(i)).id());
     return nullptr;
   } catch (const std::exception& error) {
     return copy_message(error.what());

@@ -1,6 +1,5 @@
-// CPU runtime settings that LibTorch on Debian does not make by itself. Both were measured on
-// 2-core machines (docs/benchmarks.md, "CPU runtime settings"): together they make CPU scoring
-// and training 1.8-3.4x faster.
+// The CPU thread settings that LibTorch on Debian does not make by itself (measured in
+// docs/benchmarks.md; see also core/malloc_tuning.h).
 #pragma once
 
 namespace dpo {
@@ -13,11 +12,5 @@ void set_cpu_threads(int threads);
 
 // The OpenBLAS thread count in effect, or 0 when the BLAS in use is not OpenBLAS.
 int openblas_threads();
-
-// glibc's malloc returns every buffer above 128 KiB to the kernel with munmap and page-faults it
-// back on the next step; a training step allocates the same activation buffers each time. Raising
-// the mmap and trim thresholds keeps them in the heap. Skipped when the user set MALLOC_* tunables
-// in the environment. Returns true when the settings were applied.
-bool keep_tensor_buffers_in_heap();
 
 }  // namespace dpo

@@ -6,8 +6,8 @@
 //                 [--threads 2] [--batch 4] [--seq 256] [--iters 3] [--runtime tuned|plain]
 //
 // --runtime plain runs with LibTorch's defaults on Debian (at::set_num_threads only); tuned (the
-// default, what `dpo` does) adds model/cpu_runtime.h: OpenBLAS kept at one thread, glibc malloc
-// thresholds raised. Run both to see the ratio.
+// default, what `dpo` does) adds model/cpu_runtime.h (OpenBLAS kept at one thread) and
+// core/malloc_tuning.h (glibc malloc thresholds raised). Run both to see the ratio.
 //
 // Peak memory: the process's resident set high-water mark (VmHWM in /proc/self/status) and,
 // on CUDA, the caching allocator's peak allocated bytes.
@@ -33,6 +33,7 @@
 #endif
 
 #include "model/checkpoint.h"
+#include "core/malloc_tuning.h"
 #include "model/cpu_runtime.h"
 #include "model/llama.h"
 #include "model/model_config.h"
@@ -104,7 +105,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (runtime == "tuned") {
-      dpo::keep_tensor_buffers_in_heap();
+      dpo::keep_freed_memory_in_heap();
       dpo::set_cpu_threads(threads);
     } else {
       at::set_num_threads(threads);

@@ -2,7 +2,12 @@
 // tokenize, split, write HDF5) on 1 and 2 threads, side by side with sentencepiece's own
 // `spm_encode` tokenizing the same rendered text.
 //
-//   bench_prepare [--repeat N] [--tokenizer tokenizer.model] [--template chatml] [--spm spm_encode]
+//   bench_prepare [--repeat N] [--rounds R] [--tokenizer tokenizer.model] [--template chatml]
+//                 [--spm spm_encode]
+//
+// Each round runs prepare on 1 thread, on 2 threads and spm_encode once, one after the other; the
+// best time of each over R rounds (default 3) is reported, since a shared machine's speed drifts
+// by tens of percent from minute to minute. The malloc settings are the `dpo` binary's.
 //
 // Data: examples/support/pairs.jsonl repeated N times (default 10: 12,000 pairs) with fresh ids.
 // Tokenizer: the given one, or one trained on the data (2,000 pieces) in a temporary folder.
@@ -11,6 +16,7 @@
 // spaces, since spm_encode reads one sentence per line); its special tokens are encoded as text.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "core/malloc_tuning.h"
 #include "core/text.h"
 #include "dataloader/chat_template.h"
 #include "dataloader/prepare.h"
@@ -42,21 +49,23 @@ std::string flatten(std::string text) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int repeat = 10;
+  int repeat = 10, rounds = 3;
   std::string tokenizer_path, template_name = "chatml", spm = "spm_encode";
   std::string source = "examples/support/pairs.jsonl";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--repeat") repeat = std::atoi(value.c_str());
+    else if (flag == "--rounds") rounds = std::max(1, std::atoi(value.c_str()));
     else if (flag == "--tokenizer") tokenizer_path = value;
     else if (flag == "--template") template_name = value;
     else if (flag == "--spm") spm = value;
     else if (flag == "--data") source = value;
     else {
-      std::fprintf(stderr, "usage: bench_prepare [--repeat N] [--tokenizer F] [--template NAME] [--spm EXE] [--data F]\n");
+      std::fprintf(stderr, "usage: bench_prepare [--repeat N] [--rounds R] [--tokenizer F] [--template NAME] [--spm EXE] [--data F]\n");
       return 2;
     }
   }
+  dpo::keep_freed_memory_in_heap();  // as the dpo binary does
   try {
     fs::path dir = fs::temp_directory_path() / ("dpo-bench-prepare-" + std::to_string(getpid()));
     fs::create_directories(dir);
@@ -96,14 +105,7 @@ int main(int argc, char** argv) {
     options.max_length = 4096;
     options.out_path = (dir / "pairs.h5").string();
     options.force = true;
-    double seconds[2] = {0, 0};
-    dpo::PrepareResult result;
-    for (int threads : {1, 2}) {
-      options.threads = threads;
-      auto start = Clock::now();
-      result = dpo::prepare_dataset(options);
-      seconds[threads - 1] = seconds_since(start);
-    }
+    dpo::PrepareResult result = dpo::prepare_dataset(options);  // warm-up: page cache, tokenizer
     const int64_t pairs = static_cast<int64_t>(result.train_pairs + result.val_pairs);
 
     // 4. The same rendered text through spm_encode; count the tokens dpo produced for it.
@@ -132,13 +134,24 @@ int main(int argc, char** argv) {
     }
     std::string command = spm + " --model=" + tokenizer_path + " --output_format=id < " + text_path + " > " +
                           (dir / "ids.txt").string();
-    auto start = Clock::now();
-    int status = std::system(command.c_str());
-    double spm_seconds = seconds_since(start);
-    if (status != 0) throw std::runtime_error("spm_encode failed: " + command);
 
-    std::printf("data: %lld pairs, %.1f MB of JSONL; rendered text %.1f MB, %lld tokens\n",
-                static_cast<long long>(pairs), megabytes, text_megabytes, static_cast<long long>(dpo_tokens));
+    // 5. Interleaved rounds; the best time of each.
+    double seconds[2] = {1e30, 1e30}, spm_seconds = 1e30;
+    for (int round = 0; round < rounds; ++round) {
+      for (int threads : {1, 2}) {
+        options.threads = threads;
+        auto start = Clock::now();
+        dpo::prepare_dataset(options);
+        seconds[threads - 1] = std::min(seconds[threads - 1], seconds_since(start));
+      }
+      auto start = Clock::now();
+      int status = std::system(command.c_str());
+      spm_seconds = std::min(spm_seconds, seconds_since(start));
+      if (status != 0) throw std::runtime_error("spm_encode failed: " + command);
+    }
+
+    std::printf("data: %lld pairs, %.1f MB of JSONL; rendered text %.1f MB, %lld tokens; best of %d rounds\n",
+                static_cast<long long>(pairs), megabytes, text_megabytes, static_cast<long long>(dpo_tokens), rounds);
     std::printf("%-44s %10s %12s %12s %10s\n", "", "pairs/s", "tokens/s", "MB/s text", "seconds");
     auto row = [&](const char* name, double s) {
       std::printf("%-44s %10.0f %12.0f %12.2f %10.2f\n", name, pairs / s, dpo_tokens / s, text_megabytes / s, s);

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/malloc_tuning.h"
 #include "dataloader/tokenizer.h"
 
 namespace {
@@ -120,6 +121,7 @@ int main(int argc, char** argv) {
   std::string pairs_path = argc > 2 ? argv[2] : "examples/support/pairs.jsonl";
   int repeat = argc > 3 ? std::atoi(argv[3]) : 10;
   std::string spm = argc > 4 ? argv[4] : "spm_encode";
+  dpo::keep_freed_memory_in_heap();  // as the dpo binary does
   try {
     std::vector<std::string> one = read_pair_texts(pairs_path);
     std::vector<std::string> texts;

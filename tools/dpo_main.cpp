@@ -12,6 +12,7 @@
 #include "core/build_info.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/malloc_tuning.h"
 #include "model/cpu_runtime.h"
 #include "model/runtime_info.h"
 #include "tools/commands.h"
@@ -31,7 +32,7 @@ std::string version_text() {
 
 int main(int argc, char** argv) {
   // Before any tensor is allocated; commands with a --threads option set their own count later.
-  dpo::keep_tensor_buffers_in_heap();
+  dpo::keep_freed_memory_in_heap();
   dpo::set_cpu_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   CLI::App app{
       "dpo: Direct Preference Optimization for Hugging Face checkpoints.\n"

@@ -1,4 +1,4 @@
-// The CPU runtime settings dpo makes at start-up (model/cpu_runtime.h).
+// The CPU thread settings dpo makes at start-up (model/cpu_runtime.h).
 #include "model/cpu_runtime.h"
 
 #include <ATen/Parallel.h>
@@ -16,13 +16,6 @@ TEST(CpuRuntime, SetsLibTorchThreadsAndKeepsOpenBlasAtOneThread) {
   EXPECT_EQ(dpo::openblas_threads(), 1) << "0 means the BLAS in use is not OpenBLAS: 10x slower";
   dpo::set_cpu_threads(0);  // not a thread count: one thread
   EXPECT_EQ(at::get_num_threads(), 1);
-}
-
-TEST(CpuRuntime, MallocTunablesApplyUnlessTheUserSetThem) {
-  EXPECT_TRUE(dpo::keep_tensor_buffers_in_heap());
-  setenv("MALLOC_TOP_PAD_", "0", 1);
-  EXPECT_FALSE(dpo::keep_tensor_buffers_in_heap());
-  unsetenv("MALLOC_TOP_PAD_");
 }
 
 }  // namespace
