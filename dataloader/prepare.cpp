@@ -209,6 +209,7 @@ PrepareResult prepare_dataset(const PrepareOptions& options) {
   header.max_length = options.max_length;
   header.options_json = option_text;
   header.source_files = options.files;
+  header.validation_json = report_to_json(result.validation);
   header.vocab_size = tokenizer.vocab_size();
   header.bos_id = tokenizer.bos_id();
   header.eos_id = tokenizer.eos_id();

@@ -308,6 +308,11 @@ PreparedHeader read_header(const H5::H5File& file, const std::string& path) {
   header.eos_id = static_cast<int32_t>(read_int_attribute(file, "eos_id", path));
   header.pad_id = static_cast<int32_t>(read_int_attribute(file, "pad_id", path));
   header.source_files = read_strings(file, "", "source_files", path);
+  if (has_link(file, "validation_report")) {
+    std::vector<std::string> report = read_strings(file, "", "validation_report", path);
+    if (report.size() != 1) malformed(path, "dataset /validation_report must hold one string");
+    header.validation_json = report[0];
+  }
   return header;
 }
 
@@ -418,6 +423,7 @@ void write_prepared_dataset(const std::string& path, const PreparedHeader& heade
     write_int_attribute(file, "eos_id", header.eos_id);
     write_int_attribute(file, "pad_id", header.pad_id);
     write_strings(file, "source_files", header.source_files);
+    if (!header.validation_json.empty()) write_strings(file, "validation_report", {header.validation_json});
     write_split(file, "train", train);
     write_split(file, "val", val);
     file.close();

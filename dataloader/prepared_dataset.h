@@ -7,6 +7,8 @@
 //                     tokenizer_sha256, template_sha256, template, max_length, created_by,
 //                     options (JSON text), vocab_size, bos_id, eos_id, pad_id
 //   /source_files     string [files]: the input files, in the order given
+//   /validation_report string [1]: the validation report of those files (the JSON that
+//                     `dpo validate --report` writes); absent in files from before it was added
 //   /train, /val      int32 prompt_ids, chosen_ids, rejected_ids (flat, chunked + deflate)
 //                     int64 prompt_offsets, chosen_offsets, rejected_offsets ([n+1], from 0)
 //                     int64 source_line, int32 source_file (index into source_files),
@@ -82,6 +84,9 @@ struct PreparedHeader {
   std::string created_by;          // "dpo 0.1.0 (abc1234)"; filled by the writer when empty
   std::string options_json = "{}";  // the prepare options, for `dpo inspect`
   std::vector<std::string> source_files;
+  // The validation report of the source files (JSON of `dpo validate --report`); a run copies it
+  // to validate.json so that its report shows the data's statistics. Empty when not recorded.
+  std::string validation_json;
   int32_t vocab_size = 0;
   int32_t bos_id = -1, eos_id = -1, pad_id = -1;
 };

@@ -82,8 +82,10 @@ CheckOutcome run_check(const CheckRequest& request) {
   json report = {{"kind", "check"}, {"files", request.files}, {"model", request.model_dir},
                  {"steps", steps}, {"run_dir", outcome.run_dir}};
 
-  // 1. Validation and preparation.
+  // 1. Validation and preparation. Always from the files themselves: a gate does not trust a
+  // prepared file left by an earlier run (its validation counts are not re-measured on reuse).
   PrepareOptions prepare = prepare_options(config, request.files, request.model_dir, request.out_dir + "/prepared.h5");
+  prepare.force = true;
   PrepareResult prepared;
   bool have_pairs = true;
   std::string prepare_failure;
@@ -93,21 +95,18 @@ CheckOutcome run_check(const CheckRequest& request) {
     have_pairs = false;
     prepare_failure = error.what();
   }
-  if (!prepared.reused && have_pairs) std::fputs(prepare_summary(prepared, prepare.out_path).c_str(), stdout);
+  if (have_pairs) std::fputs(prepare_summary(prepared, prepare.out_path).c_str(), stdout);
   if (!have_pairs) {
     // Preparation stops before writing when nothing is left; validate once more for the report.
     prepared.validation = validate_files(request.files, prepare.validate);
     std::fputs(report_summary(prepared.validation).c_str(), stdout);
   }
   const ValidationReport& validation = prepared.validation;
-  if (!prepared.reused) report["validate"] = json::parse(report_to_json(validation));
+  report["validate"] = json::parse(report_to_json(validation));
   double error_rate = validation.rows > 0 ? static_cast<double>(validation.rejected) / validation.rows : 1.0;
-  if (prepared.reused) error_rate = 0;  // the file was made from these exact inputs before
   outcome.criteria.push_back(criterion(
       "validation_error_rate", error_rate, config.check.max_error_rate, error_rate <= config.check.max_error_rate,
-      prepared.reused ? "prepared file up to date (validated when it was written)"
-                      : std::to_string(validation.rejected) + " of " + std::to_string(validation.rows) +
-                            " rows rejected with errors"));
+      std::to_string(validation.rejected) + " of " + std::to_string(validation.rows) + " rows rejected with errors"));
   outcome.criteria.push_back(criterion("pairs_available", have_pairs ? 1 : 0, 1, have_pairs,
                                        have_pairs ? std::to_string(prepared.train_pairs) + " train / " +
                                                         std::to_string(prepared.val_pairs) + " held-out pairs"

@@ -796,6 +796,10 @@ TrainResult train_dpo(const TrainOptions& options) {
                   {"final_val", metrics_json(result.final_eval)}}},
   };
   write_file_atomically(options.out_dir + "/manifest.json", manifest.dump(2) + "\n");
+  // The data's validation report (recorded by prepare), for `dpo report`'s data section.
+  if (!data->header.validation_json.empty()) {
+    write_file_atomically(options.out_dir + "/validate.json", data->header.validation_json + "\n");
+  }
   return result;
 }
 

@@ -94,6 +94,9 @@ TEST_F(PrepareTest, RootAttributesHoldTheFingerprintAndHashes) {
   EXPECT_NE(header.options_json.find("\"max_length\":256"), std::string::npos) << header.options_json;
   ASSERT_EQ(header.source_files.size(), 1u);
   EXPECT_NE(header.created_by.find("dpo"), std::string::npos);
+  // The validation report travels with the file (a run copies it for its report page).
+  EXPECT_NE(header.validation_json.find("\"rows\": 40"), std::string::npos) << header.validation_json;
+  EXPECT_EQ(header.validation_json, report_to_json(result.validation));
 
   PreparedDataset data = read_prepared_dataset(work_.file("p.h5"));
   EXPECT_EQ(data.train.size(), result.train_pairs);

@@ -109,6 +109,14 @@ TEST(PreparedDataset, RoundTripsEveryField) {
   std::string empty_path = dir.file("empty.h5");
   write_prepared_dataset(empty_path, make_header(), make_split(2), PreparedSplit());
   EXPECT_EQ(read_prepared_dataset(empty_path).val.size(), 0u);
+  EXPECT_EQ(read_prepared_header(empty_path).validation_json, "");  // not recorded: none stored
+
+  // The validation report, when given, comes back byte for byte.
+  PreparedHeader with_report = make_header();
+  with_report.validation_json = "{\n  \"rows\": 3,\n  \"note\": \"\u00e9 ✓\"\n}";
+  std::string report_path = dir.file("with_report.h5");
+  write_prepared_dataset(report_path, with_report, make_split(2), PreparedSplit());
+  EXPECT_EQ(read_prepared_header(report_path).validation_json, with_report.validation_json);
 }
 
 TEST(PreparedDataset, LengthStats) {

@@ -88,6 +88,11 @@ TEST(CheckCli, CleanDataPassesAndItsRunRendersAsASelfContainedReport) {
   EXPECT_TRUE(contains(page, "<svg")) << page.substr(0, 2000);
   EXPECT_FALSE(contains(page, "http://"));
   EXPECT_FALSE(contains(page, "https://"));
+  // The run carries the data's validation report (recorded by prepare), and the page shows it.
+  ASSERT_TRUE(fs::exists(run_dir + "/validate.json")) << run_dir;
+  json validation = json::parse(testing::read_file(run_dir + "/validate.json"));
+  EXPECT_EQ(validation["rows"], rows_of(p.data).size());
+  EXPECT_TRUE(contains(page, "<h4>Counts</h4>")) << page.substr(0, 2000);
 
   // The check report itself renders too (default output: beside the JSON).
   auto from_json = run_command(kDpo + " report " + dir.file("check.json"));
@@ -116,6 +121,28 @@ TEST(CheckCli, IdenticalResponsesFailOnTheValidationErrorRate) {
   EXPECT_EQ((*errors)["passed"], false);
   EXPECT_DOUBLE_EQ((*errors)["value"].get<double>(), 1.0);  // every row rejected
   EXPECT_DOUBLE_EQ((*errors)["threshold"].get<double>(), 0.0);
+}
+
+// A second check into the same folder measures the data again: it does not pass the validation
+// gate on the strength of the prepared file the first run left there.
+TEST(CheckCli, ARerunInTheSameFolderValidatesTheDataAgain) {
+  const auto& p = tiny_pipeline();
+  testing::TempDir dir;
+  std::vector<json> rows = rows_of(p.data);
+  for (size_t i = 0; i < rows.size(); i += 10) rows[i]["rejected"] = rows[i]["chosen"];  // 10% bad rows
+  write_rows(dir.file("some_bad.jsonl"), rows);
+  const std::string command = kDpo + " check " + dir.file("some_bad.jsonl") + " --model " + p.model +
+                              " --steps 4" + kTrainBudget + " --out " + dir.file("gate") + " --report " +
+                              dir.file("gate.json");
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    auto result = run_command(command);
+    EXPECT_EQ(result.exit_code, 1) << "attempt " << attempt << "\n" << result.output;
+    json report = json::parse(testing::read_file(dir.file("gate.json")));
+    const json* errors = criterion(report, "validation_error_rate");
+    ASSERT_NE(errors, nullptr) << report.dump(2);
+    EXPECT_EQ((*errors)["passed"], false) << "attempt " << attempt << ": " << *errors;
+    EXPECT_NEAR((*errors)["value"].get<double>(), 0.1, 0.01) << "attempt " << attempt;
+  }
 }
 
 TEST(CheckCli, ABadConfigKeyCannotRunAndExits2) {
