@@ -29,6 +29,15 @@ struct Hash128Hasher {
 };
 
 uint64_t hash64(std::string_view data, uint64_t seed = 0);
+
+// splitmix64's finaliser: spreads a seed (or a seed combined with an epoch or a key) into a
+// well-mixed 64-bit value. The held-out split depends on its exact output: do not change it.
+inline uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
 Hash128 hash128(std::string_view data, uint64_t seed = 0);
 
 // Incremental XXH3-128, for hashing a sequence of fields without concatenating them.

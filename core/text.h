@@ -39,4 +39,8 @@ std::string excerpt_for_message(std::string_view text, size_t max_bytes = 60);
 // escaped). Used where writing a line of JSON does not warrant a JSON library.
 std::string json_quote(std::string_view text);
 
+// HTML-escapes & < > " ' the way Python's markupsafe.escape does (" as &#34;, ' as &#39;): the
+// bytes Jinja2 autoescaping produces, and safe in HTML text and attribute values.
+std::string html_escape(std::string_view text);
+
 }  // namespace dpo

@@ -4,19 +4,9 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/hash.h"
 
 namespace dpo {
-namespace {
-
-// splitmix64: spreads (seed, epoch) into a well-mixed generator seed.
-uint64_t mix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
 
 uint64_t uniform_below(std::mt19937_64& rng, uint64_t bound) {
   // Accept draws >= 2^64 mod bound: what remains is a whole number of copies of [0, bound).
@@ -62,7 +52,7 @@ BatchLoader::~BatchLoader() {
 std::vector<std::vector<int64_t>> BatchLoader::epoch_plan(int64_t epoch) const {
   const int64_t n = static_cast<int64_t>(split_->size());
   const int64_t b = options_.batch_size;
-  std::mt19937_64 rng(mix(options_.seed ^ mix(static_cast<uint64_t>(epoch))));
+  std::mt19937_64 rng(splitmix64(options_.seed ^ splitmix64(static_cast<uint64_t>(epoch))));
   std::vector<int64_t> order(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
   if (options_.shuffle) portable_shuffle(order, rng);

@@ -23,16 +23,8 @@ struct TrainFlags {
 // JSONL data in the config: prepared first into the run folder with the model's template.
 void prepare_if_needed(Config& config) {
   if (!config.data.prepared.empty() || config.data.files.empty()) return;
-  PrepareOptions prepare;
-  prepare.files = config.data.files;
-  prepare.model_dir = config.model.path;
-  prepare.template_spec = template_spec(config);
-  prepare.max_length = config.data.max_length;
-  prepare.length_policy = config.data.length_policy;
-  prepare.validate.format = config.data.format;
-  prepare.validate.val_fraction = config.data.val_fraction;
-  prepare.validate.seed = config.data.seed;
-  prepare.out_path = config.train.out_dir + "/prepared.h5";
+  PrepareOptions prepare = prepare_options_from_config(config, config.data.files, config.model.path,
+                                                       config.train.out_dir + "/prepared.h5");
   PrepareResult result = prepare_dataset(prepare);
   std::fputs(prepare_summary(result, prepare.out_path).c_str(), stdout);
   config.data.prepared = prepare.out_path;

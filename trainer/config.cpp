@@ -674,6 +674,21 @@ std::string template_spec(const Config& config) {
   return config.template_.source + suffix;
 }
 
+PrepareOptions prepare_options_from_config(const Config& config, const std::vector<std::string>& files,
+                                           const std::string& model_dir, const std::string& out_path) {
+  PrepareOptions prepare;
+  prepare.files = files;
+  prepare.model_dir = model_dir;
+  prepare.template_spec = template_spec(config);
+  prepare.max_length = config.data.max_length;
+  prepare.length_policy = config.data.length_policy;
+  prepare.validate.format = config.data.format;
+  prepare.validate.val_fraction = config.data.val_fraction;
+  prepare.validate.seed = config.data.seed;
+  prepare.out_path = out_path;
+  return prepare;
+}
+
 const char* model_dtype_name(ModelDtype dtype) {
   return name_of(kModelDtypeNames, dtype);
 }

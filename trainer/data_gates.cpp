@@ -39,21 +39,6 @@ std::string fmt(const char* pattern, double value) {
   return buffer;
 }
 
-PrepareOptions prepare_options(const Config& config, const std::vector<std::string>& files,
-                               const std::string& model_dir, const std::string& out_path) {
-  PrepareOptions prepare;
-  prepare.files = files;
-  prepare.model_dir = model_dir;
-  prepare.template_spec = template_spec(config);
-  prepare.max_length = config.data.max_length;
-  prepare.length_policy = config.data.length_policy;
-  prepare.validate.format = config.data.format;
-  prepare.validate.val_fraction = config.data.val_fraction;
-  prepare.validate.seed = config.data.seed;
-  prepare.out_path = out_path;
-  return prepare;
-}
-
 TrainOptions short_run(const Config& config, const std::string& model_dir, const std::string& prepared,
                        const std::string& out_dir, int64_t steps, uint64_t seed) {
   TrainOptions options = train_options_from_config(config);
@@ -84,7 +69,7 @@ CheckOutcome run_check(const CheckRequest& request) {
 
   // 1. Validation and preparation. Always from the files themselves: a gate does not trust a
   // prepared file left by an earlier run (its validation counts are not re-measured on reuse).
-  PrepareOptions prepare = prepare_options(config, request.files, request.model_dir, request.out_dir + "/prepared.h5");
+  PrepareOptions prepare = prepare_options_from_config(config, request.files, request.model_dir, request.out_dir + "/prepared.h5");
   prepare.force = true;
   PrepareResult prepared;
   bool have_pairs = true;
@@ -217,14 +202,14 @@ CompareOutcome run_compare(const CompareRequest& request) {
   }
 
   // 2. Both versions prepared with the same model, and one common held-out set.
-  PrepareOptions a = prepare_options(config, request.baseline, request.model_dir, request.out_dir + "/baseline.h5");
-  PrepareOptions b = prepare_options(config, request.candidate, request.model_dir, request.out_dir + "/candidate.h5");
+  PrepareOptions a = prepare_options_from_config(config, request.baseline, request.model_dir, request.out_dir + "/baseline.h5");
+  PrepareOptions b = prepare_options_from_config(config, request.candidate, request.model_dir, request.out_dir + "/candidate.h5");
   prepare_dataset(a);
   prepare_dataset(b);
   std::string common_path = request.out_dir + "/common_heldout.h5";
   size_t common_pairs = 0;
   if (!request.eval_data.empty()) {
-    PrepareOptions e = prepare_options(config, request.eval_data, request.model_dir, common_path);
+    PrepareOptions e = prepare_options_from_config(config, request.eval_data, request.model_dir, common_path);
     e.validate.val_fraction = 1.0;  // every pair is held out
     e.require_train = false;
     common_pairs = prepare_dataset(e).val_pairs;

@@ -21,6 +21,7 @@
 
 #include "core/build_info.h"
 #include "core/error.h"
+#include "core/text.h"
 
 namespace dpo {
 
@@ -1394,33 +1395,6 @@ std::string render_run_dir(const std::string& dir, const RunReportOptions& optio
 }
 
 }  // namespace
-
-std::string html_escape(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 std::string render_run_report_html(const std::string& path, const RunReportOptions& options) {
   std::error_code ec;

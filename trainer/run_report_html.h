@@ -24,7 +24,4 @@ struct RunReportOptions {
 // DataError naming the file and line when a JSON or JSONL file is malformed.
 std::string render_run_report_html(const std::string& path, const RunReportOptions& options = {});
 
-// HTML-escapes & < > " ' (exposed for tests and for other pages).
-std::string html_escape(const std::string& text);
-
 }  // namespace dpo

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/text.h"
 #include "dataloader/jinja/methods.h"
 #include "dataloader/jinja/unicode.h"
 
@@ -60,33 +61,6 @@ Value repeat(const Value& sequence, int64_t times) {
   }
   return sequence.kind() == ValueKind::tuple ? Value::tuple(std::move(out))
                                              : Value::list(std::move(out));
-}
-
-// markupsafe.escape
-std::string html_escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&#34;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 bool is_plain_sequence(const Value& v) {

@@ -48,5 +48,11 @@ TEST(Text, JsonQuoteEscapes) {
   EXPECT_EQ(json_quote("Zoë"), "\"Zoë\"");
 }
 
+// The bytes of Python's markupsafe.escape: Jinja2 autoescaping and the HTML reports use it.
+TEST(Text, HtmlEscapeMatchesMarkupsafe) {
+  EXPECT_EQ(html_escape("<a href=\"x\">'&'</a>"), "&lt;a href=&#34;x&#34;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+  EXPECT_EQ(html_escape("plain ünïcode"), "plain ünïcode");
+}
+
 }  // namespace
 }  // namespace dpo

@@ -8,24 +8,10 @@
 
 #include "core/error.h"
 #include "dataloader/jinja/template.h"
+#include "tests/dataloader/jinja_test_helpers.h"
 
 namespace dpo::jinja {
 namespace {
-
-// Renders a template string.
-std::string render(const std::string& source, const Globals& globals = {}) {
-  return Template(source, "t.jinja").render(globals);
-}
-
-// The message of the dpo::Error that parsing or rendering throws; "" when none is thrown.
-std::string error_of(const std::string& source, const Globals& globals = {}) {
-  try {
-    render(source, globals);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(JinjaLexer, TrimBlocksRemovesTheNewlineAfterABlockTag) {
   EXPECT_EQ(render("{% if true %}\nyes\n{% endif %}\nafter"), "yes\nafter");
