@@ -258,9 +258,22 @@ CompareOutcome run_compare(const CompareRequest& request) {
   outcome.regression = !outcome.reasons.empty();
   report["common_heldout"] = {{"path", common_path}, {"pairs", common_pairs},
                               {"source", request.eval_data.empty() ? "held-out pairs in both versions" : "--eval-data"}};
-  report["baseline"] = {{"runs", baseline_runs}, {"mean_accuracy", baseline_mean}};
-  report["candidate"] = {{"run_dir", candidate_dir}, {"common_val_accuracy", candidate.rewards_accuracies},
-                         {"common_val_loss", candidate.loss}, {"common_val_margin", candidate.rewards_margins}};
+  // Each side: the run shown on the report page (for the baseline, the one with the candidate's
+  // seed), and its metrics on the common held-out set (for the baseline, the mean over seeds).
+  auto mean_of = [&](const char* key) {
+    double sum = 0;
+    for (const json& run : baseline_runs) sum += run[key].get<double>();
+    return sum / static_cast<double>(baseline_runs.size());
+  };
+  report["baseline"] = {{"run_dir", baseline_runs[0]["run_dir"]},
+                        {"metrics", {{"common_val_accuracy", baseline_mean},
+                                     {"common_val_loss", mean_of("common_val_loss")},
+                                     {"common_val_margin", mean_of("common_val_margin")}}},
+                        {"runs", baseline_runs}};
+  report["candidate"] = {{"run_dir", candidate_dir},
+                         {"metrics", {{"common_val_accuracy", candidate.rewards_accuracies},
+                                      {"common_val_loss", candidate.loss},
+                                      {"common_val_margin", candidate.rewards_margins}}}};
   report["noise"] = {{"seeds", seeds}, {"accuracy_spread", noise}, {"allowed_drop", allowed}, {"drop", drop}};
   report["regression"] = outcome.regression;
   report["reasons"] = outcome.reasons;

@@ -206,11 +206,19 @@ TEST(CompareCli, AShuffledCopyIsNoRegression) {
   EXPECT_EQ(report["data_diff"]["pairs"]["unchanged"]["count"].get<size_t>(), rows.size());
   EXPECT_EQ(report["data_diff"]["pairs"]["label_flips"]["count"], 0);
 
-  // A compare report renders, with both versions.
+  // The report that compare wrote renders with both versions: held-out metrics side by side,
+  // and each side's training curves read from the run folders it names.
+  for (const char* side : {"baseline", "candidate"}) {
+    ASSERT_TRUE(report[side].contains("metrics")) << report.dump(2);
+    EXPECT_GT(report[side]["metrics"]["common_val_accuracy"].get<double>(), 0.0) << report[side];
+    ASSERT_TRUE(fs::exists(report[side]["run_dir"].get<std::string>() + "/metrics.jsonl")) << report[side];
+  }
   auto html = run_command(kDpo + " report " + dir.file("cmp.json") + " --out " + dir.file("cmp.html"));
   ASSERT_EQ(html.exit_code, 0) << html.output;
   std::string page = testing::read_file(dir.file("cmp.html"));
-  EXPECT_TRUE(contains(page, "<svg") || contains(page, "baseline")) << page.substr(0, 2000);
+  EXPECT_TRUE(contains(page, "<code>common_val_accuracy</code></td><td>")) << page.substr(0, 4000);
+  EXPECT_TRUE(contains(page, "<title>baseline</title></polyline>"));
+  EXPECT_TRUE(contains(page, "<title>candidate</title></polyline>"));
   EXPECT_FALSE(contains(page, "https://"));
 }
 
