@@ -1184,13 +1184,15 @@ std::string Page::render(const std::string& title, const std::string& source) co
          "); self-contained: no scripts, no external resources.</footer>\n</body>\n</html>\n";
 }
 
-// The sections of one run, ids prefixed (for pages that hold several runs).
+// The sections of one run, ids prefixed (for pages that hold several runs). `with_data` false
+// leaves out the run's validate.json, for pages that show the data's validation already.
 void add_run_sections(
     Page& page,
     const RunData& run,
     const RunReportOptions& options,
     const std::string& prefix,
-    const std::string& title_prefix) {
+    const std::string& title_prefix,
+    bool with_data = true) {
   page.section(prefix + "summary", title_prefix + "Run summary", kv_table(run_summary_rows(run)));
   if (!run.exists)
     return;
@@ -1200,10 +1202,12 @@ void add_run_sections(
       prefix + "worst-pairs",
       title_prefix + "Worst held-out pairs",
       worst_pairs_html(run, options));
-  page.section(
-      prefix + "data",
-      title_prefix + "Data (validate.json)",
-      validate_html(run.validate ? &*run.validate : nullptr));
+  if (with_data) {
+    page.section(
+        prefix + "data",
+        title_prefix + "Data (validate.json)",
+        validate_html(run.validate ? &*run.validate : nullptr));
+  }
   page.section(prefix + "manifest", title_prefix + "Manifest", manifest_html(run));
 }
 
@@ -1247,7 +1251,8 @@ std::string render_check(
   page.section("verdict", "Verdict", "<p>" + verdict + "</p>" + criteria_html(report));
   page.section("validation", "Data validation", validate_html(at(report, {"validate"})));
   RunData run = load_run(resolve_run_dir(path, at(report, {"run_dir"})));
-  add_run_sections(page, run, options, "run-", "");
+  // The run's validate.json is the same validation as the section above: shown once.
+  add_run_sections(page, run, options, "run-", "", /*with_data=*/false);
   page.section(
       "other",
       "Other fields",

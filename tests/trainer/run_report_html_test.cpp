@@ -295,6 +295,8 @@ TEST(RunReportHtml, CheckReportShowsCriteriaAndTheRun) {
   EXPECT_NE(verdict.find("held-out accuracy &lt;= chance + margin"), std::string::npos);
   EXPECT_NE(section(html, "validation").find("<code>prompt_chars</code>"), std::string::npos);
   EXPECT_NE(section(html, "run-curves").find("<polyline"), std::string::npos);
+  // The run folder holds the same validation (train copies it there): the page shows it once.
+  EXPECT_EQ(html.find("<section id=\"run-data\">"), std::string::npos);
   EXPECT_NE(section(html, "other").find("<code>steps</code>"), std::string::npos);
 
   // A run_dir that does not exist is reported, not fatal.
