@@ -1,6 +1,8 @@
 # The two commands of the README:
 #   make demo   installs what is missing, builds, and runs the demo on the bundled example data
 #   make test   installs what is missing, builds, and runs every test (CI runs this: .ci/run)
+# and, not part of the README's set-up:
+#   make bench  the benchmarks of docs/benchmarks.md that need no ../shared assets (about 10 min)
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
@@ -20,6 +22,13 @@ demo: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+bench: build
+	tools/install_deps.sh sentencepiece
+	$(BUILD)/tools/bench_validate
+	$(BUILD)/tools/bench_prepare --repeat 10
+	$(BUILD)/tools/bench_forward --presets tiny,small --runtime plain
+	$(BUILD)/tools/bench_forward --presets tiny,small --runtime tuned
 
 clean:
 	rm -rf $(BUILD) demo-out

@@ -11,12 +11,6 @@
 namespace dpo {
 namespace {
 
-std::string format(const char* pattern, double value) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof(buffer), pattern, value);
-  return buffer;
-}
-
 void length_row(std::ostringstream& out, const char* name, const TokenLengthSummary& s) {
   char line[160];
   std::snprintf(line, sizeof(line), "  %-10s %9.1f %8lld %8lld %8lld %8lld %8lld\n", name, s.mean,

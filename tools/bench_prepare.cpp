@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/malloc_tuning.h"
+#include "tools/bench_spm_encode.h"
 #include "core/text.h"
 #include "dataloader/chat_template.h"
 #include "dataloader/prepare.h"
@@ -67,6 +68,7 @@ int main(int argc, char** argv) {
   }
   dpo::keep_freed_memory_in_heap();  // as the dpo binary does
   try {
+    dpo_bench::require_spm_encode(spm);
     fs::path dir = fs::temp_directory_path() / ("dpo-bench-prepare-" + std::to_string(getpid()));
     fs::create_directories(dir);
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/malloc_tuning.h"
+#include "tools/bench_spm_encode.h"
 #include "dataloader/tokenizer.h"
 
 namespace {
@@ -123,6 +124,7 @@ int main(int argc, char** argv) {
   std::string spm = argc > 4 ? argv[4] : "spm_encode";
   dpo::keep_freed_memory_in_heap();  // as the dpo binary does
   try {
+    dpo_bench::require_spm_encode(spm);
     std::vector<std::string> one = read_pair_texts(pairs_path);
     std::vector<std::string> texts;
     for (int r = 0; r < repeat; ++r) texts.insert(texts.end(), one.begin(), one.end());

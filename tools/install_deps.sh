@@ -1,12 +1,14 @@
 #!/bin/sh
 # Installs the Debian 12 packages dpo needs to build, test and run its demo: only those that are
-# missing, without a prompt. Called by `make demo` and `make test`.
+# missing, without a prompt. Called by `make demo` and `make test`; extra packages may be named as
+# arguments (`make bench` adds `sentencepiece` for the spm_encode baseline).
 set -eu
 
 PACKAGES="cmake make g++ pkg-config git
 libtorch-dev libopenblas0-pthread
 libsentencepiece-dev nlohmann-json3-dev libsimdjson-dev libhdf5-dev libcli11-dev libgtest-dev
-libxxhash-dev libssl-dev zlib1g-dev"
+libxxhash-dev libssl-dev zlib1g-dev
+$*"
 
 missing=""
 for package in $PACKAGES; do
