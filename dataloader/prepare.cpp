@@ -192,8 +192,10 @@ PrepareResult prepare_dataset(const PrepareOptions& options) {
   result.train_pairs = train.size();
   result.val_pairs = val.size();
   if (options.require_train && train.size() == 0) {
-    throw DataError("no pair is left for training after validation and tokenization",
-                    "see the report above: every row was rejected, dropped or held out");
+    throw DataError("no pair is left for training after validation and tokenization:\n" +
+                        rows_report(result),
+                    "every row was rejected, dropped or held out: fix the rows named above, or "
+                    "check --format/--fields and --max-length");
   }
 
   // 6. One file, written atomically (its folder created when missing).
@@ -219,13 +221,8 @@ PrepareResult prepare_dataset(const PrepareOptions& options) {
   return result;
 }
 
-std::string prepare_summary(const PrepareResult& result, const std::string& out_path) {
+std::string rows_report(const PrepareResult& result) {
   std::ostringstream out;
-  if (result.reused) {
-    out << out_path << " is up to date (fingerprint " << result.fingerprint.substr(0, 16)
-        << "): " << result.train_pairs << " train pairs, " << result.val_pairs << " held-out pairs\n";
-    return out.str();
-  }
   out << report_summary(result.validation) << "\n";
   auto line = [&](const char* name, const PairEncodeCounts& c) {
     out << "  " << name << ": " << c.rows << " rows -> " << c.kept << " pairs kept";
@@ -245,6 +242,17 @@ std::string prepare_summary(const PrepareResult& result, const std::string& out_
     bool located = issue.message.compare(0, issue.where.size(), issue.where) == 0;
     out << "  " << issue.code << " " << (located ? "" : issue.where + ": ") << issue.message << "\n";
   }
+  return out.str();
+}
+
+std::string prepare_summary(const PrepareResult& result, const std::string& out_path) {
+  std::ostringstream out;
+  if (result.reused) {
+    out << out_path << " is up to date (fingerprint " << result.fingerprint.substr(0, 16)
+        << "): " << result.train_pairs << " train pairs, " << result.val_pairs << " held-out pairs\n";
+    return out.str();
+  }
+  out << rows_report(result);
   char seconds[32];
   std::snprintf(seconds, sizeof(seconds), "%.2f", result.seconds);
   out << "wrote " << out_path << ": " << result.train_pairs << " train pairs, " << result.val_pairs

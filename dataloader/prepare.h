@@ -47,7 +47,11 @@ struct PrepareResult {
 
 PrepareResult prepare_dataset(const PrepareOptions& options);
 
-// The human-readable summary printed by `dpo prepare`.
+// What happened to the rows: the validation summary, the tokenization counts per split and
+// examples of each tokenization issue. Also the body of the error when no pair is left.
+std::string rows_report(const PrepareResult& result);
+
+// The human-readable summary printed by `dpo prepare`: rows_report() and the file written.
 std::string prepare_summary(const PrepareResult& result, const std::string& out_path);
 
 }  // namespace dpo

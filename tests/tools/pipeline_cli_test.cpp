@@ -122,6 +122,9 @@ TEST(PrepareCli, NoPairsLeftExits2AndWritesNothing) {
                             " --max-length 384 --out " + dir.file("out/p.h5"));
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_TRUE(contains(result.output, "no pair is left")) << result.output;
+  // The error says why, row by row: no rows vanish without a reason.
+  EXPECT_TRUE(contains(result.output, "chosen_equals_rejected")) << result.output;
+  EXPECT_TRUE(contains(result.output, dir.file("d.jsonl") + ":1")) << result.output;
   EXPECT_FALSE(fs::exists(dir.file("out/p.h5")));
   for (const auto& entry : fs::recursive_directory_iterator(dir.path())) {
     EXPECT_FALSE(contains(entry.path().filename().string(), "p.h5")) << entry.path();
