@@ -72,9 +72,10 @@ PairEncoder::PairEncoder(const Tokenizer& tokenizer, RenderFunction render,
   }
 }
 
-std::vector<int32_t> PairEncoder::tokenize(const std::string& text,
-                                           PairEncodeCounts& counts) const {
-  std::vector<int32_t> ids = tokenizer_.encode(text);
+std::vector<int32_t> PairEncoder::tokenize(const std::string& text, PairEncodeCounts& counts,
+                                           Tokenizer::PieceMemo& memo) const {
+  std::vector<int32_t> ids;
+  tokenizer_.encode(text, ids, memo);
   if (options_.add_bos_if_missing && tokenizer_.add_bos_token() && tokenizer_.bos_id() >= 0 &&
       (ids.empty() || ids.front() != tokenizer_.bos_id())) {
     tokenizer_.add_bos_if_missing(ids);
@@ -100,7 +101,8 @@ size_t PairEncoder::header_start(const std::vector<Message>& prompt,
   }
   if (pos == std::string::npos) return prompt_ids.size();
   PairEncodeCounts unused;
-  std::vector<int32_t> head = tokenize(rendered_prompt.substr(0, pos + content.size()), unused);
+  Tokenizer::PieceMemo no_memo;
+  std::vector<int32_t> head = tokenize(rendered_prompt.substr(0, pos + content.size()), unused, no_memo);
   // The common prefix, not head.size(): the last content token may merge with what follows.
   return common_prefix(head, prompt_ids);
 }
@@ -130,11 +132,13 @@ PairEncodeResult PairEncoder::encode(const PreferenceRow& row, PairEncodeCounts&
     return fail(IssueCode::template_error, error.message());
   }
 
-  // 2. Tokenize; a sequence must not start with two BOS.
+  // 2. Tokenize; a sequence must not start with two BOS. The three texts share the prompt's
+  // turns, which the memo encodes once.
   EncodedPair pair;
-  pair.prompt = tokenize(prompt_text, counts);
-  std::vector<int32_t> full_chosen = tokenize(chosen_text, counts);
-  std::vector<int32_t> full_rejected = tokenize(rejected_text, counts);
+  Tokenizer::PieceMemo memo;
+  pair.prompt = tokenize(prompt_text, counts, memo);
+  std::vector<int32_t> full_chosen = tokenize(chosen_text, counts, memo);
+  std::vector<int32_t> full_rejected = tokenize(rejected_text, counts, memo);
   for (const auto* ids : {&pair.prompt, &full_chosen, &full_rejected}) {
     if (tokenizer_.starts_with_double_bos(*ids)) {
       ++counts.double_bos;

@@ -19,10 +19,9 @@
 
 #include "dataloader/issue_codes.h"
 #include "dataloader/preference_row.h"
+#include "dataloader/tokenizer.h"
 
 namespace dpo {
-
-class Tokenizer;
 
 // Renders a conversation with the model's chat template. May throw dpo::Error (the row is then
 // reported as template_error).
@@ -111,7 +110,8 @@ class PairEncoder {
   }
 
  private:
-  std::vector<int32_t> tokenize(const std::string& text, PairEncodeCounts& counts) const;
+  std::vector<int32_t> tokenize(const std::string& text, PairEncodeCounts& counts,
+                                Tokenizer::PieceMemo& memo) const;
 
   const Tokenizer& tokenizer_;
   RenderFunction render_;

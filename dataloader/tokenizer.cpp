@@ -362,6 +362,14 @@ void Tokenizer::encode_piece(std::string_view piece, std::vector<int32_t>& ids) 
 }
 
 void Tokenizer::encode(std::string_view text, std::vector<int32_t>& ids) const {
+  encode_text(text, ids, nullptr);
+}
+
+void Tokenizer::encode(std::string_view text, std::vector<int32_t>& ids, PieceMemo& memo) const {
+  encode_text(text, ids, &memo);
+}
+
+void Tokenizer::encode_text(std::string_view text, std::vector<int32_t>& ids, PieceMemo* memo) const {
   if (text.empty()) return;
   std::string prepared;
   if (!spec_.legacy) {
@@ -371,11 +379,23 @@ void Tokenizer::encode(std::string_view text, std::vector<int32_t>& ids) const {
     text = prepared;
   }
   const size_t start = ids.size();
-  for (const Segment& segment : split(text)) {
+  for (Segment& segment : split(text)) {
     if (segment.special_id >= 0) {
       ids.push_back(segment.special_id);
-    } else {
+    } else if (memo == nullptr) {
       encode_piece(segment.text, ids);
+    } else {
+      auto seen = std::find_if(memo->pieces.begin(), memo->pieces.end(),
+                               [&](const auto& piece) { return piece.first == segment.text; });
+      if (seen != memo->pieces.end()) {
+        ids.insert(ids.end(), seen->second.begin(), seen->second.end());
+        ++memo->hits;
+      } else {
+        const size_t begin = ids.size();
+        encode_piece(segment.text, ids);
+        memo->pieces.emplace_back(std::move(segment.text),
+                                  std::vector<int32_t>(ids.begin() + static_cast<std::ptrdiff_t>(begin), ids.end()));
+      }
     }
   }
   // legacy=false: a lone "▁" before a special token at the start is dropped.

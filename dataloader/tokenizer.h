@@ -71,6 +71,17 @@ class Tokenizer {
 
   // Appends the ids of `text` to `ids`; no BOS/EOS is added. Thread-safe.
   void encode(std::string_view text, std::vector<int32_t>& ids) const;
+
+  // The ids of pieces (the text between special tokens) already encoded, for texts that share
+  // most of their pieces: a pair's prompt and its two full conversations repeat the system and
+  // user turns. Each piece's ids depend on its text alone, so a piece found here is not run
+  // through sentencepiece again and the ids are the same as without the memo. Keep one per
+  // pair: across pairs pieces rarely repeat, and the lookup is a linear scan.
+  struct PieceMemo {
+    std::vector<std::pair<std::string, std::vector<int32_t>>> pieces;
+    int64_t hits = 0;  // pieces taken from the memo
+  };
+  void encode(std::string_view text, std::vector<int32_t>& ids, PieceMemo& memo) const;
   std::vector<int32_t> encode(std::string_view text) const;
   // The pieces the text is split into before sentencepiece runs: special tokens as themselves,
   // other text after lstrip/rstrip (for tests and `dpo inspect`).
@@ -146,6 +157,8 @@ class Tokenizer {
  private:
   void build_table();
   void encode_piece(std::string_view piece, std::vector<int32_t>& ids) const;
+  // encode() with an optional memo.
+  void encode_text(std::string_view text, std::vector<int32_t>& ids, PieceMemo* memo) const;
   std::vector<Segment> split_raw(std::string_view text) const;
   // Longest special token starting at text[pos]; -1 when none. `length` receives its size.
   int32_t match_at(std::string_view text, size_t pos, size_t& length) const;

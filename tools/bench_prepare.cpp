@@ -10,10 +10,12 @@
 // by tens of percent from minute to minute. The malloc settings are the `dpo` binary's.
 //
 // Data: examples/support/pairs.jsonl repeated N times (default 10: 12,000 pairs) with fresh ids.
-// Tokenizer: the given one, or one trained on the data (2,000 pieces) in a temporary folder.
+// Tokenizer: the given tokenizer.model, bare; or one trained on the data (2,000 pieces) in a
+// temporary model folder where the ChatML markers are special tokens (see below).
 // The text given to spm_encode is what prepare tokenizes for each pair: the prompt rendered with
 // the generation prompt, and the full chosen and rejected conversations (newlines turned into
-// spaces, since spm_encode reads one sentence per line); its special tokens are encoded as text.
+// spaces, since spm_encode reads one sentence per line). spm_encode encodes each text whole;
+// prepare encodes the pieces between special tokens, each distinct piece of a pair once.
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,12 +28,13 @@
 #include <vector>
 
 #include "core/malloc_tuning.h"
-#include "tools/bench_spm_encode.h"
 #include "core/text.h"
 #include "dataloader/chat_template.h"
 #include "dataloader/prepare.h"
 #include "dataloader/tokenizer.h"
+#include "dataloader/tokenizer_folder.h"
 #include "dataloader/tokenizer_training.h"
+#include "tools/bench_spm_encode.h"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -93,16 +96,30 @@ int main(int argc, char** argv) {
     double megabytes = static_cast<double>(fs::file_size(data_path)) / 1e6;
 
     // 2. Tokenizer.
+    // A given tokenizer.model is used bare: the template's markers are text to it. The trained
+    // one goes into a model folder whose config makes the ChatML markers special tokens, as
+    // `dpo init-model` writes it and as real ChatML models ship: the text is then split on them
+    // before sentencepiece runs, and the turns a pair's three texts share are encoded once.
+    std::string model_dir;
     if (tokenizer_path.empty()) {
-      dpo::TokenizerTrainingOptions options;
-      options.user_symbols = {"<|im_start|>", "<|im_end|>"};
-      tokenizer_path = dpo::train_tokenizer_on_pairs({source}, (dir / "tok").string(), options).model_path;
+      dpo::TokenizerTrainingOptions training;
+      training.user_symbols = {"<|im_start|>", "<|im_end|>"};
+      tokenizer_path = dpo::train_tokenizer_on_pairs({source}, (dir / "tok").string(), training).model_path;
+      model_dir = (dir / "model").string();
+      fs::create_directories(model_dir);
+      dpo::TokenizerFolderOptions folder;
+      folder.added_special_tokens = training.user_symbols;
+      dpo::write_tokenizer_folder(model_dir, tokenizer_path, folder);
     }
+    std::printf("tokenizer: %s (%s)\n", tokenizer_path.c_str(),
+                model_dir.empty() ? "bare tokenizer.model: the template's markers are text"
+                                  : "in a model folder: <|im_start|> and <|im_end|> are special tokens");
 
     // 3. prepare on 1 and 2 threads.
     dpo::PrepareOptions options;
     options.files = {data_path};
-    options.tokenizer_path = tokenizer_path;
+    if (model_dir.empty()) options.tokenizer_path = tokenizer_path;
+    else options.model_dir = model_dir;
     options.template_spec = template_name;
     options.max_length = 4096;
     options.out_path = (dir / "pairs.h5").string();
@@ -111,7 +128,8 @@ int main(int argc, char** argv) {
     const int64_t pairs = static_cast<int64_t>(result.train_pairs + result.val_pairs);
 
     // 4. The same rendered text through spm_encode; count the tokens dpo produced for it.
-    dpo::Tokenizer tokenizer = dpo::Tokenizer::from_model_file(tokenizer_path);
+    dpo::Tokenizer tokenizer = model_dir.empty() ? dpo::Tokenizer::from_model_file(tokenizer_path)
+                                                 : dpo::Tokenizer::from_model_folder(model_dir);
     dpo::ChatTemplate chat = dpo::ChatTemplate::load(template_name);
     dpo::ChatTemplateVariables variables;
     variables.bos_token = tokenizer.bos_token();

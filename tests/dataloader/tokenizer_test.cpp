@@ -207,6 +207,26 @@ TEST_F(TokenizerTest, LegacyFalsePutsTheDummyPrefixOnlyAtTheStart) {
   EXPECT_EQ(tokenizer.encode("<s></s>"), (Ids{1, 2}));
 }
 
+TEST_F(TokenizerTest, APieceMemoEncodesSharedTurnsOnceWithTheSameIds) {
+  // A pair's prompt and its two full conversations, as a template renders them.
+  const std::string prompt = "<s> You are terse.</s><s> Reset my password</s><s>";
+  const std::vector<std::string> texts = {prompt, prompt + " Open Settings, then Security.</s>",
+                                          prompt + " I cannot help with that.</s>"};
+  // legacy=false encodes the "▁" it puts in front of the text as a piece of its own.
+  for (auto [legacy, shared_pieces] : {std::pair{"true", 2}, std::pair{"false", 3}}) {
+    Tokenizer tokenizer = with_config(llama_config(std::string(R"(, "legacy": )") + legacy));
+    Tokenizer::PieceMemo memo;
+    for (const std::string& text : texts) {
+      Ids with_memo;
+      tokenizer.encode(text, with_memo, memo);
+      EXPECT_EQ(with_memo, tokenizer.encode(text)) << "legacy " << legacy << ", text: " << text;
+    }
+    // The prompt's pieces come from the memo in both full conversations; their replies are
+    // encoded.
+    EXPECT_EQ(memo.hits, 2 * shared_pieces) << "legacy " << legacy;
+  }
+}
+
 TEST_F(TokenizerTest, DecodeRendersSpecialTokensAndText) {
   Tokenizer tokenizer = with_config(llama_config());
   Ids ids = tokenizer.encode("<s>hello world, café 🙂</s>");
