@@ -2,7 +2,8 @@
 #   make demo   installs what is missing, builds, and runs the demo on the bundled example data
 #   make test   installs what is missing, builds, and runs every test (CI runs this: .ci/run)
 # and, not part of the README's set-up:
-#   make bench  the benchmarks of docs/benchmarks.md that need no ../shared assets (about 10 min)
+#   make bench  the benchmarks of docs/benchmarks.md that need no ../shared assets (about 2 min
+#               after the build)
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
