@@ -96,7 +96,7 @@ at::Tensor causal_attention(
     if (mask.defined()) {
       return at::scaled_dot_product_attention(q, key, value, mask, 0.0, false);
     }
-    return at::scaled_dot_product_attention(q, key, value, c10::nullopt, 0.0, true);
+    return at::scaled_dot_product_attention(q, key, value, {}, 0.0, true);
   }
 #endif
   // transformers' eager attention: scores in the model dtype, softmax in fp32, cast back.
