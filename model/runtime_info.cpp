@@ -3,7 +3,18 @@
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 
+#include <cstdlib>
+#include <fstream>
+
 #include "model/torch_compat.h"
+
+// Debian's LibTorch ships c10/cuda headers without CUDA itself: require both.
+#if __has_include(<c10/cuda/CUDACachingAllocator.h>) && __has_include(<cuda_runtime_api.h>)
+#include <c10/cuda/CUDACachingAllocator.h>
+#define DPO_CUDA_MEMORY_STATS 1
+#else
+#define DPO_CUDA_MEMORY_STATS 0
+#endif
 
 namespace dpo {
 
@@ -15,6 +26,37 @@ TorchRuntimeInfo torch_runtime_info() {
   info.has_sdpa = DPO_HAS_SDPA != 0;
   info.cpu_threads = at::get_num_threads();
   return info;
+}
+
+namespace {
+
+double process_peak_resident_mib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;  // kB -> MiB
+  }
+  return 0;
+}
+
+}  // namespace
+
+double peak_memory_mib(const c10::Device& device) {
+  if (!device.is_cuda()) return process_peak_resident_mib();
+#if DPO_CUDA_MEMORY_STATS
+  auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.has_index() ? device.index() : 0);
+  return static_cast<double>(stats.allocated_bytes[0].peak) / (1024.0 * 1024.0);  // [0]: all pools
+#else
+  return 0;
+#endif
+}
+
+void reset_peak_memory(const c10::Device& device) {
+#if DPO_CUDA_MEMORY_STATS
+  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.has_index() ? device.index() : 0);
+#else
+  (void)device;
+#endif
 }
 
 }  // namespace dpo

@@ -1,5 +1,8 @@
-// What the LibTorch runtime this binary uses can do: its version and the devices it sees.
+// What the LibTorch runtime this binary uses can do: its version and the devices it sees; and
+// how much memory a run has taken at its peak.
 #pragma once
+
+#include <c10/core/Device.h>
 
 #include <string>
 
@@ -14,5 +17,13 @@ struct TorchRuntimeInfo {
 };
 
 TorchRuntimeInfo torch_runtime_info();
+
+// Peak memory in MiB: on CUDA the caching allocator's peak of allocated bytes on that device
+// (what torch.cuda.max_memory_allocated reports), on CPU the process's resident high-water mark
+// (VmHWM). 0 when it cannot be read (a CUDA device in a build without CUDA's headers).
+double peak_memory_mib(const c10::Device& device);
+
+// Starts the peak of a CUDA device afresh (the CPU high-water mark cannot be reset).
+void reset_peak_memory(const c10::Device& device);
 
 }  // namespace dpo

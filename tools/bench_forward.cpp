@@ -24,43 +24,15 @@
 #include <string>
 #include <vector>
 
-// Debian ships c10/cuda headers without CUDA itself: require both.
-#if __has_include(<c10/cuda/CUDACachingAllocator.h>) && __has_include(<cuda_runtime_api.h>)
-#include <c10/cuda/CUDACachingAllocator.h>
-#define DPO_BENCH_CUDA_STATS 1
-#else
-#define DPO_BENCH_CUDA_STATS 0
-#endif
-
 #include "model/checkpoint.h"
 #include "core/malloc_tuning.h"
 #include "model/cpu_runtime.h"
 #include "model/llama.h"
 #include "model/model_config.h"
+#include "model/runtime_info.h"
 #include "model/sequence_logprobs.h"
 
 namespace {
-
-double vm_hwm_mib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0)
-      return std::atof(line.c_str() + 6) / 1024.0;  // kB -> MiB
-  }
-  return 0;
-}
-
-double cuda_peak_mib(const at::Device& device) {
-#if DPO_BENCH_CUDA_STATS
-  if (device.is_cuda()) {
-    auto stats =
-        c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
-    return static_cast<double>(stats.allocated_bytes[0].peak) / (1024.0 * 1024.0);  // 0: aggregate
-  }
-#endif
-  return 0;
-}
 
 std::vector<std::string> split(const std::string& text) {
   std::vector<std::string> out;
@@ -156,8 +128,8 @@ int main(int argc, char** argv) {
           static_cast<long long>(config.num_parameters()),
           double(batch) * seq * iters / seconds,
           seconds / iters,
-          vm_hwm_mib(),
-          cuda_peak_mib(device));
+          dpo::peak_memory_mib(at::Device(at::kCPU)),
+          device.is_cuda() ? dpo::peak_memory_mib(device) : 0.0);
       std::fflush(stdout);
     }
   } catch (const std::exception& e) {

@@ -693,7 +693,9 @@ TrainResult train_dpo(const TrainOptions& options) {
       line["split"] = "train";
       line["lr"] = lr;
       line["grad_norm"] = last_grad_norm;
+      line["tokens"] = tokens_since_log;
       line["tokens_per_s"] = seconds > 0 ? tokens_since_log / seconds : 0.0;
+      line["peak_memory_mib"] = peak_memory_mib(device);
       line["seconds"] = seconds_since(run_start);
       metrics.write(line);
       LossMetrics mean = since_log.mean();

@@ -199,7 +199,9 @@ TEST(DpoTrainer, ShortRunLearnsTheEasyPreferenceAndWritesAnAuditableRun) {
         "pairs",
         "lr",
         "grad_norm",
+        "tokens",
         "tokens_per_s",
+        "peak_memory_mib",
         "seconds"}) {
     EXPECT_TRUE(train.front().contains(key)) << key << " missing in " << train.front().dump();
   }
@@ -212,6 +214,19 @@ TEST(DpoTrainer, ShortRunLearnsTheEasyPreferenceAndWritesAnAuditableRun) {
   for (int64_t i = 0; i < steps_per_epoch; ++i)
     epoch_pairs += train[static_cast<size_t>(i)]["pairs"].get<int64_t>();
   EXPECT_EQ(epoch_pairs, static_cast<int64_t>(world().train_pairs));
+  // `tokens`: the real tokens through the policy, a pair's prompt once in each of its two
+  // sequences; over an epoch, those of the whole train split.
+  PreparedDataset prepared = read_prepared_dataset(options.prepared_path);
+  int64_t epoch_tokens = 0;
+  for (int64_t i = 0; i < steps_per_epoch; ++i)
+    epoch_tokens += train[static_cast<size_t>(i)]["tokens"].get<int64_t>();
+  EXPECT_EQ(epoch_tokens, static_cast<int64_t>(2 * prepared.train.prompt_ids.size() +
+                                               prepared.train.chosen_ids.size() +
+                                               prepared.train.rejected_ids.size()));
+  // `peak_memory_mib`: on CPU the process's resident high-water mark, which never falls.
+  EXPECT_GT(train.front()["peak_memory_mib"].get<double>(), 1.0);
+  for (size_t i = 1; i < train.size(); ++i)
+    EXPECT_GE(train[i]["peak_memory_mib"].get<double>(), train[i - 1]["peak_memory_mib"].get<double>());
   EXPECT_DOUBLE_EQ(train[static_cast<size_t>(steps_per_epoch - 1)]["epoch"].get<double>(), 1.0);
   EXPECT_DOUBLE_EQ(train.front()["lr"].get<double>(), 5e-3);
   std::vector<json> val = testing::metrics_lines(metrics, "val");
