@@ -2,7 +2,7 @@
 #   make demo   installs what is missing, builds, and runs the demo on the bundled example data
 #   make test   installs what is missing, builds, and runs every test (CI runs this: .ci/run)
 # and, not part of the README's set-up:
-#   make bench  the benchmarks of docs/benchmarks.md that need no ../shared assets (about 2 min
+#   make bench  the benchmarks of docs/benchmarks.md that need no ../shared assets (about 3 min
 #               after the build)
 BUILD ?= build
 JOBS ?= $(shell nproc)
@@ -30,6 +30,8 @@ bench: build
 	$(BUILD)/tools/bench_prepare --repeat 10
 	$(BUILD)/tools/bench_forward --presets tiny,small --runtime plain
 	$(BUILD)/tools/bench_forward --presets tiny,small --runtime tuned
+	$(BUILD)/tools/bench_train --preset tiny --steps 20
+	$(BUILD)/tools/bench_train --preset small --steps 20
 
 clean:
 	rm -rf $(BUILD) demo-out

@@ -19,12 +19,55 @@ pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)
 
 # LibTorch: Debian's libtorch-dev (1.13, CPU) or the one inside a PyTorch wheel
 # (pass -DCMAKE_PREFIX_PATH=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')).
-find_package(Torch REQUIRED)
+# Or -DDPO_TORCH_PACKAGE=<the torch folder of a wheel>: its headers and libraries taken as they
+# are, without its CMake config, which wants the whole CUDA toolkit (with cuDNN and NVTX) found
+# before it configures; tools/gpu/build.sh falls back to this.
 add_library(dpo_torch INTERFACE)
-target_link_libraries(dpo_torch INTERFACE ${TORCH_LIBRARIES})
-# TORCH_CXX_FLAGS carries the C++ ABI define that every object linked with LibTorch must share.
-separate_arguments(DPO_TORCH_CXX_FLAGS UNIX_COMMAND "${TORCH_CXX_FLAGS}")
-target_compile_options(dpo_torch INTERFACE ${DPO_TORCH_CXX_FLAGS})
+if(DPO_TORCH_PACKAGE)
+  set(_torch_api ${DPO_TORCH_PACKAGE}/include/torch/csrc/api/include)
+  if(NOT EXISTS ${_torch_api}/torch/version.h)
+    message(FATAL_ERROR "DPO_TORCH_PACKAGE=${DPO_TORCH_PACKAGE} holds no include/torch/csrc/api/include/torch/version.h")
+  endif()
+  file(STRINGS ${_torch_api}/torch/version.h _torch_version_lines REGEX "define TORCH_VERSION_(MAJOR|MINOR|PATCH) ")
+  set(Torch_VERSION "")
+  foreach(_line ${_torch_version_lines})
+    string(REGEX REPLACE ".* ([0-9]+)$" "\\1" _part "${_line}")
+    string(APPEND Torch_VERSION "${_part}.")
+  endforeach()
+  string(REGEX REPLACE "\\.$" "" Torch_VERSION "${Torch_VERSION}")
+  target_include_directories(dpo_torch SYSTEM INTERFACE ${DPO_TORCH_PACKAGE}/include ${_torch_api})
+  set(_torch_libs)
+  foreach(_name torch torch_cpu c10)
+    find_library(DPO_TORCH_LIB_${_name} ${_name} PATHS ${DPO_TORCH_PACKAGE}/lib NO_DEFAULT_PATH REQUIRED)
+    list(APPEND _torch_libs ${DPO_TORCH_LIB_${_name}})
+  endforeach()
+  find_library(DPO_TORCH_LIB_torch_cuda torch_cuda PATHS ${DPO_TORCH_PACKAGE}/lib NO_DEFAULT_PATH)
+  find_library(DPO_TORCH_LIB_c10_cuda c10_cuda PATHS ${DPO_TORCH_PACKAGE}/lib NO_DEFAULT_PATH)
+  if(DPO_TORCH_LIB_torch_cuda AND DPO_TORCH_LIB_c10_cuda)
+    # The CUDA half registers its kernels when loaded; nothing in dpo names it but the memory
+    # statistics, so keep it linked.
+    list(PREPEND _torch_libs "-Wl,--no-as-needed" ${DPO_TORCH_LIB_torch_cuda} ${DPO_TORCH_LIB_c10_cuda}
+         "-Wl,--as-needed")
+    # CUDA's runtime headers, which c10/cuda's headers include: the toolkit's or the wheel's.
+    find_path(DPO_CUDA_RUNTIME_INCLUDE cuda_runtime_api.h
+      HINTS ${CUDAToolkit_ROOT}/include /usr/local/cuda/include
+            ${DPO_TORCH_PACKAGE}/../nvidia/cu13/include ${DPO_TORCH_PACKAGE}/../nvidia/cuda_runtime/include)
+    if(DPO_CUDA_RUNTIME_INCLUDE)
+      target_include_directories(dpo_torch SYSTEM INTERFACE ${DPO_CUDA_RUNTIME_INCLUDE})
+    endif()
+  endif()
+  target_link_libraries(dpo_torch INTERFACE ${_torch_libs} Threads::Threads)
+  # The wheel's C++ ABI: python3 -c 'import torch;print(int(torch._C._GLIBCXX_USE_CXX11_ABI))'.
+  set(DPO_TORCH_CXX11_ABI 1 CACHE STRING "_GLIBCXX_USE_CXX11_ABI of the LibTorch in DPO_TORCH_PACKAGE")
+  target_compile_definitions(dpo_torch INTERFACE _GLIBCXX_USE_CXX11_ABI=${DPO_TORCH_CXX11_ABI})
+  message(STATUS "LibTorch ${Torch_VERSION} from ${DPO_TORCH_PACKAGE} (CUDA runtime headers: ${DPO_CUDA_RUNTIME_INCLUDE})")
+else()
+  find_package(Torch REQUIRED)
+  target_link_libraries(dpo_torch INTERFACE ${TORCH_LIBRARIES})
+  # TORCH_CXX_FLAGS carries the C++ ABI define that every object linked with LibTorch must share.
+  separate_arguments(DPO_TORCH_CXX_FLAGS UNIX_COMMAND "${TORCH_CXX_FLAGS}")
+  target_compile_options(dpo_torch INTERFACE ${DPO_TORCH_CXX_FLAGS})
+endif()
 add_library(dpo::torch ALIAS dpo_torch)
 
 # sentencepiece.

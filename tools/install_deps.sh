@@ -1,5 +1,6 @@
 #!/bin/sh
-# Installs the Debian 12 packages dpo needs to build, test and run its demo: only those that are
+# Installs the Debian 12 packages dpo needs to build, test and run its demo (python3-numpy and
+# python3-h5py: the tests run tools/gpu/parity.py's numpy backend): only those that are
 # missing, without a prompt. Called by `make demo` and `make test`; extra packages may be named as
 # arguments (`make bench` adds `sentencepiece` for the spm_encode baseline).
 set -eu
@@ -8,6 +9,7 @@ PACKAGES="cmake make g++ pkg-config git
 libtorch-dev libopenblas0-pthread
 libsentencepiece-dev nlohmann-json3-dev libsimdjson-dev libhdf5-dev libcli11-dev libgtest-dev
 libxxhash-dev libssl-dev zlib1g-dev
+python3 python3-numpy python3-h5py
 $*"
 
 missing=""
