@@ -51,12 +51,4 @@ double peak_memory_mib(const c10::Device& device) {
 #endif
 }
 
-void reset_peak_memory(const c10::Device& device) {
-#if DPO_CUDA_MEMORY_STATS
-  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.has_index() ? device.index() : 0);
-#else
-  (void)device;
-#endif
-}
-
 }  // namespace dpo

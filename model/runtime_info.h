@@ -23,7 +23,4 @@ TorchRuntimeInfo torch_runtime_info();
 // (VmHWM). 0 when it cannot be read (a CUDA device in a build without CUDA's headers).
 double peak_memory_mib(const c10::Device& device);
 
-// Starts the peak of a CUDA device afresh (the CPU high-water mark cannot be reset).
-void reset_peak_memory(const c10::Device& device);
-
 }  // namespace dpo

@@ -136,6 +136,7 @@ int run(const BenchOptions& o) {
   train.micro_batch_pairs = o.pairs_per_step;
   train.max_steps = total_steps;
   train.threads = o.device == "cpu" ? o.threads : 0;
+  train.log_every_steps = 1;  // a metrics line per step: the figures below need them
   train.eval_batch_pairs = o.pairs_per_step;
   train.eval_max_pairs = 16;
   train.seed = 1;

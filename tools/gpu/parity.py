@@ -173,7 +173,7 @@ class NumpyLlama:
             medium = (wavelen >= old / high) & (wavelen <= old / low)
             inv_freq = np.where(medium, smoothed, llama)
         elif kind != "default":
-            sys.exit(f"numpy backend: rope_scaling {kind!r} is not implemented (use transformers)")
+            sys.exit(f"numpy backend: unknown rope_scaling {kind!r} (dpo, too, reads only linear and llama3)")
         self.inv_freq = inv_freq
         self.lm_head = self.w.get("lm_head.weight", self.w["model.embed_tokens.weight"])
 
