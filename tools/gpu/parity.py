@@ -77,16 +77,20 @@ def completion_logp(logp_rows, sequence, start):
     return float(sum(logp_rows[t - 1, tok] for t, tok in zip(range(start, len(sequence)), targets)))
 
 
+def safetensors_files(model_dir):
+    """The weight files of a model folder: the shards its index names, or model.safetensors."""
+    index = os.path.join(model_dir, "model.safetensors.index.json")
+    names = (sorted(set(json.load(open(index))["weight_map"].values())) if os.path.exists(index)
+             else ["model.safetensors"])
+    return [os.path.join(model_dir, name) for name in names]
+
+
 def perturb_model(model_dir, seed=0):
     """Gives a freshly initialised model's biases (zero) and norm weights (one) random values,
     in place, so that parity covers them too."""
     rng = np.random.default_rng(seed)
-    index = os.path.join(model_dir, "model.safetensors.index.json")
-    files = (sorted(set(json.load(open(index))["weight_map"].values())) if os.path.exists(index)
-             else ["model.safetensors"])
     changed = 0
-    for name in files:
-        path = os.path.join(model_dir, name)
+    for path in safetensors_files(model_dir):
         with open(path, "rb") as f:
             (n,) = struct.unpack("<Q", f.read(8))
             header_bytes = f.read(n)
@@ -139,12 +143,9 @@ def read_safetensors(path):
 
 
 def read_weights(model_dir):
-    index = os.path.join(model_dir, "model.safetensors.index.json")
-    files = (sorted(set(json.load(open(index))["weight_map"].values())) if os.path.exists(index)
-             else ["model.safetensors"])
     weights = {}
-    for name in files:
-        weights.update(read_safetensors(os.path.join(model_dir, name)))
+    for path in safetensors_files(model_dir):
+        weights.update(read_safetensors(path))
     return weights
 
 
