@@ -81,7 +81,7 @@ add_library(dpo::sentencepiece_train ALIAS dpo_sentencepiece_train)
 
 # The protobuf clash between Debian's libsentencepiece (embedded protobuf-lite 3.14, exported)
 # and LibTorch's libprotobuf.so.32 (3.21) is avoided by never linking sentencepiece into an
-# executable: dataloader/sentencepiece_shim.cpp is a module loaded with RTLD_DEEPBIND.
+# executable: tokenizer/sentencepiece_shim.cpp is a module loaded with RTLD_DEEPBIND.
 # (Linking libprotobuf.so.32 first only lets the process start: sentencepiece then refuses to
 # load any model because its version check binds to 3.21.)
 

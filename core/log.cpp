@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "core/error.h"
+#include "core/format.h"
 
 namespace dpo {
 
@@ -45,13 +46,12 @@ LogLevel parse_log_level(const std::string& name) {
 
 void log_message(LogLevel level, const char* component, const char* format, ...) {
   if (static_cast<int>(level) < g_level.load()) return;
-  char text[4096];
   va_list args;
   va_start(args, format);
-  std::vsnprintf(text, sizeof(text), format, args);
+  const std::string text = format_v(format, args);
   va_end(args);
   std::lock_guard<std::mutex> lock(g_write_mutex);
-  std::fprintf(stderr, "[%s] %s%s\n", component, level_prefix(level), text);
+  std::fprintf(stderr, "[%s] %s%s\n", component, level_prefix(level), text.c_str());
 }
 
 }  // namespace dpo

@@ -5,7 +5,7 @@
 
 #include "core/error.h"
 #include "core/text.h"
-#include "dataloader/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace dpo {
 namespace {

@@ -17,9 +17,9 @@
 #include <string_view>
 #include <vector>
 
-#include "dataloader/issue_codes.h"
-#include "dataloader/preference_row.h"
-#include "dataloader/tokenizer.h"
+#include "data/issue_codes.h"
+#include "data/preference_row.h"
+#include "tokenizer/tokenizer.h"
 
 namespace dpo {
 

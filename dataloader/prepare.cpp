@@ -16,10 +16,10 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/log.h"
-#include "dataloader/chat_template.h"
-#include "dataloader/hf_tokenizer_config.h"
+#include "templates/chat_template.h"
+#include "tokenizer/hf_tokenizer_config.h"
 #include "dataloader/prepared_dataset.h"
-#include "dataloader/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace dpo {
 namespace {

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "dataloader/pair_encoder.h"
-#include "dataloader/validation_report.h"
-#include "dataloader/validator.h"
+#include "data/validation_report.h"
+#include "data/validator.h"
 
 namespace dpo {
 

@@ -6,7 +6,7 @@
 
 #include "core/error.h"
 #include "dataloader/prepared_dataset.h"
-#include "dataloader/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace dpo {
 namespace {

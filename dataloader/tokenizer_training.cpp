@@ -10,7 +10,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "dataloader/sentencepiece_model.h"
+#include "tokenizer/sentencepiece_model.h"
 
 namespace dpo {
 namespace {

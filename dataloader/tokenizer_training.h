@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "dataloader/validator.h"
+#include "data/validator.h"
 
 namespace dpo {
 

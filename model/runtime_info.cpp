@@ -8,8 +8,10 @@
 
 #include "model/torch_compat.h"
 
-// Debian's LibTorch ships c10/cuda headers without CUDA itself: require both.
-#if __has_include(<c10/cuda/CUDACachingAllocator.h>) && __has_include(<cuda_runtime_api.h>)
+// Debian's LibTorch ships c10/cuda headers without CUDA itself (and without the
+// cuda_cmake_macros.h they include), while the CUDA toolkit may well be installed beside it:
+// require the header only a CUDA build of LibTorch has, and CUDA's runtime headers.
+#if __has_include(<c10/cuda/impl/cuda_cmake_macros.h>) && __has_include(<cuda_runtime_api.h>)
 #include <c10/cuda/CUDACachingAllocator.h>
 #define DPO_CUDA_MEMORY_STATS 1
 #else

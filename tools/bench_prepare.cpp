@@ -29,10 +29,10 @@
 
 #include "core/malloc_tuning.h"
 #include "core/text.h"
-#include "dataloader/chat_template.h"
+#include "templates/chat_template.h"
 #include "dataloader/prepare.h"
-#include "dataloader/tokenizer.h"
-#include "dataloader/tokenizer_folder.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer_folder.h"
 #include "dataloader/tokenizer_training.h"
 #include "tools/bench_spm_encode.h"
 

@@ -20,7 +20,7 @@
 
 #include "core/malloc_tuning.h"
 #include "tools/bench_spm_encode.h"
-#include "dataloader/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace {
 

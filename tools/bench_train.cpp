@@ -38,7 +38,7 @@
 #include "dataloader/tokenizer_training.h"
 #include "model/model_config.h"
 #include "trainer/dpo_trainer.h"
-#include "trainer/model_factory.h"
+#include "pipeline/model_factory.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

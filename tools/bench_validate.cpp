@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "core/text.h"
-#include "dataloader/validator.h"
+#include "data/validator.h"
 
 namespace {
 

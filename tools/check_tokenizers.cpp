@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "core/error.h"
-#include "dataloader/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace {
 

@@ -8,7 +8,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "tools/commands.h"
-#include "trainer/data_gates.h"
+#include "pipeline/data_gates.h"
 
 namespace dpo {
 namespace {

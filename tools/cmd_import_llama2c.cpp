@@ -1,13 +1,13 @@
 // dpo import-llama2c --checkpoint model.bin --tokenizer tokenizer.model --out DIR : converts a
 // llama2.c checkpoint (karpathy's tinyllamas) into a Hugging Face Llama folder
-// (model/llama2c_import.h describes the format and the weight permutation).
+// (pipeline/llama2c_import.h describes the format and the weight permutation).
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <memory>
 
 #include "core/error.h"
-#include "model/llama2c_import.h"
+#include "pipeline/llama2c_import.h"
 #include "tools/commands.h"
 
 namespace dpo {

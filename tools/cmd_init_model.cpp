@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "model/model_config.h"
 #include "tools/commands.h"
-#include "trainer/model_factory.h"
+#include "pipeline/model_factory.h"
 
 namespace dpo {
 

@@ -9,7 +9,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "tools/commands.h"
-#include "trainer/run_report_html.h"
+#include "report/run_report_html.h"
 
 namespace dpo {
 

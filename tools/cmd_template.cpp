@@ -10,8 +10,8 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "dataloader/chat_template.h"
-#include "dataloader/hf_tokenizer_config.h"
+#include "templates/chat_template.h"
+#include "tokenizer/hf_tokenizer_config.h"
 #include "tools/commands.h"
 
 namespace dpo {

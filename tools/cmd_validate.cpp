@@ -6,7 +6,8 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
-#include "dataloader/validator.h"
+#include "data/validator.h"
+#include "tokenizer/sentencepiece_model.h"
 #include "tools/commands.h"
 
 namespace dpo {
@@ -21,6 +22,7 @@ struct ValidateFlags {
   std::string fail_on = "error";
   std::vector<double> length_bias_range = {0.35, 0.65};
   bool quiet = false;
+  std::string tokenizer_path;
   ValidateOptions options;
 };
 
@@ -38,6 +40,7 @@ int run_validate(const ValidateFlags& flags) {
   }
   options.length_bias_low = flags.length_bias_range[0];
   options.length_bias_high = flags.length_bias_range[1];
+  if (!flags.tokenizer_path.empty()) options.count_tokens = make_token_counter(flags.tokenizer_path);
 
   ValidationReport report = validate_files(flags.files, options);
   if (!flags.report_path.empty()) {
@@ -104,7 +107,7 @@ Command add_validate_command(CLI::App& dpo) {
       ->delimiter(',')
       ->expected(2);
   app->add_option(
-      "--tokenizer", flags->options.tokenizer_path,
+      "--tokenizer", flags->tokenizer_path,
       "A sentencepiece tokenizer.model: also report lengths in tokens");
   app->add_option(
       "--special-token", flags->options.extra_special_tokens,

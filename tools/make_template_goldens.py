@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Renders every chat template the tests know with Jinja2, exactly as transformers'
 apply_chat_template does, and writes the expected outputs to
-tests/fixtures/templates/goldens.json for tests/dataloader/chat_template_golden_test.cpp.
+tests/fixtures/templates/goldens.json for tests/templates/chat_template_golden_test.cpp.
 
 Run from the repository root with Debian's python3 and python3-jinja2 (3.1.x):
     /usr/bin/python3 tools/make_template_goldens.py

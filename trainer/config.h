@@ -12,7 +12,7 @@
 
 #include "dataloader/pair_encoder.h"
 #include "dataloader/prepare.h"
-#include "dataloader/row_parser.h"
+#include "data/row_parser.h"
 #include "losses/loss_config.h"
 #include "trainer/lr_schedule.h"
 

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
-#include "dataloader/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "tests/support/test_support.h"
 
 namespace dpo {

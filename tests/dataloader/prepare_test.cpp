@@ -10,7 +10,7 @@
 #include "core/error.h"
 #include "dataloader/prepare.h"
 #include "dataloader/prepared_dataset.h"
-#include "dataloader/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "tests/support/test_support.h"
 
 namespace dpo {

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
-#include "dataloader/sentencepiece_model.h"
+#include "tokenizer/sentencepiece_model.h"
 #include "tests/support/test_support.h"
 
 namespace dpo {

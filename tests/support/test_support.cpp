@@ -1,6 +1,6 @@
 #include "tests/support/test_support.h"
 
-#include "dataloader/sentencepiece_model.h"
+#include "tokenizer/sentencepiece_model.h"
 
 #include <stdlib.h>
 #include <sys/wait.h>

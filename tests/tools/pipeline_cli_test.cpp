@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "dataloader/prepared_dataset.h"
-#include "dataloader/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "tests/support/test_support.h"
 #include "tests/tools/tiny_pipeline.h"
 

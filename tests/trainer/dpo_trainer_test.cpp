@@ -14,16 +14,16 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "dataloader/chat_template.h"
+#include "templates/chat_template.h"
 #include "dataloader/prepare.h"
 #include "dataloader/prepared_dataset.h"
-#include "dataloader/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "dataloader/tokenizer_training.h"
 #include "model/checkpoint.h"
 #include "tests/support/test_support.h"
 #include "tests/trainer/trainer_fixture.h"
 #include "trainer/checkpoint_store.h"
-#include "trainer/model_factory.h"
+#include "pipeline/model_factory.h"
 
 namespace dpo {
 namespace {

@@ -1,0 +1,487 @@
+#include "data/validator.h"
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <unordered_map>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/hash.h"
+#include "core/text.h"
+#include "data/record_reader.h"
+#include "data/similarity.h"
+#include "data/special_tokens_scan.h"
+
+namespace dpo {
+
+namespace {
+
+constexpr size_t kMaxBalanceValuesPerKey = 100;
+
+struct PairSeen {
+  uint32_t file_index;
+  uint64_t line;
+  int64_t index;
+};
+
+// Bits of PromptSplits.
+constexpr uint8_t kInTrain = 1;
+constexpr uint8_t kInVal = 2;
+
+// The text of a completion: its one message, or the messages joined by newlines.
+std::string_view completion_text(const std::vector<Message>& messages, std::string& scratch) {
+  if (messages.size() == 1) return messages[0].content;
+  scratch = joined_content(messages);
+  return scratch;
+}
+
+size_t total_code_points(const std::vector<Message>& messages) {
+  size_t total = 0;
+  for (const Message& message : messages) total += count_code_points(message.content);
+  return total;
+}
+
+uint32_t clamp32(size_t value) {
+  return value > 0xFFFFFFFFu ? 0xFFFFFFFFu : static_cast<uint32_t>(value);
+}
+
+}  // namespace
+
+struct DatasetValidator::State {
+  ValidateOptions options;
+  std::vector<std::string> files;
+  ValidationReport report;
+  SpecialTokenScanner scanner;
+
+  std::unordered_map<Hash128, PairSeen, Hash128Hasher> pairs;
+  std::unordered_map<Hash128, uint8_t, Hash128Hasher> prompt_splits;
+  std::vector<uint32_t> prompt_chars, chosen_chars, rejected_chars;
+  std::vector<uint32_t> prompt_tokens, chosen_tokens, rejected_tokens;
+
+  std::unique_ptr<AtomicFile> rejects_file;
+  FILE* rejects = nullptr;
+
+  // Scratch buffers reused across rows.
+  std::string key_scratch, chosen_scratch, rejected_scratch;
+  std::vector<RowError> row_errors;
+  Hash128Stream hasher;
+
+  State(const ValidateOptions& opts, std::vector<std::string> paths)
+      : options(opts), files(std::move(paths)), scanner(opts.extra_special_tokens) {
+    report.files.resize(files.size());
+    for (size_t i = 0; i < files.size(); ++i) report.files[i].path = files[i];
+    report.seed = options.seed;
+    report.val_fraction = options.val_fraction;
+    report.similarity_threshold = options.similarity_threshold;
+    report.length_bias_low = options.length_bias_low;
+    report.length_bias_high = options.length_bias_high;
+    report.has_tokens = static_cast<bool>(options.count_tokens);
+    if (!options.rejects_path.empty()) {
+      rejects_file = std::make_unique<AtomicFile>(options.rejects_path);
+      rejects = std::fopen(rejects_file->temp_path().c_str(), "wb");
+      if (rejects == nullptr) {
+        throw IoError(errno_message("cannot create '" + rejects_file->temp_path() + "'", errno));
+      }
+    }
+  }
+
+  ~State() {
+    if (rejects != nullptr) std::fclose(rejects);
+  }
+
+  void record(IssueCode code, const RowLocation& where, const std::string& id, std::string message) {
+    IssueTally& tally = report.issues[static_cast<int>(code)];
+    ++tally.count;
+    if (issue_severity(code) == Severity::error) {
+      ++report.errors;
+    } else {
+      ++report.warnings;
+    }
+    if (tally.examples.size() < options.max_examples) {
+      tally.examples.push_back(
+          IssueExample{where.file_index, where.line, where.index, id, std::move(message)});
+    }
+  }
+
+  // One JSON line per rejected or excluded row, for auditing.
+  void write_reject(
+      const RowLocation& where,
+      const std::string& id,
+      const char* verdict,
+      const std::vector<RowError>& reasons) {
+    if (rejects == nullptr) return;
+    std::string line = "{\"file\":" + json_quote(files[where.file_index]) +
+                       ",\"line\":" + std::to_string(where.line);
+    if (where.index >= 0) line += ",\"index\":" + std::to_string(where.index);
+    if (!id.empty()) line += ",\"id\":" + json_quote(id);
+    line += ",\"verdict\":\"" + std::string(verdict) + "\",\"reasons\":[";
+    for (size_t i = 0; i < reasons.size(); ++i) {
+      if (i > 0) line += ",";
+      line += "{\"code\":\"" + std::string(issue_name(reasons[i].code)) +
+              "\",\"message\":" + json_quote(reasons[i].message) + "}";
+    }
+    line += "]}\n";
+    if (std::fwrite(line.data(), 1, line.size(), rejects) != line.size()) {
+      throw IoError("cannot write '" + rejects_file->temp_path() + "'");
+    }
+  }
+
+  Hash128 prompt_key(const std::vector<Message>& prompt) {
+    hasher.reset();
+    for (const Message& message : prompt) {
+      hasher.update_field(message.role);
+      key_scratch.clear();
+      append_matching_key(message.content, key_scratch);
+      hasher.update_field(key_scratch);
+    }
+    return hasher.digest();
+  }
+
+  Hash128 completion_hash(const std::vector<Message>& completion) {
+    hasher.reset();
+    for (const Message& message : completion) {
+      hasher.update_field(message.role);
+      hasher.update_field(trim_whitespace(message.content));
+    }
+    return hasher.digest();
+  }
+
+  static Hash128 pair_key(const Hash128& prompt, const Hash128& first, const Hash128& second) {
+    Hash128Stream stream;
+    for (const Hash128* h : {&prompt, &first, &second}) {
+      stream.update(std::string_view(reinterpret_cast<const char*>(h), sizeof(Hash128)));
+    }
+    return stream.digest();
+  }
+
+  // Errors that make a parsed row unusable.
+  void check_row_errors(const PreferenceRow& row, std::string_view chosen, std::string_view rejected) {
+    row_errors.clear();
+    // The prompt must hold a non-empty turn besides the system message, at its end.
+    const Message* last_turn = nullptr;
+    for (const Message& message : row.prompt) {
+      if (message.role != "system") last_turn = &message;
+    }
+    if (last_turn == nullptr || is_blank(last_turn->content)) {
+      row_errors.push_back(
+          {IssueCode::empty_prompt, last_turn == nullptr ? "the prompt has no user turn"
+                                                         : "the prompt's last turn is empty"});
+    }
+    for (size_t i = 1; i < row.prompt.size(); ++i) {
+      if (row.prompt[i].role == "system") {
+        row_errors.push_back(
+            {IssueCode::bad_role_order,
+             "a system message at prompt position " + std::to_string(i) + " (only first)"});
+        break;
+      }
+    }
+    if (!row.prompt.empty() && row.prompt.back().role == "assistant") {
+      row_errors.push_back(
+          {IssueCode::bad_role_order,
+           "the prompt ends with an assistant turn, so the answer does not follow a user turn"});
+    }
+    check_completion_roles(row.chosen, "chosen");
+    check_completion_roles(row.rejected, "rejected");
+    bool chosen_empty = is_blank(chosen);
+    bool rejected_empty = is_blank(rejected);
+    if (chosen_empty) row_errors.push_back({IssueCode::empty_chosen, "the chosen response is empty"});
+    if (rejected_empty) {
+      row_errors.push_back({IssueCode::empty_rejected, "the rejected response is empty"});
+    }
+    if (!chosen_empty && !rejected_empty && trim_whitespace(chosen) == trim_whitespace(rejected)) {
+      row_errors.push_back(
+          {IssueCode::chosen_equals_rejected,
+           "chosen and rejected are identical: \"" + excerpt_for_message(trim_whitespace(chosen)) +
+               "\""});
+    }
+  }
+
+  void check_completion_roles(const std::vector<Message>& completion, const char* name) {
+    if (completion.empty()) return;  // reported as empty
+    for (size_t i = 0; i < completion.size(); ++i) {
+      const std::string& role = completion[i].role;
+      bool allowed = role == "assistant" || (role == "tool" && i > 0 && i + 1 < completion.size());
+      if (!allowed) {
+        row_errors.push_back(
+            {IssueCode::bad_role_order,
+             std::string(name) + "[" + std::to_string(i) + "] is from '" + role +
+                 "'; a completion is the assistant's"});
+        return;
+      }
+    }
+  }
+
+  // The first special token found in any message; false when none.
+  bool find_special_token(const PreferenceRow& row, std::string& where) {
+    const std::pair<const char*, const std::vector<Message>*> parts[] = {
+        {"prompt", &row.prompt}, {"chosen", &row.chosen}, {"rejected", &row.rejected}};
+    for (const auto& [name, messages] : parts) {
+      for (size_t i = 0; i < messages->size(); ++i) {
+        std::string_view token = scanner.find((*messages)[i].content);
+        if (!token.empty()) {
+          where = "'" + std::string(token) + "' in " + name + "[" + std::to_string(i) + "].content";
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  size_t count_tokens(const std::vector<Message>& messages) {
+    size_t total = 0;
+    for (const Message& message : messages) {
+      total += options.count_tokens(message.content);
+    }
+    return total;
+  }
+
+  void add_balance(const PreferenceRow& row, bool chosen_longer) {
+    for (const auto& [key, value] : row.metadata_values) {
+      auto& values = report.metadata_balance[key];
+      auto it = values.find(value);
+      if (it == values.end()) {
+        it = values.size() < kMaxBalanceValuesPerKey ? values.emplace(value, BalanceCount{}).first
+                                                     : values.emplace("(other)", BalanceCount{}).first;
+      }
+      ++it->second.pairs;
+      it->second.chosen_longer += chosen_longer ? 1 : 0;
+    }
+  }
+};
+
+DatasetValidator::DatasetValidator(const ValidateOptions& options, std::vector<std::string> files)
+    : state_(std::make_unique<State>(options, std::move(files))) {
+  if (!(options.val_fraction >= 0.0 && options.val_fraction < 1.0)) {
+    throw UsageError("--val-fraction must be in [0, 1), got " + std::to_string(options.val_fraction));
+  }
+  if (!(options.similarity_threshold > 0.0 && options.similarity_threshold <= 1.0)) {
+    throw UsageError(
+        "--similarity-threshold must be in (0, 1], got " +
+        std::to_string(options.similarity_threshold));
+  }
+}
+
+DatasetValidator::~DatasetValidator() = default;
+
+void DatasetValidator::add_rejected(
+    const RowLocation& where,
+    const std::string& id,
+    const std::vector<RowError>& errors) {
+  State& s = *state_;
+  ++s.report.rows;
+  ++s.report.rejected;
+  for (const RowError& error : errors) s.record(error.code, where, id, error.message);
+  s.write_reject(where, id, "rejected", errors);
+}
+
+bool DatasetValidator::add_row(const PreferenceRow& row, const RowLocation& where, Split* split) {
+  State& s = *state_;
+  ValidationReport& report = s.report;
+  ++report.rows;
+
+  std::string_view chosen = completion_text(row.chosen, s.chosen_scratch);
+  std::string_view rejected = completion_text(row.rejected, s.rejected_scratch);
+  s.check_row_errors(row, chosen, rejected);
+  if (!s.row_errors.empty()) {
+    ++report.rejected;
+    for (const RowError& error : s.row_errors) s.record(error.code, where, row.id, error.message);
+    s.write_reject(where, row.id, "rejected", s.row_errors);
+    return false;
+  }
+
+  std::string token_where;
+  if (s.find_special_token(row, token_where)) {
+    s.record(IssueCode::special_tokens_in_content, where, row.id, token_where);
+  }
+  double similarity = 0;
+  if (similar_at_least(chosen, rejected, s.options.similarity_threshold, &similarity)) {
+    char text[96];
+    std::snprintf(text, sizeof(text), "chosen and rejected are %.1f%% similar", 100.0 * similarity);
+    s.record(IssueCode::near_identical_responses, where, row.id, text);
+  }
+  if (row.judgment != Judgment::chosen) {
+    std::string message = std::string("judgment is '") + judgment_name(row.judgment) + "'";
+    s.record(IssueCode::tie_or_both_bad, where, row.id, message + "; excluded from the pairs");
+    ++report.excluded;
+    s.write_reject(where, row.id, "excluded", {{IssueCode::tie_or_both_bad, message}});
+    return false;
+  }
+
+  // Cross-row checks.
+  Hash128 prompt = s.prompt_key(row.prompt);
+  Hash128 chosen_hash = s.completion_hash(row.chosen);
+  Hash128 rejected_hash = s.completion_hash(row.rejected);
+  auto describe_seen = [&s](const PairSeen& seen) {
+    const std::string& path = s.files[seen.file_index];
+    if (seen.index >= 0) {
+      return path + "[" + std::to_string(seen.index) + "] (line " + std::to_string(seen.line) + ")";
+    }
+    return path + ":" + std::to_string(seen.line);
+  };
+  auto conflict = s.pairs.find(State::pair_key(prompt, rejected_hash, chosen_hash));
+  if (conflict != s.pairs.end()) {
+    s.record(
+        IssueCode::conflicting_pair, where, row.id,
+        "the same pair with chosen and rejected swapped at " + describe_seen(conflict->second));
+  }
+  auto inserted = s.pairs.emplace(
+      State::pair_key(prompt, chosen_hash, rejected_hash),
+      PairSeen{where.file_index, where.line, where.index});
+  if (!inserted.second) {
+    s.record(
+        IssueCode::duplicate_pair, where, row.id,
+        "the same pair as " + describe_seen(inserted.first->second));
+  }
+
+  // The split: requested by the row, else by the prompt's hash.
+  Split assigned = split_for_prompt(prompt, s.options.seed, s.options.val_fraction);
+  if (row.requested_split != RequestedSplit::none) {
+    assigned = row.requested_split == RequestedSplit::val ? Split::val : Split::train;
+    ++report.split_requested_by_rows;
+  }
+  uint8_t& splits = s.prompt_splits[prompt];
+  uint8_t bit = assigned == Split::train ? kInTrain : kInVal;
+  uint8_t other = assigned == Split::train ? kInVal : kInTrain;
+  if ((splits & other) != 0 && (splits & bit) == 0) {
+    s.record(
+        IssueCode::duplicate_prompt_across_splits, where, row.id,
+        std::string("this prompt is also in the ") + (other == kInVal ? "val" : "train") +
+            " split");
+  }
+  splits |= bit;
+  if (assigned == Split::train) {
+    ++report.train_pairs;
+  } else {
+    ++report.val_pairs;
+  }
+
+  // Statistics.
+  ++report.pairs_ok;
+  size_t prompt_chars = total_code_points(row.prompt);
+  size_t chosen_chars = count_code_points(chosen);
+  size_t rejected_chars = count_code_points(rejected);
+  s.prompt_chars.push_back(clamp32(prompt_chars));
+  s.chosen_chars.push_back(clamp32(chosen_chars));
+  s.rejected_chars.push_back(clamp32(rejected_chars));
+  bool chosen_longer = chosen_chars > rejected_chars;
+  report.chosen_longer += chosen_longer ? 1 : 0;
+  size_t user_turns = 0;
+  for (const Message& message : row.prompt) user_turns += message.role == "user" ? 1 : 0;
+  report.multi_turn_pairs += user_turns > 1 ? 1 : 0;
+  if (s.options.count_tokens) {
+    s.prompt_tokens.push_back(clamp32(s.count_tokens(row.prompt)));
+    s.chosen_tokens.push_back(clamp32(s.count_tokens(row.chosen)));
+    s.rejected_tokens.push_back(clamp32(s.count_tokens(row.rejected)));
+  }
+  s.add_balance(row, chosen_longer);
+  if (split != nullptr) *split = assigned;
+  return true;
+}
+
+void DatasetValidator::set_file_summary(size_t file_index, const FileSummary& summary) {
+  state_->report.files.at(file_index) = summary;
+}
+
+ValidationReport DatasetValidator::finish() {
+  State& s = *state_;
+  ValidationReport& report = s.report;
+  report.prompt_chars = summarize_lengths(std::move(s.prompt_chars));
+  report.chosen_chars = summarize_lengths(std::move(s.chosen_chars));
+  report.rejected_chars = summarize_lengths(std::move(s.rejected_chars));
+  if (s.options.count_tokens) {
+    report.prompt_tokens = summarize_lengths(std::move(s.prompt_tokens));
+    report.chosen_tokens = summarize_lengths(std::move(s.chosen_tokens));
+    report.rejected_tokens = summarize_lengths(std::move(s.rejected_tokens));
+  }
+  report.unique_prompts = s.prompt_splits.size();
+  for (const auto& [key, splits] : s.prompt_splits) {
+    report.train_prompts += (splits & kInTrain) ? 1 : 0;
+    report.val_prompts += (splits & kInVal) ? 1 : 0;
+  }
+  if (report.pairs_ok > 0) {
+    report.chosen_longer_fraction =
+        static_cast<double>(report.chosen_longer) / static_cast<double>(report.pairs_ok);
+    report.prompt_duplication_rate =
+        1.0 - static_cast<double>(report.unique_prompts) / static_cast<double>(report.pairs_ok);
+    if (report.chosen_longer_fraction < report.length_bias_low ||
+        report.chosen_longer_fraction > report.length_bias_high) {
+      char text[160];
+      std::snprintf(
+          text, sizeof(text),
+          "the chosen response is longer in %.1f%% of %llu pairs (allowed %.0f%%-%.0f%%)",
+          100.0 * report.chosen_longer_fraction,
+          static_cast<unsigned long long>(report.pairs_ok), 100.0 * report.length_bias_low,
+          100.0 * report.length_bias_high);
+      IssueTally& tally = report.issues[static_cast<int>(IssueCode::length_bias)];
+      ++tally.count;
+      ++report.warnings;
+      tally.examples.push_back(IssueExample{0, 0, -1, "", text});
+    }
+  }
+  report.fail_on_warnings = s.options.fail_on_warnings;
+  report.passed = report.errors == 0 && !(report.fail_on_warnings && report.warnings > 0);
+  if (s.rejects != nullptr) {
+    bool ok = std::fflush(s.rejects) == 0;
+    ok = std::fclose(s.rejects) == 0 && ok;
+    s.rejects = nullptr;
+    if (!ok) throw IoError("cannot write '" + s.rejects_file->temp_path() + "'");
+    s.rejects_file->commit();
+  }
+  return std::move(report);
+}
+
+ValidationReport validate_files(
+    const std::vector<std::string>& files,
+    const ValidateOptions& options,
+    const AcceptedPairSink& sink) {
+  auto start = std::chrono::steady_clock::now();
+  if (files.empty()) throw UsageError("no data files given");
+  for (const std::string& path : files) {
+    std::ifstream probe(path, std::ios::binary);
+    if (!probe) throw IoError(errno_message("cannot open '" + path + "'", errno));
+  }
+  DatasetValidator validator(options, files);
+  PreferenceRow row;
+  std::vector<RowError> errors;
+  Record record;
+  for (size_t file_index = 0; file_index < files.size(); ++file_index) {
+    RecordReader reader(files[file_index], options.max_record_bytes);
+    RowParser parser(options.format, options.fields);
+    FileSummary summary;
+    summary.path = files[file_index];
+    while (reader.next(record)) {
+      ++summary.rows;
+      RowLocation where{static_cast<uint32_t>(file_index), record.line, record.index};
+      errors.clear();
+      if (record.problem == RecordProblem::too_large) {
+        errors.push_back(
+            {IssueCode::record_too_large,
+             "the record has " + std::to_string(record.size) + " bytes, over the cap of " +
+                 std::to_string(options.max_record_bytes) + " (--max-record-bytes)"});
+        validator.add_rejected(where, "", errors);
+      } else if (record.problem == RecordProblem::malformed_array) {
+        errors.push_back({IssueCode::invalid_json, record.problem_detail});
+        validator.add_rejected(where, "", errors);
+      } else if (parser.parse(record.text, row, errors)) {
+        Split split;
+        if (validator.add_row(row, where, &split) && sink) sink(row, where, split);
+      } else {
+        validator.add_rejected(where, row.id, errors);
+      }
+    }
+    summary.layout = file_layout_name(reader.layout());
+    summary.compressed = reader.compressed();
+    summary.byte_order_mark = reader.had_byte_order_mark();
+    summary.format = data_format_name(parser.format());
+    summary.blank_lines = reader.blank_lines();
+    summary.bytes = reader.bytes_consumed();
+    validator.set_file_summary(file_index, summary);
+  }
+  ValidationReport report = validator.finish();
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+}  // namespace dpo

@@ -1,0 +1,176 @@
+// ChatTemplate: loading (built-ins, .jinja files, model folders, tokenizer_config.json with
+// named templates), the variables transformers passes, pinning by SHA-256, and errors.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "core/hash.h"
+#include "templates/chat_template.h"
+#include "tests/support/test_support.h"
+
+namespace dpo {
+namespace {
+
+std::string source_root() {
+  std::string file = __FILE__;
+  return file.substr(0, file.rfind("/tests/templates/"));
+}
+
+std::vector<Message> chat(std::initializer_list<std::pair<const char*, const char*>> turns) {
+  std::vector<Message> messages;
+  for (const auto& turn : turns)
+    messages.push_back(Message{turn.first, turn.second});
+  return messages;
+}
+
+ChatTemplateVariables llama_tokens() {
+  ChatTemplateVariables v;
+  v.bos_token = "<s>";
+  v.eos_token = "</s>";
+  return v;
+}
+
+TEST(ChatTemplate, BuiltinsIncludeTheCommonModelFamilies) {
+  std::vector<std::string> names = ChatTemplate::builtin_names();
+  for (const char* expected :
+       {"chatml", "llama2", "llama3", "mistral", "zephyr", "gemma", "phi3", "plain", "qwen2_5"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
+  }
+}
+
+TEST(ChatTemplate, BuiltinsAreTheFilesOfConfigsTemplatesByteForByte) {
+  for (const std::string& name : ChatTemplate::builtin_names()) {
+    ChatTemplate builtin = ChatTemplate::load(name);
+    EXPECT_EQ(builtin.origin(), "builtin:" + name);
+    EXPECT_EQ(
+        builtin.text(), testing::read_file(source_root() + "/configs/templates/" + name + ".jinja"))
+        << name;
+  }
+}
+
+TEST(ChatTemplate, BuiltinGemmaIsTheTemplateOfGemmasTokenizerConfig) {
+  ChatTemplate from_config = ChatTemplate::load(
+      source_root() + "/tests/fixtures/templates/torchtune_gemma_tokenizer_config.json");
+  EXPECT_EQ(ChatTemplate::load("gemma").sha256(), from_config.sha256());
+}
+
+TEST(ChatTemplate, RendersChatmlAsTransformersDoes) {
+  ChatTemplate t = ChatTemplate::load("chatml");
+  auto messages = chat({{"system", "Be brief."}, {"user", "Hi"}});
+  EXPECT_EQ(
+      t.render(messages, true, {}),
+      "<|im_start|>system\nBe "
+      "brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(
+      t.render(messages, false, {}),
+      "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n");
+}
+
+TEST(ChatTemplate, Llama2PutsTheSystemPromptInTheFirstTurn) {
+  ChatTemplate t = ChatTemplate::load("llama2");
+  EXPECT_EQ(
+      t.render(chat({{"system", "S"}, {"user", " U "}, {"assistant", "A"}}), false, llama_tokens()),
+      "<s>[INST] <<SYS>>\nS\n<</SYS>>\n\n U [/INST] A </s>");
+}
+
+TEST(ChatTemplate, PlainTemplateForBaseModels) {
+  ChatTemplate t = ChatTemplate::load("plain");
+  auto prompt = chat({{"system", "Context."}, {"user", "Question?"}});
+  EXPECT_EQ(t.render(prompt, true, llama_tokens()), "Context.\n\nQuestion?\n\n");
+  auto full = chat({{"user", "Question?"}, {"assistant", "Answer."}});
+  EXPECT_EQ(t.render(full, false, llama_tokens()), "Question?\n\nAnswer.</s>");
+  EXPECT_EQ(t.render(full, false, {}), "Question?\n\nAnswer.");
+}
+
+TEST(ChatTemplate, EmptyTokensAreNotPassedSoTheyAreUndefined) {
+  ChatTemplate t(
+      "{{ bos_token is defined }} {{ eos_token }} {{ pad_token | default('none') }} {{ extra_token "
+      "}}",
+      "t");
+  ChatTemplateVariables v;
+  v.eos_token = "</s>";
+  v.extra["extra_token"] = "<x>";
+  EXPECT_EQ(t.render({}, false, v), "False </s> none <x>");
+  // The mistral template needs bos_token: without one it fails, as transformers does.
+  EXPECT_THROW(ChatTemplate::load("llama2").render(chat({{"user", "x"}}), false, {}), DataError);
+}
+
+TEST(ChatTemplate, ToolsAndDocumentsAreNoneAsInTransformers) {
+  ChatTemplate t("{{ tools is none }} {{ documents is none }} {{ add_generation_prompt }}", "t");
+  EXPECT_EQ(t.render({}, true, {}), "True True True");
+}
+
+TEST(ChatTemplate, StrftimeNowUsesTheGivenTime) {
+  ChatTemplate t("{{ strftime_now('%d %b %Y') }}", "t");
+  ChatTemplateVariables v;
+  std::tm when{};
+  when.tm_year = 124;
+  when.tm_mon = 6;
+  when.tm_mday = 26;
+  v.now = when;
+  EXPECT_EQ(t.render({}, false, v), "26 Jul 2024");
+  EXPECT_EQ(ChatTemplate("{{ strftime_now('%Y') | length }}", "t").render({}, false, {}), "4");
+}
+
+TEST(ChatTemplate, RaiseExceptionBecomesADataErrorWithTheMessage) {
+  ChatTemplate t = ChatTemplate::load("gemma");
+  try {
+    t.render(chat({{"system", "S"}, {"user", "U"}}), false, llama_tokens());
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("builtin:gemma:1:"), std::string::npos) << e.what();
+    EXPECT_NE(
+        std::string(e.what()).find("raise_exception: System role not supported"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(ChatTemplate, LoadsAJinjaFileAndPinsItsHash) {
+  testing::TempDir dir;
+  testing::write_file(dir.file("t.jinja"), "{% for m in messages %}{{ m.content }}{% endfor %}\n");
+  ChatTemplate t = ChatTemplate::load(dir.file("t.jinja"));
+  EXPECT_EQ(t.origin(), dir.file("t.jinja"));
+  EXPECT_EQ(t.sha256(), sha256_hex("{% for m in messages %}{{ m.content }}{% endfor %}\n"));
+  EXPECT_EQ(t.render(chat({{"user", "a"}, {"assistant", "b"}}), false, {}), "ab");
+}
+
+TEST(ChatTemplate, LoadsFromAModelFolderOrItsConfigWithNamedTemplates) {
+  testing::TempDir dir;
+  testing::write_file(
+      dir.file("tokenizer_config.json"),
+      R"({"chat_template": [{"name": "default", "template": "D{{ messages | length }}"},)"
+      R"( {"name": "tool_use", "template": "T"}]})");
+  EXPECT_EQ(ChatTemplate::load(dir.path()).render(chat({{"user", "x"}}), false, {}), "D1");
+  EXPECT_EQ(ChatTemplate::load(dir.path() + "#tool_use").text(), "T");
+  ChatTemplate from_file = ChatTemplate::load(dir.file("tokenizer_config.json") + "#tool_use");
+  EXPECT_EQ(from_file.text(), "T");
+  EXPECT_EQ(from_file.origin(), dir.file("tokenizer_config.json") + "#tool_use");
+  try {
+    ChatTemplate::load(dir.path() + "#rag");
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(
+        std::string(e.what()).find("no chat template named 'rag' (it has: default, tool_use)"),
+        std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(ChatTemplate, LoadErrorsSayWhatToDo) {
+  testing::TempDir dir;
+  testing::write_file(dir.file("tokenizer_config.json"), R"({"bos_token": "<s>"})");
+  EXPECT_THROW(ChatTemplate::load(dir.path()), ConfigError);
+  EXPECT_THROW(ChatTemplate::load("no_such_builtin"), ConfigError);
+  EXPECT_THROW(ChatTemplate::load(dir.file("missing.jinja")), IoError);
+  testing::write_file(dir.file("bad.jinja"), "ok\n{% if %}");
+  try {
+    ChatTemplate::load(dir.file("bad.jinja"));
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()).find(dir.file("bad.jinja") + ":2:7:"), 0u) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace dpo

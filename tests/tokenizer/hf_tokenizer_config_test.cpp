@@ -1,0 +1,134 @@
+#include "tokenizer/hf_tokenizer_config.h"
+
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "tests/support/test_support.h"
+
+namespace dpo {
+namespace {
+
+// The shape of a Llama-2 / Mistral tokenizer_config.json.
+const char* kLlamaConfig = R"({
+  "add_bos_token": true,
+  "add_eos_token": false,
+  "added_tokens_decoder": {
+    "2": {"content": "</s>", "lstrip": false, "normalized": false, "rstrip": false,
+          "single_word": false, "special": true},
+    "0": {"content": "<unk>", "lstrip": false, "normalized": false, "rstrip": false,
+          "single_word": false, "special": true},
+    "1": {"content": "<s>", "lstrip": false, "normalized": false, "rstrip": false,
+          "single_word": false, "special": true},
+    "32000": {"content": "<tool>", "lstrip": true, "rstrip": true, "single_word": true}
+  },
+  "bos_token": "<s>",
+  "chat_template": "{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}",
+  "clean_up_tokenization_spaces": false,
+  "eos_token": {"__type": "AddedToken", "content": "</s>", "rstrip": false},
+  "model_max_length": 1000000000000000019884624838656,
+  "pad_token": null,
+  "tokenizer_class": "LlamaTokenizer",
+  "unk_token": "<unk>"
+})";
+
+TEST(HfTokenizerConfig, ReadsALlamaStyleConfig) {
+  HfTokenizerConfig config = parse_hf_tokenizer_config("m", kLlamaConfig, "");
+  EXPECT_EQ(config.tokenizer_class, "LlamaTokenizer");
+  ASSERT_TRUE(config.bos_token && config.eos_token && config.unk_token);
+  EXPECT_EQ(config.bos_token->content, "<s>");
+  EXPECT_EQ(config.eos_token->content, "</s>");
+  EXPECT_EQ(config.unk_token->content, "<unk>");
+  EXPECT_FALSE(config.pad_token.has_value());
+  EXPECT_EQ(config.add_bos_token, true);
+  EXPECT_EQ(config.add_eos_token, false);
+  // `legacy` absent: true, as transformers' LlamaTokenizer.
+  EXPECT_TRUE(config.legacy);
+  EXPECT_FALSE(config.legacy_given);
+  EXPECT_TRUE(config.add_prefix_space);
+  // 1e30 means "no limit".
+  EXPECT_FALSE(config.model_max_length.has_value());
+
+  ASSERT_EQ(config.added_tokens.size(), 4u);  // sorted by id
+  EXPECT_EQ(config.added_tokens[0].id, 0);
+  EXPECT_EQ(config.added_tokens[2].content, "</s>");
+  const HfAddedToken& tool = config.added_tokens[3];
+  EXPECT_EQ(tool.id, 32000);
+  EXPECT_TRUE(tool.lstrip && tool.rstrip && tool.single_word);
+  EXPECT_FALSE(tool.special);    // absent "special" in added_tokens_decoder
+  EXPECT_TRUE(tool.normalized);  // AddedToken's default
+}
+
+TEST(HfTokenizerConfig, NamedTemplatesLegacyAndLimits) {
+  HfTokenizerConfig config = parse_hf_tokenizer_config("m", R"({
+    "legacy": false, "add_prefix_space": false, "model_max_length": 4096,
+    "chat_template": [{"name": "default", "template": "A"}, {"name": "tool_use", "template": "B"}]
+  })", "");
+  EXPECT_FALSE(config.legacy);
+  EXPECT_TRUE(config.legacy_given);
+  EXPECT_FALSE(config.add_prefix_space);
+  EXPECT_EQ(config.model_max_length, 4096);
+  EXPECT_FALSE(config.bos_token.has_value());
+  EXPECT_FALSE(config.add_bos_token.has_value());
+}
+
+TEST(HfTokenizerConfig, SpecialTokensMapOverridesTheConfig) {
+  HfTokenizerConfig config = parse_hf_tokenizer_config(
+      "m", R"({"bos_token": "<s>", "eos_token": "</s>"})",
+      R"({"eos_token": {"content": "<|im_end|>", "rstrip": true},
+          "pad_token": "<pad>",
+          "additional_special_tokens": ["<|im_start|>", {"content": "<|tool|>", "lstrip": true}]})");
+  EXPECT_EQ(config.bos_token->content, "<s>");
+  EXPECT_EQ(config.eos_token->content, "<|im_end|>");
+  EXPECT_TRUE(config.eos_token->rstrip);
+  EXPECT_EQ(config.pad_token->content, "<pad>");
+  ASSERT_EQ(config.additional_special_tokens.size(), 2u);
+  EXPECT_EQ(config.additional_special_tokens[0].content, "<|im_start|>");
+  EXPECT_TRUE(config.additional_special_tokens[1].lstrip);
+}
+
+TEST(HfTokenizerConfig, ErrorsNameTheFileAndKey) {
+  auto message_of = [](const std::string& config, const std::string& map = "") {
+    try {
+      parse_hf_tokenizer_config("/models/x", config, map);
+    } catch (const ConfigError& error) {
+      return std::string(error.what());
+    }
+    return std::string("no error");
+  };
+  std::string bad_json = message_of("{\"bos_token\": ");
+  EXPECT_NE(bad_json.find("/models/x/tokenizer_config.json"), std::string::npos) << bad_json;
+  std::string bad_type = message_of(R"({"legacy": "yes"})");
+  EXPECT_NE(bad_type.find("`legacy`"), std::string::npos) << bad_type;
+  std::string bad_token = message_of(R"({"bos_token": 5})");
+  EXPECT_NE(bad_token.find("`bos_token`"), std::string::npos) << bad_token;
+  std::string bad_id = message_of(R"({"added_tokens_decoder": {"abc": {"content": "x"}}})");
+  EXPECT_NE(bad_id.find("abc"), std::string::npos) << bad_id;
+  std::string bad_map = message_of("{}", "[1, 2]");
+  EXPECT_NE(bad_map.find("special_tokens_map.json"), std::string::npos) << bad_map;
+  std::string no_content = message_of(R"({"eos_token": {"rstrip": true}})");
+  EXPECT_NE(no_content.find("lacks a string `content`"), std::string::npos) << no_content;
+}
+
+TEST(HfTokenizerConfig, ReadsAFolderAndFindsTheModel) {
+  testing::TempDir folder;
+  EXPECT_THROW(read_hf_tokenizer_config(folder.path()), IoError);
+  EXPECT_THROW(find_tokenizer_model(folder.path()), IoError);
+  testing::write_file(folder.file("tokenizer_config.json"),
+                      R"({"chat_template": "from config", "bos_token": "<s>"})");
+  testing::write_file(folder.file("special_tokens_map.json"), R"({"bos_token": "<bos>"})");
+  HfTokenizerConfig config = read_hf_tokenizer_config(folder.path());
+  EXPECT_EQ(config.bos_token->content, "<bos>");
+
+  testing::write_file(folder.file("tokenizer.json"), "{}");
+  try {
+    find_tokenizer_model(folder.path());
+    FAIL() << "expected IoError";
+  } catch (const IoError& error) {
+    EXPECT_NE(error.hint().find("tokenizer.json"), std::string::npos);
+  }
+  testing::write_file(folder.file("tokenizer.model"), "x");
+  EXPECT_EQ(find_tokenizer_model(folder.path()), folder.file("tokenizer.model"));
+}
+
+}  // namespace
+}  // namespace dpo

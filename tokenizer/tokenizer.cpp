@@ -1,0 +1,467 @@
+// Tokenizer: special-token splitting + sentencepiece, as transformers' Llama-style
+// sentencepiece tokenizers (see tokenizer.h and docs/tokenization.md).
+#include "tokenizer/tokenizer.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/hash.h"
+#include "core/text.h"
+#include "tokenizer/sentencepiece_model.h"
+
+namespace dpo {
+namespace {
+
+constexpr std::string_view kUnderline = "\xE2\x96\x81";  // "▁", sentencepiece's space
+
+std::string read_model_file(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw IoError(errno_message("cannot open tokenizer model '" + path + "'", errno));
+  std::ostringstream bytes;
+  bytes << file.rdbuf();
+  return bytes.str();
+}
+
+// Python's str.isspace(), which transformers' lstrip/rstrip of added tokens use.
+bool is_python_space(uint32_t c) {
+  return (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 ||
+         c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 ||
+         c == 0x202f || c == 0x205f || c == 0x3000;
+}
+
+// Decodes the code point at text[pos] (text is valid UTF-8 where it matters; invalid bytes
+// count as one non-space unit).
+uint32_t code_point_at(std::string_view text, size_t pos, size_t& length) {
+  unsigned char c = static_cast<unsigned char>(text[pos]);
+  int extra = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
+  length = 1;
+  if (extra == 0) return c;
+  if (extra < 0 || pos + static_cast<size_t>(extra) >= text.size()) return 0xFFFFFFFF;
+  uint32_t value = c & (0x3f >> extra);
+  for (int i = 1; i <= extra; ++i) value = (value << 6) | (text[pos + i] & 0x3f);
+  length = static_cast<size_t>(extra) + 1;
+  return value;
+}
+
+std::string lstrip_python(const std::string& text) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t length = 1;
+    if (!is_python_space(code_point_at(text, pos, length))) break;
+    pos += length;
+  }
+  return text.substr(pos);
+}
+
+std::string rstrip_python(const std::string& text) {
+  size_t end = text.size();
+  while (end > 0) {
+    size_t start = end - 1;  // back up to the lead byte of the last code point
+    while (start > 0 && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) --start;
+    size_t length = 1;
+    uint32_t c = code_point_at(text, start, length);
+    if (start + length != end || !is_python_space(c)) break;
+    end = start;
+  }
+  return text.substr(0, end);
+}
+
+std::string replace_all(std::string_view text, std::string_view from, std::string_view to) {
+  std::string out;
+  out.reserve(text.size());
+  size_t pos = 0;
+  while (true) {
+    size_t hit = text.find(from, pos);
+    if (hit == std::string_view::npos) break;
+    out.append(text.substr(pos, hit - pos));
+    out.append(to);
+    pos = hit + from.size();
+  }
+  out.append(text.substr(pos));
+  return out;
+}
+
+bool starts_with(std::string_view text, std::string_view prefix) {
+  return text.size() >= prefix.size() && text.compare(0, prefix.size(), prefix) == 0;
+}
+
+}  // namespace
+
+TokenizerSpec TokenizerSpec::from(const HfTokenizerConfig& config) {
+  TokenizerSpec spec;
+  spec.has_config = true;
+  spec.added_tokens = config.added_tokens;
+  auto role = [&](const std::optional<HfAddedToken>& token, std::string& out) {
+    if (!token) return;
+    out = token->content;
+    // A role token missing from added_tokens_decoder is still matched in text.
+    spec.added_tokens.push_back(*token);
+  };
+  role(config.bos_token, spec.bos_token);
+  role(config.eos_token, spec.eos_token);
+  role(config.unk_token, spec.unk_token);
+  role(config.pad_token, spec.pad_token);
+  for (const HfAddedToken& token : config.additional_special_tokens) {
+    spec.additional_special_tokens.push_back(token.content);
+    spec.added_tokens.push_back(token);
+  }
+  spec.legacy = config.legacy;
+  spec.add_prefix_space = config.add_prefix_space;
+  spec.add_bos_token = config.add_bos_token.value_or(true);
+  spec.add_eos_token = config.add_eos_token.value_or(false);
+  return spec;
+}
+
+Tokenizer::Tokenizer(const std::string& name, std::string model_bytes, TokenizerSpec spec)
+    : name_(name), model_bytes_(std::move(model_bytes)), spec_(std::move(spec)) {
+  model_info_ = read_sentencepiece_model_info(model_bytes_, name_);
+  if (spec_.legacy) {
+    sp_ = std::make_unique<SentencePieceModel>(name_, model_bytes_);
+  } else {
+    // transformers' LlamaTokenizer(legacy=False) switches the dummy prefix off in the model
+    // and writes "▁" itself, only at the start of the text.
+    sp_ = std::make_unique<SentencePieceModel>(
+        name_, set_sentencepiece_add_dummy_prefix(model_bytes_, false, name_));
+  }
+  build_table();
+}
+
+Tokenizer::~Tokenizer() = default;
+Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
+Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
+
+Tokenizer Tokenizer::from_model_file(const std::string& path) {
+  return Tokenizer(path, read_model_file(path));
+}
+
+Tokenizer Tokenizer::from_model_file(const std::string& path, const HfTokenizerConfig& config) {
+  return Tokenizer(path, read_model_file(path), TokenizerSpec::from(config));
+}
+
+Tokenizer Tokenizer::from_model_folder(const std::string& folder) {
+  HfTokenizerConfig config = read_hf_tokenizer_config(folder);
+  return from_model_file(find_tokenizer_model(folder), config);
+}
+
+int32_t Tokenizer::sentencepiece_vocab_size() const {
+  return sp_->vocab_size();
+}
+
+void Tokenizer::build_table() {
+  const int32_t sp_size = sp_->vocab_size();
+  int32_t next_id = sp_size;
+  for (const HfAddedToken& token : spec_.added_tokens) {
+    if (token.id >= next_id) next_id = token.id + 1;
+  }
+  auto add = [&](const HfAddedToken& token) -> int32_t {
+    if (token.content.empty()) {
+      throw ConfigError("'" + name_ + "': an added token has empty content",
+                        "remove the entry from added_tokens_decoder");
+    }
+    auto found = by_content_.find(token.content);
+    if (found != by_content_.end()) {
+      SpecialToken& existing = tokens_[found->second];
+      if (token.id >= 0 && token.id != existing.id) {
+        throw ConfigError("'" + name_ + "': token '" + token.content + "' has two ids, " +
+                              std::to_string(existing.id) + " and " + std::to_string(token.id),
+                          "fix added_tokens_decoder in tokenizer_config.json");
+      }
+      existing.special = existing.special || token.special;
+      return existing.id;
+    }
+    SpecialToken entry;
+    entry.id = token.id;
+    if (entry.id < 0) entry.id = sp_->piece_to_id(token.content);
+    if (entry.id < 0) entry.id = next_id++;  // new token past the vocabulary, as transformers
+    if (by_id_.count(entry.id) != 0) {
+      throw ConfigError("'" + name_ + "': id " + std::to_string(entry.id) +
+                            " belongs to two tokens, '" + tokens_[by_id_[entry.id]].content +
+                            "' and '" + token.content + "'",
+                        "fix added_tokens_decoder in tokenizer_config.json");
+    }
+    entry.content = token.content;
+    entry.special = token.special;
+    entry.lstrip = token.lstrip;
+    entry.rstrip = token.rstrip;
+    entry.single_word = token.single_word;
+    by_content_[entry.content] = tokens_.size();
+    by_id_[entry.id] = tokens_.size();
+    tokens_.push_back(std::move(entry));
+    return tokens_.back().id;
+  };
+
+  if (spec_.has_config) {
+    for (const HfAddedToken& token : spec_.added_tokens) add(token);
+  } else {
+    // No config: the model's control pieces (<s>, </s>, [INST], ...) and its unknown piece are
+    // what a chat template writes as special tokens.
+    for (int32_t id = 0; id < sp_size; ++id) {
+      if (!sp_->is_control(id) && !sp_->is_unknown(id)) continue;
+      HfAddedToken token;
+      token.id = id;
+      token.content = sp_->id_to_piece(id);
+      token.special = true;
+      add(token);
+    }
+  }
+
+  auto role_id = [&](const std::string& content, int32_t model_id, std::string* text) -> int32_t {
+    if (!content.empty()) {
+      if (text) *text = content;
+      return tokens_[by_content_.at(content)].id;
+    }
+    if (model_id < 0 || spec_.has_config) return -1;
+    if (text) *text = sp_->id_to_piece(model_id);
+    return model_id;
+  };
+  bos_id_ = role_id(spec_.bos_token, sp_->bos_id(), &bos_token_);
+  eos_id_ = role_id(spec_.eos_token, sp_->eos_id(), &eos_token_);
+  unk_text_.clear();
+  unk_id_ = role_id(spec_.unk_token, sp_->unk_id(), &unk_text_);
+  pad_id_ = role_id(spec_.pad_token, sp_->pad_id(), nullptr);
+  role_ids_.clear();
+  for (int32_t id : {bos_id_, eos_id_, unk_id_, pad_id_}) {
+    if (id >= 0) role_ids_.push_back(id);
+  }
+  for (const std::string& content : spec_.additional_special_tokens) {
+    role_ids_.push_back(tokens_[by_content_.at(content)].id);
+  }
+  for (int32_t id : role_ids_) tokens_[by_id_.at(id)].special = true;
+
+  // Sort by id and rebuild the indices.
+  std::sort(tokens_.begin(), tokens_.end(),
+            [](const SpecialToken& a, const SpecialToken& b) { return a.id < b.id; });
+  by_content_.clear();
+  by_id_.clear();
+  by_first_byte_.assign(256, {});
+  vocab_size_ = sp_size;
+  for (size_t i = 0; i < tokens_.size(); ++i) {
+    by_content_[tokens_[i].content] = i;
+    by_id_[tokens_[i].id] = i;
+    by_first_byte_[static_cast<unsigned char>(tokens_[i].content[0])].push_back(
+        static_cast<uint32_t>(i));
+    vocab_size_ = std::max(vocab_size_, tokens_[i].id + 1);
+  }
+  for (auto& candidates : by_first_byte_) {
+    std::stable_sort(candidates.begin(), candidates.end(), [&](uint32_t a, uint32_t b) {
+      return tokens_[a].content.size() > tokens_[b].content.size();
+    });
+  }
+
+  if (!spec_.legacy) {
+    if (unk_text_.empty()) unk_text_ = "<unk>";
+    unk_prefix_length_ = sp_->encode(unk_text_).size();
+    underline_id_ = sp_->piece_to_id(kUnderline);
+  }
+
+  // The canonical description hashed with the model bytes.
+  Sha256 hash;
+  hash.update("dpo-tokenizer/1\n");
+  hash.update(sha256_hex(model_bytes_));
+  std::ostringstream table;
+  table << "\nlegacy=" << spec_.legacy << " add_prefix_space=" << spec_.add_prefix_space
+        << " add_bos=" << spec_.add_bos_token << " add_eos=" << spec_.add_eos_token
+        << " bos=" << bos_id_ << " eos=" << eos_id_ << " unk=" << unk_id_ << " pad=" << pad_id_
+        << "\n";
+  for (const SpecialToken& token : tokens_) {
+    table << token.id << '\t' << json_quote(token.content) << '\t' << token.special
+          << token.lstrip << token.rstrip << token.single_word << '\n';
+  }
+  hash.update(table.str());
+  sha256_ = hash.hex_digest();
+}
+
+int32_t Tokenizer::match_at(std::string_view text, size_t pos, size_t& length) const {
+  const auto& candidates = by_first_byte_[static_cast<unsigned char>(text[pos])];
+  for (uint32_t index : candidates) {
+    const std::string& content = tokens_[index].content;
+    if (text.size() - pos >= content.size() &&
+        text.compare(pos, content.size(), content) == 0) {
+      length = content.size();
+      return static_cast<int32_t>(index);
+    }
+  }
+  return -1;
+}
+
+std::vector<Tokenizer::Segment> Tokenizer::split_raw(std::string_view text) const {
+  // Leftmost match, longest first: transformers' Trie.split and the tokenizers library's
+  // added-vocabulary matcher agree on this.
+  std::vector<Segment> segments;
+  size_t text_start = 0;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t length = 0;
+    int32_t index = by_first_byte_.empty() ? -1 : match_at(text, pos, length);
+    if (index < 0) {
+      ++pos;
+      continue;
+    }
+    if (pos > text_start) segments.push_back({std::string(text.substr(text_start, pos - text_start)), -1});
+    segments.push_back({tokens_[index].content, tokens_[index].id});
+    pos += length;
+    text_start = pos;
+  }
+  if (text_start < text.size()) segments.push_back({std::string(text.substr(text_start)), -1});
+  return segments;
+}
+
+std::vector<Tokenizer::Segment> Tokenizer::split(std::string_view text) const {
+  std::vector<Segment> segments = split_raw(text);
+  // transformers' PreTrainedTokenizer.tokenize: an added token with rstrip eats the whitespace
+  // on its right, with lstrip on its left; single_word tokens glued to a word lose their
+  // special meaning and are encoded as text.
+  for (size_t i = 0; i < segments.size(); ++i) {
+    if (segments[i].special_id < 0) continue;
+    const SpecialToken& token = tokens_[by_id_.at(segments[i].special_id)];
+    Segment* left = i > 0 ? &segments[i - 1] : nullptr;
+    Segment* right = i + 1 < segments.size() ? &segments[i + 1] : nullptr;
+    if (token.rstrip && right && !right->text.empty()) right->text = lstrip_python(right->text);
+    if (token.lstrip && left && !left->text.empty()) left->text = rstrip_python(left->text);
+    if (token.single_word && left && !left->text.empty() && left->text.back() != ' ') {
+      left->text += segments[i].text;
+      left->special_id = -1;
+      segments[i].text.clear();
+      segments[i].special_id = -1;
+    } else if (token.single_word && right && !right->text.empty() && right->text[0] != ' ') {
+      segments[i].text += right->text;
+      segments[i].special_id = -1;
+      right->text.clear();
+      right->special_id = -1;
+    }
+  }
+  segments.erase(std::remove_if(segments.begin(), segments.end(),
+                                [](const Segment& s) { return s.text.empty(); }),
+                 segments.end());
+  return segments;
+}
+
+void Tokenizer::encode_piece(std::string_view piece, std::vector<int32_t>& ids) const {
+  if (spec_.legacy) {
+    sp_->encode_append(piece, ids);  // with sentencepiece's own dummy prefix
+    return;
+  }
+  // legacy=false: the model has no dummy prefix. A piece starting with a space is encoded
+  // behind unk_token and the unk pieces dropped, so that sentencepiece keeps its leading "▁"
+  // (transformers' LlamaTokenizer._tokenize).
+  if (!starts_with(piece, kUnderline) && !starts_with(piece, " ")) {
+    sp_->encode_append(piece, ids);
+    return;
+  }
+  thread_local std::vector<int32_t> scratch;
+  thread_local std::string prefixed;
+  scratch.clear();
+  prefixed.assign(unk_text_);
+  prefixed.append(piece);
+  sp_->encode_append(prefixed, scratch);
+  size_t skip = scratch.size() >= unk_prefix_length_ ? unk_prefix_length_ : 0;
+  ids.insert(ids.end(), scratch.begin() + static_cast<std::ptrdiff_t>(skip), scratch.end());
+}
+
+void Tokenizer::encode(std::string_view text, std::vector<int32_t>& ids) const {
+  encode_text(text, ids, nullptr);
+}
+
+void Tokenizer::encode(std::string_view text, std::vector<int32_t>& ids, PieceMemo& memo) const {
+  encode_text(text, ids, &memo);
+}
+
+void Tokenizer::encode_text(std::string_view text, std::vector<int32_t>& ids, PieceMemo* memo) const {
+  if (text.empty()) return;
+  std::string prepared;
+  if (!spec_.legacy) {
+    // transformers: text.replace("▁", " "), then "▁" + text when add_prefix_space.
+    prepared = replace_all(text, kUnderline, " ");
+    if (spec_.add_prefix_space) prepared.insert(0, kUnderline);
+    text = prepared;
+  }
+  const size_t start = ids.size();
+  for (Segment& segment : split(text)) {
+    if (segment.special_id >= 0) {
+      ids.push_back(segment.special_id);
+    } else if (memo == nullptr) {
+      encode_piece(segment.text, ids);
+    } else {
+      auto seen = std::find_if(memo->pieces.begin(), memo->pieces.end(),
+                               [&](const auto& piece) { return piece.first == segment.text; });
+      if (seen != memo->pieces.end()) {
+        ids.insert(ids.end(), seen->second.begin(), seen->second.end());
+        ++memo->hits;
+      } else {
+        const size_t begin = ids.size();
+        encode_piece(segment.text, ids);
+        memo->pieces.emplace_back(std::move(segment.text),
+                                  std::vector<int32_t>(ids.begin() + static_cast<std::ptrdiff_t>(begin), ids.end()));
+      }
+    }
+  }
+  // legacy=false: a lone "▁" before a special token at the start is dropped.
+  if (!spec_.legacy && ids.size() - start > 1 && ids[start] == underline_id_ &&
+      std::find(role_ids_.begin(), role_ids_.end(), ids[start + 1]) != role_ids_.end()) {
+    ids.erase(ids.begin() + static_cast<std::ptrdiff_t>(start));
+  }
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
+  std::vector<int32_t> ids;
+  encode(text, ids);
+  return ids;
+}
+
+bool Tokenizer::is_special(int32_t id) const {
+  auto found = by_id_.find(id);
+  return found != by_id_.end() && tokens_[found->second].special;
+}
+
+std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special_tokens) const {
+  std::string text;
+  std::vector<int> run;
+  auto flush = [&] {
+    if (run.empty()) return;
+    text += sp_->decode(run);
+    run.clear();
+  };
+  for (int32_t id : ids) {
+    auto found = by_id_.find(id);
+    if (found != by_id_.end()) {
+      flush();
+      const SpecialToken& token = tokens_[found->second];
+      if (!(skip_special_tokens && token.special)) text += token.content;
+      continue;
+    }
+    if (id < 0 || id >= sp_->vocab_size()) {
+      throw DataError("token id " + std::to_string(id) + " is outside the vocabulary of '" +
+                      name_ + "' (" + std::to_string(vocab_size_) + " ids)");
+    }
+    run.push_back(id);
+  }
+  flush();
+  return text;
+}
+
+std::string Tokenizer::id_to_piece(int32_t id) const {
+  auto found = by_id_.find(id);
+  if (found != by_id_.end()) return tokens_[found->second].content;
+  return sp_->id_to_piece(id);
+}
+
+int32_t Tokenizer::piece_to_id(std::string_view piece) const {
+  auto found = by_content_.find(std::string(piece));
+  if (found != by_content_.end()) return tokens_[found->second].id;
+  return sp_->piece_to_id(piece);
+}
+
+void Tokenizer::add_bos_if_missing(std::vector<int32_t>& ids) const {
+  if (bos_id_ < 0) return;
+  if (!ids.empty() && ids.front() == bos_id_) return;
+  ids.insert(ids.begin(), bos_id_);
+}
+
+bool Tokenizer::starts_with_double_bos(const std::vector<int32_t>& ids) const {
+  return bos_id_ >= 0 && ids.size() >= 2 && ids[0] == bos_id_ && ids[1] == bos_id_;
+}
+
+}  // namespace dpo
