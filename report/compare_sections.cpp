@@ -134,8 +134,7 @@ std::string render_compare_page(
   page.section(
       "manifests",
       "Manifests side by side",
-      side_by_side_table(
-          base.manifest.get(), cand.manifest.get()));
+      side_by_side_table(base.manifest.get(), cand.manifest.get()));
   page.section(
       "other",
       "Other fields",

@@ -336,9 +336,7 @@ void add_run_sections(
       worst_pairs_html(run, options));
   if (with_data) {
     page.section(
-        prefix + "data",
-        title_prefix + "Data (validate.json)",
-        validate_html(run.validate.get()));
+        prefix + "data", title_prefix + "Data (validate.json)", validate_html(run.validate.get()));
   }
   page.section(prefix + "manifest", title_prefix + "Manifest", manifest_html(run));
 }
