@@ -6,7 +6,9 @@
 // ("check", "compare", "dataset_diff"); a `dpo validate --report` file (no kind) shows its data
 // statistics. docs/report.md describes every section.
 //
-// Torch-free: only core/ and nlohmann_json (in the .cpp).
+// Torch-free: only core/ and nlohmann_json (in the .cpp files). The page is made in pieces:
+// html_page.h (HTML blocks, page skeleton), svg_chart.h (charts), report_json.h (reading the
+// inputs), report_sections.h (the run, data, check and compare sections).
 #pragma once
 
 #include <cstddef>
