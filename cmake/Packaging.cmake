@@ -39,4 +39,6 @@ else()
       "libtorch1.13, libsentencepiece0, libhdf5-cpp-103-1, libhdf5-103-1, libsimdjson14, "
       "libssl3, libxxhash0, zlib1g, libopenblas0-pthread | libblas3, libstdc++6, libc6")
 endif()
+# set_cpu_threads (model/cpu_runtime.h) keeps the pthread OpenBLAS from oversubscribing.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libopenblas0-pthread")
 include(CPack)
