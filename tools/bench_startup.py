@@ -43,7 +43,8 @@ def main():
     parser.add_argument("--build", default="build", help="the CMake build folder")
     parser.add_argument("--rounds", type=int, default=7, help="runs of each command (best kept)")
     parser.add_argument("--big-rounds", type=int, default=5, help="runs on the 100 MB file")
-    parser.add_argument("--rows", type=int, default=17000, help="rows of the big file (~5.8 KB each: ~98 MB)")
+    parser.add_argument("--rows", type=int, default=17000,
+                        help="rows of the big file (~5.8 KB each: ~98 MB)")
     parser.add_argument("--data-dir", default="bench-data", help="where the files are written")
     parser.add_argument("--python", default=sys.executable or "python3")
     parser.add_argument("--before", metavar="DPO",
@@ -72,7 +73,9 @@ def main():
                        stdout=subprocess.DEVNULL)
     big_mb = os.path.getsize(big) / 1e6
 
-    loop = "import json,sys\nwith open(sys.argv[1],'rb') as f:\n    for line in f: json.loads(line)\n"
+    loop = ("import json,sys\n"
+            "with open(sys.argv[1],'rb') as f:\n"
+            "    for line in f: json.loads(line)\n")
     start_up = {
         "/bin/true": ["/bin/true"],
         "python3 -c pass": [args.python, "-c", "pass"],

@@ -89,7 +89,8 @@ int cli_main(int argc, char** argv, const CliProgram& program) {
       "Validate preference data, prepare it, train, check and compare datasets."};
   app.require_subcommand(1);
   app.set_version_flag("--version", program.version_text());
-  app.add_flag("--verbose", "With --version: load LibTorch and show its runtime (CUDA devices, SDPA)");
+  app.add_flag("--verbose",
+               "With --version: load LibTorch and show its runtime (CUDA devices, SDPA)");
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "debug, info, warn, error or quiet")
       ->capture_default_str();

@@ -13,7 +13,8 @@ trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 prefix=$work/prefix
-"$cmake" --install "$build" --prefix "$prefix" >"$work/install.log" || { cat "$work/install.log"; fail "cmake --install"; }
+"$cmake" --install "$build" --prefix "$prefix" >"$work/install.log" ||
+  { cat "$work/install.log"; fail "cmake --install"; }
 for file in bin/dpo libexec/dpo/dpo-torch lib/dpo/libdpo_sentencepiece_shim.so; do
   [ -f "$prefix/$file" ] || fail "$file is not installed"
 done
@@ -33,7 +34,8 @@ grep -q PASS "$work/validate.txt" || fail "dpo validate"
 # The shim, found from bin/ in lib/dpo/.
 "$dpo" train-tokenizer "$work/pairs.jsonl" --out "$work/tokenizer" --vocab-size 400 \
   --user-symbol '<|im_start|>' --user-symbol '<|im_end|>' >/dev/null
-"$dpo" validate "$work/pairs.jsonl" --tokenizer "$work/tokenizer/tokenizer.model" >"$work/validate-tok.txt"
+"$dpo" validate "$work/pairs.jsonl" --tokenizer "$work/tokenizer/tokenizer.model" \
+  >"$work/validate-tok.txt"
 grep -q 'lengths (tokens)' "$work/validate-tok.txt" || fail "dpo validate --tokenizer"
 
 # A LibTorch command: dpo hands it to libexec/dpo/dpo-torch, which finds the shim too.
@@ -41,7 +43,8 @@ grep -q 'lengths (tokens)' "$work/validate-tok.txt" || fail "dpo validate --toke
   --special-token '<|im_start|>' --special-token '<|im_end|>' --eos-token '<|im_end|>' \
   --seed 1 --out "$work/model" | tee "$work/init.txt"
 grep -q 'parameters' "$work/init.txt" || fail "dpo init-model"
-[ -f "$work/model/config.json" ] && [ -f "$work/model/model.safetensors" ] || fail "init-model wrote no model"
+[ -f "$work/model/config.json" ] && [ -f "$work/model/model.safetensors" ] ||
+  fail "init-model wrote no model"
 "$dpo" prepare --data "$work/pairs.jsonl" --model "$work/model" --max-length 1024 --threads 1 \
   --out "$work/prepared.h5" >/dev/null
 [ -f "$work/prepared.h5" ] || fail "dpo prepare"
@@ -60,7 +63,11 @@ set +e
   >"$work/noshim.txt" 2>&1
 code=$?
 set -e
-[ "$code" = 2 ] || { cat "$work/noshim.txt"; fail "without its shim the installed dpo exited $code"; }
-grep -q 'cannot load libdpo_sentencepiece_shim.so' "$work/noshim.txt" || { cat "$work/noshim.txt"; fail "no shim message"; }
-if grep -q "$build" "$work/noshim.txt"; then cat "$work/noshim.txt"; fail "the installed dpo looked in the build tree"; fi
+[ "$code" = 2 ] || { cat "$work/noshim.txt"; fail "without its shim: exit $code"; }
+grep -q 'cannot load libdpo_sentencepiece_shim.so' "$work/noshim.txt" ||
+  { cat "$work/noshim.txt"; fail "no shim message"; }
+if grep -q "$build" "$work/noshim.txt"; then
+  cat "$work/noshim.txt"
+  fail "the installed dpo looked in the build tree"
+fi
 echo "install test: ok"
