@@ -2,12 +2,14 @@
 #   make demo   installs what is missing, builds, and runs the demo on the bundled example data
 #   make test   installs what is missing, builds, and runs every test (CI runs this: .ci/run)
 # and, not part of the README's set-up:
-#   make bench  the benchmarks of docs/benchmarks.md that need no ../shared assets (about 3 min
-#               after the build)
+#   make bench    the benchmarks of docs/benchmarks.md that need no ../shared assets (about 3 min
+#                 after the build)
+#   make package  builds and writes the Debian package with CPack (build/dpo_*.deb); see the
+#                 "Install" section of README.md
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build demo test bench clean
+.PHONY: all deps build demo test bench package clean
 
 all: build
 
@@ -27,11 +29,15 @@ test: build
 bench: build
 	tools/install_deps.sh sentencepiece
 	$(BUILD)/tools/bench_validate
+	tools/bench_startup.py --build $(BUILD)
 	$(BUILD)/tools/bench_prepare --repeat 10
 	$(BUILD)/tools/bench_forward --presets tiny,small --runtime plain
 	$(BUILD)/tools/bench_forward --presets tiny,small --runtime tuned
 	$(BUILD)/tools/bench_train --preset tiny --steps 20
 	$(BUILD)/tools/bench_train --preset small --steps 20
+
+package: build
+	cd $(BUILD) && cpack -G DEB
 
 clean:
 	rm -rf $(BUILD) demo-out

@@ -44,7 +44,9 @@ std::string executable_directory() {
 }
 
 // Places searched, in order: $DPO_SENTENCEPIECE_SHIM, beside the executable, ../lib beside it,
-// and the build tree this copy was compiled in (for tests run from their own folders).
+// ../lib/dpo beside it (an installed bin/dpo), ../../lib/dpo (an installed libexec/dpo/dpo-torch),
+// and, for executables inside the build tree this copy was compiled in (tests run from their own
+// folders), that build's shim. An installed copy never reaches into the build tree it came from.
 std::vector<std::string> shim_candidates() {
   std::vector<std::string> candidates;
   if (const char* explicit_path = std::getenv("DPO_SENTENCEPIECE_SHIM")) {
@@ -55,9 +57,15 @@ std::vector<std::string> shim_candidates() {
   if (!exe_dir.empty()) {
     candidates.push_back(exe_dir + "/" + kShimFileName);
     candidates.push_back(exe_dir + "/../lib/" + kShimFileName);
+    candidates.push_back(exe_dir + "/../lib/dpo/" + kShimFileName);
+    candidates.push_back(exe_dir + "/../../lib/dpo/" + kShimFileName);
   }
 #ifdef DPO_SENTENCEPIECE_SHIM_BUILD_PATH
-  candidates.emplace_back(DPO_SENTENCEPIECE_SHIM_BUILD_PATH);
+  const std::string build_shim = DPO_SENTENCEPIECE_SHIM_BUILD_PATH;
+  const std::string build_dir = build_shim.substr(0, build_shim.find_last_of('/') + 1);
+  if ((exe_dir + "/").compare(0, build_dir.size(), build_dir) == 0) {
+    candidates.push_back(build_shim);
+  }
 #endif
   return candidates;
 }

@@ -1,8 +1,9 @@
 // bench_validate: throughput of `dpo validate` on one thread, side by side with a bare Python
 // loop that only runs json.loads on each line of the same file.
 //
-//   bench_validate [--rows N] [--file PATH] [--python /usr/bin/python3] [--keep]
+//   bench_validate [--rows N] [--file PATH] [--python /usr/bin/python3] [--keep] [--generate-only]
 //
+// --generate-only writes the file and stops (tools/bench_startup.py times whole processes on it).
 // The file holds UltraFeedback-like rows (HuggingFaceH4/ultrafeedback_binarized schema: prompt,
 // prompt_id, chosen and rejected as [user, assistant] message lists, messages, score_chosen,
 // score_rejected), generated deterministically. Prints MB/s and rows/s for both and their ratio.
@@ -85,6 +86,7 @@ int main(int argc, char** argv) {
   std::string path = "bench-data/ultrafeedback_like.jsonl";
   std::string python = "/usr/bin/python3";
   bool keep = false;
+  bool generate_only = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto next = [&]() -> std::string {
@@ -98,8 +100,11 @@ int main(int argc, char** argv) {
     else if (arg == "--file") path = next();
     else if (arg == "--python") python = next();
     else if (arg == "--keep") keep = true;
+    else if (arg == "--generate-only") generate_only = true;
     else {
-      std::fprintf(stderr, "usage: bench_validate [--rows N] [--file PATH] [--python EXE] [--keep]\n");
+      std::fprintf(stderr,
+                   "usage: bench_validate [--rows N] [--file PATH] [--python EXE] [--keep] "
+                   "[--generate-only]\n");
       return 2;
     }
   }
@@ -122,6 +127,7 @@ int main(int argc, char** argv) {
   }
   double megabytes = static_cast<double>(file_size(path)) / 1e6;
   std::printf("file: %s, %.1f MB\n", path.c_str(), megabytes);
+  if (generate_only) return 0;
 
   // 2. Full validation on this thread (every check, split, statistics).
   dpo::ValidateOptions options;

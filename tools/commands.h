@@ -1,6 +1,6 @@
 // The dpo command line is a table of subcommands. Each cmd_*.cpp declares its flags, and its
 // run function loads what it needs, calls one library function and returns an exit code
-// (core/error.h). Errors thrown below are turned into messages once, in dpo_main.cpp.
+// (core/error.h). Errors thrown below are turned into messages once, in cli_main.cpp.
 #pragma once
 
 #include <functional>

@@ -1,89 +1,57 @@
-// dpo: the command-line entry point. Parses the subcommand, runs it, and maps errors to exit
-// codes: 0 success, 1 the command's verdict is "fail", 2 it could not run.
-#include <CLI/CLI.hpp>
-
-#include <cstdio>
-#include <exception>
+// dpo: the command-line entry point, without LibTorch. It holds the commands that read and write
+// data (validate, template, prepare, inspect, train-tokenizer, report) and hands the ones that
+// need LibTorch to dpo-torch (tools/dpo_torch_main.cpp) with execv(): see tools/cli_main.h.
 #include <string>
-#include <thread>
-#include <algorithm>
-#include <vector>
 
 #include "core/build_info.h"
-#include "core/error.h"
-#include "core/log.h"
-#include "core/malloc_tuning.h"
-#include "model/cpu_runtime.h"
-#include "model/runtime_info.h"
+#include "tools/cli_main.h"
 #include "tools/commands.h"
+
+#ifndef DPO_TORCH_BUILD_VERSION
+#error "DPO_TORCH_BUILD_VERSION (the LibTorch version found by CMake) must be defined"
+#endif
 
 namespace {
 
 std::string version_text() {
-  dpo::TorchRuntimeInfo torch = dpo::torch_runtime_info();
-  std::string text = "dpo " + dpo::dpo_version() + " (git " + dpo::dpo_git_commit() + ")\n";
-  text += "LibTorch " + torch.version + (torch.cuda_built ? " with CUDA" : " (CPU only)");
-  if (torch.cuda_built) text += ", " + std::to_string(torch.cuda_devices) + " CUDA device(s)";
-  text += std::string(", scaled_dot_product_attention: ") + (torch.has_sdpa ? "yes" : "no");
-  return text;
+  return "dpo " + dpo::dpo_version() + " (git " + dpo::dpo_git_commit() + ")\n" +
+         "LibTorch " DPO_TORCH_BUILD_VERSION
+         " (built against; loaded only by the commands that need it; "
+         "'dpo --version --verbose' shows its runtime)";
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Before any tensor is allocated; commands with a --threads option set their own count later.
-  dpo::keep_freed_memory_in_heap();
-  dpo::set_cpu_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-  CLI::App app{
-      "dpo: Direct Preference Optimization for Hugging Face checkpoints.\n"
-      "Validate preference data, prepare it, train, check and compare datasets."};
-  app.require_subcommand(1);
-  app.set_version_flag("--version", version_text());
-  std::string log_level = "info";
-  app.add_option("--log-level", log_level, "debug, info, warn, error or quiet")
-      ->capture_default_str();
-  app.footer(
-      "Exit codes: 0 ok, 1 the verdict is 'fail' (errors found, gate failed), 2 could not run.\n"
-      "Run 'dpo <command> --help' for the options of a command.");
-
-  std::vector<dpo::Command> commands = {
-      dpo::add_validate_command(app),
-      dpo::add_template_command(app),
-      dpo::add_prepare_command(app),
-      dpo::add_inspect_command(app),
-      dpo::add_train_tokenizer_command(app),
-      dpo::add_init_model_command(app),
-      dpo::add_import_llama2c_command(app),
-      dpo::add_score_command(app),
-      dpo::add_train_command(app),
-      dpo::add_eval_command(app),
-      dpo::add_check_command(app),
-      dpo::add_compare_command(app),
-      dpo::add_report_command(app),
+  // The descriptions of the LibTorch commands are theirs in tools/cmd_*.cpp; the test
+  // Startup.HelpListsTheSameCommandsAsTheTorchExecutable keeps the two the same.
+  dpo::CliProgram program;
+  program.version_text = version_text;
+  program.commands = {
+      {"validate", dpo::add_validate_command},
+      {"template", dpo::add_template_command},
+      {"prepare", dpo::add_prepare_command},
+      {"inspect", dpo::add_inspect_command},
+      {"train-tokenizer", dpo::add_train_tokenizer_command},
+      {"init-model", nullptr,
+       "Write a randomly initialised Llama-family model as a Hugging Face folder."},
+      {"import-llama2c", nullptr,
+       "Convert a llama2.c checkpoint (export version 0, e.g. stories15M.bin) and its "
+       "sentencepiece tokenizer into a Hugging Face Llama folder (config.json, "
+       "model.safetensors, tokenizer files)."},
+      {"score", nullptr,
+       "Per pair, the summed completion log-probs and token counts of chosen and rejected "
+       "under a model."},
+      {"train", nullptr,
+       "Train a policy with DPO (or another loss of the family) on a prepared dataset."},
+      {"eval", nullptr, "Evaluate a checkpoint on the held-out split of a prepared file."},
+      {"check", nullptr,
+       "Gate: validate, prepare and run a short DPO pass; pass only when the data trains "
+       "cleanly (exit 0 pass, 1 fail, 2 could not run)."},
+      {"compare", nullptr,
+       "Gate: compare two versions of a dataset (data diff and the same short training run on "
+       "each); exit 1 on regression, 0 otherwise, 2 could not run."},
+      {"report", dpo::add_report_command},
   };
-
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? dpo::kExitOk : dpo::kExitCannotRun;
-  }
-
-  const char* command_name = "dpo";
-  try {
-    dpo::set_log_level(dpo::parse_log_level(log_level));
-    for (const dpo::Command& command : commands) {
-      if (command.app->parsed()) {
-        command_name = command.app->get_name().c_str();
-        return command.run();
-      }
-    }
-  } catch (const dpo::Error& e) {
-    std::fprintf(stderr, "dpo %s: error: %s\n", command_name, e.what());
-    return dpo::kExitCannotRun;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "dpo %s: internal error: %s\n", command_name, e.what());
-    return dpo::kExitCannotRun;
-  }
-  return dpo::kExitCannotRun;
+  return dpo::cli_main(argc, argv, program);
 }

@@ -1,5 +1,6 @@
-// Runs the real dpo binary: the sentencepiece/protobuf load-order clash only shows at start-up
-// of a process that links both LibTorch and sentencepiece, so library tests cannot catch it.
+// Runs the real dpo binaries: the sentencepiece/protobuf load-order clash only shows at start-up
+// of a process that links both LibTorch and sentencepiece (dpo-torch), so library tests cannot
+// catch it.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -57,19 +58,22 @@ TEST(Cli, ValidateBundledCleanDataPasses) {
   EXPECT_EQ(report["errors"], 0);
 }
 
-// The dpo process holds LibTorch's protobuf; sentencepiece must still load and encode there.
+// dpo-torch holds LibTorch's protobuf; sentencepiece must still load and encode there (and in
+// the torch-free dpo).
 TEST(Cli, ValidateWithTokenizerReportsTokenLengthsInsideTheTorchProcess) {
   testing::TempDir dir;
   std::string model = testing::train_tiny_sentencepiece(
       dir, {"the quick brown fox jumps over the lazy dog", "a helpful answer explains why",
             "please summarise the following text", "thank you for the clear steps"},
       60);
-  auto result = run_command(kDpo + " validate " + kExamples + "/pairs.jsonl --tokenizer " + model +
-                            " --report " + dir.file("r.json"));
-  ASSERT_EQ(result.exit_code, 0) << result.output;
-  EXPECT_NE(result.output.find("lengths (tokens)"), std::string::npos) << result.output;
-  auto report = nlohmann::json::parse(testing::read_file(dir.file("r.json")));
-  EXPECT_GT(report["stats"]["chosen_tokens"]["max"].get<int>(), 0) << report.dump(2);
+  for (const std::string& binary : {kDpo, std::string(DPO_TORCH_BINARY_PATH)}) {
+    auto result = run_command(binary + " validate " + kExamples + "/pairs.jsonl --tokenizer " +
+                              model + " --report " + dir.file("r.json"));
+    ASSERT_EQ(result.exit_code, 0) << binary << "\n" << result.output;
+    EXPECT_NE(result.output.find("lengths (tokens)"), std::string::npos) << result.output;
+    auto report = nlohmann::json::parse(testing::read_file(dir.file("r.json")));
+    EXPECT_GT(report["stats"]["chosen_tokens"]["max"].get<int>(), 0) << report.dump(2);
+  }
 }
 
 TEST(Cli, ValidateWithAFileThatIsNotATokenizerExitsWith2) {
