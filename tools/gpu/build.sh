@@ -84,6 +84,7 @@ if ! cmake --build build-gpu -j"$(nproc)" "${TARGETS[@]}" > "$LOG_DIR/build.log"
   exit 1
 fi
 echo "== built ${*:-everything} in $(( $(date +%s) - start )) s"
-missing=$(ldd build-gpu/dpo | grep "not found")
-[ -z "$missing" ] || { echo "build-gpu/dpo lacks libraries:"; echo "$missing"; exit 1; }
-build-gpu/dpo --version
+# dpo-torch is the executable that links LibTorch (dpo execs it for train, eval, score, ...).
+missing=$(ldd build-gpu/dpo-torch | grep "not found")
+[ -z "$missing" ] || { echo "build-gpu/dpo-torch lacks libraries:"; echo "$missing"; exit 1; }
+build-gpu/dpo --version --verbose
