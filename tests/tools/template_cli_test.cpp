@@ -18,12 +18,17 @@ std::string write_messages(const testing::TempDir& dir) {
   return path;
 }
 
+// `dpo template render --template chatml --add-generation-prompt` of a messages file (stdout only).
+testing::CommandResult render_chatml_prompt(const std::string& messages) {
+  return run_command(
+      kDpo + " template render --template chatml --messages " + messages +
+      " --add-generation-prompt 2>/dev/null");
+}
+
 TEST(TemplateCli, RenderPrintsTheExactBytesWithNothingAdded) {
   testing::TempDir dir;
   std::string messages = write_messages(dir);
-  auto result = run_command(
-      kDpo + " template render --template chatml --messages " + messages +
-      " --add-generation-prompt 2>/dev/null");
+  auto result = render_chatml_prompt(messages);
   EXPECT_EQ(result.exit_code, 0) << result.output;
   EXPECT_EQ(
       result.output,
@@ -62,9 +67,7 @@ TEST(TemplateCli, RenderReadsMessagesAsTrainingRowsAre) {
       messages,
       R"([{"role": "system", "content": [{"type": "text", "text": "Be brief."}]},)"
       R"( {"from": "human", "value": [{"type": "text", "text": "Hi"}, "é"]}])");
-  auto result = run_command(
-      kDpo + " template render --template chatml --messages " + messages +
-      " --add-generation-prompt 2>/dev/null");
+  auto result = render_chatml_prompt(messages);
   EXPECT_EQ(result.exit_code, 0) << result.output;
   EXPECT_EQ(
       result.output,
