@@ -1,5 +1,7 @@
 #include "core/text.h"
 
+#include "core/utf8.h"
+
 namespace dpo {
 
 std::string_view trim_whitespace(std::string_view text) {
@@ -27,38 +29,14 @@ bool is_valid_utf8(std::string_view text) {
 }
 
 size_t first_invalid_utf8(std::string_view text) {
-  const unsigned char* s = reinterpret_cast<const unsigned char*>(text.data());
-  size_t n = text.size();
   size_t i = 0;
-  while (i < n) {
-    unsigned char c = s[i];
-    if (c < 0x80) {
+  while (i < text.size()) {
+    if (static_cast<unsigned char>(text[i]) < 0x80) {
       ++i;
       continue;
     }
-    size_t length;
-    unsigned code;
-    if ((c & 0xE0) == 0xC0) {
-      length = 2;
-      code = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      length = 3;
-      code = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      length = 4;
-      code = c & 0x07;
-    } else {
-      return i;
-    }
-    if (i + length > n) return i;
-    for (size_t k = 1; k < length; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80) return i;
-      code = (code << 6) | (s[i + k] & 0x3F);
-    }
-    static const unsigned kMinimum[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (code < kMinimum[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
-      return i;
-    }
+    size_t length = 1;
+    if (decode_utf8_at(text, i, length) == kInvalidCodePoint) return i;
     i += length;
   }
   return std::string_view::npos;
@@ -94,7 +72,7 @@ std::string excerpt_for_message(std::string_view text, size_t max_bytes) {
     }
   }
   // Finish a multi-byte character rather than cutting it.
-  while (i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) {
+  while (i < text.size() && is_utf8_continuation(static_cast<unsigned char>(text[i]))) {
     out += text[i++];
   }
   if (i < text.size()) out += "...";

@@ -2,16 +2,16 @@
 // data-regression verdict of `dpo compare`. See dataset_diff.h for the matching rules.
 #include "data/dataset_diff.h"
 
-#include <cstdarg>
-#include <cstdio>
 #include <deque>
 #include <set>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
+#include "core/format.h"
 #include "core/hash.h"
 #include "core/text.h"
+#include "data/pair_key.h"
 
 namespace dpo {
 
@@ -33,54 +33,19 @@ struct PairRecord {
   Outcome outcome = Outcome::none;
 };
 
-// The validator's keys (validator.cpp), recomputed here so that both agree by definition:
-// prompt = every message's role and matching key; completion = role and trimmed content.
-class PairHasher {
- public:
-  Hash128 prompt_key(const std::vector<Message>& prompt) {
-    hasher_.reset();
-    for (const Message& message : prompt) {
-      hasher_.update_field(message.role);
-      scratch_.clear();
-      append_matching_key(message.content, scratch_);
-      hasher_.update_field(scratch_);
-    }
-    return hasher_.digest();
-  }
-  Hash128 completion_hash(const std::vector<Message>& completion) {
-    hasher_.reset();
-    for (const Message& message : completion) {
-      hasher_.update_field(message.role);
-      hasher_.update_field(trim_whitespace(message.content));
-    }
-    return hasher_.digest();
-  }
-
- private:
-  Hash128Stream hasher_;
-  std::string scratch_;
-};
-
-Hash128 combine(const Hash128& a, const Hash128& b, const Hash128& c) {
-  Hash128Stream stream;
-  for (const Hash128* h : {&a, &b, &c}) {
-    stream.update(std::string_view(reinterpret_cast<const char*>(h), sizeof(Hash128)));
-  }
-  return stream.digest();
-}
-
 std::vector<PairRecord> read_pairs(
     const std::vector<std::string>& files,
     const ValidateOptions& options,
     ValidationReport* report) {
   std::vector<PairRecord> pairs;
-  PairHasher hasher;
+  PairKeyHasher keys;  // the validator's keys (pair_key.h), so that both agree
   *report = validate_files(
       files, options, [&](const PreferenceRow& row, const RowLocation& where, Split) {
         PairRecord record;
-        record.prompt = hasher.prompt_key(row.prompt);
-        record.chosen = hasher.completion_hash(row.chosen);
-        record.rejected = hasher.completion_hash(row.rejected);
+        const PairHashes hashes = keys.hashes(row);
+        record.prompt = hashes.prompt;
+        record.chosen = hashes.chosen;
+        record.rejected = hashes.rejected;
         record.line = where.line;
         record.index = where.index;
         record.file_index = where.file_index;
@@ -135,7 +100,7 @@ void match_pairs(std::vector<PairRecord>& base, std::vector<PairRecord>& cand) {
   for (size_t c = 0; c < cand.size(); ++c) {
     if (cand[c].match >= 0)
       continue;
-    by_triple[combine(cand[c].prompt, cand[c].chosen, cand[c].rejected)].push_back(c);
+    by_triple[pair_key(cand[c].prompt, cand[c].chosen, cand[c].rejected)].push_back(c);
     by_prompt[cand[c].prompt].push_back(c);
   }
   auto take_from = [&](std::vector<size_t>& list, const PairRecord& x) -> int64_t {
@@ -153,8 +118,8 @@ void match_pairs(std::vector<PairRecord>& base, std::vector<PairRecord>& cand) {
       PairRecord& x = base[b];
       if (x.match >= 0)
         continue;
-      Hash128 key = swapped ? combine(x.prompt, x.rejected, x.chosen)
-                            : combine(x.prompt, x.chosen, x.rejected);
+      Hash128 key = swapped ? pair_key(x.prompt, x.rejected, x.chosen)
+                            : pair_key(x.prompt, x.chosen, x.rejected);
       auto found = by_triple.find(key);
       if (found == by_triple.end())
         continue;
@@ -270,16 +235,6 @@ std::vector<BalanceDelta> balance_deltas(const ValidationReport& a, const Valida
   return out;
 }
 
-std::string format_text(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
-std::string format_text(const char* fmt, ...) {
-  char buffer[512];
-  va_list args;
-  va_start(args, fmt);
-  std::vsnprintf(buffer, sizeof(buffer), fmt, args);
-  va_end(args);
-  return buffer;
-}
-
 void judge(DatasetDiff& diff) {
   const DataRegressionThresholds& t = diff.thresholds;
   auto rate = [](uint64_t count, uint64_t rows) {
@@ -296,7 +251,7 @@ void judge(DatasetDiff& diff) {
     double cand_rate = rate(d.candidate, diff.candidate.rows);
     if (t.compare_rates && cand_rate <= base_rate + t.allowed_error_rate_increase)
       continue;
-    diff.reasons.push_back(format_text(
+    diff.reasons.push_back(format(
         "%s %s count rose from %llu to %llu (%.2f%% -> %.2f%% of rows; allowed rise %llu)",
         is_error ? "error" : "warning",
         issue_name(d.code),
@@ -310,7 +265,7 @@ void judge(DatasetDiff& diff) {
   if (t.max_label_flip_fraction >= 0 && matched > 0) {
     double flips = rate(diff.pairs.label_flips.count, matched);
     if (flips > t.max_label_flip_fraction) {
-      diff.reasons.push_back(format_text(
+      diff.reasons.push_back(format(
           "%llu of %llu matched pairs have chosen and rejected swapped (%.2f%%, allowed %.2f%%)",
           static_cast<unsigned long long>(diff.pairs.label_flips.count),
           static_cast<unsigned long long>(matched),
@@ -470,20 +425,20 @@ std::string dataset_diff_to_json(const DatasetDiff& diff, bool pretty) {
 std::string dataset_diff_summary(const DatasetDiff& diff) {
   const PairDiff& p = diff.pairs;
   auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };
-  std::string out = format_text(
+  std::string out = format(
       "pairs: %llu baseline, %llu candidate (%llu matched by id, %llu by prompt)\n",
       u(p.baseline_pairs),
       u(p.candidate_pairs),
       u(p.matched_by_id),
       u(p.matched_by_prompt));
-  out += format_text(
+  out += format(
       "  added %llu, removed %llu, changed %llu, unchanged %llu, label flips %llu\n",
       u(p.added.count),
       u(p.removed.count),
       u(p.changed.count),
       u(p.unchanged.count),
       u(p.label_flips.count));
-  out += format_text(
+  out += format(
       "validation: errors %llu -> %llu, warnings %llu -> %llu\n",
       u(diff.baseline.errors),
       u(diff.candidate.errors),
@@ -492,7 +447,7 @@ std::string dataset_diff_summary(const DatasetDiff& diff) {
   for (const IssueDelta& d : diff.issues) {
     if (d.baseline == d.candidate)
       continue;
-    out += format_text("  %-32s %llu -> %llu\n", issue_name(d.code), u(d.baseline), u(d.candidate));
+    out += format("  %-32s %llu -> %llu\n", issue_name(d.code), u(d.baseline), u(d.candidate));
   }
   out += diff.data_regression ? "data regression:\n" : "no data regression\n";
   for (const std::string& reason : diff.reasons)

@@ -688,4 +688,34 @@ bool RowParser::parse(std::string_view record, PreferenceRow& row, std::vector<R
   return built && !row_errors.any();
 }
 
+std::vector<Message> parse_conversation(std::string_view json, const std::string& source) {
+  const std::string where = "'" + source + "'";
+  const char* hint =
+      "write [{\"role\": \"user\", \"content\": \"...\"}, ...] or {\"messages\": [...]}";
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(json);
+  element root;
+  simdjson::error_code code = parser.parse(padded).get(root);
+  if (code == simdjson::UTF8_ERROR) {
+    throw DataError(
+        where + " has invalid UTF-8 at byte " + std::to_string(first_invalid_utf8(json)));
+  }
+  if (code != simdjson::SUCCESS) {
+    throw DataError(where + " is not valid JSON: " + simdjson::error_message(code), hint);
+  }
+  element list = root;
+  element messages_value;
+  if (root.is_object() && root["messages"].get(messages_value) == simdjson::SUCCESS) {
+    list = messages_value;
+  }
+  if (!list.is_array()) throw DataError(where + " must hold a JSON array of messages", hint);
+  std::vector<RowError> found;
+  Errors errors(found);
+  std::vector<Message> messages;
+  if (!read_messages(list, "messages", messages, errors)) {
+    throw DataError(where + ": " + found.front().message, hint);
+  }
+  return messages;
+}
+
 }  // namespace dpo

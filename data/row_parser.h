@@ -70,4 +70,10 @@ class RowParser {
   std::unique_ptr<Impl> impl_;
 };
 
+// A conversation given on its own (`dpo template render --messages`): a JSON array of messages
+// or an object with a "messages" array. Each message is read exactly as in rows (role aliases
+// such as human/gpt, content as a string or a list of text parts). `source` names the input in
+// messages. Throws DataError naming the source and the offending field.
+std::vector<Message> parse_conversation(std::string_view json, const std::string& source);
+
 }  // namespace dpo

@@ -1,11 +1,10 @@
 #include "data/validation_report.h"
 
 #include <algorithm>
-#include <cstdarg>
-#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "core/build_info.h"
+#include "core/format.h"
 
 namespace dpo {
 
@@ -18,15 +17,6 @@ json lengths_json(const LengthSummary& s) {
               {"p90", s.p90},     {"p99", s.p99},   {"max", s.max}};
 }
 
-std::string format(const char* pattern, ...) __attribute__((format(printf, 1, 2)));
-std::string format(const char* pattern, ...) {
-  char text[512];
-  va_list args;
-  va_start(args, pattern);
-  std::vsnprintf(text, sizeof(text), pattern, args);
-  va_end(args);
-  return text;
-}
 
 std::string plural(uint64_t n, const char* word) {
   return std::to_string(n) + " " + word + (n == 1 ? "" : "s");

@@ -7,8 +7,10 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/format.h"
 #include "core/hash.h"
 #include "core/text.h"
+#include "data/pair_key.h"
 #include "data/record_reader.h"
 #include "data/similarity.h"
 #include "data/special_tokens_scan.h"
@@ -63,9 +65,9 @@ struct DatasetValidator::State {
   FILE* rejects = nullptr;
 
   // Scratch buffers reused across rows.
-  std::string key_scratch, chosen_scratch, rejected_scratch;
+  std::string chosen_scratch, rejected_scratch;
   std::vector<RowError> row_errors;
-  Hash128Stream hasher;
+  PairKeyHasher keys;
 
   State(const ValidateOptions& opts, std::vector<std::string> paths)
       : options(opts), files(std::move(paths)), scanner(opts.extra_special_tokens) {
@@ -125,34 +127,6 @@ struct DatasetValidator::State {
     if (std::fwrite(line.data(), 1, line.size(), rejects) != line.size()) {
       throw IoError("cannot write '" + rejects_file->temp_path() + "'");
     }
-  }
-
-  Hash128 prompt_key(const std::vector<Message>& prompt) {
-    hasher.reset();
-    for (const Message& message : prompt) {
-      hasher.update_field(message.role);
-      key_scratch.clear();
-      append_matching_key(message.content, key_scratch);
-      hasher.update_field(key_scratch);
-    }
-    return hasher.digest();
-  }
-
-  Hash128 completion_hash(const std::vector<Message>& completion) {
-    hasher.reset();
-    for (const Message& message : completion) {
-      hasher.update_field(message.role);
-      hasher.update_field(trim_whitespace(message.content));
-    }
-    return hasher.digest();
-  }
-
-  static Hash128 pair_key(const Hash128& prompt, const Hash128& first, const Hash128& second) {
-    Hash128Stream stream;
-    for (const Hash128* h : {&prompt, &first, &second}) {
-      stream.update(std::string_view(reinterpret_cast<const char*>(h), sizeof(Hash128)));
-    }
-    return stream.digest();
   }
 
   // Errors that make a parsed row unusable.
@@ -296,9 +270,9 @@ bool DatasetValidator::add_row(const PreferenceRow& row, const RowLocation& wher
   }
   double similarity = 0;
   if (similar_at_least(chosen, rejected, s.options.similarity_threshold, &similarity)) {
-    char text[96];
-    std::snprintf(text, sizeof(text), "chosen and rejected are %.1f%% similar", 100.0 * similarity);
-    s.record(IssueCode::near_identical_responses, where, row.id, text);
+    s.record(
+        IssueCode::near_identical_responses, where, row.id,
+        format("chosen and rejected are %.1f%% similar", 100.0 * similarity));
   }
   if (row.judgment != Judgment::chosen) {
     std::string message = std::string("judgment is '") + judgment_name(row.judgment) + "'";
@@ -309,9 +283,8 @@ bool DatasetValidator::add_row(const PreferenceRow& row, const RowLocation& wher
   }
 
   // Cross-row checks.
-  Hash128 prompt = s.prompt_key(row.prompt);
-  Hash128 chosen_hash = s.completion_hash(row.chosen);
-  Hash128 rejected_hash = s.completion_hash(row.rejected);
+  const PairHashes hashes = s.keys.hashes(row);
+  const Hash128& prompt = hashes.prompt;
   auto describe_seen = [&s](const PairSeen& seen) {
     const std::string& path = s.files[seen.file_index];
     if (seen.index >= 0) {
@@ -319,14 +292,14 @@ bool DatasetValidator::add_row(const PreferenceRow& row, const RowLocation& wher
     }
     return path + ":" + std::to_string(seen.line);
   };
-  auto conflict = s.pairs.find(State::pair_key(prompt, rejected_hash, chosen_hash));
+  auto conflict = s.pairs.find(pair_key(prompt, hashes.rejected, hashes.chosen));
   if (conflict != s.pairs.end()) {
     s.record(
         IssueCode::conflicting_pair, where, row.id,
         "the same pair with chosen and rejected swapped at " + describe_seen(conflict->second));
   }
   auto inserted = s.pairs.emplace(
-      State::pair_key(prompt, chosen_hash, rejected_hash),
+      pair_key(prompt, hashes.chosen, hashes.rejected),
       PairSeen{where.file_index, where.line, where.index});
   if (!inserted.second) {
     s.record(
@@ -406,9 +379,7 @@ ValidationReport DatasetValidator::finish() {
         1.0 - static_cast<double>(report.unique_prompts) / static_cast<double>(report.pairs_ok);
     if (report.chosen_longer_fraction < report.length_bias_low ||
         report.chosen_longer_fraction > report.length_bias_high) {
-      char text[160];
-      std::snprintf(
-          text, sizeof(text),
+      std::string text = format(
           "the chosen response is longer in %.1f%% of %llu pairs (allowed %.0f%%-%.0f%%)",
           100.0 * report.chosen_longer_fraction,
           static_cast<unsigned long long>(report.pairs_ok), 100.0 * report.length_bias_low,
@@ -416,7 +387,7 @@ ValidationReport DatasetValidator::finish() {
       IssueTally& tally = report.issues[static_cast<int>(IssueCode::length_bias)];
       ++tally.count;
       ++report.warnings;
-      tally.examples.push_back(IssueExample{0, 0, -1, "", text});
+      tally.examples.push_back(IssueExample{0, 0, -1, "", std::move(text)});
     }
   }
   report.fail_on_warnings = s.options.fail_on_warnings;

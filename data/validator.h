@@ -6,7 +6,7 @@
 // Matching key of a text: runs of whitespace collapsed, ends trimmed, ASCII lower-cased
 // (core/text.h). A prompt's key covers its roles and contents; it decides the split and the
 // prompt duplication rate. Duplicate and conflicting pairs compare the prompt key and the exact
-// trimmed completions.
+// trimmed completions. The keys are defined once, in pair_key.h (dpo compare uses them too).
 #pragma once
 
 #include <cstdint>

@@ -14,6 +14,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/format.h"
 #include "core/hash.h"
 #include "core/log.h"
 #include "templates/chat_template.h"
@@ -253,10 +254,8 @@ std::string prepare_summary(const PrepareResult& result, const std::string& out_
     return out.str();
   }
   out << rows_report(result);
-  char seconds[32];
-  std::snprintf(seconds, sizeof(seconds), "%.2f", result.seconds);
   out << "wrote " << out_path << ": " << result.train_pairs << " train pairs, " << result.val_pairs
-      << " held-out pairs in " << seconds << " s\n";
+      << " held-out pairs in " << format("%.2f", result.seconds) << " s\n";
   out << "  fingerprint " << result.fingerprint << "\n  tokenizer   " << result.tokenizer_sha256
       << "\n  template    " << result.template_sha256 << "\n";
   return out.str();

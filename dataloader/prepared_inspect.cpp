@@ -1,10 +1,10 @@
 #include "dataloader/prepared_inspect.h"
 
-#include <cstdio>
 #include <optional>
 #include <sstream>
 
 #include "core/error.h"
+#include "core/format.h"
 #include "dataloader/prepared_dataset.h"
 #include "tokenizer/tokenizer.h"
 
@@ -12,11 +12,10 @@ namespace dpo {
 namespace {
 
 void length_row(std::ostringstream& out, const char* name, const TokenLengthSummary& s) {
-  char line[160];
-  std::snprintf(line, sizeof(line), "  %-10s %9.1f %8lld %8lld %8lld %8lld %8lld\n", name, s.mean,
-                static_cast<long long>(s.min), static_cast<long long>(s.p50),
-                static_cast<long long>(s.p90), static_cast<long long>(s.p99), static_cast<long long>(s.max));
-  out << line;
+  out << format(
+      "  %-10s %9.1f %8lld %8lld %8lld %8lld %8lld\n", name, s.mean, static_cast<long long>(s.min),
+      static_cast<long long>(s.p50), static_cast<long long>(s.p90), static_cast<long long>(s.p99),
+      static_cast<long long>(s.max));
 }
 
 std::string ids_text(const IdSpan& ids) {

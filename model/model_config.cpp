@@ -4,11 +4,10 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/file_io.h"
 
 namespace dpo {
 
@@ -344,12 +343,7 @@ void check_tokenizer_fits(const ModelConfig& c, int64_t tokenizer_vocab, const s
 }
 
 ModelConfig read_model_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw IoError(errno_message("cannot open '" + path + "'", errno));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return parse_model_config(buffer.str(), path);
+  return parse_model_config(read_file(path, "model config"), path);
 }
 
 std::string model_config_to_json(const ModelConfig& c) {

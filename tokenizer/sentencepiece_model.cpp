@@ -3,14 +3,13 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <climits>
 #include <cstdlib>
-#include <fstream>
 #include <mutex>
 #include <sstream>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "tokenizer/sentencepiece_shim_api.h"
 
 namespace dpo {
@@ -155,11 +154,7 @@ struct SentencePieceModel::Handle {
 
 SentencePieceModel::SentencePieceModel(const std::string& path)
     : handle_(std::make_unique<Handle>()), path_(path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw IoError(errno_message("cannot open tokenizer model '" + path + "'", errno));
-  std::ostringstream bytes;
-  bytes << file.rdbuf();
-  load(bytes.str());
+  load(read_file(path, "tokenizer model"));
 }
 
 SentencePieceModel::SentencePieceModel(const std::string& name, std::string_view serialized)

@@ -3,13 +3,13 @@
 #include "tokenizer/tokenizer.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <fstream>
 #include <sstream>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/hash.h"
 #include "core/text.h"
+#include "core/utf8.h"
 #include "tokenizer/sentencepiece_model.h"
 
 namespace dpo {
@@ -17,40 +17,13 @@ namespace {
 
 constexpr std::string_view kUnderline = "\xE2\x96\x81";  // "▁", sentencepiece's space
 
-std::string read_model_file(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw IoError(errno_message("cannot open tokenizer model '" + path + "'", errno));
-  std::ostringstream bytes;
-  bytes << file.rdbuf();
-  return bytes.str();
-}
-
-// Python's str.isspace(), which transformers' lstrip/rstrip of added tokens use.
-bool is_python_space(uint32_t c) {
-  return (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 ||
-         c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 ||
-         c == 0x202f || c == 0x205f || c == 0x3000;
-}
-
-// Decodes the code point at text[pos] (text is valid UTF-8 where it matters; invalid bytes
-// count as one non-space unit).
-uint32_t code_point_at(std::string_view text, size_t pos, size_t& length) {
-  unsigned char c = static_cast<unsigned char>(text[pos]);
-  int extra = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
-  length = 1;
-  if (extra == 0) return c;
-  if (extra < 0 || pos + static_cast<size_t>(extra) >= text.size()) return 0xFFFFFFFF;
-  uint32_t value = c & (0x3f >> extra);
-  for (int i = 1; i <= extra; ++i) value = (value << 6) | (text[pos + i] & 0x3f);
-  length = static_cast<size_t>(extra) + 1;
-  return value;
-}
-
+// transformers strips added tokens' neighbours with Python's str.isspace() (core/utf8.h); a
+// byte that is not well-formed UTF-8 counts as one non-space unit.
 std::string lstrip_python(const std::string& text) {
   size_t pos = 0;
   while (pos < text.size()) {
     size_t length = 1;
-    if (!is_python_space(code_point_at(text, pos, length))) break;
+    if (!is_python_space(decode_utf8_at(text, pos, length))) break;
     pos += length;
   }
   return text.substr(pos);
@@ -60,9 +33,9 @@ std::string rstrip_python(const std::string& text) {
   size_t end = text.size();
   while (end > 0) {
     size_t start = end - 1;  // back up to the lead byte of the last code point
-    while (start > 0 && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) --start;
+    while (start > 0 && is_utf8_continuation(static_cast<unsigned char>(text[start]))) --start;
     size_t length = 1;
-    uint32_t c = code_point_at(text, start, length);
+    uint32_t c = decode_utf8_at(text, start, length);
     if (start + length != end || !is_python_space(c)) break;
     end = start;
   }
@@ -134,11 +107,11 @@ Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 
 Tokenizer Tokenizer::from_model_file(const std::string& path) {
-  return Tokenizer(path, read_model_file(path));
+  return Tokenizer(path, read_file(path, "tokenizer model"));
 }
 
 Tokenizer Tokenizer::from_model_file(const std::string& path, const HfTokenizerConfig& config) {
-  return Tokenizer(path, read_model_file(path), TokenizerSpec::from(config));
+  return Tokenizer(path, read_file(path, "tokenizer model"), TokenizerSpec::from(config));
 }
 
 Tokenizer Tokenizer::from_model_folder(const std::string& folder) {

@@ -1,26 +1,17 @@
 #include "tokenizer/tokenizer_folder.h"
 
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/file_io.h"
 #include "tokenizer/sentencepiece_model.h"
 
 namespace dpo {
 namespace {
 
 using json = nlohmann::json;
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw IoError("cannot read '" + path + "'");
-  std::ostringstream bytes;
-  bytes << file.rdbuf();
-  return bytes.str();
-}
 
 json added_token_entry(const std::string& content, bool special) {
   return json{{"content", content}, {"lstrip", false}, {"normalized", false},
@@ -31,7 +22,7 @@ json added_token_entry(const std::string& content, bool special) {
 
 void write_tokenizer_folder(const std::string& folder, const std::string& tokenizer_model_path,
                             const TokenizerFolderOptions& options) {
-  std::string model_bytes = read_bytes(tokenizer_model_path);
+  std::string model_bytes = read_file(tokenizer_model_path, "tokenizer model");
   SentencePieceModel model(tokenizer_model_path, model_bytes);
 
   auto piece_or_empty = [&](int id) { return id >= 0 ? model.id_to_piece(id) : std::string(); };

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "tokenizer/tokenizer.h"
 
 namespace {
@@ -141,10 +142,7 @@ int main(int argc, char** argv) {
       if (!info.remove_extra_whitespaces) {
         dpo::TokenizerSpec spec;
         spec.legacy = false;
-        std::ifstream in(model, std::ios::binary);
-        std::stringstream bytes;
-        bytes << in.rdbuf();
-        dpo::Tokenizer strict(model, bytes.str(), spec);
+        dpo::Tokenizer strict(model, dpo::read_file(model, "tokenizer model"), spec);
         for (size_t i = 0; i < kTexts.size(); ++i) {
           if (kTexts[i][0] == ' ' || kTexts[i].rfind("▁", 0) == 0) continue;
           auto ours = strict.encode(kTexts[i]);

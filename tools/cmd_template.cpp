@@ -4,12 +4,11 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
-#include <fstream>
 #include <memory>
-#include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "core/error.h"
+#include "core/file_io.h"
+#include "data/row_parser.h"
 #include "templates/chat_template.h"
 #include "tokenizer/hf_tokenizer_config.h"
 #include "tools/commands.h"
@@ -31,45 +30,10 @@ struct TemplateFlags {
   CLI::App* list = nullptr;
 };
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw IoError(errno_message("cannot open '" + path + "'", errno));
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
-// A JSON array of {"role", "content"} objects, or an object with such a "messages" array.
+// The conversation to render, read by the data library exactly as training rows' messages are
+// (role aliases, list-of-parts content), so that the rendering matches data preparation.
 std::vector<Message> read_messages(const std::string& path) {
-  nlohmann::json document;
-  try {
-    document = nlohmann::json::parse(read_file(path));
-  } catch (const nlohmann::json::parse_error& e) {
-    throw DataError("'" + path + "' is not valid JSON: " + e.what());
-  }
-  const nlohmann::json& list =
-      document.is_object() && document.contains("messages") ? document["messages"] : document;
-  if (!list.is_array()) {
-    throw DataError(
-        "'" + path + "' must hold a JSON array of messages",
-        "write [{\"role\": \"user\", \"content\": \"...\"}, ...] or {\"messages\": [...]}");
-  }
-  std::vector<Message> messages;
-  for (size_t i = 0; i < list.size(); ++i) {
-    const nlohmann::json& m = list[i];
-    std::string where = "'" + path + "': messages[" + std::to_string(i) + "]";
-    if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) {
-      throw DataError(where + " needs a string \"role\"");
-    }
-    if (!m.contains("content") || !m["content"].is_string()) {
-      throw DataError(
-          where + " needs a string \"content\"",
-          "content given as a list of parts is not supported");
-    }
-    messages.push_back(Message{m["role"].get<std::string>(), m["content"].get<std::string>()});
-  }
-  return messages;
+  return parse_conversation(read_file(path, "messages file"), path);
 }
 
 ChatTemplateVariables variables_from(const TemplateFlags& flags) {

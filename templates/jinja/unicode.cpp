@@ -206,59 +206,20 @@ std::vector<uint32_t> decode_utf8(std::string_view text) {
   out.reserve(text.size());
   size_t i = 0;
   while (i < text.size()) {
-    unsigned char b = static_cast<unsigned char>(text[i]);
-    if (b < 0x80) {
-      out.push_back(b);
-      ++i;
-      continue;
-    }
-    int length = 0;
-    uint32_t cp = 0;
-    uint32_t minimum = 0;
-    if (b >= 0xC2 && b <= 0xDF) {
-      length = 2, cp = b & 0x1F, minimum = 0x80;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-      length = 3, cp = b & 0x0F, minimum = 0x800;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-      length = 4, cp = b & 0x07, minimum = 0x10000;
-    }
-    bool ok = length > 0 && i + length <= text.size();
-    for (int k = 1; ok && k < length; ++k) {
-      unsigned char next = static_cast<unsigned char>(text[i + k]);
-      if ((next & 0xC0) != 0x80)
-        ok = false;
-      cp = (cp << 6) | (next & 0x3F);
-    }
-    if (ok && (cp < minimum || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)))
-      ok = false;
-    if (ok) {
-      out.push_back(cp);
-      i += length;
-    } else {
-      out.push_back(kEscapedByteBase + b);
-      ++i;
-    }
+    size_t length = 1;
+    uint32_t cp = decode_utf8_at(text, i, length);
+    out.push_back(
+        cp == kInvalidCodePoint ? kEscapedByteBase + static_cast<unsigned char>(text[i]) : cp);
+    i += length;
   }
   return out;
 }
 
 void append_utf8(uint32_t c, std::string& out) {
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c >= kEscapedByteBase + 0x80 && c <= kEscapedByteBase + 0xFF) {
+  if (c >= kEscapedByteBase + 0x80 && c <= kEscapedByteBase + 0xFF) {
     out += static_cast<char>(c - kEscapedByteBase);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xC0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += static_cast<char>(0xE0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
   } else {
-    out += static_cast<char>(0xF0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
+    dpo::append_utf8(c, out);
   }
 }
 
@@ -286,15 +247,6 @@ size_t code_point_count(std::string_view text) {
   if (is_ascii(text))
     return text.size();
   return decode_utf8(text).size();
-}
-
-bool is_python_space(uint32_t c) {
-  if (c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F))
-    return true;
-  if (c < 0x85)
-    return false;
-  return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
-         c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
 std::string python_strip(std::string_view text, bool left, bool right) {

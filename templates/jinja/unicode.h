@@ -8,12 +8,15 @@
 #include <string_view>
 #include <vector>
 
+#include "core/utf8.h"  // is_python_space (Python's str.isspace), decode_utf8_at
+
 namespace dpo::jinja {
 
-// Decodes UTF-8 into code points. A byte that is not part of a well-formed sequence becomes
-// 0xDC00 + byte (Python's "surrogateescape"), which encode_utf8 turns back into that byte, so
-// any byte string survives a round trip.
+// Decodes UTF-8 into code points (core/utf8.h decode_utf8_at). A byte that is not part of a
+// well-formed sequence becomes 0xDC00 + byte (Python's "surrogateescape"), which append_utf8 and
+// encode_utf8 turn back into that byte, so any byte string survives a round trip.
 std::vector<uint32_t> decode_utf8(std::string_view text);
+// dpo::append_utf8, except that an escaped byte (U+DC80-U+DCFF) is written back as that byte.
 void append_utf8(uint32_t code_point, std::string& out);
 std::string encode_utf8(const std::vector<uint32_t>& code_points);
 std::string encode_utf8(const std::vector<uint32_t>& code_points, size_t begin, size_t end);
@@ -21,9 +24,6 @@ std::string encode_utf8(const std::vector<uint32_t>& code_points, size_t begin, 
 // Number of code points (what Python's len() gives for a str).
 size_t code_point_count(std::string_view text);
 bool is_ascii(std::string_view text);
-
-// Python's str.isspace() for one code point.
-bool is_python_space(uint32_t c);
 
 // str.strip / lstrip / rstrip: without `chars`, Python whitespace; with `chars`, any of its
 // code points.

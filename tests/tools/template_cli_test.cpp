@@ -18,12 +18,17 @@ std::string write_messages(const testing::TempDir& dir) {
   return path;
 }
 
+// `dpo template render --template chatml --add-generation-prompt` of a messages file (stdout only).
+testing::CommandResult render_chatml_prompt(const std::string& messages) {
+  return run_command(
+      kDpo + " template render --template chatml --messages " + messages +
+      " --add-generation-prompt 2>/dev/null");
+}
+
 TEST(TemplateCli, RenderPrintsTheExactBytesWithNothingAdded) {
   testing::TempDir dir;
   std::string messages = write_messages(dir);
-  auto result = run_command(
-      kDpo + " template render --template chatml --messages " + messages +
-      " --add-generation-prompt 2>/dev/null");
+  auto result = render_chatml_prompt(messages);
   EXPECT_EQ(result.exit_code, 0) << result.output;
   EXPECT_EQ(
       result.output,
@@ -51,6 +56,55 @@ TEST(TemplateCli, RenderTakesSpecialTokensFromFlagsOrAModelFolder) {
       " 2>/dev/null");
   EXPECT_EQ(folder.exit_code, 0) << folder.output;
   EXPECT_EQ(folder.output, "<bos>x<eos>");
+}
+
+TEST(TemplateCli, RenderReadsMessagesAsTrainingRowsAre) {
+  // The data library's row parsing reads the messages, as for training data: content as a list
+  // of text parts (joined by newlines), role aliases (human -> user, from/value).
+  testing::TempDir dir;
+  std::string messages = dir.file("parts.json");
+  testing::write_file(
+      messages,
+      R"([{"role": "system", "content": [{"type": "text", "text": "Be brief."}]},)"
+      R"( {"from": "human", "value": [{"type": "text", "text": "Hi"}, "é"]}])");
+  auto result = render_chatml_prompt(messages);
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(
+      result.output,
+      "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi\n"
+      "é<|im_end|>\n<|im_start|>assistant\n");
+
+  // A part that is not text is refused with the place it is in, as in a training row.
+  testing::write_file(
+      messages,
+      R"({"messages": [{"role": "user", "content": [{"type": "image", "url": "x.png"}]}]})");
+  auto image = run_command(
+      kDpo + " template render --template chatml --messages " + messages + " 2>&1");
+  EXPECT_EQ(image.exit_code, 2);
+  EXPECT_NE(image.output.find(messages + "': 'messages[0].content[0]' is a content part of type "
+                              "'image'; only text parts are supported"),
+            std::string::npos)
+      << image.output;
+  // Not JSON, or not a list of messages: exit 2 naming the file.
+  testing::write_file(messages, R"({"messages": "hi")");
+  auto broken = run_command(
+      kDpo + " template render --template chatml --messages " + messages + " 2>&1");
+  EXPECT_EQ(broken.exit_code, 2);
+  EXPECT_NE(broken.output.find("'" + messages + "' is not valid JSON"), std::string::npos)
+      << broken.output;
+  testing::write_file(messages, R"({"messages": "hi"})");
+  auto scalar = run_command(
+      kDpo + " template render --template chatml --messages " + messages + " 2>&1");
+  EXPECT_EQ(scalar.exit_code, 2);
+  EXPECT_NE(scalar.output.find("'" + messages + "' must hold a JSON array of messages"),
+            std::string::npos)
+      << scalar.output;
+  auto absent = run_command(
+      kDpo + " template render --template chatml --messages " + dir.file("absent.json") + " 2>&1");
+  EXPECT_EQ(absent.exit_code, 2);
+  EXPECT_NE(absent.output.find("cannot read messages file '" + dir.file("absent.json") + "'"),
+            std::string::npos)
+      << absent.output;
 }
 
 TEST(TemplateCli, ShowPrintsOriginHashAndText) {
