@@ -268,6 +268,53 @@ std::string pair_ids(const std::vector<Batch>& batches, const PreparedSplit& spl
   return ids;
 }
 
+// The policy's log-probs of a micro-batch (with gradients) beside the reference's: from the live
+// reference model when there is one, else indexed from the precomputed ones.
+PairLogps micro_batch_logps(LlamaForCausalLMImpl& policy, LlamaForCausalLMImpl* live_reference,
+                            const ReferenceTensors& precomputed, const Batch& batch,
+                            const BatchTensors& tensors, at::Device device) {
+  // input_ids [2B, T]: the B chosen rows, then the B rejected rows; sum and count: [2B].
+  SequenceLogprobs logps = sequence_logprobs(policy, tensors.input_ids, tensors.completion_start,
+                                             tensors.completion_length);
+  const int64_t B = batch.pairs;
+  PairLogps pair;
+  pair.policy_chosen = logps.sum.narrow(0, 0, B);    // [B] rows 0..B-1
+  pair.policy_rejected = logps.sum.narrow(0, B, B);  // [B] rows B..2B-1
+  pair.chosen_tokens = logps.count.narrow(0, 0, B);
+  pair.rejected_tokens = logps.count.narrow(0, B, B);
+  if (live_reference != nullptr) {
+    at::NoGradGuard no_grad;
+    SequenceLogprobs ref = sequence_logprobs(*live_reference, tensors.input_ids, tensors.completion_start,
+                                             tensors.completion_length);  // [2B]
+    pair.reference_chosen = ref.sum.narrow(0, 0, B).detach();    // [B]
+    pair.reference_rejected = ref.sum.narrow(0, B, B).detach();  // [B]
+  } else {
+    at::Tensor index = at::tensor(batch.pair_indices, at::TensorOptions().dtype(at::kLong)).to(device);  // [B]
+    pair.reference_chosen = precomputed.chosen.index_select(0, index);
+    pair.reference_rejected = precomputed.rejected.index_select(0, index);
+  }
+  return pair;
+}
+
+// The console line of a logged step; on a terminal it rewrites itself.
+void print_progress(int64_t step, int64_t total_steps, const LossMeans& mean, const StepFigures& figures,
+                    double loop_seconds, bool tty) {
+  const double eta = loop_seconds / static_cast<double>(step) * static_cast<double>(total_steps - step);
+  std::printf("%sstep %lld/%lld  loss %.4f  acc %.3f  margin %.3f  lr %.2e  %.0f tok/s  ETA %.0fs%s",
+              tty ? "\r" : "", static_cast<long long>(step), static_cast<long long>(total_steps), mean.loss,
+              mean.rewards_accuracies, mean.rewards_margins, figures.lr, figures.tokens_per_s, eta,
+              tty ? "   " : "\n");
+  std::fflush(stdout);
+}
+
+// The mean over the last quarter (at least one) of the steps.
+LossMeans tail_mean(const std::vector<LossSums>& steps) {
+  LossSums tail;
+  const size_t count = std::max<size_t>(1, steps.size() / 4);
+  for (size_t i = steps.size() > count ? steps.size() - count : 0; i < steps.size(); ++i) tail.add(steps[i]);
+  return tail.mean();
+}
+
 }  // namespace
 
 AdamWOptions adamw_options(const Config& config) {
@@ -335,17 +382,10 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
     lineage.reference_hash = model_content_hash(*reference_model);
   }
   const bool step0_check = lineage.reference_hash == lineage.initial_hash && !all_reference_free(config.loss);
-  ReferenceSource source;
-  source.prepared_path = prepared_path;
-  source.model_hash = lineage.reference_hash;
-  source.model_dir = lineage.reference_dir;
-  source.live = live;
-  source.device = device;
-  source.dtype = dtype;
-  source.batch_pairs = config.eval.batch_pairs;
-  source.pad_id = pad_id;
-  const ReferenceLogps reference =
-      reference_logprobs(reference_model ? *reference_model : *policy, *data, source);
+  const ReferenceLogps reference = reference_logprobs(
+      reference_model ? *reference_model : *policy, *data,
+      ReferenceSource{prepared_path, lineage.reference_hash, lineage.reference_dir, live, device, dtype,
+                      config.eval.batch_pairs, pad_id});
   if (!live) reference_model = nullptr;  // frees it
   const ReferenceTensors train_reference = reference_tensors(reference.train, device);
   const size_t eval_limit = static_cast<size_t>(config.eval.max_pairs);
@@ -431,32 +471,15 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
     // 6b. Forward and backward, each micro-batch weighted by its share of the step's pairs.
     LossSums step_metrics;
     for (const Batch& batch : batches) {
-      BatchTensors tensors = batch_to_tensors(batch, device);  // input_ids [2B, T]: chosen rows, then rejected
-      SequenceLogprobs logps = sequence_logprobs(*policy, tensors.input_ids, tensors.completion_start,
-                                                 tensors.completion_length);  // sum, count: [2B]
-      const int64_t B = batch.pairs;
-      PairLogps pair;
-      pair.policy_chosen = logps.sum.narrow(0, 0, B);    // [B] rows 0..B-1
-      pair.policy_rejected = logps.sum.narrow(0, B, B);  // [B] rows B..2B-1
-      pair.chosen_tokens = logps.count.narrow(0, 0, B);
-      pair.rejected_tokens = logps.count.narrow(0, B, B);
-      if (live) {
-        at::NoGradGuard no_grad;
-        SequenceLogprobs ref = sequence_logprobs(*reference_model, tensors.input_ids,
-                                                 tensors.completion_start, tensors.completion_length);
-        pair.reference_chosen = ref.sum.narrow(0, 0, B).detach();    // [B]
-        pair.reference_rejected = ref.sum.narrow(0, B, B).detach();  // [B]
-      } else {
-        at::Tensor index = at::tensor(batch.pair_indices, at::TensorOptions().dtype(at::kLong)).to(device);  // [B]
-        pair.reference_chosen = train_reference.chosen.index_select(0, index);
-        pair.reference_rejected = train_reference.rejected.index_select(0, index);
-      }
+      const BatchTensors tensors = batch_to_tensors(batch, device);
+      const PairLogps pair = micro_batch_logps(*policy, live ? reference_model.get() : nullptr, train_reference,
+                                               batch, tensors, device);
       // Step 0: the policy is the reference, so the two must agree before any update.
       if (first_step_of_run && step0_check) check_step0(pair, dtype, config.reference.step0_tolerance);
 
       LossOutput out = compute_loss(pair, config.loss, bco);
       bco = out.bco;
-      (out.loss * (static_cast<double>(B) / static_cast<double>(step_pairs))).backward();
+      (out.loss * (static_cast<double>(batch.pairs) / static_cast<double>(step_pairs))).backward();
       step_metrics.add(out.metrics);
       tokens_seen += tensors.tokens;
       tokens_since_log += tensors.tokens;
@@ -504,13 +527,7 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
       figures.peak_memory_mib = peak_memory_mib(device);
       figures.seconds = seconds_since(run_start);
       metrics.write_train(step, static_cast<double>(step) / steps_per_epoch, mean, figures);
-      const double elapsed = seconds_since(loop_start);
-      const double eta = elapsed / step * (total_steps - step);
-      std::printf("%sstep %lld/%lld  loss %.4f  acc %.3f  margin %.3f  lr %.2e  %.0f tok/s  ETA %.0fs%s",
-                  tty ? "\r" : "", static_cast<long long>(step), static_cast<long long>(total_steps),
-                  mean.loss, mean.rewards_accuracies, mean.rewards_margins, lr, figures.tokens_per_s, eta,
-                  tty ? "   " : "\n");
-      std::fflush(stdout);
+      print_progress(step, total_steps, mean, figures, seconds_since(loop_start), tty);
       since_log = LossSums{};
       tokens_since_log = 0;
       log_start = std::chrono::steady_clock::now();
@@ -542,12 +559,7 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
   }
   if (tty) std::printf("\n");
   result.steps = step;
-  LossSums tail;
-  const size_t tail_steps = std::max<size_t>(1, step_history.size() / 4);
-  for (size_t i = step_history.size() > tail_steps ? step_history.size() - tail_steps : 0; i < step_history.size(); ++i) {
-    tail.add(step_history[i]);
-  }
-  result.train_tail = tail.mean();
+  result.train_tail = tail_mean(step_history);
   result.seconds = seconds_since(run_start);
   result.tokens_per_second = result.seconds > 0 ? tokens_seen / seconds_since(loop_start) : 0;
   if (result.stop_reason == "interrupted" || result.stop_reason == "bad_steps") return result;
