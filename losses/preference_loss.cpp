@@ -82,7 +82,9 @@ at::Tensor smoothed_logistic(const at::Tensor& z, double eps) {
   return -(1.0 - eps) * at::log_sigmoid(z) - eps * at::log_sigmoid(-z);
 }
 
-at::Tensor loss_from_terms(LossType type, const Terms& t, const LossConfig& c, double bco_delta) {
+// `bco_delta`: [] the reward shift of bco_pair (undefined for the other types).
+at::Tensor loss_from_terms(
+    LossType type, const Terms& t, const LossConfig& c, const at::Tensor& bco_delta) {
   const double beta = c.beta;
   const double eps = c.label_smoothing;
   switch (type) {
@@ -143,7 +145,18 @@ at::Tensor loss_from_terms(LossType type, const Terms& t, const LossConfig& c, d
 
 }  // namespace
 
-void LossMetrics::add(const LossMetrics& o) {
+double BcoState::mean_value() const {
+  return mean.defined() ? mean.item<double>() : 0.0;
+}
+
+BcoState BcoState::from_value(double mean, int64_t count, at::Device device) {
+  BcoState state;
+  state.mean = at::scalar_tensor(mean, at::TensorOptions().dtype(at::kDouble).device(device));
+  state.count = count;
+  return state;
+}
+
+void LossSums::add(const LossSums& o) {
   pairs += o.pairs;
   loss += o.loss;
   rewards_chosen += o.rewards_chosen;
@@ -156,8 +169,10 @@ void LossMetrics::add(const LossMetrics& o) {
   logps_rejected_per_token += o.logps_rejected_per_token;
 }
 
-LossMetrics LossMetrics::mean() const {
-  LossMetrics m = *this;
+LossMeans LossSums::mean() const {
+  LossMeans m;
+  static_cast<LossFigures&>(m) = *this;
+  m.pairs = pairs;
   const double n = pairs > 0 ? static_cast<double>(pairs) : 1.0;
   m.loss /= n;
   m.rewards_chosen /= n;
@@ -176,10 +191,11 @@ at::Tensor per_pair_loss(
   LossConfig single = config;
   single.types = {type};
   const Terms t = make_terms(logps, single, needs_reference(single));
-  return loss_from_terms(type, t, config, bco_delta);
+  const at::Tensor delta = at::scalar_tensor(bco_delta, t.pc.options().requires_grad(false));
+  return loss_from_terms(type, t, config, delta);
 }
 
-LossOutput compute_loss(const PairLogps& logps, const LossConfig& config, BcoState* bco) {
+LossOutput compute_loss(const PairLogps& logps, const LossConfig& config, const BcoState& bco) {
   TORCH_CHECK(!config.types.empty(), "compute_loss: config.types is empty");
   TORCH_CHECK(
       config.weights.empty() || config.weights.size() == config.types.size(),
@@ -190,18 +206,23 @@ LossOutput compute_loss(const PairLogps& logps, const LossConfig& config, BcoSta
   out.rewards_chosen = (config.beta * t.chosen_ratio).detach();      // [B]
   out.rewards_rejected = (config.beta * t.rejected_ratio).detach();  // [B]
 
+  out.bco = bco;
+
   at::Tensor total;
   for (size_t i = 0; i < config.types.size(); ++i) {
     const LossType type = config.types[i];
-    double bco_delta = 0.0;
+    at::Tensor bco_delta;  // []
     if (type == LossType::bco_pair) {
-      TORCH_CHECK(bco != nullptr, "compute_loss: bco_pair needs a BcoState");
-      // The batch's mean reward over chosen and rejected folds into the running mean first.
-      const double batch_mean =
-          at::cat({out.rewards_chosen, out.rewards_rejected}).mean().item<double>();
-      bco->count += 1;
-      bco->mean += (batch_mean - bco->mean) / static_cast<double>(bco->count);
-      bco_delta = bco->mean;
+      // The batch's mean reward over chosen and rejected folds into the running mean first, on
+      // the device and in float64 (no host sync per micro-batch).
+      const at::Tensor batch_mean =
+          at::cat({out.rewards_chosen, out.rewards_rejected}).mean().to(at::kDouble);  // []
+      const at::Tensor previous = bco.mean.defined()
+                                      ? bco.mean.to(batch_mean.device(), at::kDouble)
+                                      : at::zeros_like(batch_mean);
+      out.bco.count = bco.count + 1;
+      out.bco.mean = previous + (batch_mean - previous) / static_cast<double>(out.bco.count);
+      bco_delta = out.bco.mean.to(t.pc.scalar_type());
     }
     const at::Tensor term = loss_weight(config, i) * loss_from_terms(type, t, config, bco_delta);
     total = total.defined() ? total + term : term;
@@ -227,7 +248,7 @@ LossOutput compute_loss(const PairLogps& logps, const LossConfig& config, BcoSta
                               .to(at::kCPU, at::kDouble)
                               .contiguous();
   const double* s = sums.data_ptr<double>();
-  LossMetrics& m = out.metrics;
+  LossSums& m = out.metrics;
   m.pairs = t.pc.size(0);
   m.loss = s[0];
   m.rewards_chosen = s[1];

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/format.h"
 #include "core/hash.h"
 #include "core/log.h"
 #include "data/dataset_diff.h"
@@ -17,6 +18,7 @@
 #include "data/validation_report.h"
 #include "trainer/config.h"
 #include "trainer/dpo_trainer.h"
+#include "trainer/evaluation.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -33,24 +35,21 @@ Criterion criterion(std::string name, double value, double threshold, bool passe
   return Criterion{std::move(name), value, threshold, passed, std::move(detail)};
 }
 
-std::string fmt(const char* pattern, double value) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof(buffer), pattern, value);
-  return buffer;
-}
-
-TrainOptions short_run(const Config& config, const std::string& model_dir, const std::string& prepared,
-                       const std::string& out_dir, int64_t steps, uint64_t seed) {
-  TrainOptions options = train_options_from_config(config);
-  options.model_dir = model_dir;
-  options.prepared_path = prepared;
-  options.out_dir = out_dir;
-  options.max_steps = steps;
-  options.seed = seed;
-  options.save_every_steps = 0;
-  options.eval_every_steps = std::max<int64_t>(1, steps / 3);
-  options.log_every_steps = std::max<int64_t>(1, steps / 10);
-  return options;
+// The config of a gate's short run: the gate's config with the run's data, folder, length, seed
+// and cadence, so that the run records (manifest.json, checkpoints) the config that ran.
+Config short_run(const Config& config, const std::string& model_dir, const std::string& prepared,
+                 const std::string& out_dir, int64_t steps, uint64_t seed) {
+  Config run = config;
+  run.model.path = model_dir;
+  run.data.prepared = prepared;
+  run.data.files.clear();  // prepared above into `prepared`
+  run.train.out_dir = out_dir;
+  run.train.max_steps = steps;
+  run.train.seed = seed;
+  run.train.save_every_steps = 0;
+  run.eval.every_steps = std::max<int64_t>(1, steps / 3);
+  run.train.log_every_steps = std::max<int64_t>(1, steps / 10);
+  return run;
 }
 
 }  // namespace
@@ -106,22 +105,22 @@ CheckOutcome run_check(const CheckRequest& request) {
 
   // 2. A short DPO run.
   if (have_pairs) {
-    TrainOptions options = short_run(config, request.model_dir, prepare.out_path, outcome.run_dir, steps, config.train.seed);
+    Config run_config = short_run(config, request.model_dir, prepare.out_path, outcome.run_dir, steps, config.train.seed);
     try {
-      TrainResult run = train_dpo(options);
+      TrainResult run = train_dpo(run_config);
       outcome.criteria.push_back(criterion("step0_consistency", 1, 1, true,
                                            "policy and reference log-probs agreed on the first batch"));
       outcome.criteria.push_back(criterion("non_finite_steps", static_cast<double>(run.bad_steps), 0, run.bad_steps == 0,
                                            std::to_string(run.bad_steps) + " steps with a non-finite loss or gradient"));
-      LossMetrics tail = run.train_tail.pairs > 0 ? run.train_tail.mean() : run.train_tail;
+      const LossMeans& tail = run.train_tail;
       outcome.criteria.push_back(criterion("train_accuracy", tail.rewards_accuracies, config.check.min_train_accuracy,
                                            tail.rewards_accuracies > config.check.min_train_accuracy,
                                            "preference accuracy over the last quarter of " + std::to_string(run.steps) + " steps"));
       double chance = 0.5 + config.check.min_val_accuracy_margin;
       outcome.criteria.push_back(criterion(
           "val_accuracy", run.final_eval.rewards_accuracies, chance, run.final_eval.rewards_accuracies > chance,
-          "held-out accuracy " + fmt("%.3f", run.initial_eval.rewards_accuracies) + " -> " +
-              fmt("%.3f", run.final_eval.rewards_accuracies) + " on " + std::to_string(run.final_eval.pairs) + " pairs"));
+          "held-out accuracy " + format("%.3f", run.initial_eval.rewards_accuracies) + " -> " +
+              format("%.3f", run.final_eval.rewards_accuracies) + " on " + std::to_string(run.final_eval.pairs) + " pairs"));
       std::string alarms;
       for (const std::string& a : run.alarms) alarms += (alarms.empty() ? "" : "; ") + a;
       outcome.criteria.push_back(criterion("divergence_alarms", static_cast<double>(run.alarms.size()), 0,
@@ -229,8 +228,8 @@ CompareOutcome run_compare(const CompareRequest& request) {
   for (int64_t s = 0; s < seeds; ++s) {
     std::string dir = request.out_dir + "/baseline-seed" + std::to_string(s);
     TrainResult run = train_dpo(short_run(config, request.model_dir, a.out_path, dir, steps, config.train.seed + static_cast<uint64_t>(s)));
-    EvalMetrics m = evaluate_model(run.final_dir, common_path, request.model_dir, config.loss, device_choice_name(config.train.device),
-                                   config.train.dtype == TrainDtype::fp32 ? "fp32" : "bf16", 8);
+    LossMeans m = evaluate_model(run.final_dir, common_path, request.model_dir, config.loss, config.train.device,
+                                 config.train.dtype, 8);
     baseline_accuracy.push_back(m.rewards_accuracies);
     baseline_runs.push_back({{"run_dir", dir}, {"seed", config.train.seed + static_cast<uint64_t>(s)},
                              {"common_val_accuracy", m.rewards_accuracies}, {"common_val_loss", m.loss},
@@ -238,9 +237,8 @@ CompareOutcome run_compare(const CompareRequest& request) {
   }
   std::string candidate_dir = request.out_dir + "/candidate-seed0";
   TrainResult candidate_run = train_dpo(short_run(config, request.model_dir, b.out_path, candidate_dir, steps, config.train.seed));
-  EvalMetrics candidate = evaluate_model(candidate_run.final_dir, common_path, request.model_dir, config.loss,
-                                         device_choice_name(config.train.device),
-                                         config.train.dtype == TrainDtype::fp32 ? "fp32" : "bf16", 8);
+  LossMeans candidate = evaluate_model(candidate_run.final_dir, common_path, request.model_dir, config.loss,
+                                       config.train.device, config.train.dtype, 8);
 
   // 4. The verdict: an accuracy drop beyond max(threshold, noise_multiplier x seed spread).
   double baseline_mean = 0;
@@ -251,9 +249,9 @@ CompareOutcome run_compare(const CompareRequest& request) {
   double allowed = std::max(config.compare.max_accuracy_drop, config.compare.noise_multiplier * noise);
   double drop = baseline_mean - candidate.rewards_accuracies;
   if (drop > allowed) {
-    outcome.reasons.push_back("training: held-out accuracy dropped by " + fmt("%.3f", drop) + " (" +
-                              fmt("%.3f", baseline_mean) + " -> " + fmt("%.3f", candidate.rewards_accuracies) +
-                              "), more than the allowed " + fmt("%.3f", allowed));
+    outcome.reasons.push_back("training: held-out accuracy dropped by " + format("%.3f", drop) + " (" +
+                              format("%.3f", baseline_mean) + " -> " + format("%.3f", candidate.rewards_accuracies) +
+                              "), more than the allowed " + format("%.3f", allowed));
   }
   outcome.regression = !outcome.reasons.empty();
   report["common_heldout"] = {{"path", common_path}, {"pairs", common_pairs},
@@ -281,11 +279,11 @@ CompareOutcome run_compare(const CompareRequest& request) {
 
   summary << "\ncommon held-out set: " << common_pairs << " pairs\n";
   for (size_t s = 0; s < baseline_accuracy.size(); ++s) {
-    summary << "  baseline seed " << s << ": accuracy " << fmt("%.3f", baseline_accuracy[s]) << "\n";
+    summary << "  baseline seed " << s << ": accuracy " << format("%.3f", baseline_accuracy[s]) << "\n";
   }
-  summary << "  candidate:       accuracy " << fmt("%.3f", candidate.rewards_accuracies) << "\n";
-  summary << "  drop " << fmt("%.3f", drop) << ", allowed " << fmt("%.3f", allowed) << " (noise "
-          << fmt("%.3f", noise) << ")\n";
+  summary << "  candidate:       accuracy " << format("%.3f", candidate.rewards_accuracies) << "\n";
+  summary << "  drop " << format("%.3f", drop) << ", allowed " << format("%.3f", allowed) << " (noise "
+          << format("%.3f", noise) << ")\n";
   outcome.summary = summary.str();
   return outcome;
 }

@@ -37,6 +37,7 @@
 #include "dataloader/prepare.h"
 #include "dataloader/tokenizer_training.h"
 #include "model/model_config.h"
+#include "trainer/config.h"
 #include "trainer/dpo_trainer.h"
 #include "pipeline/model_factory.h"
 
@@ -123,27 +124,30 @@ int run(const BenchOptions& o) {
   prepare.force = true;
   dpo::PrepareResult prepared = dpo::prepare_dataset(prepare);
 
-  // 4. Train.
-  dpo::TrainOptions train;
-  train.prepared_path = prepare.out_path;
-  train.model_dir = init.out_dir;
-  train.out_dir = (dir / "run").string();
-  train.lr = 1e-5;
-  train.warmup_steps = 0;
-  train.schedule = dpo::ScheduleKind::constant;
-  train.device = o.device;
-  train.dtype = o.dtype;
-  train.micro_batch_pairs = o.pairs_per_step;
-  train.max_steps = total_steps;
-  train.threads = o.device == "cpu" ? o.threads : 0;
-  train.log_every_steps = 1;  // a metrics line per step: the figures below need them
-  train.eval_batch_pairs = o.pairs_per_step;
-  train.eval_max_pairs = 16;
-  train.seed = 1;
+  // 4. Train: a config as `dpo train` resolves it; device and dtype parsed by the config reader
+  // (so --dtype bfloat16 is bf16, with fp32 master weights, as train.dtype=bfloat16 is).
+  dpo::Config train;
+  dpo::apply_override(train, "train.device=" + o.device);
+  dpo::apply_override(train, "train.dtype=" + o.dtype);
+  train.data.prepared = prepare.out_path;
+  train.model.path = init.out_dir;
+  train.train.out_dir = (dir / "run").string();
+  train.optim.lr = 1e-5;
+  train.optim.warmup_steps = 0;
+  train.optim.schedule = dpo::ScheduleKind::constant;
+  train.train.micro_batch_pairs = o.pairs_per_step;
+  train.train.max_steps = total_steps;
+  train.train.threads = train.train.device == dpo::DeviceChoice::cpu ? o.threads : 0;
+  train.train.log_every_steps = 1;  // a metrics line per step: the figures below need them
+  train.train.save_every_steps = 0;
+  train.train.seed = 1;
+  train.eval.every_steps = 0;  // only before training and at the end
+  train.eval.batch_pairs = o.pairs_per_step;
+  train.eval.max_pairs = 16;
   std::printf("bench_train: %s (%lld parameters), %s %s, %lld pairs per step, %lld warm-up + %lld timed "
               "steps; data %s (%llu train / %llu held-out pairs, max length %lld)\n",
               o.preset.c_str(), static_cast<long long>(model.parameters), o.device.c_str(),
-              o.dtype.c_str(), static_cast<long long>(o.pairs_per_step),
+              dpo::train_dtype_name(train.train.dtype), static_cast<long long>(o.pairs_per_step),
               static_cast<long long>(o.warmup_steps), static_cast<long long>(o.steps), o.data.c_str(),
               static_cast<unsigned long long>(prepared.train_pairs),
               static_cast<unsigned long long>(prepared.val_pairs), static_cast<long long>(o.max_length));
@@ -154,7 +158,7 @@ int run(const BenchOptions& o) {
                          std::to_string(total_steps) + " steps (" + result.stop_reason + ")");
 
   // 5. Figures from metrics.jsonl: the train lines after the warm-up.
-  std::ifstream metrics(train.out_dir + "/metrics.jsonl");
+  std::ifstream metrics(train.train.out_dir + "/metrics.jsonl");
   std::vector<json> lines;
   for (std::string line; std::getline(metrics, line);) {
     json object = json::parse(line);
@@ -181,7 +185,7 @@ int run(const BenchOptions& o) {
               static_cast<long long>(model.parameters), static_cast<long long>(model.config.hidden_size),
               static_cast<long long>(model.config.num_hidden_layers),
               static_cast<long long>(model.config.vocab_size));
-  std::printf("%-28s %s %s%s\n", "device, dtype", o.device.c_str(), o.dtype.c_str(),
+  std::printf("%-28s %s %s%s\n", "device, dtype", o.device.c_str(), dpo::train_dtype_name(train.train.dtype),
               o.device == "cpu" ? (", " + std::to_string(o.threads) + " threads").c_str() : "");
   std::printf("%-28s %.3f s/step, %.1f pairs/s\n", "timed steps", seconds / static_cast<double>(o.steps),
               pairs / seconds);
@@ -192,7 +196,7 @@ int run(const BenchOptions& o) {
   if (o.peak_tflops > 0)
     std::printf("%-28s %.1f%% of %.1f TFLOP/s\n", "MFU", 100.0 * achieved_tflops / o.peak_tflops, o.peak_tflops);
   else
-    std::printf("%-28s (give --peak-tflops, the device's dense peak for %s)\n", "MFU", o.dtype.c_str());
+    std::printf("%-28s (give --peak-tflops, the device's dense peak for %s)\n", "MFU", dpo::train_dtype_name(train.train.dtype));
   if (own_work) fs::remove_all(dir);
   return 0;
 }

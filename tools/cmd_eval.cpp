@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "tools/commands.h"
 #include "trainer/config.h"
-#include "trainer/dpo_trainer.h"
+#include "trainer/evaluation.h"
 
 namespace dpo {
 namespace {
@@ -21,8 +21,11 @@ struct EvalFlags {
 
 int run_eval(const EvalFlags& flags) {
   Config config = load_config(flags.config_path, flags.overrides);
-  EvalMetrics m = evaluate_model(flags.model_dir, flags.prepared_path, flags.reference_dir, config.loss,
-                                 flags.device, flags.dtype, flags.batch_pairs, flags.pairs_out);
+  // --device and --dtype read as train.device and train.dtype are (same names and aliases).
+  apply_override(config, "train.device=" + flags.device);
+  apply_override(config, "train.dtype=" + flags.dtype);
+  LossMeans m = evaluate_model(flags.model_dir, flags.prepared_path, flags.reference_dir, config.loss,
+                               config.train.device, config.train.dtype, flags.batch_pairs, flags.pairs_out);
   std::printf("held-out pairs %lld\n  loss %.4f\n  accuracy %.4f\n  margin %.4f\n"
               "  reward chosen %.4f  rejected %.4f\n  logps chosen %.3f  rejected %.3f "
               "(per token %.4f / %.4f)\n",

@@ -33,9 +33,9 @@ void prepare_if_needed(Config& config) {
 int run_train(const TrainFlags& flags) {
   Config config = load_config(flags.config_path, flags.overrides);
   prepare_if_needed(config);
-  TrainOptions options = train_options_from_config(config);
-  options.resume = flags.resume;
-  TrainResult result = train_dpo(options);
+  RunFlags run;
+  run.resume = flags.resume;
+  TrainResult result = train_dpo(config, run);
 
   std::printf("\n%s after %lld steps (%s) in %.1f s, %.0f tokens/s\n",
               result.stop_reason == "interrupted" ? "stopped" : "finished",
@@ -49,7 +49,7 @@ int run_train(const TrainFlags& flags) {
   }
   if (result.bad_steps > 0) std::printf("non-finite steps skipped: %lld\n", static_cast<long long>(result.bad_steps));
   for (const std::string& alarm : result.alarms) std::printf("alarm: %s\n", alarm.c_str());
-  if (!result.final_dir.empty()) std::printf("model: %s\nrun:   %s\n", result.final_dir.c_str(), options.out_dir.c_str());
+  if (!result.final_dir.empty()) std::printf("model: %s\nrun:   %s\n", result.final_dir.c_str(), config.train.out_dir.c_str());
   if (result.stop_reason == "bad_steps") return kExitFailed;
   return kExitOk;
 }

@@ -8,6 +8,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/format.h"
 #include "core/log.h"
 #include "core/text.h"
 
@@ -32,9 +33,7 @@ CheckpointStore::CheckpointStore(std::string run_dir, int keep)
     : dir_(std::move(run_dir) + "/checkpoints"), keep_(std::max(1, keep)) {}
 
 std::string CheckpointStore::folder_name(uint64_t step) {
-  char name[32];
-  std::snprintf(name, sizeof(name), "%s%08llu", kPrefix, static_cast<unsigned long long>(step));
-  return name;
+  return format("%s%08llu", kPrefix, static_cast<unsigned long long>(step));
 }
 
 std::string CheckpointStore::begin(uint64_t step) {

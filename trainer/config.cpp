@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -16,6 +15,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/hash.h"
 
 namespace dpo {
@@ -66,6 +66,23 @@ E parse_enum(const EnumName<E> (&table)[N], const std::string& name) {
   throw std::invalid_argument(allowed);
 }
 
+// The names PyTorch and Hugging Face use, accepted for train.dtype; written back as the short
+// names above.
+const EnumName<TrainDtype> kTrainDtypeAliases[] = {
+    {TrainDtype::fp32, "float32"}, {TrainDtype::bf16, "bfloat16"}};
+
+TrainDtype parse_train_dtype(const std::string& name) {
+  for (const auto& alias : kTrainDtypeAliases) {
+    if (name == alias.name)
+      return alias.value;
+  }
+  try {
+    return parse_enum(kTrainDtypeNames, name);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string(e.what()) + " (or float32, bfloat16)");
+  }
+}
+
 // ---- visiting the sections ---------------------------------------------------------------
 
 template <class V>
@@ -95,6 +112,7 @@ template <class V>
 void visit(ReferenceSection& s, V& v) {
   v.field("mode", s.mode);
   v.field("path", s.path);
+  v.field("step0_tolerance", s.step0_tolerance);
 }
 
 template <class V>
@@ -141,6 +159,7 @@ template <class V>
 void visit(EvalSection& s, V& v) {
   v.field("every_steps", s.every_steps);
   v.field("max_pairs", s.max_pairs);
+  v.field("batch_pairs", s.batch_pairs);
   v.field("patience", s.patience);
   v.field("gap_threshold", s.gap_threshold);
   v.field("displacement_threshold", s.displacement_threshold);
@@ -371,7 +390,7 @@ class Reader {
     read_name(j, out, path, [](const std::string& n) { return parse_enum(kDeviceNames, n); });
   }
   void read_value(const Json& j, TrainDtype& out, const std::string& path) {
-    read_name(j, out, path, [](const std::string& n) { return parse_enum(kTrainDtypeNames, n); });
+    read_name(j, out, path, [](const std::string& n) { return parse_train_dtype(n); });
   }
   void read_value(const Json& j, ModelDtype& out, const std::string& path) {
     read_name(j, out, path, [](const std::string& n) { return parse_enum(kModelDtypeNames, n); });
@@ -516,15 +535,13 @@ Config config_from_json_text(const std::string& text, const std::string& origin)
 }
 
 Config load_config_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw IoError(
-        "cannot open config file '" + path + "'",
-        "check the path; the shipped configs are in configs/");
+  std::string text;
+  try {
+    text = read_file(path, "config file");
+  } catch (const IoError& e) {
+    throw IoError(e.message(), "check the path; the shipped configs are in configs/");
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return config_from_json_text(text.str(), path);
+  return config_from_json_text(text, path);
 }
 
 void apply_override(Config& config, const std::string& assignment) {
@@ -562,6 +579,8 @@ void validate_config(const Config& c) {
   if (c.template_.source.empty()) {
     invalid("template.source", "is empty", "use \"model\" or the path of a .jinja file");
   }
+  // reference
+  require_non_negative("reference.step0_tolerance", c.reference.step0_tolerance);
   // loss
   validate_loss_config(c.loss, "loss");
   // optim
@@ -604,6 +623,7 @@ void validate_config(const Config& c) {
   // eval
   require_at_least("eval.every_steps", c.eval.every_steps, 0);
   require_at_least("eval.max_pairs", c.eval.max_pairs, 0);
+  require_at_least("eval.batch_pairs", c.eval.batch_pairs, 1);
   require_at_least("eval.patience", c.eval.patience, 1);
   require_non_negative("eval.gap_threshold", c.eval.gap_threshold);
   require_non_negative("eval.displacement_threshold", c.eval.displacement_threshold);

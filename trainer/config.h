@@ -21,7 +21,9 @@ namespace dpo {
 enum class ModelDtype { auto_detect, fp32, bf16 };   // "auto" | "fp32" | "bf16"
 enum class ReferenceMode { precomputed, live };      // "precomputed" | "live"
 enum class DeviceChoice { auto_detect, cpu, cuda };  // "auto" | "cpu" | "cuda"
-enum class TrainDtype { fp32, bf16, bf16_pure };     // "fp32" | "bf16" | "bf16_pure"
+// "fp32" (alias "float32") | "bf16" (alias "bfloat16"): bf16 weights with fp32 master weights in
+// the optimizer | "bf16_pure": bf16 throughout.
+enum class TrainDtype { fp32, bf16, bf16_pure };
 
 struct DataSection {
   std::string prepared;            // a prepared HDF5 file (`dpo prepare`); or
@@ -46,6 +48,9 @@ struct ModelSection {
 struct ReferenceSection {
   ReferenceMode mode = ReferenceMode::precomputed;
   std::string path;  // reference model folder; empty: the initial policy (model.path)
+  // Step-0 check: nats per completion token by which policy and reference may differ on the
+  // first batch; 0: by dtype (fp32 1e-5, bf16 2e-2).
+  double step0_tolerance = 0.0;
 };
 
 struct OptimSection {
@@ -78,6 +83,7 @@ struct TrainSection {
 struct EvalSection {
   int64_t every_steps = 100;  // 0: only at the end
   int64_t max_pairs = 0;      // held-out pairs per evaluation; 0: all
+  int64_t batch_pairs = 8;    // pairs per forward pass when evaluating and scoring the reference
   int64_t patience = 3;
   double gap_threshold = 0.25;
   double displacement_threshold = 1.0;

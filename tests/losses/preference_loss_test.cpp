@@ -129,13 +129,11 @@ TEST(PreferenceLoss, BcoPairShiftsRewardsByTheirRunningMean) {
   // Batch rewards: chosen (0.5, -0.5), rejected (-0.5, 0.5): mean 0, so delta = 0.
   // pair 0: -log s(0.5) - log s(0.5) = 2 sp(-0.5) = 0.94815396836021326
   // pair 1: -log s(-0.5) - log s(-0.5) = 2 sp(0.5) = 1.94815396836021326
-  BcoState state;
-  expect_per_pair(
-      compute_loss(two_pairs(), config_for(LossType::bco_pair), &state),
-      0.9481539683602133,
-      1.9481539683602133);
-  EXPECT_EQ(state.count, 1);
-  EXPECT_DOUBLE_EQ(state.mean, 0.0);
+  const BcoState start;
+  const LossOutput first = compute_loss(two_pairs(), config_for(LossType::bco_pair), start);
+  expect_per_pair(first, 0.9481539683602133, 1.9481539683602133);
+  EXPECT_EQ(first.bco.count, 1);
+  EXPECT_DOUBLE_EQ(first.bco.mean_value(), 0.0);
 
   // A second batch whose rewards are all beta * 2 = 1: the running mean becomes (0 + 1) / 2.
   // loss = -log s(1 - 0.5) - log s(-(1 - 0.5)) = sp(-0.5) + sp(0.5) = 1.4481539683602133
@@ -146,14 +144,54 @@ TEST(PreferenceLoss, BcoPairShiftsRewardsByTheirRunningMean) {
   second.reference_rejected = vec({-2});
   second.chosen_tokens = vec({1});
   second.rejected_tokens = vec({1});
-  const LossOutput out = compute_loss(second, config_for(LossType::bco_pair), &state);
-  EXPECT_EQ(state.count, 2);
-  EXPECT_DOUBLE_EQ(state.mean, 0.5);
+  const LossOutput out = compute_loss(second, config_for(LossType::bco_pair), first.bco);
+  EXPECT_EQ(out.bco.count, 2);
+  EXPECT_DOUBLE_EQ(out.bco.mean_value(), 0.5);
   EXPECT_NEAR(out.loss.item<double>(), 1.4481539683602133, 1e-12);
+  // The running mean stays a float64 tensor on the inputs' device.
+  EXPECT_EQ(out.bco.mean.scalar_type(), at::kDouble);
+  EXPECT_EQ(out.bco.mean.device(), second.policy_chosen.device());
 }
 
-TEST(PreferenceLoss, BcoPairWithoutStateIsRejected) {
-  EXPECT_THROW(compute_loss(two_pairs(), config_for(LossType::bco_pair)), c10::Error);
+TEST(PreferenceLoss, ComputeLossIsPureForBco) {
+  // The state passed in is not touched, and the same inputs give the same output: delta 0.5 as
+  // above (state mean 0 after one batch, then the second batch's mean reward 1 folds in).
+  const BcoState state = BcoState::from_value(0.0, 1, at::kCPU);
+  PairLogps second;
+  second.policy_chosen = vec({0});
+  second.policy_rejected = vec({0});
+  second.reference_chosen = vec({-2});
+  second.reference_rejected = vec({-2});
+  second.chosen_tokens = vec({1});
+  second.rejected_tokens = vec({1});
+  const LossOutput a = compute_loss(second, config_for(LossType::bco_pair), state);
+  const LossOutput b = compute_loss(second, config_for(LossType::bco_pair), state);
+  EXPECT_EQ(state.count, 1);
+  EXPECT_EQ(state.mean_value(), 0.0);
+  EXPECT_EQ(a.loss.item<double>(), b.loss.item<double>());
+  EXPECT_NEAR(a.loss.item<double>(), 1.4481539683602133, 1e-12);
+  EXPECT_EQ(a.bco.count, 2);
+  EXPECT_DOUBLE_EQ(a.bco.mean_value(), 0.5);
+  // A loss without bco_pair hands the state back unchanged.
+  const LossOutput sigmoid = compute_loss(second, config_for(LossType::sigmoid), a.bco);
+  EXPECT_EQ(sigmoid.bco.count, 2);
+  EXPECT_DOUBLE_EQ(sigmoid.bco.mean_value(), 0.5);
+}
+
+TEST(PreferenceLoss, BcoPairFromTheDefaultStateStartsTheRunningMean) {
+  // Without a state the running mean starts empty: rewards all 1 give delta 1, so
+  // loss = -log s(1 - 1) - log s(-(1 - 1)) = 2 log 2.
+  PairLogps p;
+  p.policy_chosen = vec({0});
+  p.policy_rejected = vec({0});
+  p.reference_chosen = vec({-2});
+  p.reference_rejected = vec({-2});
+  p.chosen_tokens = vec({1});
+  p.rejected_tokens = vec({1});
+  const LossOutput out = compute_loss(p, config_for(LossType::bco_pair));
+  EXPECT_NEAR(out.loss.item<double>(), 2.0 * std::log(2.0), 1e-12);
+  EXPECT_EQ(out.bco.count, 1);
+  EXPECT_DOUBLE_EQ(out.bco.mean_value(), 1.0);
 }
 
 TEST(PreferenceLoss, ApoZeroRaisesChosenAndLowersRejected) {
@@ -265,7 +303,7 @@ TEST(PreferenceLoss, WeightedSumAddsTheWeightedLossesPerPair) {
 
 TEST(PreferenceLoss, MetricsAreSumsOverPairs) {
   const LossOutput out = compute_loss(two_pairs(), config_for(LossType::sigmoid));
-  const LossMetrics& m = out.metrics;
+  const LossSums& m = out.metrics;
   EXPECT_EQ(m.pairs, 2);
   EXPECT_NEAR(m.rewards_chosen, 0.5 * 1 + 0.5 * -1, 1e-12);    // beta * chosen ratios
   EXPECT_NEAR(m.rewards_rejected, 0.5 * -1 + 0.5 * 1, 1e-12);  // beta * rejected ratios
@@ -277,7 +315,7 @@ TEST(PreferenceLoss, MetricsAreSumsOverPairs) {
   EXPECT_EQ(m.logps_rejected_per_token, -11.0);                // -12/2 + -5/1
   EXPECT_NEAR(out.rewards_chosen[0].item<double>(), 0.5, 1e-12);
   EXPECT_NEAR(out.rewards_rejected[1].item<double>(), 0.5, 1e-12);
-  const LossMetrics mean = m.mean();
+  const LossMeans mean = m.mean();
   EXPECT_EQ(mean.pairs, 2);
   EXPECT_EQ(mean.rewards_accuracies, 0.5);
   EXPECT_EQ(mean.logps_chosen, -7.5);
@@ -396,7 +434,7 @@ TEST(PreferenceLoss, AccumulatingMicroBatchesEqualsOneBatch) {
   // Micro-batches of 1, 2 and 3 pairs, each loss scaled by its share of the pairs.
   const at::Tensor chosen = all.policy_chosen.clone().requires_grad_(true);
   const at::Tensor rejected = all.policy_rejected.clone().requires_grad_(true);
-  LossMetrics summed;
+  LossSums summed;
   double accumulated_loss = 0;
   const std::vector<std::pair<int64_t, int64_t>> spans{{0, 1}, {1, 3}, {3, 6}};
   for (const auto& [begin, end] : spans) {
@@ -416,8 +454,8 @@ TEST(PreferenceLoss, AccumulatingMicroBatchesEqualsOneBatch) {
   EXPECT_NEAR(accumulated_loss, one.loss.item<double>(), 1e-12);
   EXPECT_TRUE(at::allclose(chosen.grad(), whole.policy_chosen.grad(), 1e-12, 1e-14));
   EXPECT_TRUE(at::allclose(rejected.grad(), whole.policy_rejected.grad(), 1e-12, 1e-14));
-  const LossMetrics a = summed.mean();
-  const LossMetrics b = one.metrics.mean();
+  const LossMeans a = summed.mean();
+  const LossMeans b = one.metrics.mean();
   EXPECT_EQ(a.pairs, b.pairs);
   EXPECT_NEAR(a.loss, b.loss, 1e-12);
   EXPECT_NEAR(a.rewards_chosen, b.rewards_chosen, 1e-12);

@@ -184,6 +184,36 @@ TEST(Config, JsonRoundTripKeepsEveryValue) {
   EXPECT_NE(text.find("\"template\": {"), std::string::npos);
 }
 
+TEST(Config, TrainDtypeAcceptsTheTorchNamesAsAliases) {
+  // bfloat16 is bf16 (fp32 master weights), float32 is fp32: the same resolved config, written
+  // back under the short name.
+  const Config alias = load_config("", {"train.dtype=bfloat16"});
+  const Config bf16 = load_config("", {"train.dtype=bf16"});
+  EXPECT_EQ(alias.train.dtype, TrainDtype::bf16);
+  EXPECT_EQ(to_json_text(alias), to_json_text(bf16));
+  EXPECT_EQ(config_hash(alias), config_hash(bf16));
+  EXPECT_EQ(load_config("", {"train.dtype=float32"}).train.dtype, TrainDtype::fp32);
+  const Config file = config_from_json_text(R"({"train": {"dtype": "bfloat16"}})", "x.json");
+  EXPECT_EQ(file.train.dtype, TrainDtype::bf16);
+  try {
+    load_config("", {"train.dtype=float16"});
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("bf16_pure"), std::string::npos) << message;
+    EXPECT_NE(message.find("bfloat16"), std::string::npos) << message;
+  }
+}
+
+TEST(Config, EvalBatchPairsAndStep0ToleranceKeepTheTrainersDefaults) {
+  const Config c;
+  EXPECT_EQ(c.eval.batch_pairs, 8);
+  EXPECT_EQ(c.reference.step0_tolerance, 0.0);  // by dtype
+  EXPECT_THROW(load_config("", {"eval.batch_pairs=0"}), ConfigError);
+  EXPECT_THROW(load_config("", {"reference.step0_tolerance=-1"}), ConfigError);
+  EXPECT_EQ(load_config("", {"reference.step0_tolerance=0.5"}).reference.step0_tolerance, 0.5);
+}
+
 TEST(Config, HashChangesWithAnyValue) {
   const Config a;
   Config b;

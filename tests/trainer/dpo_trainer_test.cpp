@@ -23,6 +23,11 @@
 #include "tests/support/test_support.h"
 #include "tests/trainer/trainer_fixture.h"
 #include "trainer/checkpoint_store.h"
+#include "trainer/config.h"
+#include "trainer/evaluation.h"
+#include "trainer/scoring.h"
+#include "trainer/train_state.h"
+#include "pipeline/data_gates.h"
 #include "pipeline/model_factory.h"
 
 namespace dpo {
@@ -56,7 +61,7 @@ PrepareOptions prepare_options(const std::string& pairs_path, const std::string&
 
 void build_world(TinyWorld& w) {
   // One intra-op thread for everything in this process (train_dpo sets it from
-  // TrainOptions.threads; evaluate_model keeps the process's setting): deterministic, and no
+  // train.threads; evaluate_model keeps the process's setting): deterministic, and no
   // thread contention on a busy machine.
   at::set_num_threads(1);
   w.pairs_path = w.dir.file("pairs.jsonl");
@@ -103,22 +108,25 @@ std::string copy_prepared(const testing::TempDir& dir, const std::string& name =
 }
 
 // Deterministic CPU settings that learn the easy preference in a few dozen steps: a high constant
-// learning rate (the model is tiny and starts random), one thread, a metrics line every step.
-TrainOptions tiny_options(const std::string& prepared_path, const std::string& out_dir) {
-  TrainOptions options;
-  options.prepared_path = prepared_path;
-  options.model_dir = world().model_dir;
-  options.out_dir = out_dir;
-  options.device = "cpu";
-  options.threads = 1;
-  options.seed = 7;
-  options.lr = 5e-3;
-  options.schedule = ScheduleKind::constant;
-  options.micro_batch_pairs = 8;
-  options.max_steps = 40;
-  options.log_every_steps = 1;
-  options.eval_batch_pairs = 16;
-  return options;
+// learning rate (the model is tiny and starts random), one thread, a metrics line every step, a
+// checkpoint only when a test asks for one, held-out evaluations only before and after training.
+Config tiny_config(const std::string& prepared_path, const std::string& out_dir) {
+  Config config;
+  config.data.prepared = prepared_path;
+  config.model.path = world().model_dir;
+  config.train.out_dir = out_dir;
+  config.train.device = DeviceChoice::cpu;
+  config.train.threads = 1;
+  config.train.seed = 7;
+  config.optim.lr = 5e-3;
+  config.optim.schedule = ScheduleKind::constant;
+  config.train.micro_batch_pairs = 8;
+  config.train.max_steps = 40;
+  config.train.log_every_steps = 1;
+  config.train.save_every_steps = 0;
+  config.eval.every_steps = 0;
+  config.eval.batch_pairs = 16;
+  return config;
 }
 
 // The model's tensors by name.
@@ -162,9 +170,8 @@ TEST(DpoTrainerWorld, HasBothSplits) {
 
 TEST(DpoTrainer, ShortRunLearnsTheEasyPreferenceAndWritesAnAuditableRun) {
   testing::TempDir dir;
-  TrainOptions options = tiny_options(copy_prepared(dir), dir.file("run"));
-  options.eval_every_steps = 20;
-  options.config_json = R"({"note": "recorded as given"})";
+  Config options = tiny_config(copy_prepared(dir), dir.file("run"));
+  options.eval.every_steps = 20;
   TrainResult result = train_dpo(options);
 
   EXPECT_EQ(result.stop_reason, "max_steps");
@@ -216,7 +223,7 @@ TEST(DpoTrainer, ShortRunLearnsTheEasyPreferenceAndWritesAnAuditableRun) {
   EXPECT_EQ(epoch_pairs, static_cast<int64_t>(world().train_pairs));
   // `tokens`: the real tokens through the policy, a pair's prompt once in each of its two
   // sequences; over an epoch, those of the whole train split.
-  PreparedDataset prepared = read_prepared_dataset(options.prepared_path);
+  PreparedDataset prepared = read_prepared_dataset(options.data.prepared);
   int64_t epoch_tokens = 0;
   for (int64_t i = 0; i < steps_per_epoch; ++i)
     epoch_tokens += train[static_cast<size_t>(i)]["tokens"].get<int64_t>();
@@ -239,10 +246,10 @@ TEST(DpoTrainer, ShortRunLearnsTheEasyPreferenceAndWritesAnAuditableRun) {
 
   // manifest.json: the lineage of the run.
   json manifest = json::parse(testing::read_file(dir.file("run/manifest.json")));
-  PreparedHeader header = read_prepared_header(options.prepared_path);
+  PreparedHeader header = read_prepared_header(options.data.prepared);
   Tokenizer tokenizer = Tokenizer::from_model_folder(world().model_dir);
   EXPECT_FALSE(manifest["dpo_version"].get<std::string>().empty());
-  EXPECT_EQ(manifest["config"], json::parse(options.config_json));
+  EXPECT_EQ(manifest["config"], json::parse(to_json_text(options)));  // the config that ran
   EXPECT_EQ(manifest["data"]["prepared_fingerprint"], header.fingerprint);
   EXPECT_EQ(manifest["data"]["tokenizer_sha256"], tokenizer.sha256());
   EXPECT_EQ(manifest["data"]["template_sha256"], ChatTemplate::load(world().model_dir).sha256());
@@ -250,6 +257,29 @@ TEST(DpoTrainer, ShortRunLearnsTheEasyPreferenceAndWritesAnAuditableRun) {
   EXPECT_EQ(manifest["reference"]["content_hash"], world().model_hash);
   EXPECT_EQ(manifest["threads"], 1);
   EXPECT_EQ(manifest["result"]["stop_reason"], "max_steps");
+
+  // The manifest's held-out figures are those of the first and last val lines, key by key
+  // (means over the held-out pairs, divided once).
+  const json& initial_val = manifest["result"]["initial_val"];
+  const json& final_val = manifest["result"]["final_val"];
+  for (const char* key :
+       {"loss",
+        "rewards/chosen",
+        "rewards/rejected",
+        "rewards/margins",
+        "rewards/accuracies",
+        "logps/chosen",
+        "logps/rejected",
+        "logps/chosen_per_token",
+        "logps/rejected_per_token",
+        "pairs"}) {
+    ASSERT_TRUE(initial_val.contains(key)) << key;
+    EXPECT_EQ(initial_val[key], val.front()[key]) << key;
+    EXPECT_EQ(final_val[key], val.back()[key]) << key;
+  }
+  EXPECT_EQ(final_val["rewards/accuracies"].get<double>(), result.final_eval.rewards_accuracies);
+  EXPECT_EQ(initial_val["rewards/accuracies"].get<double>(), 0.5);
+  EXPECT_GT(final_val["rewards/accuracies"].get<double>(), 0.8);
 
   // final/: a Hugging Face folder that loads, holding the trained (not the initial) weights.
   EXPECT_EQ(result.final_dir, dir.file("run/final"));
@@ -278,6 +308,56 @@ TEST(DpoTrainer, ShortRunLearnsTheEasyPreferenceAndWritesAnAuditableRun) {
   }
 }
 
+// train.dtype = bfloat16 is bf16 (fp32 master weights), not a dtype of its own: the two configs
+// resolve to the same config and train to the same losses.
+TEST(DpoTrainer, Bfloat16IsBf16WithMasterWeights) {
+  testing::TempDir dir;
+  Config alias = tiny_config(copy_prepared(dir, "alias.h5"), dir.file("alias"));
+  Config bf16 = tiny_config(copy_prepared(dir, "bf16.h5"), dir.file("bf16"));
+  alias.train.max_steps = bf16.train.max_steps = 3;
+  apply_override(alias, "train.dtype=bfloat16");
+  apply_override(bf16, "train.dtype=bf16");
+  EXPECT_EQ(alias.train.dtype, TrainDtype::bf16);
+  EXPECT_TRUE(adamw_options(alias).master_weights);
+  EXPECT_FALSE(adamw_options(tiny_config("x.h5", "run")).master_weights);  // fp32
+  Config pure = tiny_config("x.h5", "run");
+  pure.train.dtype = TrainDtype::bf16_pure;
+  EXPECT_FALSE(adamw_options(pure).master_weights);
+
+  TrainResult a = train_dpo(alias);
+  TrainResult b = train_dpo(bf16);
+  ASSERT_EQ(a.stop_reason, "max_steps");
+  std::map<int64_t, double> losses_a = train_losses(dir.file("alias")), losses_b = train_losses(dir.file("bf16"));
+  ASSERT_EQ(losses_a.size(), 3u);
+  EXPECT_EQ(losses_a, losses_b);
+  json manifest = json::parse(testing::read_file(dir.file("alias/manifest.json")));
+  EXPECT_EQ(manifest["dtype"], "bf16");
+  EXPECT_EQ(manifest["config"]["train"]["dtype"], "bf16");
+}
+
+// dpo check trains on a copy of its config with the check's steps, data and folder: the run
+// records that config, not the one before the edits.
+TEST(DataGates, TheCheckRunRecordsTheConfigThatRan) {
+  testing::TempDir dir;
+  CheckRequest request;
+  request.files = {world().pairs_path};
+  request.model_dir = world().model_dir;
+  request.overrides = {"train.device=cpu", "train.threads=1", "train.micro_batch_pairs=8",
+                       "data.max_length=128", "data.val_fraction=0.2"};
+  request.steps = 6;
+  request.out_dir = dir.file("check");
+  CheckOutcome outcome = run_check(request);
+  json manifest = json::parse(testing::read_file(outcome.run_dir + "/manifest.json"));
+  EXPECT_EQ(manifest["result"]["steps"], 6);
+  EXPECT_EQ(manifest["config"]["train"]["max_steps"], 6);  // not check.steps (60) nor 0
+  EXPECT_EQ(manifest["config"]["train"]["out_dir"], outcome.run_dir);
+  EXPECT_EQ(manifest["config"]["train"]["save_every_steps"], 0);
+  EXPECT_EQ(manifest["config"]["eval"]["every_steps"], 2);
+  EXPECT_EQ(manifest["config"]["data"]["prepared"], dir.file("check/prepared.h5"));
+  EXPECT_EQ(manifest["config"]["model"]["path"], world().model_dir);
+  EXPECT_EQ(manifest["data"]["prepared_path"], dir.file("check/prepared.h5"));
+}
+
 // ---- 2. The step-0 check -----------------------------------------------------------------------
 
 // Caches the reference log-probs of the initial model, then shifts every chosen one by 2 nats (as a
@@ -286,7 +366,7 @@ ReferenceLogps corrupt_reference_cache(const std::string& prepared_path) {
   ScoreRequest score;
   score.model_dir = world().model_dir;
   score.prepared_path = prepared_path;
-  score.device = "cpu";
+  score.device = DeviceChoice::cpu;
   score.threads = 1;
   score.write_reference = true;
   score_prepared(score);
@@ -304,8 +384,8 @@ ReferenceLogps corrupt_reference_cache(const std::string& prepared_path) {
 
 TEST(DpoTrainer, StaleReferenceCacheFailsTheStep0Check) {
   testing::TempDir dir;
-  TrainOptions options = tiny_options(copy_prepared(dir), dir.file("run"));
-  corrupt_reference_cache(options.prepared_path);
+  Config options = tiny_config(copy_prepared(dir), dir.file("run"));
+  corrupt_reference_cache(options.data.prepared);
   try {
     train_dpo(options);
     FAIL() << "expected a CacheError";
@@ -323,10 +403,10 @@ TEST(DpoTrainer, StaleReferenceCacheFailsTheStep0Check) {
 // not trust the stale cache, neither for the steps nor for evaluation.
 TEST(DpoTrainer, LiveReferenceRunsDespiteAStaleCache) {
   testing::TempDir dir;
-  TrainOptions options = tiny_options(copy_prepared(dir), dir.file("run"));
-  ReferenceLogps clean = corrupt_reference_cache(options.prepared_path);
-  options.reference_mode = "live";
-  options.max_steps = 10;
+  Config options = tiny_config(copy_prepared(dir), dir.file("run"));
+  ReferenceLogps clean = corrupt_reference_cache(options.data.prepared);
+  options.reference.mode = ReferenceMode::live;
+  options.train.max_steps = 10;
   TrainResult result = train_dpo(options);
   EXPECT_EQ(result.stop_reason, "max_steps");
   EXPECT_EQ(result.steps, 10);
@@ -342,7 +422,7 @@ TEST(DpoTrainer, LiveReferenceRunsDespiteAStaleCache) {
   EXPECT_EQ(manifest["reference"]["mode"], "live");
   // The stale cache was left alone (live mode neither reads nor writes it).
   std::optional<ReferenceLogps> cached =
-      read_reference_logps(options.prepared_path, world().model_hash);
+      read_reference_logps(options.data.prepared, world().model_hash);
   ASSERT_TRUE(cached.has_value());
   EXPECT_EQ(cached->val.chosen_logps[0], clean.val.chosen_logps[0] + 2.0);
   EXPECT_EQ(cached->train.chosen_logps[0], clean.train.chosen_logps[0] + 2.0);
@@ -373,18 +453,18 @@ std::string write_nan_model(const testing::TempDir& dir) {
 
 TEST(DpoTrainer, NonFiniteStepsAreSkippedWithoutTouchingTheWeights) {
   testing::TempDir dir;
-  TrainOptions options = tiny_options(copy_prepared(dir), dir.file("run"));
-  options.model_dir = write_nan_model(dir);
-  options.reference_dir = world().model_dir;
-  options.max_steps = 2;  // fewer than max_bad_steps: the run ends normally ...
-  options.max_bad_steps = 3;
+  Config options = tiny_config(copy_prepared(dir), dir.file("run"));
+  options.model.path = write_nan_model(dir);
+  options.reference.path = world().model_dir;
+  options.train.max_steps = 2;  // fewer than max_bad_steps: the run ends normally ...
+  options.train.max_bad_steps = 3;
   TrainResult result = train_dpo(options);
   EXPECT_EQ(result.stop_reason, "max_steps");
   EXPECT_EQ(result.bad_steps, 2);
   // ... and final/ shows that neither step moved a weight (or the optimizer's moments, which
   // would have moved the weights of the next step).
   ASSERT_FALSE(result.final_dir.empty());
-  expect_same_weights(result.final_dir, options.model_dir);
+  expect_same_weights(result.final_dir, options.model.path);
 
   std::vector<json> train = testing::metrics_lines(dir.file("run/metrics.jsonl"), "train");
   ASSERT_EQ(train.size(), 2u);
@@ -398,12 +478,12 @@ TEST(DpoTrainer, NonFiniteStepsAreSkippedWithoutTouchingTheWeights) {
 
 TEST(DpoTrainer, MaxBadStepsInARowStopTheRun) {
   testing::TempDir dir;
-  TrainOptions options = tiny_options(copy_prepared(dir), dir.file("run"));
-  options.model_dir = write_nan_model(dir);
-  options.reference_dir = world().model_dir;
-  options.max_steps = 20;
-  options.max_bad_steps = 3;
-  options.save_every_steps = 1;
+  Config options = tiny_config(copy_prepared(dir), dir.file("run"));
+  options.model.path = write_nan_model(dir);
+  options.reference.path = world().model_dir;
+  options.train.max_steps = 20;
+  options.train.max_bad_steps = 3;
+  options.train.save_every_steps = 1;
   TrainResult result = train_dpo(options);
   EXPECT_EQ(result.stop_reason, "bad_steps");
   EXPECT_EQ(result.steps, 3);
@@ -424,9 +504,9 @@ TEST(DpoTrainer, ANanModelIsRefusedBeforeAnyStep) {
   for (std::string mode : {"precomputed", "live"}) {
     SCOPED_TRACE(mode);
     testing::TempDir dir;
-    TrainOptions options = tiny_options(copy_prepared(dir), dir.file("run"));
-    options.model_dir = write_nan_model(dir);
-    options.reference_mode = mode;
+    Config options = tiny_config(copy_prepared(dir), dir.file("run"));
+    options.model.path = write_nan_model(dir);
+    options.reference.mode = mode == "live" ? ReferenceMode::live : ReferenceMode::precomputed;
     try {
       train_dpo(options);
       FAIL() << "expected a CheckpointError";
@@ -437,8 +517,8 @@ TEST(DpoTrainer, ANanModelIsRefusedBeforeAnyStep) {
     }
     EXPECT_FALSE(fs::exists(dir.file("run/final")));
     if (mode == "precomputed") {
-      LoadedModel nan_model = load_pretrained(options.model_dir, at::kFloat, at::kCPU);
-      EXPECT_FALSE(read_reference_logps(options.prepared_path, model_content_hash(*nan_model.model)).has_value());
+      LoadedModel nan_model = load_pretrained(options.model.path, at::kFloat, at::kCPU);
+      EXPECT_FALSE(read_reference_logps(options.data.prepared, model_content_hash(*nan_model.model)).has_value());
     }
   }
 }
@@ -448,61 +528,63 @@ TEST(DpoTrainer, ANanModelIsRefusedBeforeAnyStep) {
 TEST(DpoTrainer, ResumedRunRepeatsTheUninterruptedLossesBitForBit) {
   testing::TempDir dir;
   const std::string prepared = copy_prepared(dir);
-  TrainOptions a = tiny_options(prepared, dir.file("a"));
-  a.max_steps = 12;
-  a.save_every_steps = 2;
-  a.eval_every_steps = 4;
-  a.grad_accum = 2;
-  a.micro_batch_pairs = 4;
-  a.schedule = ScheduleKind::cosine;  // the schedule must continue where it stopped
-  a.warmup_steps = 3;
+  Config a = tiny_config(prepared, dir.file("a"));
+  a.train.max_steps = 12;
+  a.train.save_every_steps = 2;
+  a.eval.every_steps = 4;
+  a.train.grad_accum = 2;
+  a.train.micro_batch_pairs = 4;
+  a.optim.schedule = ScheduleKind::cosine;  // the schedule must continue where it stopped
+  a.optim.warmup_steps = 3;
   TrainResult straight = train_dpo(a);
   ASSERT_EQ(straight.stop_reason, "max_steps");
 
   // B: the same run, stopped after step 7 as if killed (the last checkpoint is step 6), then
   // resumed in the same folder.
-  TrainOptions b = a;
-  b.out_dir = dir.file("b");
-  b.stop_after_steps = 7;
-  TrainResult first = train_dpo(b);
+  Config b = a;
+  b.train.out_dir = dir.file("b");
+  RunFlags flags;
+  flags.stop_after_steps = 7;
+  TrainResult first = train_dpo(b, flags);
   EXPECT_EQ(first.stop_reason, "interrupted");
   EXPECT_EQ(first.steps, 7);
   ASSERT_EQ(
-      CheckpointStore(b.out_dir, b.keep_checkpoints).latest(),
+      CheckpointStore(b.train.out_dir, static_cast<int>(b.train.keep_checkpoints)).latest(),
       dir.file("b/checkpoints/") + CheckpointStore::folder_name(6));
-  EXPECT_EQ(train_losses(b.out_dir).size(), 7u);  // step 7 is logged, and dropped on resume
-  b.stop_after_steps = 0;
-  b.resume = true;
-  TrainResult resumed = train_dpo(b);
+  EXPECT_EQ(train_losses(b.train.out_dir).size(), 7u);  // step 7 is logged, and dropped on resume
+  flags.stop_after_steps = 0;
+  flags.resume = true;
+  TrainResult resumed = train_dpo(b, flags);
   EXPECT_EQ(resumed.stop_reason, "max_steps");
   EXPECT_EQ(resumed.steps, 12);
 
-  std::map<int64_t, double> expected = train_losses(a.out_dir), actual = train_losses(b.out_dir);
+  std::map<int64_t, double> expected = train_losses(a.train.out_dir), actual = train_losses(b.train.out_dir);
   ASSERT_EQ(expected.size(), 12u);
   ASSERT_EQ(actual.size(), 12u);
   for (const auto& [step, loss] : expected) {
     ASSERT_EQ(actual.count(step), 1u) << "step " << step;
     EXPECT_EQ(actual[step], loss) << "step " << step;  // bit for bit, not approximately
   }
-  std::vector<json> val_a = testing::metrics_lines(a.out_dir + "/metrics.jsonl", "val");
-  std::vector<json> val_b = testing::metrics_lines(b.out_dir + "/metrics.jsonl", "val");
+  std::vector<json> val_a = testing::metrics_lines(a.train.out_dir + "/metrics.jsonl", "val");
+  std::vector<json> val_b = testing::metrics_lines(b.train.out_dir + "/metrics.jsonl", "val");
   ASSERT_EQ(val_a.size(), val_b.size());
   for (size_t i = 0; i < val_a.size(); ++i) {
     EXPECT_EQ(val_a[i]["step"], val_b[i]["step"]);
     EXPECT_EQ(val_a[i]["loss"].get<double>(), val_b[i]["loss"].get<double>()) << "eval " << i;
   }
   // The final weights are the same bytes.
-  json manifest_a = json::parse(testing::read_file(a.out_dir + "/manifest.json"));
-  json manifest_b = json::parse(testing::read_file(b.out_dir + "/manifest.json"));
+  json manifest_a = json::parse(testing::read_file(a.train.out_dir + "/manifest.json"));
+  json manifest_b = json::parse(testing::read_file(b.train.out_dir + "/manifest.json"));
   EXPECT_EQ(manifest_a["final_model"]["content_hash"], manifest_b["final_model"]["content_hash"]);
   EXPECT_EQ(straight.final_eval.loss, resumed.final_eval.loss);
 }
 
 TEST(DpoTrainer, ResumeWithoutACheckpointIsACheckpointError) {
   testing::TempDir dir;
-  TrainOptions options = tiny_options(copy_prepared(dir), dir.file("run"));
-  options.resume = true;
-  EXPECT_THROW(train_dpo(options), CheckpointError);
+  Config options = tiny_config(copy_prepared(dir), dir.file("run"));
+  RunFlags flags;
+  flags.resume = true;
+  EXPECT_THROW(train_dpo(options, flags), CheckpointError);
 }
 
 // ---- 5. score_prepared and evaluate_model
@@ -513,7 +595,7 @@ TEST(ScorePrepared, WriteReferenceCachesEveryPairUnderTheModelHash) {
   ScoreRequest request;
   request.model_dir = world().model_dir;
   request.prepared_path = copy_prepared(dir);
-  request.device = "cpu";
+  request.device = DeviceChoice::cpu;
   request.threads = 1;
   request.out_path = dir.file("scores.jsonl");
   request.write_reference = true;
@@ -547,8 +629,8 @@ TEST(EvaluateModel, TheInitialModelAgainstItselfTiesEveryPair) {
   const std::string prepared = copy_prepared(dir);
   LossConfig sigmoid;  // DPO: -log sigmoid(beta * margin)
   // Without a cache the reference (the model itself) is scored on the fly ...
-  EvalMetrics fresh = evaluate_model(
-      world().model_dir, prepared, "", sigmoid, "cpu", "fp32", 8, dir.file("eval_pairs.jsonl"));
+  LossMeans fresh = evaluate_model(
+      world().model_dir, prepared, "", sigmoid, DeviceChoice::cpu, TrainDtype::fp32, 8, dir.file("eval_pairs.jsonl"));
   EXPECT_EQ(fresh.pairs, static_cast<int64_t>(world().val_pairs));
   EXPECT_EQ(fresh.rewards_accuracies, 0.5);
   EXPECT_EQ(fresh.rewards_margins, 0.0);
@@ -559,11 +641,11 @@ TEST(EvaluateModel, TheInitialModelAgainstItselfTiesEveryPair) {
   ScoreRequest score;
   score.model_dir = world().model_dir;
   score.prepared_path = prepared;
-  score.device = "cpu";
+  score.device = DeviceChoice::cpu;
   score.threads = 1;
   score.write_reference = true;
   score_prepared(score);
-  EvalMetrics cached = evaluate_model(world().model_dir, prepared, "", sigmoid, "cpu", "fp32", 8);
+  LossMeans cached = evaluate_model(world().model_dir, prepared, "", sigmoid, DeviceChoice::cpu, TrainDtype::fp32, 8);
   EXPECT_EQ(cached.rewards_accuracies, 0.5);
   EXPECT_NEAR(cached.loss, std::log(2.0), 1e-6);
   EXPECT_NEAR(cached.logps_chosen, fresh.logps_chosen, 1e-9);
@@ -571,11 +653,11 @@ TEST(EvaluateModel, TheInitialModelAgainstItselfTiesEveryPair) {
 
 TEST(EvaluateModel, ATrainedModelBeatsItsReference) {
   testing::TempDir dir;
-  TrainOptions options = tiny_options(copy_prepared(dir), dir.file("run"));
-  options.max_steps = 30;
+  Config options = tiny_config(copy_prepared(dir), dir.file("run"));
+  options.train.max_steps = 30;
   TrainResult result = train_dpo(options);
-  EvalMetrics metrics = evaluate_model(
-      result.final_dir, options.prepared_path, world().model_dir, LossConfig{}, "cpu", "fp32", 16);
+  LossMeans metrics = evaluate_model(
+      result.final_dir, options.data.prepared, world().model_dir, LossConfig{}, DeviceChoice::cpu, TrainDtype::fp32, 16);
   EXPECT_EQ(metrics.pairs, static_cast<int64_t>(world().val_pairs));
   EXPECT_NEAR(metrics.rewards_accuracies, result.final_eval.rewards_accuracies, 1e-12);
   EXPECT_NEAR(metrics.loss, result.final_eval.loss, 1e-5);
@@ -602,7 +684,7 @@ TEST(DpoTrainer, PreparedWithAnotherTokenizerIsACacheErrorNamingBothHashes) {
     PrepareResult prepared = prepare_dataset(prepare);
     ASSERT_NE(prepared.tokenizer_sha256, model_tokenizer);
 
-    TrainOptions options = tiny_options(prepare.out_path, dir.file("run"));
+    Config options = tiny_config(prepare.out_path, dir.file("run"));
     try {
       train_dpo(options);
       ADD_FAILURE() << "expected a CacheError";
@@ -621,7 +703,7 @@ TEST(DpoTrainer, PreparedWithAnotherTemplateIsACacheErrorNamingBothHashes) {
   prepare.template_spec = "zephyr";  // overrides the model's chatml
   PrepareResult prepared = prepare_dataset(prepare);
 
-  TrainOptions options = tiny_options(prepare.out_path, dir.file("run"));
+  Config options = tiny_config(prepare.out_path, dir.file("run"));
   const std::string model_template = ChatTemplate::load(world().model_dir).sha256();
   ASSERT_NE(prepared.template_sha256, model_template);
   try {
@@ -634,7 +716,7 @@ TEST(DpoTrainer, PreparedWithAnotherTemplateIsACacheErrorNamingBothHashes) {
   }
   // evaluate_model checks the same.
   EXPECT_THROW(
-      evaluate_model(world().model_dir, prepare.out_path, "", LossConfig{}, "cpu", "fp32", 8),
+      evaluate_model(world().model_dir, prepare.out_path, "", LossConfig{}, DeviceChoice::cpu, TrainDtype::fp32, 8),
       CacheError);
 }
 

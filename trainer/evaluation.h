@@ -1,0 +1,50 @@
+// Held-out evaluation: the loss and metrics of a policy on the held-out split against reference
+// log-probs (the trainer's evaluations and `dpo eval`), and eval_pairs.jsonl, the per-pair audit
+// file of the last evaluation.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+
+#include "dataloader/prepared_dataset.h"
+#include "losses/loss_config.h"
+#include "losses/preference_loss.h"
+#include "trainer/config.h"
+
+namespace dpo {
+
+class LlamaForCausalLMImpl;
+class Tokenizer;
+
+// Per-pair figures of one evaluation, for eval_pairs.jsonl.
+struct EvalPairs {
+  at::Tensor rewards_chosen, rewards_rejected;  // [n] CPU
+};
+
+// Loss and metrics (sums over the pairs) of the whole split, without gradients. `bco`: BCO's
+// running state, used and not advanced (evaluation must not move it). `pairs_out`: may be null.
+LossSums evaluate_split(LlamaForCausalLMImpl& policy, const PreparedSplit& split,
+                        const ReferenceLogps::Split& reference, const LossConfig& loss,
+                        const BcoState& bco, at::Device device, int64_t batch_pairs, int32_t pad_id,
+                        EvalPairs* pairs_out);
+
+// One line per held-out pair of `data.val`: ids, source, rewards, margin and the decoded text.
+void write_eval_pairs(const std::string& path, const PreparedDataset& data, const EvalPairs& pairs,
+                      const Tokenizer& tokenizer);
+
+// The first n pairs of a split (eval.max_pairs; 0: all), and their reference log-probs.
+PreparedSplit first_pairs(const PreparedSplit& split, size_t n);
+ReferenceLogps::Split first_pairs(const ReferenceLogps::Split& split, size_t n);
+
+// `dpo eval`: `model_dir` on the held-out split of a prepared file, against `reference_dir`
+// (empty: the model itself; its cached log-probs when the prepared file holds them in this
+// dtype, else scored now). Means over the held-out pairs; `pairs_out`: eval_pairs.jsonl, or
+// empty for none.
+LossMeans evaluate_model(const std::string& model_dir, const std::string& prepared_path,
+                         const std::string& reference_dir, const LossConfig& loss,
+                         DeviceChoice device, TrainDtype dtype, int64_t batch_pairs,
+                         const std::string& pairs_out = "");
+
+}  // namespace dpo

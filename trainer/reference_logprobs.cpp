@@ -1,0 +1,76 @@
+#include "trainer/reference_logprobs.h"
+
+#include <ATen/ATen.h>
+
+#include <chrono>
+#include <cmath>
+#include <optional>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "model/checkpoint.h"
+#include "model/llama.h"
+#include "trainer/pair_scoring.h"
+
+namespace dpo {
+namespace {
+
+// A NaN or Inf reference log-prob would poison every loss it enters and, cached, every later run:
+// refuse it before it is written, naming the first pair.
+void require_finite_reference(const PairScores& scores, const PreparedSplit& split,
+                              const std::string& split_name, const std::string& reference_dir) {
+  for (size_t i = 0; i < scores.chosen_logps.size(); ++i) {
+    if (std::isfinite(scores.chosen_logps[i]) && std::isfinite(scores.rejected_logps[i])) continue;
+    throw CheckpointError("the reference model " + reference_dir + " gives non-finite log-probs (chosen " +
+                              std::to_string(scores.chosen_logps[i]) + ", rejected " +
+                              std::to_string(scores.rejected_logps[i]) + ") for " + split_name + " pair " +
+                              std::to_string(i) + " (id '" + split.row_ids[i] + "')",
+                          "its weights hold NaN or Inf, or overflow in this dtype: check it with `dpo score`, or use fp32");
+  }
+}
+
+ReferenceLogps::Split as_split(const PairScores& scores) {
+  return {scores.chosen_logps, scores.rejected_logps, scores.chosen_tokens, scores.rejected_tokens};
+}
+
+}  // namespace
+
+ReferenceLogps reference_logprobs(LlamaForCausalLMImpl& scorer, const PreparedDataset& data,
+                                  const ReferenceSource& source) {
+  std::optional<ReferenceLogps> cached;
+  if (!source.live) cached = read_reference_logps(source.prepared_path, source.model_hash);
+  if (cached && cached->dtype == model_dtype_name(source.dtype)) {
+    DPO_LOG_INFO("train", "reference log-probs of %s found in %s", source.model_hash.substr(0, 16).c_str(),
+                 source.prepared_path.c_str());
+    return *cached;
+  }
+  ScoreOptions options;
+  options.batch_pairs = source.batch_pairs;
+  options.pad_id = source.pad_id;
+  auto start = std::chrono::steady_clock::now();
+  PairScores train = source.live ? PairScores{} : score_pairs(scorer, data.train, source.device, options);
+  PairScores val = score_pairs(scorer, data.val, source.device, options);
+  require_finite_reference(train, data.train, "train", source.model_dir);
+  require_finite_reference(val, data.val, "val", source.model_dir);
+  ReferenceLogps reference;
+  reference.model_hash = source.model_hash;
+  reference.dtype = model_dtype_name(source.dtype);
+  reference.train = as_split(train);
+  reference.val = as_split(val);
+  if (!source.live) write_reference_logps(source.prepared_path, reference);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  DPO_LOG_INFO("train", "reference log-probs of %zu pairs computed in %.1f s%s%s",
+               (source.live ? 0 : data.train.size()) + data.val.size(), seconds,
+               source.live ? "" : " and cached in ", source.live ? "" : source.prepared_path.c_str());
+  return reference;
+}
+
+ReferenceTensors reference_tensors(const ReferenceLogps::Split& split, at::Device device) {
+  auto to_tensor = [&](const std::vector<double>& values) {
+    return at::tensor(values, at::TensorOptions().dtype(at::kDouble)).to(at::kFloat).to(device);
+  };
+  return {to_tensor(split.chosen_logps), to_tensor(split.rejected_logps)};
+}
+
+}  // namespace dpo
