@@ -79,12 +79,9 @@ std::string excerpt_for_message(std::string_view text, size_t max_bytes) {
   return out;
 }
 
-std::string json_quote(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 2);
-  out.push_back('"');
+void append_json_escaped(std::string_view text, std::string& out) {
   for (char ch : text) {
-    unsigned char c = static_cast<unsigned char>(ch);
+    const unsigned char c = static_cast<unsigned char>(ch);
     switch (c) {
       case '"':
         out += "\\\"";
@@ -101,6 +98,12 @@ std::string json_quote(std::string_view text) {
       case '\t':
         out += "\\t";
         break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (c < 0x20) {
           static const char kHex[] = "0123456789abcdef";
@@ -112,6 +115,13 @@ std::string json_quote(std::string_view text) {
         }
     }
   }
+}
+
+std::string json_quote(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  out.push_back('"');
+  append_json_escaped(text, out);
   out.push_back('"');
   return out;
 }

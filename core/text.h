@@ -36,8 +36,11 @@ void append_matching_key(std::string_view text, std::string& out);
 std::string excerpt_for_message(std::string_view text, size_t max_bytes = 60);
 
 // The text as a JSON string literal, quotes included (UTF-8 passed through, control characters
-// escaped). Used where writing a line of JSON does not warrant a JSON library.
+// escaped as Python's json.dumps(ensure_ascii=False) escapes them). Used where writing a line of
+// JSON does not warrant a JSON library.
 std::string json_quote(std::string_view text);
+// The same escaping without the quotes, appended to `out`.
+void append_json_escaped(std::string_view text, std::string& out);
 
 // HTML-escapes & < > " ' the way Python's markupsafe.escape does (" as &#34;, ' as &#39;): the
 // bytes Jinja2 autoescaping produces, and safe in HTML text and attribute values.

@@ -18,6 +18,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/file_io.h"
 
 namespace dpo {
 
@@ -142,15 +143,7 @@ SafeTensorsCheckpoint::SafeTensorsCheckpoint(const std::string& folder) {
   struct stat st {};
   if (::stat(index_path.c_str(), &st) == 0) {
     sharded_ = true;
-    FILE* in = std::fopen(index_path.c_str(), "rb");
-    if (in == nullptr)
-      throw IoError(errno_message("cannot open '" + index_path + "'", errno));
-    std::string text;
-    char buffer[65536];
-    size_t n;
-    while ((n = std::fread(buffer, 1, sizeof buffer, in)) > 0)
-      text.append(buffer, n);
-    std::fclose(in);
+    const std::string text = read_file(index_path, "checkpoint index");
     nlohmann::json index = nlohmann::json::parse(text, nullptr, false);
     const char* hint = "the index must be {\"metadata\": {...}, \"weight_map\": {tensor: file}}";
     if (index.is_discarded() || !index.is_object() || !index.contains("weight_map") ||

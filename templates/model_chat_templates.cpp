@@ -4,20 +4,12 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/json_file.h"
 
 namespace dpo {
 namespace {
 
 using nlohmann::json;
-
-json parse_json(const std::string& text, const std::string& file) {
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& error) {
-    throw ConfigError("'" + file + "' is not valid JSON: " + error.what(),
-                      "fix or re-download the file");
-  }
-}
 
 // `chat_template`: a string or a list of {"name": ..., "template": ...}.
 std::vector<NamedChatTemplate> parse_templates(const json& value, const std::string& file) {
@@ -60,7 +52,7 @@ const NamedChatTemplate* ModelChatTemplates::find(const std::string& name) const
 
 ModelChatTemplates parse_tokenizer_config_chat_templates(const std::string& tokenizer_config_json,
                                                          const std::string& file) {
-  json root = parse_json(tokenizer_config_json, file);
+  json root = parse_json_file_text(tokenizer_config_json, file);
   if (!root.is_object()) {
     throw ConfigError("'" + file + "' should hold a JSON object",
                       "pass the folder of a Hugging Face model");
@@ -83,7 +75,7 @@ ModelChatTemplates read_model_chat_templates(const std::string& folder) {
     out.templates = {{"default", read_file(jinja_file, "chat template")}};
     out.source = jinja_file;
   } else if (is_regular_file(json_file)) {
-    json root = parse_json(read_file(json_file, "chat template"), json_file);
+    json root = parse_json_file_text(read_file(json_file, "chat template"), json_file);
     if (!root.is_object() || !root.contains("chat_template")) {
       throw ConfigError("'" + json_file + "' lacks `chat_template`", "fix or delete the file");
     }

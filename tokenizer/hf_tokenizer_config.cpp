@@ -10,20 +10,12 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/json_file.h"
 
 namespace dpo {
 namespace {
 
 using nlohmann::json;
-
-json parse_json(const std::string& text, const std::string& file) {
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& error) {
-    throw ConfigError("'" + file + "' is not valid JSON: " + error.what(),
-                      "fix or re-download the file");
-  }
-}
 
 [[noreturn]] void wrong_type(const std::string& file, const std::string& key,
                              const std::string& expected, const json& value) {
@@ -153,7 +145,7 @@ HfTokenizerConfig parse_hf_tokenizer_config(const std::string& folder,
   HfTokenizerConfig config;
   config.folder = folder;
   std::string config_file = folder + "/tokenizer_config.json";
-  json root = parse_json(tokenizer_config_json, config_file);
+  json root = parse_json_file_text(tokenizer_config_json, config_file);
   if (!root.is_object()) {
     throw ConfigError("'" + config_file + "' should hold a JSON object",
                       "pass the folder of a Hugging Face model");
@@ -163,7 +155,7 @@ HfTokenizerConfig parse_hf_tokenizer_config(const std::string& folder,
   read_special_tokens(root, config_file, config);
   if (!special_tokens_map_json.empty()) {
     std::string map_file = folder + "/special_tokens_map.json";
-    json map = parse_json(special_tokens_map_json, map_file);
+    json map = parse_json_file_text(special_tokens_map_json, map_file);
     if (!map.is_object()) {
       throw ConfigError("'" + map_file + "' should hold a JSON object",
                         "fix or delete the file");

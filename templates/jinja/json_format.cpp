@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/text.h"
 #include "templates/jinja/unicode.h"
 
 namespace dpo::jinja {
@@ -23,37 +24,20 @@ void append_escaped_code_point(uint32_t c, std::string& out) {
   out += buffer;
 }
 
+// Python's json.dumps escapes; with ensure_ascii every code point above 0x7E as \uXXXX (a
+// surrogate pair above the BMP), the stray bytes of invalid UTF-8 included.
 void append_json_string(const std::string& text, bool ensure_ascii, std::string& out) {
   out += '"';
-  for (uint32_t c : decode_utf8(text)) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (c < 0x20 || (ensure_ascii && c > 0x7E)) {
-          append_escaped_code_point(c, out);
-        } else {
-          append_utf8(c, out);
-        }
+  if (!ensure_ascii) {
+    append_json_escaped(text, out);  // bytes pass through, stray ones too, as decode + encode would
+  } else {
+    for (uint32_t c : decode_utf8(text)) {
+      if (c > 0x7E) {
+        append_escaped_code_point(c, out);
+      } else {
+        const char ascii = static_cast<char>(c);
+        append_json_escaped(std::string_view(&ascii, 1), out);
+      }
     }
   }
   out += '"';

@@ -28,18 +28,9 @@ bool is_name_char(char c) {
 size_t whitespace_length(const std::string& s, size_t pos) {
   size_t i = pos;
   while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      if (!is_python_space(c))
-        break;
-      ++i;
-      continue;
-    }
-    // Multi-byte: decode one code point.
-    size_t length = (c >= 0xF0) ? 4 : (c >= 0xE0) ? 3 : 2;
-    std::vector<uint32_t> cp = decode_utf8(std::string_view(s).substr(i, length));
-    if (cp.size() != 1 || !is_python_space(cp[0]))
-      break;
+    size_t length = 1;
+    const uint32_t code_point = decode_utf8_at(s, i, length);
+    if (code_point == kInvalidCodePoint || !is_python_space(code_point)) break;
     i += length;
   }
   return i - pos;

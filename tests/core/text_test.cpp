@@ -46,6 +46,7 @@ TEST(Text, ExcerptIsOneLineAndCutAtACharacterBoundary) {
 TEST(Text, JsonQuoteEscapes) {
   EXPECT_EQ(json_quote("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
   EXPECT_EQ(json_quote("Zoë"), "\"Zoë\"");
+  EXPECT_EQ(json_quote("\b\f\x7f"), "\"\\b\\f\x7f\"");  // as Python's json.dumps
 }
 
 // The bytes of Python's markupsafe.escape: Jinja2 autoescaping and the HTML reports use it.

@@ -1,5 +1,7 @@
 #include "tests/support/test_support.h"
 
+#include "core/file_io.h"
+
 #include "tokenizer/sentencepiece_model.h"
 
 #include <stdlib.h>
@@ -39,11 +41,7 @@ void write_file(const std::string& path, std::string_view bytes) {
 }
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+  return dpo::read_file(path);
 }
 
 void write_gzip_file(const std::string& path, std::string_view bytes, int members) {
