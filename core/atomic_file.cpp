@@ -21,14 +21,17 @@ std::string make_temp_path(const std::string& path) {
 
 std::string parent_directory(const std::string& path) {
   size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
+  if (slash == std::string::npos)
+    return ".";
+  if (slash == 0)
+    return "/";
   return path.substr(0, slash);
 }
 
 void fsync_path(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw IoError(errno_message("cannot open '" + path + "' to sync it", errno));
+  if (fd < 0)
+    throw IoError(errno_message("cannot open '" + path + "' to sync it", errno));
   int rc = ::fsync(fd);
   int saved = errno;
   ::close(fd);
@@ -38,10 +41,12 @@ void fsync_path(const std::string& path) {
   }
 }
 
-AtomicFile::AtomicFile(std::string path) : path_(std::move(path)), temp_path_(make_temp_path(path_)) {}
+AtomicFile::AtomicFile(std::string path)
+    : path_(std::move(path)), temp_path_(make_temp_path(path_)) {}
 
 AtomicFile::~AtomicFile() {
-  if (!committed_) ::unlink(temp_path_.c_str());
+  if (!committed_)
+    ::unlink(temp_path_.c_str());
 }
 
 void AtomicFile::commit() {
@@ -62,8 +67,10 @@ void write_file_atomically(const std::string& path, std::string_view content) {
   size_t written = std::fwrite(content.data(), 1, content.size(), out);
   bool ok = written == content.size() && std::fflush(out) == 0;
   int saved = errno;
-  if (std::fclose(out) != 0) ok = false;
-  if (!ok) throw IoError(errno_message("cannot write '" + file.temp_path() + "'", saved));
+  if (std::fclose(out) != 0)
+    ok = false;
+  if (!ok)
+    throw IoError(errno_message("cannot write '" + file.temp_path() + "'", saved));
   file.commit();
 }
 

@@ -13,20 +13,26 @@ namespace dpo {
 std::string read_file(const std::string& path, const std::string& what) {
   const std::string label = (what.empty() ? "" : what + " ") + "'" + path + "'";
   struct FileCloser {
-    void operator()(std::FILE* file) const { std::fclose(file); }
+    void operator()(std::FILE* file) const {
+      std::fclose(file);
+    }
   };
   std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
-  if (!file) throw IoError(errno_message("cannot read " + label, errno));
+  if (!file)
+    throw IoError(errno_message("cannot read " + label, errno));
   struct stat info {};
   if (fstat(fileno(file.get()), &info) == 0 && S_ISDIR(info.st_mode)) {
     throw IoError("cannot read " + label + ": it is a directory");
   }
   std::string bytes;
-  if (info.st_size > 0) bytes.reserve(static_cast<size_t>(info.st_size));
+  if (info.st_size > 0)
+    bytes.reserve(static_cast<size_t>(info.st_size));
   char buffer[1 << 16];
   size_t got = 0;
-  while ((got = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) bytes.append(buffer, got);
-  if (std::ferror(file.get())) throw IoError(errno_message("cannot read " + label, errno));
+  while ((got = std::fread(buffer, 1, sizeof buffer, file.get())) > 0)
+    bytes.append(buffer, got);
+  if (std::ferror(file.get()))
+    throw IoError(errno_message("cannot read " + label, errno));
   return bytes;
 }
 

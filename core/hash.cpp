@@ -16,7 +16,10 @@ namespace dpo {
 std::string Hash128::hex() const {
   char text[33];
   std::snprintf(
-      text, sizeof(text), "%016llx%016llx", static_cast<unsigned long long>(high),
+      text,
+      sizeof(text),
+      "%016llx%016llx",
+      static_cast<unsigned long long>(high),
       static_cast<unsigned long long>(low));
   return text;
 }
@@ -104,14 +107,16 @@ std::string sha256_hex(std::string_view data) {
 
 std::string sha256_file_hex(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError("cannot open '" + path + "' to hash it");
+  if (!in)
+    throw IoError("cannot open '" + path + "' to hash it");
   Sha256 sha;
   std::vector<char> buffer(1 << 20);
   while (in) {
     in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
     sha.update(buffer.data(), static_cast<size_t>(in.gcount()));
   }
-  if (in.bad()) throw IoError("read error while hashing '" + path + "'");
+  if (in.bad())
+    throw IoError("read error while hashing '" + path + "'");
   return sha.hex_digest();
 }
 

@@ -10,8 +10,8 @@ nlohmann::json parse_json_file_text(const std::string& text, const std::string& 
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& error) {
-    throw ConfigError("'" + file + "' is not valid JSON: " + error.what(),
-                      "fix or re-download the file");
+    throw ConfigError(
+        "'" + file + "' is not valid JSON: " + error.what(), "fix or re-download the file");
   }
 }
 

@@ -36,16 +36,23 @@ LogLevel log_level() {
 }
 
 LogLevel parse_log_level(const std::string& name) {
-  if (name == "debug") return LogLevel::debug;
-  if (name == "info") return LogLevel::info;
-  if (name == "warn" || name == "warning") return LogLevel::warn;
-  if (name == "error") return LogLevel::error;
-  if (name == "quiet") return LogLevel::quiet;
-  throw UsageError("unknown log level '" + name + "'", "use one of debug, info, warn, error, quiet");
+  if (name == "debug")
+    return LogLevel::debug;
+  if (name == "info")
+    return LogLevel::info;
+  if (name == "warn" || name == "warning")
+    return LogLevel::warn;
+  if (name == "error")
+    return LogLevel::error;
+  if (name == "quiet")
+    return LogLevel::quiet;
+  throw UsageError(
+      "unknown log level '" + name + "'", "use one of debug, info, warn, error, quiet");
 }
 
 void log_message(LogLevel level, const char* component, const char* format, ...) {
-  if (static_cast<int>(level) < g_level.load()) return;
+  if (static_cast<int>(level) < g_level.load())
+    return;
   va_list args;
   va_start(args, format);
   const std::string text = format_v(format, args);

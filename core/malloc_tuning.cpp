@@ -9,7 +9,8 @@ namespace dpo {
 
 bool keep_freed_memory_in_heap() {
   for (const char* name : {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"}) {
-    if (std::getenv(name) != nullptr) return false;
+    if (std::getenv(name) != nullptr)
+      return false;
   }
   constexpr int kMiB = 1 << 20;
   // 32 MiB is the largest mmap threshold glibc accepts on 64-bit; larger buffers stay mmapped.

@@ -7,8 +7,10 @@ namespace dpo {
 std::string_view trim_whitespace(std::string_view text) {
   size_t begin = 0;
   size_t end = text.size();
-  while (begin < end && is_ascii_space(static_cast<unsigned char>(text[begin]))) ++begin;
-  while (end > begin && is_ascii_space(static_cast<unsigned char>(text[end - 1]))) --end;
+  while (begin < end && is_ascii_space(static_cast<unsigned char>(text[begin])))
+    ++begin;
+  while (end > begin && is_ascii_space(static_cast<unsigned char>(text[end - 1])))
+    --end;
   return text.substr(begin, end - begin);
 }
 
@@ -20,7 +22,8 @@ size_t count_code_points(std::string_view utf8) {
   // Written as a plain loop over bytes so that the compiler vectorises it.
   size_t count = 0;
   const unsigned char* bytes = reinterpret_cast<const unsigned char*>(utf8.data());
-  for (size_t i = 0; i < utf8.size(); ++i) count += (bytes[i] & 0xC0) != 0x80;
+  for (size_t i = 0; i < utf8.size(); ++i)
+    count += (bytes[i] & 0xC0) != 0x80;
   return count;
 }
 
@@ -36,7 +39,8 @@ size_t first_invalid_utf8(std::string_view text) {
       continue;
     }
     size_t length = 1;
-    if (decode_utf8_at(text, i, length) == kInvalidCodePoint) return i;
+    if (decode_utf8_at(text, i, length) == kInvalidCodePoint)
+      return i;
     i += length;
   }
   return std::string_view::npos;
@@ -51,7 +55,8 @@ void append_matching_key(std::string_view text, std::string& out) {
       pending_space = started;
       continue;
     }
-    if (pending_space) out.push_back(' ');
+    if (pending_space)
+      out.push_back(' ');
     pending_space = false;
     started = true;
     out.push_back((c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : ch);
@@ -75,7 +80,8 @@ std::string excerpt_for_message(std::string_view text, size_t max_bytes) {
   while (i < text.size() && is_utf8_continuation(static_cast<unsigned char>(text[i]))) {
     out += text[i++];
   }
-  if (i < text.size()) out += "...";
+  if (i < text.size())
+    out += "...";
   return out;
 }
 

@@ -21,8 +21,10 @@ void append_utf8(uint32_t c, std::string& out) {
 }
 
 bool is_python_space(uint32_t c) {
-  if (c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F)) return true;
-  if (c < 0x85) return false;
+  if (c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F))
+    return true;
+  if (c < 0x85)
+    return false;
   return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
          c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }

@@ -26,7 +26,8 @@ inline bool is_utf8_continuation(unsigned char byte) {
 inline uint32_t decode_utf8_at(std::string_view text, size_t pos, size_t& length) {
   const unsigned char lead = static_cast<unsigned char>(text[pos]);
   length = 1;
-  if (lead < 0x80) return lead;
+  if (lead < 0x80)
+    return lead;
   size_t bytes;
   uint32_t code;
   uint32_t minimum;
@@ -39,10 +40,12 @@ inline uint32_t decode_utf8_at(std::string_view text, size_t pos, size_t& length
   } else {
     return kInvalidCodePoint;  // a continuation byte, C0/C1 (always overlong) or F5-FF
   }
-  if (bytes > text.size() - pos) return kInvalidCodePoint;
+  if (bytes > text.size() - pos)
+    return kInvalidCodePoint;
   for (size_t k = 1; k < bytes; ++k) {
     const unsigned char next = static_cast<unsigned char>(text[pos + k]);
-    if (!is_utf8_continuation(next)) return kInvalidCodePoint;
+    if (!is_utf8_continuation(next))
+      return kInvalidCodePoint;
     code = (code << 6) | (next & 0x3F);
   }
   if (code < minimum || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {

@@ -18,13 +18,15 @@ class FileDescriptor {
  public:
   explicit FileDescriptor(const std::string& path) : path_(path) {
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) throw IoError(errno_message("cannot open '" + path + "'", errno));
+    if (fd_ < 0)
+      throw IoError(errno_message("cannot open '" + path + "'", errno));
 #ifdef POSIX_FADV_SEQUENTIAL
     ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
   }
   ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0)
+      ::close(fd_);
   }
   FileDescriptor(const FileDescriptor&) = delete;
   FileDescriptor& operator=(const FileDescriptor&) = delete;
@@ -36,9 +38,10 @@ class FileDescriptor {
         offset_ += static_cast<uint64_t>(n);
         return static_cast<size_t>(n);
       }
-      if (errno == EINTR) continue;
-      throw IoError(errno_message(
-          "read error in '" + path_ + "' at byte " + std::to_string(offset_), errno));
+      if (errno == EINTR)
+        continue;
+      throw IoError(
+          errno_message("read error in '" + path_ + "' at byte " + std::to_string(offset_), errno));
     }
   }
   uint64_t offset() const {
@@ -160,13 +163,15 @@ std::unique_ptr<ByteSource> open_byte_source(const std::string& path) {
   size_t got = 0;
   while (got < head.size()) {
     size_t n = file->read(head.data() + got, head.size() - got);
-    if (n == 0) break;
+    if (n == 0)
+      break;
     got += n;
   }
   head.resize(got);
   bool gzip = got == 2 && static_cast<unsigned char>(head[0]) == 0x1f &&
               static_cast<unsigned char>(head[1]) == 0x8b;
-  if (gzip) return std::make_unique<GzipSource>(std::move(file), std::move(head));
+  if (gzip)
+    return std::make_unique<GzipSource>(std::move(file), std::move(head));
   return std::make_unique<PlainSource>(std::move(file), std::move(head));
 }
 

@@ -27,10 +27,12 @@ void PreferenceRow::clear() {
 }
 
 std::string joined_content(const std::vector<Message>& messages) {
-  if (messages.size() == 1) return messages[0].content;
+  if (messages.size() == 1)
+    return messages[0].content;
   std::string text;
   for (size_t i = 0; i < messages.size(); ++i) {
-    if (i > 0) text += "\n";
+    if (i > 0)
+      text += "\n";
     text += messages[i].content;
   }
   return text;

@@ -29,9 +29,11 @@ bool RecordReader::compressed() const {
 }
 
 bool RecordReader::fill() {
-  if (eof_) return false;
+  if (eof_)
+    return false;
   size_t capacity = buffer_.size() - kRecordPadding;
-  if (end_ == capacity) make_room();
+  if (end_ == capacity)
+    make_room();
   capacity = buffer_.size() - kRecordPadding;
   size_t n = source_->read(buffer_.data() + end_, capacity - end_);
   if (n == 0) {
@@ -72,7 +74,8 @@ void RecordReader::detect_layout() {
       }
       ++begin_;
     }
-    if (begin_ < end_ || !fill()) break;
+    if (begin_ < end_ || !fill())
+      break;
   }
   if (begin_ < end_ && buffer_[begin_] == '[') {
     layout_ = FileLayout::json_array;
@@ -92,14 +95,17 @@ bool RecordReader::next_line(Record& record) {
     const void* found = std::memchr(base + begin_ + scanned, '\n', end_ - begin_ - scanned);
     bool at_end_of_data = found == nullptr && eof_;
     if (found != nullptr || at_end_of_data) {
-      if (at_end_of_data && begin_ == end_) return false;
+      if (at_end_of_data && begin_ == end_)
+        return false;
       size_t stop = found ? static_cast<size_t>(static_cast<const char*>(found) - base) : end_;
       size_t start = begin_;
       record.line = line_;
       record.byte_offset = consumed_before_buffer_ + start;
       begin_ = found ? stop + 1 : end_;
-      if (found) ++line_;
-      if (stop > start && base[stop - 1] == '\r') --stop;  // CRLF
+      if (found)
+        ++line_;
+      if (stop > start && base[stop - 1] == '\r')
+        --stop;  // CRLF
       std::string_view text(base + start, stop - start);
       if (is_blank(text)) {
         ++blank_lines_;
@@ -149,11 +155,14 @@ bool RecordReader::next_array_element(Record& record) {
   auto skip_whitespace = [this]() {
     while (true) {
       while (begin_ < end_ && is_ascii_space(static_cast<unsigned char>(buffer_[begin_]))) {
-        if (buffer_[begin_] == '\n') ++line_;
+        if (buffer_[begin_] == '\n')
+          ++line_;
         ++begin_;
       }
-      if (begin_ < end_) return true;
-      if (!fill()) return false;
+      if (begin_ < end_)
+        return true;
+      if (!fill())
+        return false;
     }
   };
   // Reports a broken array structure at the current position; reading stops there.
@@ -167,7 +176,8 @@ bool RecordReader::next_array_element(Record& record) {
     return true;
   };
 
-  if (array_state_ == ArrayState::done) return false;
+  if (array_state_ == ArrayState::done)
+    return false;
   if (array_state_ == ArrayState::after_element) {
     if (!skip_whitespace()) {
       return malformed("the file ends before the closing ']' of the JSON array");
@@ -195,7 +205,8 @@ bool RecordReader::next_array_element(Record& record) {
     }
     return malformed("a trailing ',' before ']' (not allowed in JSON)");
   }
-  if (buffer_[begin_] == ',') return malformed("an empty array element (two ',' in a row)");
+  if (buffer_[begin_] == ',')
+    return malformed("an empty array element (two ',' in a row)");
 
   // Scan one element: strings (with escapes) and bracket depth, until ',' or ']' at depth 0.
   record.line = line_;
@@ -213,7 +224,8 @@ bool RecordReader::next_array_element(Record& record) {
   while (true) {
     if (pos == end_) {
       size_t kept = pos - begin_;
-      if (!skipping && kept > max_record_bytes_) skipping = true;
+      if (!skipping && kept > max_record_bytes_)
+        skipping = true;
       if (skipping) {
         skipped += end_ - begin_;
         consumed_before_buffer_ += end_;
@@ -253,7 +265,8 @@ bool RecordReader::next_array_element(Record& record) {
     } else if (c == '{' || c == '[') {
       ++depth;
     } else if (c == '}' || c == ']') {
-      if (depth == 0) break;
+      if (depth == 0)
+        break;
       if (--depth == 0 && container) {
         ++pos;
         break;
@@ -266,7 +279,8 @@ bool RecordReader::next_array_element(Record& record) {
     ++pos;
   }
   size_t stop = pos;
-  while (stop > begin_ && is_ascii_space(static_cast<unsigned char>(buffer_[stop - 1]))) --stop;
+  while (stop > begin_ && is_ascii_space(static_cast<unsigned char>(buffer_[stop - 1])))
+    --stop;
   record.size = skipped + (stop - begin_);
   if (skipping || record.size > max_record_bytes_) {
     record.problem = RecordProblem::too_large;
@@ -283,7 +297,8 @@ bool RecordReader::finish_array(Record& record) {
   array_state_ = ArrayState::done;
   while (true) {
     while (begin_ < end_ && is_ascii_space(static_cast<unsigned char>(buffer_[begin_]))) {
-      if (buffer_[begin_] == '\n') ++line_;
+      if (buffer_[begin_] == '\n')
+        ++line_;
       ++begin_;
     }
     if (begin_ < end_) {
@@ -294,7 +309,8 @@ bool RecordReader::finish_array(Record& record) {
       record.index = next_index_;
       return true;
     }
-    if (!fill()) return false;
+    if (!fill())
+      return false;
   }
 }
 

@@ -31,9 +31,9 @@ enum class RecordProblem {
 };
 
 struct Record {
-  std::string_view text;   // the record's bytes, valid until the next call to next()
-  uint64_t line = 0;       // 1-based line where the record starts
-  int64_t index = -1;      // 0-based position in the JSON array; -1 for JSONL
+  std::string_view text;     // the record's bytes, valid until the next call to next()
+  uint64_t line = 0;         // 1-based line where the record starts
+  int64_t index = -1;        // 0-based position in the JSON array; -1 for JSONL
   uint64_t byte_offset = 0;  // offset of the first byte in the (decompressed) data
   uint64_t size = 0;         // length in bytes, also when too large to keep
   RecordProblem problem = RecordProblem::none;
@@ -70,8 +70,8 @@ class RecordReader {
   }
 
  private:
-  bool fill();          // reads more data after end_; false at end of input
-  void make_room();     // moves [begin_, end_) to the front, grows the buffer when full
+  bool fill();       // reads more data after end_; false at end of input
+  void make_room();  // moves [begin_, end_) to the front, grows the buffer when full
   void detect_layout();
   bool next_line(Record& record);
   bool next_array_element(Record& record);

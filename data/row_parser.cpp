@@ -13,7 +13,8 @@
 
 namespace dpo {
 
-static_assert(kRecordPadding >= simdjson::SIMDJSON_PADDING, "records must carry simdjson's padding");
+static_assert(
+    kRecordPadding >= simdjson::SIMDJSON_PADDING, "records must carry simdjson's padding");
 
 namespace {
 
@@ -124,7 +125,8 @@ bool read_content(element value, const std::string& path, std::string& out, Erro
     out.assign(text);
     return true;
   }
-  if (value.is_null()) return true;
+  if (value.is_null())
+    return true;
   simdjson::dom::array parts;
   if (value.get_array().get(parts) != simdjson::SUCCESS) {
     wrong_type(errors, path, "a string or a list of text parts", value);
@@ -134,7 +136,8 @@ bool read_content(element value, const std::string& path, std::string& out, Erro
   for (element part : parts) {
     std::string part_path = path + "[" + std::to_string(index++) + "]";
     if (part.get_string().get(text) == simdjson::SUCCESS) {
-      if (!out.empty()) out += "\n";
+      if (!out.empty())
+        out += "\n";
       out.append(text);
       continue;
     }
@@ -167,7 +170,8 @@ bool read_content(element value, const std::string& path, std::string& out, Erro
       wrong_type(errors, part_path + ".text", "a string", part_text);
       return false;
     }
-    if (!out.empty()) out += "\n";
+    if (!out.empty())
+      out += "\n";
     out.append(text);
   }
   return true;
@@ -208,10 +212,7 @@ bool read_message(element value, const std::string& path, Message& out, Errors& 
 }
 
 bool read_messages(
-    element value,
-    const std::string& path,
-    std::vector<Message>& out,
-    Errors& errors) {
+    element value, const std::string& path, std::vector<Message>& out, Errors& errors) {
   out.clear();
   simdjson::dom::array array;
   if (value.get_array().get(array) != simdjson::SUCCESS) {
@@ -229,23 +230,22 @@ bool read_messages(
 }
 
 // A prompt: a string (one user turn) or a list of messages.
-bool read_prompt(element value, const std::string& path, std::vector<Message>& out, Errors& errors) {
+bool read_prompt(
+    element value, const std::string& path, std::vector<Message>& out, Errors& errors) {
   std::string_view text;
   if (value.get_string().get(text) == simdjson::SUCCESS) {
     out.assign(1, Message{"user", std::string(text)});
     return true;
   }
-  if (value.is_array()) return read_messages(value, path, out, errors);
+  if (value.is_array())
+    return read_messages(value, path, out, errors);
   wrong_type(errors, path, "a string or a list of messages", value);
   return false;
 }
 
 // A completion: a string (one assistant turn), one message object, or a list of messages.
 bool read_completion(
-    element value,
-    const std::string& path,
-    std::vector<Message>& out,
-    Errors& errors) {
+    element value, const std::string& path, std::vector<Message>& out, Errors& errors) {
   std::string_view text;
   if (value.get_string().get(text) == simdjson::SUCCESS) {
     out.assign(1, Message{"assistant", std::string(text)});
@@ -255,18 +255,25 @@ bool read_completion(
     out.assign(1, Message{});
     return read_message(value, path, out[0], errors);
   }
-  if (value.is_array()) return read_messages(value, path, out, errors);
+  if (value.is_array())
+    return read_messages(value, path, out, errors);
   wrong_type(errors, path, "a string, a message or a list of messages", value);
   return false;
 }
 
-bool same_messages(const std::vector<Message>& a, size_t a_begin, const std::vector<Message>& b,
-                   size_t b_begin, size_t count) {
-  if (a.size() < a_begin + count || b.size() < b_begin + count) return false;
+bool same_messages(
+    const std::vector<Message>& a,
+    size_t a_begin,
+    const std::vector<Message>& b,
+    size_t b_begin,
+    size_t count) {
+  if (a.size() < a_begin + count || b.size() < b_begin + count)
+    return false;
   for (size_t i = 0; i < count; ++i) {
     const Message& x = a[a_begin + i];
     const Message& y = b[b_begin + i];
-    if (x.role != y.role || trim_whitespace(x.content) != trim_whitespace(y.content)) return false;
+    if (x.role != y.role || trim_whitespace(x.content) != trim_whitespace(y.content))
+      return false;
   }
   return true;
 }
@@ -274,7 +281,8 @@ bool same_messages(const std::vector<Message>& a, size_t a_begin, const std::vec
 // Index one past the last non-assistant message: the conversation before the final answer.
 size_t answer_start(const std::vector<Message>& conversation) {
   size_t start = conversation.size();
-  while (start > 0 && conversation[start - 1].role == "assistant") --start;
+  while (start > 0 && conversation[start - 1].role == "assistant")
+    --start;
   return start;
 }
 
@@ -286,11 +294,13 @@ void detach_repeated_prompt(
     std::vector<Message>& completion,
     const char* name,
     Errors& errors) {
-  if (completion.empty() || completion[0].role == "assistant") return;
+  if (completion.empty() || completion[0].role == "assistant")
+    return;
   size_t start = answer_start(completion);
   // Without a final assistant answer it is not a conversation but a misplaced turn, which the
   // validator reports as bad_role_order.
-  if (start == completion.size()) return;
+  if (start == completion.size())
+    return;
   size_t prompt_begin = 0;
   // The completion may omit the system message of the prompt.
   if (!prompt.empty() && prompt[0].role == "system" && completion[0].role != "system") {
@@ -300,8 +310,9 @@ void detach_repeated_prompt(
       !same_messages(prompt, prompt_begin, completion, 0, start)) {
     errors.add(
         IssueCode::prompt_mismatch,
-        std::string("'") + name + "' holds a whole conversation whose turns before the answer "
-                                  "differ from 'prompt'");
+        std::string("'") + name +
+            "' holds a whole conversation whose turns before the answer "
+            "differ from 'prompt'");
     return;
   }
   completion.erase(completion.begin(), completion.begin() + static_cast<long>(start));
@@ -362,9 +373,14 @@ const char* data_format_name(DataFormat format) {
 
 DataFormat parse_data_format(const std::string& name) {
   for (DataFormat format :
-       {DataFormat::auto_detect, DataFormat::standard, DataFormat::conversational,
-        DataFormat::implicit_prompt, DataFormat::sharegpt, DataFormat::openai}) {
-    if (name == data_format_name(format)) return format;
+       {DataFormat::auto_detect,
+        DataFormat::standard,
+        DataFormat::conversational,
+        DataFormat::implicit_prompt,
+        DataFormat::sharegpt,
+        DataFormat::openai}) {
+    if (name == data_format_name(format))
+      return format;
   }
   throw UsageError(
       "unknown data format '" + name + "'",
@@ -374,15 +390,20 @@ DataFormat parse_data_format(const std::string& name) {
 FieldNames FieldNames::parse(const std::string& spec) {
   FieldNames names;
   std::map<std::string, std::string*> targets = {
-      {"prompt", &names.prompt},         {"chosen", &names.chosen},
-      {"rejected", &names.rejected},     {"system", &names.system},
-      {"id", &names.id},                 {"metadata", &names.metadata},
-      {"preference", &names.preference}, {"strength", &names.strength},
+      {"prompt", &names.prompt},
+      {"chosen", &names.chosen},
+      {"rejected", &names.rejected},
+      {"system", &names.system},
+      {"id", &names.id},
+      {"metadata", &names.metadata},
+      {"preference", &names.preference},
+      {"strength", &names.strength},
       {"split", &names.split}};
   size_t begin = 0;
   while (begin < spec.size()) {
     size_t end = spec.find(',', begin);
-    if (end == std::string::npos) end = spec.size();
+    if (end == std::string::npos)
+      end = spec.size();
     std::string entry = spec.substr(begin, end - begin);
     size_t equals = entry.find('=');
     if (equals == std::string::npos || equals == 0 || equals + 1 == entry.size()) {
@@ -410,10 +431,22 @@ struct RowParser::Impl {
   std::array<std::string, kSlotCount> slot_names;
 
   Impl(DataFormat forced, const FieldNames& fields) : format(forced) {
-    slot_names = {fields.prompt,    fields.chosen,     fields.rejected,         fields.system,
-                  fields.id,        fields.metadata,   fields.preference,       fields.strength,
-                  fields.split,     "conversations",   "input",                 "preferred_output",
-                  "non_preferred_output", "chosen_messages", "rejected_messages"};
+    slot_names = {
+        fields.prompt,
+        fields.chosen,
+        fields.rejected,
+        fields.system,
+        fields.id,
+        fields.metadata,
+        fields.preference,
+        fields.strength,
+        fields.split,
+        "conversations",
+        "input",
+        "preferred_output",
+        "non_preferred_output",
+        "chosen_messages",
+        "rejected_messages"};
   }
 
   void collect(simdjson::dom::object object, Slots& slots) const {
@@ -429,7 +462,8 @@ struct RowParser::Impl {
   }
 
   DataFormat detect(const Slots& slots) const {
-    if (slots.has(kConversations)) return DataFormat::sharegpt;
+    if (slots.has(kConversations))
+      return DataFormat::sharegpt;
     if (slots.has(kInput) && (slots.has(kPreferredOutput) || slots.has(kNonPreferredOutput))) {
       return DataFormat::openai;
     }
@@ -459,12 +493,13 @@ struct RowParser::Impl {
   }
 
   bool build_prompt_completion(const Slots& slots, PreferenceRow& row, Errors& errors) {
-    if (!require(slots, {kPrompt, kChosen, kRejected}, errors)) return false;
+    if (!require(slots, {kPrompt, kChosen, kRejected}, errors))
+      return false;
     bool ok = read_prompt(slots.value[kPrompt], slot_names[kPrompt], row.prompt, errors);
     ok = read_completion(slots.value[kChosen], slot_names[kChosen], row.chosen, errors) && ok;
-    ok = read_completion(slots.value[kRejected], slot_names[kRejected], row.rejected, errors) &&
-         ok;
-    if (!ok) return false;
+    ok = read_completion(slots.value[kRejected], slot_names[kRejected], row.rejected, errors) && ok;
+    if (!ok)
+      return false;
     detach_repeated_prompt(row.prompt, row.chosen, "chosen", errors);
     detach_repeated_prompt(row.prompt, row.rejected, "rejected", errors);
     return !errors.any();
@@ -473,7 +508,8 @@ struct RowParser::Impl {
   bool build_implicit(const Slots& slots, PreferenceRow& row, Errors& errors) {
     Slot chosen_slot = slots.has(kChosen) ? kChosen : kChosenMessages;
     Slot rejected_slot = slots.has(kRejected) ? kRejected : kRejectedMessages;
-    if (!require(slots, {chosen_slot, rejected_slot}, errors)) return false;
+    if (!require(slots, {chosen_slot, rejected_slot}, errors))
+      return false;
     element chosen = slots.value[chosen_slot];
     element rejected = slots.value[rejected_slot];
     std::string_view chosen_text, rejected_text;
@@ -491,22 +527,24 @@ struct RowParser::Impl {
     } else {
       bool ok = read_messages(chosen, slot_names[chosen_slot], row.chosen, errors);
       ok = read_messages(rejected, slot_names[rejected_slot], row.rejected, errors) && ok;
-      if (!ok) return false;
+      if (!ok)
+        return false;
     }
     return split_implicit_prompt(row.chosen, row.rejected, row.prompt, errors);
   }
 
   bool build_sharegpt(const Slots& slots, PreferenceRow& row, Errors& errors) {
-    if (!require(slots, {kConversations, kChosen, kRejected}, errors)) return false;
+    if (!require(slots, {kConversations, kChosen, kRejected}, errors))
+      return false;
     bool ok = read_messages(slots.value[kConversations], "conversations", row.prompt, errors);
     ok = read_completion(slots.value[kChosen], slot_names[kChosen], row.chosen, errors) && ok;
-    ok = read_completion(slots.value[kRejected], slot_names[kRejected], row.rejected, errors) &&
-         ok;
+    ok = read_completion(slots.value[kRejected], slot_names[kRejected], row.rejected, errors) && ok;
     return ok;
   }
 
   bool build_openai(const Slots& slots, PreferenceRow& row, Errors& errors) {
-    if (!require(slots, {kInput, kPreferredOutput, kNonPreferredOutput}, errors)) return false;
+    if (!require(slots, {kInput, kPreferredOutput, kNonPreferredOutput}, errors))
+      return false;
     element messages;
     element input = slots.value[kInput];
     if (!input.is_object()) {
@@ -528,13 +566,15 @@ struct RowParser::Impl {
 
   // The system field becomes the first prompt message (an empty one is ignored).
   void add_system(const Slots& slots, PreferenceRow& row, Errors& errors) {
-    if (!slots.has(kSystem) || slots.value[kSystem].is_null()) return;
+    if (!slots.has(kSystem) || slots.value[kSystem].is_null())
+      return;
     std::string_view system;
     if (slots.value[kSystem].get_string().get(system) != simdjson::SUCCESS) {
       wrong_type(errors, slot_names[kSystem], "a string", slots.value[kSystem]);
       return;
     }
-    if (is_blank(system)) return;
+    if (is_blank(system))
+      return;
     if (!row.prompt.empty() && row.prompt[0].role == "system") {
       errors.add(
           IssueCode::bad_role_order,
@@ -606,8 +646,9 @@ struct RowParser::Impl {
         wrong_type(errors, slot_names[kSplit], "a string", slots.value[kSplit]);
       } else if (text == "train") {
         row.requested_split = RequestedSplit::train;
-      } else if (text == "val" || text == "validation" || text == "test" || text == "eval" ||
-                 text == "held_out" || text == "heldout" || text == "dev") {
+      } else if (
+          text == "val" || text == "validation" || text == "test" || text == "eval" ||
+          text == "held_out" || text == "heldout" || text == "dev") {
         row.requested_split = RequestedSplit::val;
       } else {
         errors.add(
@@ -648,8 +689,8 @@ bool RowParser::parse(std::string_view record, PreferenceRow& row, std::vector<R
   simdjson::dom::object object;
   if (root.get_object().get(object) != simdjson::SUCCESS) {
     row_errors.add(
-        IssueCode::wrong_type, std::string("the row is ") + json_type_name(root) +
-                                   ", not a JSON object");
+        IssueCode::wrong_type,
+        std::string("the row is ") + json_type_name(root) + ", not a JSON object");
     return false;
   }
   Slots slots;
@@ -683,7 +724,8 @@ bool RowParser::parse(std::string_view record, PreferenceRow& row, std::vector<R
     case DataFormat::auto_detect:
       break;
   }
-  if (built) impl_->add_system(slots, row, row_errors);
+  if (built)
+    impl_->add_system(slots, row, row_errors);
   impl_->read_optional_fields(slots, row, row_errors);
   return built && !row_errors.any();
 }
@@ -708,7 +750,8 @@ std::vector<Message> parse_conversation(std::string_view json, const std::string
   if (root.is_object() && root["messages"].get(messages_value) == simdjson::SUCCESS) {
     list = messages_value;
   }
-  if (!list.is_array()) throw DataError(where + " must hold a JSON array of messages", hint);
+  if (!list.is_array())
+    throw DataError(where + " must hold a JSON array of messages", hint);
   std::vector<RowError> found;
   Errors errors(found);
   std::vector<Message> messages;

@@ -75,9 +75,9 @@ struct ValidationReport {
   double length_bias_low = 0.35;
   double length_bias_high = 0.65;
   uint64_t unique_prompts = 0;
-  double prompt_duplication_rate = 0;  // 1 - unique prompts / pairs
-  uint64_t multi_turn_pairs = 0;       // prompts with more than one user turn
-  uint64_t near_identical_checked = 0; // pairs whose lengths allowed the similarity check
+  double prompt_duplication_rate = 0;   // 1 - unique prompts / pairs
+  uint64_t multi_turn_pairs = 0;        // prompts with more than one user turn
+  uint64_t near_identical_checked = 0;  // pairs whose lengths allowed the similarity check
   // metadata key -> value -> counts (at most 100 values per key, the rest under "(other)")
   std::map<std::string, std::map<std::string, BalanceCount>> metadata_balance;
 

@@ -33,14 +33,16 @@ constexpr uint8_t kInVal = 2;
 
 // The text of a completion: its one message, or the messages joined by newlines.
 std::string_view completion_text(const std::vector<Message>& messages, std::string& scratch) {
-  if (messages.size() == 1) return messages[0].content;
+  if (messages.size() == 1)
+    return messages[0].content;
   scratch = joined_content(messages);
   return scratch;
 }
 
 size_t total_code_points(const std::vector<Message>& messages) {
   size_t total = 0;
-  for (const Message& message : messages) total += count_code_points(message.content);
+  for (const Message& message : messages)
+    total += count_code_points(message.content);
   return total;
 }
 
@@ -72,7 +74,8 @@ struct DatasetValidator::State {
   State(const ValidateOptions& opts, std::vector<std::string> paths)
       : options(opts), files(std::move(paths)), scanner(opts.extra_special_tokens) {
     report.files.resize(files.size());
-    for (size_t i = 0; i < files.size(); ++i) report.files[i].path = files[i];
+    for (size_t i = 0; i < files.size(); ++i)
+      report.files[i].path = files[i];
     report.seed = options.seed;
     report.val_fraction = options.val_fraction;
     report.similarity_threshold = options.similarity_threshold;
@@ -89,10 +92,12 @@ struct DatasetValidator::State {
   }
 
   ~State() {
-    if (rejects != nullptr) std::fclose(rejects);
+    if (rejects != nullptr)
+      std::fclose(rejects);
   }
 
-  void record(IssueCode code, const RowLocation& where, const std::string& id, std::string message) {
+  void record(
+      IssueCode code, const RowLocation& where, const std::string& id, std::string message) {
     IssueTally& tally = report.issues[static_cast<int>(code)];
     ++tally.count;
     if (issue_severity(code) == Severity::error) {
@@ -112,14 +117,18 @@ struct DatasetValidator::State {
       const std::string& id,
       const char* verdict,
       const std::vector<RowError>& reasons) {
-    if (rejects == nullptr) return;
+    if (rejects == nullptr)
+      return;
     std::string line = "{\"file\":" + json_quote(files[where.file_index]) +
                        ",\"line\":" + std::to_string(where.line);
-    if (where.index >= 0) line += ",\"index\":" + std::to_string(where.index);
-    if (!id.empty()) line += ",\"id\":" + json_quote(id);
+    if (where.index >= 0)
+      line += ",\"index\":" + std::to_string(where.index);
+    if (!id.empty())
+      line += ",\"id\":" + json_quote(id);
     line += ",\"verdict\":\"" + std::string(verdict) + "\",\"reasons\":[";
     for (size_t i = 0; i < reasons.size(); ++i) {
-      if (i > 0) line += ",";
+      if (i > 0)
+        line += ",";
       line += "{\"code\":\"" + std::string(issue_name(reasons[i].code)) +
               "\",\"message\":" + json_quote(reasons[i].message) + "}";
     }
@@ -130,17 +139,20 @@ struct DatasetValidator::State {
   }
 
   // Errors that make a parsed row unusable.
-  void check_row_errors(const PreferenceRow& row, std::string_view chosen, std::string_view rejected) {
+  void check_row_errors(
+      const PreferenceRow& row, std::string_view chosen, std::string_view rejected) {
     row_errors.clear();
     // The prompt must hold a non-empty turn besides the system message, at its end.
     const Message* last_turn = nullptr;
     for (const Message& message : row.prompt) {
-      if (message.role != "system") last_turn = &message;
+      if (message.role != "system")
+        last_turn = &message;
     }
     if (last_turn == nullptr || is_blank(last_turn->content)) {
       row_errors.push_back(
-          {IssueCode::empty_prompt, last_turn == nullptr ? "the prompt has no user turn"
-                                                         : "the prompt's last turn is empty"});
+          {IssueCode::empty_prompt,
+           last_turn == nullptr ? "the prompt has no user turn"
+                                : "the prompt's last turn is empty"});
     }
     for (size_t i = 1; i < row.prompt.size(); ++i) {
       if (row.prompt[i].role == "system") {
@@ -159,7 +171,8 @@ struct DatasetValidator::State {
     check_completion_roles(row.rejected, "rejected");
     bool chosen_empty = is_blank(chosen);
     bool rejected_empty = is_blank(rejected);
-    if (chosen_empty) row_errors.push_back({IssueCode::empty_chosen, "the chosen response is empty"});
+    if (chosen_empty)
+      row_errors.push_back({IssueCode::empty_chosen, "the chosen response is empty"});
     if (rejected_empty) {
       row_errors.push_back({IssueCode::empty_rejected, "the rejected response is empty"});
     }
@@ -172,7 +185,8 @@ struct DatasetValidator::State {
   }
 
   void check_completion_roles(const std::vector<Message>& completion, const char* name) {
-    if (completion.empty()) return;  // reported as empty
+    if (completion.empty())
+      return;  // reported as empty
     for (size_t i = 0; i < completion.size(); ++i) {
       const std::string& role = completion[i].role;
       bool allowed = role == "assistant" || (role == "tool" && i > 0 && i + 1 < completion.size());
@@ -215,8 +229,9 @@ struct DatasetValidator::State {
       auto& values = report.metadata_balance[key];
       auto it = values.find(value);
       if (it == values.end()) {
-        it = values.size() < kMaxBalanceValuesPerKey ? values.emplace(value, BalanceCount{}).first
-                                                     : values.emplace("(other)", BalanceCount{}).first;
+        it = values.size() < kMaxBalanceValuesPerKey
+                 ? values.emplace(value, BalanceCount{}).first
+                 : values.emplace("(other)", BalanceCount{}).first;
       }
       ++it->second.pairs;
       it->second.chosen_longer += chosen_longer ? 1 : 0;
@@ -227,7 +242,8 @@ struct DatasetValidator::State {
 DatasetValidator::DatasetValidator(const ValidateOptions& options, std::vector<std::string> files)
     : state_(std::make_unique<State>(options, std::move(files))) {
   if (!(options.val_fraction >= 0.0 && options.val_fraction < 1.0)) {
-    throw UsageError("--val-fraction must be in [0, 1), got " + std::to_string(options.val_fraction));
+    throw UsageError(
+        "--val-fraction must be in [0, 1), got " + std::to_string(options.val_fraction));
   }
   if (!(options.similarity_threshold > 0.0 && options.similarity_threshold <= 1.0)) {
     throw UsageError(
@@ -239,13 +255,12 @@ DatasetValidator::DatasetValidator(const ValidateOptions& options, std::vector<s
 DatasetValidator::~DatasetValidator() = default;
 
 void DatasetValidator::add_rejected(
-    const RowLocation& where,
-    const std::string& id,
-    const std::vector<RowError>& errors) {
+    const RowLocation& where, const std::string& id, const std::vector<RowError>& errors) {
   State& s = *state_;
   ++s.report.rows;
   ++s.report.rejected;
-  for (const RowError& error : errors) s.record(error.code, where, id, error.message);
+  for (const RowError& error : errors)
+    s.record(error.code, where, id, error.message);
   s.write_reject(where, id, "rejected", errors);
 }
 
@@ -259,7 +274,8 @@ bool DatasetValidator::add_row(const PreferenceRow& row, const RowLocation& wher
   s.check_row_errors(row, chosen, rejected);
   if (!s.row_errors.empty()) {
     ++report.rejected;
-    for (const RowError& error : s.row_errors) s.record(error.code, where, row.id, error.message);
+    for (const RowError& error : s.row_errors)
+      s.record(error.code, where, row.id, error.message);
     s.write_reject(where, row.id, "rejected", s.row_errors);
     return false;
   }
@@ -271,7 +287,9 @@ bool DatasetValidator::add_row(const PreferenceRow& row, const RowLocation& wher
   double similarity = 0;
   if (similar_at_least(chosen, rejected, s.options.similarity_threshold, &similarity)) {
     s.record(
-        IssueCode::near_identical_responses, where, row.id,
+        IssueCode::near_identical_responses,
+        where,
+        row.id,
         format("chosen and rejected are %.1f%% similar", 100.0 * similarity));
   }
   if (row.judgment != Judgment::chosen) {
@@ -295,7 +313,9 @@ bool DatasetValidator::add_row(const PreferenceRow& row, const RowLocation& wher
   auto conflict = s.pairs.find(pair_key(prompt, hashes.rejected, hashes.chosen));
   if (conflict != s.pairs.end()) {
     s.record(
-        IssueCode::conflicting_pair, where, row.id,
+        IssueCode::conflicting_pair,
+        where,
+        row.id,
         "the same pair with chosen and rejected swapped at " + describe_seen(conflict->second));
   }
   auto inserted = s.pairs.emplace(
@@ -303,7 +323,9 @@ bool DatasetValidator::add_row(const PreferenceRow& row, const RowLocation& wher
       PairSeen{where.file_index, where.line, where.index});
   if (!inserted.second) {
     s.record(
-        IssueCode::duplicate_pair, where, row.id,
+        IssueCode::duplicate_pair,
+        where,
+        row.id,
         "the same pair as " + describe_seen(inserted.first->second));
   }
 
@@ -318,7 +340,9 @@ bool DatasetValidator::add_row(const PreferenceRow& row, const RowLocation& wher
   uint8_t other = assigned == Split::train ? kInVal : kInTrain;
   if ((splits & other) != 0 && (splits & bit) == 0) {
     s.record(
-        IssueCode::duplicate_prompt_across_splits, where, row.id,
+        IssueCode::duplicate_prompt_across_splits,
+        where,
+        row.id,
         std::string("this prompt is also in the ") + (other == kInVal ? "val" : "train") +
             " split");
   }
@@ -340,7 +364,8 @@ bool DatasetValidator::add_row(const PreferenceRow& row, const RowLocation& wher
   bool chosen_longer = chosen_chars > rejected_chars;
   report.chosen_longer += chosen_longer ? 1 : 0;
   size_t user_turns = 0;
-  for (const Message& message : row.prompt) user_turns += message.role == "user" ? 1 : 0;
+  for (const Message& message : row.prompt)
+    user_turns += message.role == "user" ? 1 : 0;
   report.multi_turn_pairs += user_turns > 1 ? 1 : 0;
   if (s.options.count_tokens) {
     s.prompt_tokens.push_back(clamp32(s.count_tokens(row.prompt)));
@@ -348,7 +373,8 @@ bool DatasetValidator::add_row(const PreferenceRow& row, const RowLocation& wher
     s.rejected_tokens.push_back(clamp32(s.count_tokens(row.rejected)));
   }
   s.add_balance(row, chosen_longer);
-  if (split != nullptr) *split = assigned;
+  if (split != nullptr)
+    *split = assigned;
   return true;
 }
 
@@ -382,7 +408,8 @@ ValidationReport DatasetValidator::finish() {
       std::string text = format(
           "the chosen response is longer in %.1f%% of %llu pairs (allowed %.0f%%-%.0f%%)",
           100.0 * report.chosen_longer_fraction,
-          static_cast<unsigned long long>(report.pairs_ok), 100.0 * report.length_bias_low,
+          static_cast<unsigned long long>(report.pairs_ok),
+          100.0 * report.length_bias_low,
           100.0 * report.length_bias_high);
       IssueTally& tally = report.issues[static_cast<int>(IssueCode::length_bias)];
       ++tally.count;
@@ -396,7 +423,8 @@ ValidationReport DatasetValidator::finish() {
     bool ok = std::fflush(s.rejects) == 0;
     ok = std::fclose(s.rejects) == 0 && ok;
     s.rejects = nullptr;
-    if (!ok) throw IoError("cannot write '" + s.rejects_file->temp_path() + "'");
+    if (!ok)
+      throw IoError("cannot write '" + s.rejects_file->temp_path() + "'");
     s.rejects_file->commit();
   }
   return std::move(report);
@@ -407,10 +435,12 @@ ValidationReport validate_files(
     const ValidateOptions& options,
     const AcceptedPairSink& sink) {
   auto start = std::chrono::steady_clock::now();
-  if (files.empty()) throw UsageError("no data files given");
+  if (files.empty())
+    throw UsageError("no data files given");
   for (const std::string& path : files) {
     std::ifstream probe(path, std::ios::binary);
-    if (!probe) throw IoError(errno_message("cannot open '" + path + "'", errno));
+    if (!probe)
+      throw IoError(errno_message("cannot open '" + path + "'", errno));
   }
   DatasetValidator validator(options, files);
   PreferenceRow row;
@@ -436,7 +466,8 @@ ValidationReport validate_files(
         validator.add_rejected(where, "", errors);
       } else if (parser.parse(record.text, row, errors)) {
         Split split;
-        if (validator.add_row(row, where, &split) && sink) sink(row, where, split);
+        if (validator.add_row(row, where, &split) && sink)
+          sink(row, where, split);
       } else {
         validator.add_rejected(where, row.id, errors);
       }
@@ -450,8 +481,7 @@ ValidationReport validate_files(
     validator.set_file_summary(file_index, summary);
   }
   ValidationReport report = validator.finish();
-  report.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }
 

@@ -56,7 +56,8 @@ class DatasetValidator {
   DatasetValidator& operator=(const DatasetValidator&) = delete;
 
   // A row that could not be parsed (or read): rejected with these errors.
-  void add_rejected(const RowLocation& where, const std::string& id, const std::vector<RowError>& errors);
+  void add_rejected(
+      const RowLocation& where, const std::string& id, const std::vector<RowError>& errors);
 
   // A parsed row. Returns true when it is accepted as a training pair; `split` then says
   // where it goes.

@@ -32,14 +32,14 @@
 namespace dpo {
 
 struct BatchLoaderOptions {
-  int64_t batch_size = 8;     // pairs per batch (B)
+  int64_t batch_size = 8;  // pairs per batch (B)
   uint64_t seed = 0;
-  bool shuffle = true;        // false: file order (length grouping still applies)
-  int64_t group_batches = 16; // length-grouping window in batches; 1 = no grouping
+  bool shuffle = true;         // false: file order (length grouping still applies)
+  int64_t group_batches = 16;  // length-grouping window in batches; 1 = no grouping
   int64_t pad_multiple = 8;
   int32_t pad_id = 0;
   bool drop_last = false;
-  int64_t prefetch = 2;       // batches built ahead by a background thread; 0 = no thread
+  int64_t prefetch = 2;  // batches built ahead by a background thread; 0 = no thread
   // When > 0, a sequence longer than this is a DataError (the file was prepared for a longer
   // context than the model has).
   int64_t max_sequence_length = 0;
@@ -58,15 +58,15 @@ struct BatchPosition {
 
 struct Batch {
   int64_t epoch = 0;
-  int64_t index = 0;   // batch index within the epoch
-  int64_t pairs = 0;   // B
-  int64_t length = 0;  // T
-  std::vector<int32_t> input_ids;        // [2B, T] chosen rows, then rejected rows
-  std::vector<uint8_t> completion_mask;  // [2B, T] 1 on completion tokens, 0 on prompt and pad
-  std::vector<int32_t> lengths;          // [2B] tokens before padding
-  std::vector<int32_t> completion_start; // [2B] = prompt length: first completion position
-  std::vector<int64_t> pair_indices;     // [B] index of each pair in the split (row ids, lines)
-  BatchPosition next;                    // the position after this batch (save it)
+  int64_t index = 0;                      // batch index within the epoch
+  int64_t pairs = 0;                      // B
+  int64_t length = 0;                     // T
+  std::vector<int32_t> input_ids;         // [2B, T] chosen rows, then rejected rows
+  std::vector<uint8_t> completion_mask;   // [2B, T] 1 on completion tokens, 0 on prompt and pad
+  std::vector<int32_t> lengths;           // [2B] tokens before padding
+  std::vector<int32_t> completion_start;  // [2B] = prompt length: first completion position
+  std::vector<int64_t> pair_indices;      // [B] index of each pair in the split (row ids, lines)
+  BatchPosition next;                     // the position after this batch (save it)
 };
 
 // Shuffles `values` in place with Fisher-Yates and an unbiased bounded draw from `rng`: the
@@ -78,8 +78,10 @@ uint64_t uniform_below(std::mt19937_64& rng, uint64_t bound);
 class BatchLoader {
  public:
   // Starts at `start`; the prefetch thread (if any) starts at once.
-  BatchLoader(std::shared_ptr<const PreparedSplit> split, BatchLoaderOptions options,
-              BatchPosition start = {});
+  BatchLoader(
+      std::shared_ptr<const PreparedSplit> split,
+      BatchLoaderOptions options,
+      BatchPosition start = {});
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;

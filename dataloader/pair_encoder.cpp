@@ -17,7 +17,8 @@ bool starts_with(const std::vector<int32_t>& ids, const std::vector<int32_t>& pr
 size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
   size_t n = std::min(a.size(), b.size());
   size_t i = 0;
-  while (i < n && a[i] == b[i]) ++i;
+  while (i < n && a[i] == b[i])
+    ++i;
   return i;
 }
 
@@ -29,21 +30,30 @@ std::string prefixed(std::string_view where, const std::string& message) {
 
 const char* length_policy_name(LengthPolicy policy) {
   switch (policy) {
-    case LengthPolicy::drop: return "drop";
-    case LengthPolicy::truncate_prompt_left: return "truncate_prompt_left";
-    case LengthPolicy::truncate_completion: return "truncate_completion";
-    case LengthPolicy::error: return "error";
+    case LengthPolicy::drop:
+      return "drop";
+    case LengthPolicy::truncate_prompt_left:
+      return "truncate_prompt_left";
+    case LengthPolicy::truncate_completion:
+      return "truncate_completion";
+    case LengthPolicy::error:
+      return "error";
   }
   return "?";
 }
 
 LengthPolicy parse_length_policy(std::string_view name) {
-  for (LengthPolicy policy : {LengthPolicy::drop, LengthPolicy::truncate_prompt_left,
-                              LengthPolicy::truncate_completion, LengthPolicy::error}) {
-    if (name == length_policy_name(policy)) return policy;
+  for (LengthPolicy policy :
+       {LengthPolicy::drop,
+        LengthPolicy::truncate_prompt_left,
+        LengthPolicy::truncate_completion,
+        LengthPolicy::error}) {
+    if (name == length_policy_name(policy))
+      return policy;
   }
-  throw UsageError("unknown length policy '" + std::string(name) + "'",
-                   "use drop, truncate_prompt_left, truncate_completion or error");
+  throw UsageError(
+      "unknown length policy '" + std::string(name) + "'",
+      "use drop, truncate_prompt_left, truncate_completion or error");
 }
 
 void PairEncodeCounts::merge(const PairEncodeCounts& o) {
@@ -64,16 +74,16 @@ void PairEncodeCounts::merge(const PairEncodeCounts& o) {
   rejected_tokens += o.rejected_tokens;
 }
 
-PairEncoder::PairEncoder(const Tokenizer& tokenizer, RenderFunction render,
-                         PairEncoderOptions options)
+PairEncoder::PairEncoder(
+    const Tokenizer& tokenizer, RenderFunction render, PairEncoderOptions options)
     : tokenizer_(tokenizer), render_(std::move(render)), options_(options) {
   if (options_.max_length < 0) {
     throw UsageError("--max-length must be positive, got " + std::to_string(options_.max_length));
   }
 }
 
-std::vector<int32_t> PairEncoder::tokenize(const std::string& text, PairEncodeCounts& counts,
-                                           Tokenizer::PieceMemo& memo) const {
+std::vector<int32_t> PairEncoder::tokenize(
+    const std::string& text, PairEncodeCounts& counts, Tokenizer::PieceMemo& memo) const {
   std::vector<int32_t> ids;
   tokenizer_.encode(text, ids, memo);
   if (options_.add_bos_if_missing && tokenizer_.add_bos_token() && tokenizer_.bos_id() >= 0 &&
@@ -84,31 +94,36 @@ std::vector<int32_t> PairEncoder::tokenize(const std::string& text, PairEncodeCo
   return ids;
 }
 
-size_t PairEncoder::header_start(const std::vector<Message>& prompt,
-                                 const std::string& rendered_prompt,
-                                 const std::vector<int32_t>& prompt_ids) const {
+size_t PairEncoder::header_start(
+    const std::vector<Message>& prompt,
+    const std::string& rendered_prompt,
+    const std::vector<int32_t>& prompt_ids) const {
   // The last prompt message with content (normally the final user turn).
   const Message* last = nullptr;
   for (auto it = prompt.rbegin(); it != prompt.rend() && last == nullptr; ++it) {
-    if (!trim_whitespace(it->content).empty()) last = &*it;
+    if (!trim_whitespace(it->content).empty())
+      last = &*it;
   }
-  if (last == nullptr) return prompt_ids.size();
+  if (last == nullptr)
+    return prompt_ids.size();
   std::string_view content = last->content;
   size_t pos = rendered_prompt.rfind(content);
   if (pos == std::string::npos) {  // templates that `| trim` the content
     content = trim_whitespace(content);
     pos = rendered_prompt.rfind(content);
   }
-  if (pos == std::string::npos) return prompt_ids.size();
+  if (pos == std::string::npos)
+    return prompt_ids.size();
   PairEncodeCounts unused;
   Tokenizer::PieceMemo no_memo;
-  std::vector<int32_t> head = tokenize(rendered_prompt.substr(0, pos + content.size()), unused, no_memo);
+  std::vector<int32_t> head =
+      tokenize(rendered_prompt.substr(0, pos + content.size()), unused, no_memo);
   // The common prefix, not head.size(): the last content token may merge with what follows.
   return common_prefix(head, prompt_ids);
 }
 
-PairEncodeResult PairEncoder::encode(const PreferenceRow& row, PairEncodeCounts& counts,
-                                     std::string_view where) const {
+PairEncodeResult PairEncoder::encode(
+    const PreferenceRow& row, PairEncodeCounts& counts, std::string_view where) const {
   ++counts.rows;
   PairEncodeResult result;
   auto fail = [&](IssueCode code, const std::string& message) {
@@ -142,43 +157,46 @@ PairEncodeResult PairEncoder::encode(const PreferenceRow& row, PairEncodeCounts&
   for (const auto* ids : {&pair.prompt, &full_chosen, &full_rejected}) {
     if (tokenizer_.starts_with_double_bos(*ids)) {
       ++counts.double_bos;
-      return fail(IssueCode::double_bos,
-                  "the tokens start with two BOS (" + tokenizer_.bos_token() +
-                      "): the template writes one and add_bos_token added another");
+      return fail(
+          IssueCode::double_bos,
+          "the tokens start with two BOS (" + tokenizer_.bos_token() +
+              "): the template writes one and add_bos_token added another");
     }
   }
 
   // 3. The completions are what follows the prompt's tokens, never patched.
-  for (const auto& [full, name] : {std::pair{&full_chosen, "chosen"},
-                                   std::pair{&full_rejected, "rejected"}}) {
+  for (const auto& [full, name] :
+       {std::pair{&full_chosen, "chosen"}, std::pair{&full_rejected, "rejected"}}) {
     if (!starts_with(*full, pair.prompt)) {
       ++counts.prefix_mismatches;
       size_t at = common_prefix(*full, pair.prompt);
       std::string got = at < full->size() ? tokenizer_.id_to_piece((*full)[at]) : "(end)";
       std::string want = tokenizer_.id_to_piece(pair.prompt[at]);
-      return fail(IssueCode::prefix_mismatch,
-                  std::string("the ") + name + " conversation's tokens differ from the prompt's at token " +
-                      std::to_string(at) + " of " + std::to_string(pair.prompt.size()) + " (" +
-                      json_quote(got) + " instead of " + json_quote(want) + ")");
+      return fail(
+          IssueCode::prefix_mismatch,
+          std::string("the ") + name + " conversation's tokens differ from the prompt's at token " +
+              std::to_string(at) + " of " + std::to_string(pair.prompt.size()) + " (" +
+              json_quote(got) + " instead of " + json_quote(want) + ")");
     }
   }
-  pair.chosen.assign(full_chosen.begin() + static_cast<std::ptrdiff_t>(pair.prompt.size()),
-                     full_chosen.end());
-  pair.rejected.assign(full_rejected.begin() + static_cast<std::ptrdiff_t>(pair.prompt.size()),
-                       full_rejected.end());
+  pair.chosen.assign(
+      full_chosen.begin() + static_cast<std::ptrdiff_t>(pair.prompt.size()), full_chosen.end());
+  pair.rejected.assign(
+      full_rejected.begin() + static_cast<std::ptrdiff_t>(pair.prompt.size()), full_rejected.end());
   if (pair.chosen.empty() || pair.rejected.empty()) {
     ++counts.empty_completions;
     bool chosen_empty = pair.chosen.empty();
-    return fail(chosen_empty ? IssueCode::empty_chosen : IssueCode::empty_rejected,
-                std::string("the ") + (chosen_empty ? "chosen" : "rejected") +
-                    " completion has no tokens after the prompt");
+    return fail(
+        chosen_empty ? IssueCode::empty_chosen : IssueCode::empty_rejected,
+        std::string("the ") + (chosen_empty ? "chosen" : "rejected") +
+            " completion has no tokens after the prompt");
   }
 
   // 4. Length policy, per sequence: prompt + completion <= max_length.
   const int64_t max_length = options_.max_length;
   const int64_t prompt_size = static_cast<int64_t>(pair.prompt.size());
-  const int64_t longest = prompt_size + static_cast<int64_t>(std::max(pair.chosen.size(),
-                                                                      pair.rejected.size()));
+  const int64_t longest =
+      prompt_size + static_cast<int64_t>(std::max(pair.chosen.size(), pair.rejected.size()));
   if (max_length > 0 && longest > max_length) {
     ++counts.over_length;
     const int64_t excess = longest - max_length;
@@ -192,8 +210,9 @@ PairEncodeResult PairEncoder::encode(const PreferenceRow& row, PairEncodeCounts&
     };
     switch (options_.length_policy) {
       case LengthPolicy::error:
-        throw DataError(prefixed(where, "pair too long: " + lengths),
-                        "raise --max-length or choose another --length-policy");
+        throw DataError(
+            prefixed(where, "pair too long: " + lengths),
+            "raise --max-length or choose another --length-policy");
       case LengthPolicy::drop:
         return drop("");
       case LengthPolicy::truncate_prompt_left: {
@@ -202,24 +221,28 @@ PairEncodeResult PairEncoder::encode(const PreferenceRow& row, PairEncodeCounts&
             (!pair.prompt.empty() && pair.prompt.front() == tokenizer_.bos_id()) ? 1 : 0;
         const size_t end = header_start(row.prompt, prompt_text, pair.prompt);
         if (end < begin || static_cast<int64_t>(end - begin) < excess) {
-          return drop("; the prompt cannot lose " + std::to_string(excess) +
-                      " tokens without cutting the BOS or the assistant header");
+          return drop(
+              "; the prompt cannot lose " + std::to_string(excess) +
+              " tokens without cutting the BOS or the assistant header");
         }
-        pair.prompt.erase(pair.prompt.begin() + static_cast<std::ptrdiff_t>(begin),
-                          pair.prompt.begin() + static_cast<std::ptrdiff_t>(begin + excess));
+        pair.prompt.erase(
+            pair.prompt.begin() + static_cast<std::ptrdiff_t>(begin),
+            pair.prompt.begin() + static_cast<std::ptrdiff_t>(begin + excess));
         pair.flags |= kPromptTruncated;
         ++counts.prompt_truncated;
         counts.tokens_removed += excess;
         result.issue = IssueCode::truncated;
-        result.message = prefixed(where, "prompt cut by " + std::to_string(excess) +
-                                             " tokens from the left: " + lengths);
+        result.message = prefixed(
+            where, "prompt cut by " + std::to_string(excess) + " tokens from the left: " + lengths);
         break;
       }
       case LengthPolicy::truncate_completion: {
         const int64_t room = max_length - prompt_size;
-        if (room <= 0) return drop("; the prompt alone fills max_length");
-        for (auto [ids, flag] : {std::pair{&pair.chosen, kChosenTruncated},
-                                 std::pair{&pair.rejected, kRejectedTruncated}}) {
+        if (room <= 0)
+          return drop("; the prompt alone fills max_length");
+        for (auto [ids, flag] :
+             {std::pair{&pair.chosen, kChosenTruncated},
+              std::pair{&pair.rejected, kRejectedTruncated}}) {
           if (static_cast<int64_t>(ids->size()) > room) {
             counts.tokens_removed += static_cast<int64_t>(ids->size()) - room;
             ids->resize(static_cast<size_t>(room));
@@ -228,8 +251,8 @@ PairEncodeResult PairEncoder::encode(const PreferenceRow& row, PairEncodeCounts&
         }
         ++counts.completion_truncated;
         result.issue = IssueCode::truncated;
-        result.message = prefixed(where, "completion cut to " + std::to_string(room) +
-                                             " tokens: " + lengths);
+        result.message =
+            prefixed(where, "completion cut to " + std::to_string(room) + " tokens: " + lengths);
         break;
       }
     }

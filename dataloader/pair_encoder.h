@@ -63,19 +63,19 @@ struct EncodedPair {
 
 // Counts of every action; add them up over threads with merge().
 struct PairEncodeCounts {
-  int64_t rows = 0;                   // rows given to encode()
-  int64_t kept = 0;                   // pairs returned
+  int64_t rows = 0;  // rows given to encode()
+  int64_t kept = 0;  // pairs returned
   int64_t template_errors = 0;
   int64_t prefix_mismatches = 0;
   int64_t double_bos = 0;
-  int64_t empty_completions = 0;      // the completion had no tokens after the prompt
-  int64_t over_length = 0;            // pairs longer than max_length (before the policy)
-  int64_t dropped_too_long = 0;       // left out by `drop`, or not truncatable enough
-  int64_t prompt_truncated = 0;       // pairs kept with a shortened prompt
-  int64_t completion_truncated = 0;   // pairs kept with a shortened chosen or rejected
-  int64_t bos_added = 0;              // sequences that got a BOS from add_bos_if_missing
-  int64_t tokens_removed = 0;         // tokens cut by truncation (prompt counted once)
-  int64_t prompt_tokens = 0;          // of kept pairs
+  int64_t empty_completions = 0;     // the completion had no tokens after the prompt
+  int64_t over_length = 0;           // pairs longer than max_length (before the policy)
+  int64_t dropped_too_long = 0;      // left out by `drop`, or not truncatable enough
+  int64_t prompt_truncated = 0;      // pairs kept with a shortened prompt
+  int64_t completion_truncated = 0;  // pairs kept with a shortened chosen or rejected
+  int64_t bos_added = 0;             // sequences that got a BOS from add_bos_if_missing
+  int64_t tokens_removed = 0;        // tokens cut by truncation (prompt counted once)
+  int64_t prompt_tokens = 0;         // of kept pairs
   int64_t chosen_tokens = 0;
   int64_t rejected_tokens = 0;
 
@@ -83,9 +83,9 @@ struct PairEncodeCounts {
 };
 
 struct PairEncodeResult {
-  std::optional<EncodedPair> pair;   // empty when the row was left out
-  std::optional<IssueCode> issue;    // why it was left out (or `truncated`, a warning)
-  std::string message;               // one line for the report
+  std::optional<EncodedPair> pair;  // empty when the row was left out
+  std::optional<IssueCode> issue;   // why it was left out (or `truncated`, a warning)
+  std::string message;              // one line for the report
 };
 
 class PairEncoder {
@@ -94,24 +94,26 @@ class PairEncoder {
 
   // Thread-safe when `render` is. `where` ("data.jsonl:12") prefixes messages and the
   // DataError thrown by the `error` length policy.
-  PairEncodeResult encode(const PreferenceRow& row, PairEncodeCounts& counts,
-                          std::string_view where = "") const;
+  PairEncodeResult encode(
+      const PreferenceRow& row, PairEncodeCounts& counts, std::string_view where = "") const;
 
   // Index in `prompt_ids` where the assistant header begins: the tokens from there on (the
   // generation prompt, e.g. "[/INST]" or "<|im_start|>assistant\n") are never truncated.
   // Found by tokenizing the rendered prompt up to the end of the last prompt message's
   // content and taking the common prefix with prompt_ids. Returns prompt_ids.size() when that
   // content cannot be found in the rendering (nothing may then be cut).
-  size_t header_start(const std::vector<Message>& prompt, const std::string& rendered_prompt,
-                      const std::vector<int32_t>& prompt_ids) const;
+  size_t header_start(
+      const std::vector<Message>& prompt,
+      const std::string& rendered_prompt,
+      const std::vector<int32_t>& prompt_ids) const;
 
   const PairEncoderOptions& options() const {
     return options_;
   }
 
  private:
-  std::vector<int32_t> tokenize(const std::string& text, PairEncodeCounts& counts,
-                                Tokenizer::PieceMemo& memo) const;
+  std::vector<int32_t> tokenize(
+      const std::string& text, PairEncodeCounts& counts, Tokenizer::PieceMemo& memo) const;
 
   const Tokenizer& tokenizer_;
   RenderFunction render_;

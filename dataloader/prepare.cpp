@@ -1,15 +1,15 @@
 #include "dataloader/prepare.h"
 
+#include <sys/stat.h>
 #include <atomic>
-#include <filesystem>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <sys/stat.h>
 #include <thread>
 
 #include "core/atomic_file.h"
@@ -17,9 +17,9 @@
 #include "core/format.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "dataloader/prepared_dataset.h"
 #include "templates/chat_template.h"
 #include "tokenizer/hf_tokenizer_config.h"
-#include "dataloader/prepared_dataset.h"
 #include "tokenizer/tokenizer.h"
 
 namespace dpo {
@@ -43,7 +43,8 @@ std::string source_sha256(const std::vector<std::string>& files) {
   std::vector<char> buffer(1 << 20);
   for (const std::string& path : files) {
     std::ifstream file(path, std::ios::binary);
-    if (!file) throw IoError("cannot read '" + path + "'");
+    if (!file)
+      throw IoError("cannot read '" + path + "'");
     while (file) {
       file.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
       hash.update(buffer.data(), static_cast<size_t>(file.gcount()));
@@ -60,10 +61,11 @@ std::string options_json(const PrepareOptions& options) {
       {"val_fraction", options.validate.val_fraction},
       {"seed", options.validate.seed},
       {"format", data_format_name(options.validate.format)},
-      {"fields", {{"prompt", options.validate.fields.prompt},
-                  {"chosen", options.validate.fields.chosen},
-                  {"rejected", options.validate.fields.rejected},
-                  {"system", options.validate.fields.system}}},
+      {"fields",
+       {{"prompt", options.validate.fields.prompt},
+        {"chosen", options.validate.fields.chosen},
+        {"rejected", options.validate.fields.rejected},
+        {"system", options.validate.fields.system}}},
       {"prepared_version", kPreparedVersion},
   };
   return json.dump();
@@ -73,8 +75,10 @@ std::string options_json(const PrepareOptions& options) {
 
 PrepareResult prepare_dataset(const PrepareOptions& options) {
   auto start = std::chrono::steady_clock::now();
-  if (options.out_path.empty()) throw UsageError("--out is required");
-  if (options.max_length < 8) throw UsageError("--max-length must be at least 8");
+  if (options.out_path.empty())
+    throw UsageError("--out is required");
+  if (options.max_length < 8)
+    throw UsageError("--max-length must be at least 8");
   if (options.model_dir.empty() == options.tokenizer_path.empty()) {
     throw UsageError("give exactly one of --model and --tokenizer");
   }
@@ -83,23 +87,27 @@ PrepareResult prepare_dataset(const PrepareOptions& options) {
   }
 
   // 1. The tokenizer and the template, pinned by their hashes.
-  Tokenizer tokenizer = options.model_dir.empty() ? Tokenizer::from_model_file(options.tokenizer_path)
-                                                  : Tokenizer::from_model_folder(options.model_dir);
+  Tokenizer tokenizer = options.model_dir.empty()
+                            ? Tokenizer::from_model_file(options.tokenizer_path)
+                            : Tokenizer::from_model_folder(options.model_dir);
   ChatTemplate chat_template =
       ChatTemplate::load(options.template_spec.empty() ? options.model_dir : options.template_spec);
   ChatTemplateVariables variables;
   variables.bos_token = tokenizer.bos_token();
   variables.eos_token = tokenizer.eos_token();
-  if (tokenizer.unk_id() >= 0) variables.unk_token = tokenizer.id_to_piece(tokenizer.unk_id());
-  if (tokenizer.pad_id() >= 0) variables.pad_token = tokenizer.id_to_piece(tokenizer.pad_id());
+  if (tokenizer.unk_id() >= 0)
+    variables.unk_token = tokenizer.id_to_piece(tokenizer.unk_id());
+  if (tokenizer.pad_id() >= 0)
+    variables.pad_token = tokenizer.id_to_piece(tokenizer.pad_id());
 
   PrepareResult result;
   result.tokenizer_sha256 = tokenizer.sha256();
   result.template_sha256 = chat_template.sha256();
   result.source_sha256 = source_sha256(options.files);
   std::string option_text = options_json(options);
-  result.fingerprint = sha256_hex(result.source_sha256 + "\n" + result.tokenizer_sha256 + "\n" +
-                                  result.template_sha256 + "\n" + option_text);
+  result.fingerprint = sha256_hex(
+      result.source_sha256 + "\n" + result.tokenizer_sha256 + "\n" + result.template_sha256 + "\n" +
+      option_text);
 
   // 2. Already prepared with the same inputs and options: nothing to do.
   if (!options.force && file_exists(options.out_path)) {
@@ -110,23 +118,31 @@ PrepareResult prepare_dataset(const PrepareOptions& options) {
         PreparedDataset dataset = read_prepared_dataset(options.out_path);
         result.train_pairs = dataset.train.size();
         result.val_pairs = dataset.val.size();
-        result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        result.seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         return result;
       }
-      DPO_LOG_INFO("prepare", "'%s' was prepared from other inputs or options; rewriting it",
-                   options.out_path.c_str());
+      DPO_LOG_INFO(
+          "prepare",
+          "'%s' was prepared from other inputs or options; rewriting it",
+          options.out_path.c_str());
     } catch (const Error& error) {
-      DPO_LOG_WARN("prepare", "'%s' exists but is not a prepared file (%s); rewriting it",
-                   options.out_path.c_str(), error.what());
+      DPO_LOG_WARN(
+          "prepare",
+          "'%s' exists but is not a prepared file (%s); rewriting it",
+          options.out_path.c_str(),
+          error.what());
     }
   }
 
   // 3. Validation (the same report and split as dpo validate); accepted rows kept in memory.
   std::vector<AcceptedRow> rows;
-  result.validation = validate_files(options.files, options.validate,
-                                     [&](const PreferenceRow& row, const RowLocation& where, Split split) {
-                                       rows.push_back({row, where, split});
-                                     });
+  result.validation = validate_files(
+      options.files,
+      options.validate,
+      [&](const PreferenceRow& row, const RowLocation& where, Split split) {
+        rows.push_back({row, where, split});
+      });
 
   // 4. Rendering and tokenization on every core; results keep the reading order.
   RenderFunction render = [&](const std::vector<Message>& messages, bool add_generation_prompt) {
@@ -139,8 +155,9 @@ PrepareResult prepare_dataset(const PrepareOptions& options) {
 
   std::vector<PairEncodeResult> encoded(rows.size());
   std::vector<PairEncodeCounts> counts(rows.size() > 0 ? 2 : 0);
-  int threads = options.threads > 0 ? options.threads
-                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int threads = options.threads > 0
+                    ? options.threads
+                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::atomic<size_t> next{0};
   std::mutex counts_mutex;
   std::exception_ptr failure;
@@ -151,13 +168,16 @@ PrepareResult prepare_dataset(const PrepareOptions& options) {
       for (size_t i = next.fetch_add(64); i < rows.size(); i = next.fetch_add(64)) {
         for (size_t j = i; j < std::min(rows.size(), i + 64); ++j) {
           const AcceptedRow& row = rows[j];
-          std::string where = options.files[row.where.file_index] + ":" + std::to_string(row.where.line);
-          encoded[j] = encoder.encode(row.row, row.split == Split::train ? local_train : local_val, where);
+          std::string where =
+              options.files[row.where.file_index] + ":" + std::to_string(row.where.line);
+          encoded[j] =
+              encoder.encode(row.row, row.split == Split::train ? local_train : local_val, where);
         }
       }
     } catch (...) {
       std::lock_guard<std::mutex> lock(counts_mutex);
-      if (!failure) failure = std::current_exception();
+      if (!failure)
+        failure = std::current_exception();
       next = rows.size();
     }
     std::lock_guard<std::mutex> lock(counts_mutex);
@@ -165,10 +185,13 @@ PrepareResult prepare_dataset(const PrepareOptions& options) {
     val_counts.merge(local_val);
   };
   std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+  for (int t = 1; t < threads; ++t)
+    pool.emplace_back(work);
   work();
-  for (std::thread& thread : pool) thread.join();
-  if (failure) std::rethrow_exception(failure);
+  for (std::thread& thread : pool)
+    thread.join();
+  if (failure)
+    std::rethrow_exception(failure);
   result.train_counts = train_counts;
   result.val_counts = val_counts;
 
@@ -180,29 +203,36 @@ PrepareResult prepare_dataset(const PrepareOptions& options) {
     if (outcome.issue) {
       std::string code = issue_info(*outcome.issue).name;
       if (examples_per_code[code]++ < options.validate.max_examples) {
-        result.issues.push_back({code,
-                                 options.files[rows[j].where.file_index] + ":" + std::to_string(rows[j].where.line),
-                                 outcome.message});
+        result.issues.push_back(
+            {code,
+             options.files[rows[j].where.file_index] + ":" + std::to_string(rows[j].where.line),
+             outcome.message});
       }
     }
-    if (!outcome.pair) continue;
+    if (!outcome.pair)
+      continue;
     PreparedSplit& split = rows[j].split == Split::train ? train : val;
-    split.add(*outcome.pair, static_cast<int32_t>(rows[j].where.file_index),
-              static_cast<int64_t>(rows[j].where.line), rows[j].row.id);
+    split.add(
+        *outcome.pair,
+        static_cast<int32_t>(rows[j].where.file_index),
+        static_cast<int64_t>(rows[j].where.line),
+        rows[j].row.id);
   }
   result.train_pairs = train.size();
   result.val_pairs = val.size();
   if (options.require_train && train.size() == 0) {
-    throw DataError("no pair is left for training after validation and tokenization:\n" +
-                        rows_report(result),
-                    "every row was rejected, dropped or held out: fix the rows named above, or "
-                    "check --format/--fields and --max-length");
+    throw DataError(
+        "no pair is left for training after validation and tokenization:\n" + rows_report(result),
+        "every row was rejected, dropped or held out: fix the rows named above, or "
+        "check --format/--fields and --max-length");
   }
 
   // 6. One file, written atomically (its folder created when missing).
   std::error_code mkdir_error;
   std::filesystem::create_directories(parent_directory(options.out_path), mkdir_error);
-  if (mkdir_error) throw IoError("cannot create the folder of '" + options.out_path + "': " + mkdir_error.message());
+  if (mkdir_error)
+    throw IoError(
+        "cannot create the folder of '" + options.out_path + "': " + mkdir_error.message());
   PreparedHeader header;
   header.fingerprint = result.fingerprint;
   header.source_sha256 = result.source_sha256;
@@ -230,8 +260,9 @@ std::string rows_report(const PrepareResult& result) {
     out << "; over max length " << c.over_length << " (dropped " << c.dropped_too_long
         << ", prompt truncated " << c.prompt_truncated << ", completion truncated "
         << c.completion_truncated << ")";
-    out << "; prefix mismatches " << c.prefix_mismatches << ", template errors " << c.template_errors
-        << ", double BOS " << c.double_bos << ", empty completions " << c.empty_completions;
+    out << "; prefix mismatches " << c.prefix_mismatches << ", template errors "
+        << c.template_errors << ", double BOS " << c.double_bos << ", empty completions "
+        << c.empty_completions;
     out << "; tokens prompt " << c.prompt_tokens << " chosen " << c.chosen_tokens << " rejected "
         << c.rejected_tokens << "\n";
   };
@@ -241,7 +272,8 @@ std::string rows_report(const PrepareResult& result) {
   for (const EncodeIssue& issue : result.issues) {
     // The encoder's messages usually start with the location already: print it once.
     bool located = issue.message.compare(0, issue.where.size(), issue.where) == 0;
-    out << "  " << issue.code << " " << (located ? "" : issue.where + ": ") << issue.message << "\n";
+    out << "  " << issue.code << " " << (located ? "" : issue.where + ": ") << issue.message
+        << "\n";
   }
   return out.str();
 }
@@ -250,7 +282,8 @@ std::string prepare_summary(const PrepareResult& result, const std::string& out_
   std::ostringstream out;
   if (result.reused) {
     out << out_path << " is up to date (fingerprint " << result.fingerprint.substr(0, 16)
-        << "): " << result.train_pairs << " train pairs, " << result.val_pairs << " held-out pairs\n";
+        << "): " << result.train_pairs << " train pairs, " << result.val_pairs
+        << " held-out pairs\n";
     return out.str();
   }
   out << rows_report(result);

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "dataloader/pair_encoder.h"
 #include "data/validation_report.h"
 #include "data/validator.h"
+#include "dataloader/pair_encoder.h"
 
 namespace dpo {
 
@@ -20,17 +20,17 @@ struct PrepareOptions {
   std::string template_spec;   // ... with a template (also overrides the model's template)
   int64_t max_length = 1024;
   LengthPolicy length_policy = LengthPolicy::drop;
-  ValidateOptions validate;    // format, fields, val_fraction, seed, thresholds
-  int threads = 0;             // 0: every core
+  ValidateOptions validate;  // format, fields, val_fraction, seed, thresholds
+  int threads = 0;           // 0: every core
   std::string out_path;
-  bool force = false;          // rewrite even when the fingerprint matches
-  bool require_train = true;   // false: a file with held-out pairs only is fine (eval sets)
+  bool force = false;         // rewrite even when the fingerprint matches
+  bool require_train = true;  // false: a file with held-out pairs only is fine (eval sets)
 };
 
 // Rows left out while encoding, by reason, with examples.
 struct EncodeIssue {
-  std::string code;     // prefix_mismatch, template_error, too_long, ...
-  std::string where;    // file:line
+  std::string code;   // prefix_mismatch, template_error, too_long, ...
+  std::string where;  // file:line
   std::string message;
 };
 

@@ -18,8 +18,8 @@
 namespace dpo {
 namespace {
 
-constexpr hsize_t kChunk = 1 << 16;             // elements per chunk of large arrays
-constexpr hsize_t kCompressAbove = 4096;        // smaller arrays are stored contiguous
+constexpr hsize_t kChunk = 1 << 16;       // elements per chunk of large arrays
+constexpr hsize_t kCompressAbove = 4096;  // smaller arrays are stored contiguous
 const char* const kRebuildHint = "delete the file and run `dpo prepare` again";
 
 template <typename T>
@@ -92,7 +92,8 @@ void write_array(H5::Group& group, const char* name, const std::vector<T>& value
     properties.setDeflate(1);  // fast; token ids compress about 2x
   }
   H5::DataSet data = group.createDataSet(name, file_type<T>(), space, properties);
-  if (size > 0) data.write(values.data(), native_type<T>());
+  if (size > 0)
+    data.write(values.data(), native_type<T>());
 }
 
 void write_strings(H5::Group& group, const char* name, const std::vector<std::string>& values) {
@@ -102,8 +103,10 @@ void write_strings(H5::Group& group, const char* name, const std::vector<std::st
   H5::DataSet data = group.createDataSet(name, type, space);
   std::vector<const char*> pointers;
   pointers.reserve(values.size());
-  for (const std::string& value : values) pointers.push_back(value.c_str());
-  if (size > 0) data.write(pointers.data(), type);
+  for (const std::string& value : values)
+    pointers.push_back(value.c_str());
+  if (size > 0)
+    data.write(pointers.data(), type);
 }
 
 void write_split(H5::H5File& file, const char* name, const PreparedSplit& split) {
@@ -124,8 +127,9 @@ void write_split(H5::H5File& file, const char* name, const PreparedSplit& split)
 
 H5::H5File open_file(const std::string& path, unsigned flags) {
   if (::access(path.c_str(), R_OK) != 0) {
-    throw IoError(errno_message("cannot open prepared dataset '" + path + "'", errno),
-                  "run `dpo prepare --out " + path + "` first");
+    throw IoError(
+        errno_message("cannot open prepared dataset '" + path + "'", errno),
+        "run `dpo prepare --out " + path + "` first");
   }
   bool is_hdf5 = false;
   try {
@@ -138,9 +142,9 @@ H5::H5File open_file(const std::string& path, unsigned flags) {
   try {
     return H5::H5File(path.c_str(), flags);
   } catch (const H5::Exception& error) {
-    throw CacheError("'" + path + "' cannot be opened (damaged or truncated?): " +
-                         error.getDetailMsg(),
-                     kRebuildHint);
+    throw CacheError(
+        "'" + path + "' cannot be opened (damaged or truncated?): " + error.getDetailMsg(),
+        kRebuildHint);
   }
 }
 
@@ -148,9 +152,10 @@ bool has_link(const H5::Group& group, const std::string& name) {
   return H5Lexists(group.getId(), name.c_str(), H5P_DEFAULT) > 0;
 }
 
-std::string read_string_attribute(const H5::H5Object& object, const char* name,
-                                  const std::string& path) {
-  if (!object.attrExists(name)) malformed(path, std::string("attribute `") + name + "` is missing");
+std::string read_string_attribute(
+    const H5::H5Object& object, const char* name, const std::string& path) {
+  if (!object.attrExists(name))
+    malformed(path, std::string("attribute `") + name + "` is missing");
   H5::Attribute attribute = object.openAttribute(name);
   if (attribute.getTypeClass() != H5T_STRING) {
     malformed(path, std::string("attribute `") + name + "` is not a string");
@@ -161,7 +166,8 @@ std::string read_string_attribute(const H5::H5Object& object, const char* name,
 }
 
 int64_t read_int_attribute(const H5::H5Object& object, const char* name, const std::string& path) {
-  if (!object.attrExists(name)) malformed(path, std::string("attribute `") + name + "` is missing");
+  if (!object.attrExists(name))
+    malformed(path, std::string("attribute `") + name + "` is missing");
   H5::Attribute attribute = object.openAttribute(name);
   if (attribute.getTypeClass() != H5T_INTEGER) {
     malformed(path, std::string("attribute `") + name + "` is not an integer");
@@ -172,77 +178,106 @@ int64_t read_int_attribute(const H5::H5Object& object, const char* name, const s
 }
 
 template <typename T>
-std::vector<T> read_array(const H5::Group& group, const std::string& group_name, const char* name,
-                          const std::string& path) {
+std::vector<T> read_array(
+    const H5::Group& group,
+    const std::string& group_name,
+    const char* name,
+    const std::string& path) {
   std::string where = group_name + "/" + name;
-  if (!has_link(group, name)) malformed(path, "dataset " + where + " is missing");
+  if (!has_link(group, name))
+    malformed(path, "dataset " + where + " is missing");
   H5::DataSet data = group.openDataSet(name);
   H5T_class_t expected = std::is_floating_point<T>::value ? H5T_FLOAT : H5T_INTEGER;
-  if (data.getTypeClass() != expected) malformed(path, where + " has the wrong element type");
+  if (data.getTypeClass() != expected)
+    malformed(path, where + " has the wrong element type");
   H5::DataSpace space = data.getSpace();
-  if (space.getSimpleExtentNdims() != 1) malformed(path, where + " is not one-dimensional");
+  if (space.getSimpleExtentNdims() != 1)
+    malformed(path, where + " is not one-dimensional");
   hsize_t size = 0;
   space.getSimpleExtentDims(&size);
   std::vector<T> values(static_cast<size_t>(size));
-  if (size > 0) data.read(values.data(), native_type<T>());
+  if (size > 0)
+    data.read(values.data(), native_type<T>());
   return values;
 }
 
-std::vector<std::string> read_strings(const H5::Group& group, const std::string& group_name,
-                                      const char* name, const std::string& path) {
+std::vector<std::string> read_strings(
+    const H5::Group& group,
+    const std::string& group_name,
+    const char* name,
+    const std::string& path) {
   std::string where = group_name + "/" + name;
-  if (!has_link(group, name)) malformed(path, "dataset " + where + " is missing");
+  if (!has_link(group, name))
+    malformed(path, "dataset " + where + " is missing");
   H5::DataSet data = group.openDataSet(name);
-  if (data.getTypeClass() != H5T_STRING) malformed(path, where + " is not a string array");
+  if (data.getTypeClass() != H5T_STRING)
+    malformed(path, where + " is not a string array");
   H5::DataSpace space = data.getSpace();
-  if (space.getSimpleExtentNdims() != 1) malformed(path, where + " is not one-dimensional");
+  if (space.getSimpleExtentNdims() != 1)
+    malformed(path, where + " is not one-dimensional");
   hsize_t size = 0;
   space.getSimpleExtentDims(&size);
   std::vector<std::string> values;
-  if (size == 0) return values;
+  if (size == 0)
+    return values;
   H5::StrType type = string_type();
   std::vector<char*> pointers(static_cast<size_t>(size), nullptr);
   data.read(pointers.data(), type);
   values.reserve(pointers.size());
-  for (char* pointer : pointers) values.emplace_back(pointer != nullptr ? pointer : "");
+  for (char* pointer : pointers)
+    values.emplace_back(pointer != nullptr ? pointer : "");
   H5Dvlen_reclaim(type.getId(), space.getId(), H5P_DEFAULT, pointers.data());
   return values;
 }
 
-void check_offsets(const std::vector<int64_t>& offsets, size_t pairs, size_t ids,
-                   const std::string& where, const std::string& path) {
+void check_offsets(
+    const std::vector<int64_t>& offsets,
+    size_t pairs,
+    size_t ids,
+    const std::string& where,
+    const std::string& path) {
   if (offsets.size() != pairs + 1) {
-    malformed(path, where + " has " + std::to_string(offsets.size()) + " entries, expected " +
-                        std::to_string(pairs + 1));
+    malformed(
+        path,
+        where + " has " + std::to_string(offsets.size()) + " entries, expected " +
+            std::to_string(pairs + 1));
   }
-  if (offsets.front() != 0) malformed(path, where + " does not start at 0");
+  if (offsets.front() != 0)
+    malformed(path, where + " does not start at 0");
   for (size_t i = 1; i < offsets.size(); ++i) {
     if (offsets[i] < offsets[i - 1]) {
       malformed(path, where + " decreases at entry " + std::to_string(i));
     }
   }
   if (offsets.back() != static_cast<int64_t>(ids)) {
-    malformed(path, where + " ends at " + std::to_string(offsets.back()) + " but there are " +
-                        std::to_string(ids) + " ids");
+    malformed(
+        path,
+        where + " ends at " + std::to_string(offsets.back()) + " but there are " +
+            std::to_string(ids) + " ids");
   }
 }
 
-void check_ids(const std::vector<int32_t>& ids, int32_t vocab_size, const std::string& where,
-               const std::string& path) {
+void check_ids(
+    const std::vector<int32_t>& ids,
+    int32_t vocab_size,
+    const std::string& where,
+    const std::string& path) {
   for (size_t i = 0; i < ids.size(); ++i) {
     if (ids[i] < 0 || (vocab_size > 0 && ids[i] >= vocab_size)) {
-      throw CacheError("prepared dataset '" + path + "': " + where + "[" + std::to_string(i) +
-                           "] = " + std::to_string(ids[i]) + " is outside the vocabulary (" +
-                           std::to_string(vocab_size) + " ids)",
-                       "the file was prepared with another tokenizer; run `dpo prepare` with "
-                       "this model's tokenizer");
+      throw CacheError(
+          "prepared dataset '" + path + "': " + where + "[" + std::to_string(i) +
+              "] = " + std::to_string(ids[i]) + " is outside the vocabulary (" +
+              std::to_string(vocab_size) + " ids)",
+          "the file was prepared with another tokenizer; run `dpo prepare` with "
+          "this model's tokenizer");
     }
   }
 }
 
-PreparedSplit read_split(const H5::H5File& file, const std::string& name, int32_t vocab_size,
-                         const std::string& path) {
-  if (!has_link(file, name)) malformed(path, "group /" + name + " is missing");
+PreparedSplit read_split(
+    const H5::H5File& file, const std::string& name, int32_t vocab_size, const std::string& path) {
+  if (!has_link(file, name))
+    malformed(path, "group /" + name + " is missing");
   H5::Group group = file.openGroup(name);
   PreparedSplit split;
   split.prompt_ids = read_array<int32_t>(group, name, "prompt_ids", path);
@@ -257,18 +292,21 @@ PreparedSplit read_split(const H5::H5File& file, const std::string& name, int32_
   split.row_ids = read_strings(group, name, "row_ids", path);
 
   const size_t n = split.source_line.size();
-  for (const auto& [size, what] : {std::pair{split.source_file.size(), "source_file"},
-                                   std::pair{split.flags.size(), "flags"},
-                                   std::pair{split.row_ids.size(), "row_ids"}}) {
+  for (const auto& [size, what] :
+       {std::pair{split.source_file.size(), "source_file"},
+        std::pair{split.flags.size(), "flags"},
+        std::pair{split.row_ids.size(), "row_ids"}}) {
     if (size != n) {
-      malformed(path, name + "/" + what + " has " + std::to_string(size) +
-                          " entries but source_line has " + std::to_string(n));
+      malformed(
+          path,
+          name + "/" + what + " has " + std::to_string(size) + " entries but source_line has " +
+              std::to_string(n));
     }
   }
   check_offsets(split.prompt_offsets, n, split.prompt_ids.size(), name + "/prompt_offsets", path);
   check_offsets(split.chosen_offsets, n, split.chosen_ids.size(), name + "/chosen_offsets", path);
-  check_offsets(split.rejected_offsets, n, split.rejected_ids.size(), name + "/rejected_offsets",
-                path);
+  check_offsets(
+      split.rejected_offsets, n, split.rejected_ids.size(), name + "/rejected_offsets", path);
   check_ids(split.prompt_ids, vocab_size, name + "/prompt_ids", path);
   check_ids(split.chosen_ids, vocab_size, name + "/chosen_ids", path);
   check_ids(split.rejected_ids, vocab_size, name + "/rejected_ids", path);
@@ -277,23 +315,25 @@ PreparedSplit read_split(const H5::H5File& file, const std::string& name, int32_
 
 PreparedHeader read_header(const H5::H5File& file, const std::string& path) {
   if (!file.attrExists("format")) {
-    throw CacheError("'" + path + "' is an HDF5 file but not a dpo prepared dataset (no `format` "
-                     "attribute)",
-                     "pass a file written by `dpo prepare`");
+    throw CacheError(
+        "'" + path +
+            "' is an HDF5 file but not a dpo prepared dataset (no `format` "
+            "attribute)",
+        "pass a file written by `dpo prepare`");
   }
   std::string format = read_string_attribute(file, "format", path);
   if (format != kPreparedFormat) {
-    throw CacheError("'" + path + "' has format '" + format + "', expected '" + kPreparedFormat +
-                         "'",
-                     "pass a file written by `dpo prepare`");
+    throw CacheError(
+        "'" + path + "' has format '" + format + "', expected '" + kPreparedFormat + "'",
+        "pass a file written by `dpo prepare`");
   }
   PreparedHeader header;
   header.version = static_cast<int>(read_int_attribute(file, "version", path));
   if (header.version != kPreparedVersion) {
-    throw CacheError("'" + path + "' is prepared dataset version " +
-                         std::to_string(header.version) + "; this dpo reads version " +
-                         std::to_string(kPreparedVersion),
-                     kRebuildHint);
+    throw CacheError(
+        "'" + path + "' is prepared dataset version " + std::to_string(header.version) +
+            "; this dpo reads version " + std::to_string(kPreparedVersion),
+        kRebuildHint);
   }
   header.fingerprint = read_string_attribute(file, "fingerprint", path);
   header.source_sha256 = read_string_attribute(file, "source_sha256", path);
@@ -310,7 +350,8 @@ PreparedHeader read_header(const H5::H5File& file, const std::string& path) {
   header.source_files = read_strings(file, "", "source_files", path);
   if (has_link(file, "validation_report")) {
     std::vector<std::string> report = read_strings(file, "", "validation_report", path);
-    if (report.size() != 1) malformed(path, "dataset /validation_report must hold one string");
+    if (report.size() != 1)
+      malformed(path, "dataset /validation_report must hold one string");
     header.validation_json = report[0];
   }
   return header;
@@ -323,16 +364,19 @@ auto guarded(const std::string& path, const char* what, Body body) -> decltype(b
   try {
     return body();
   } catch (const H5::Exception& error) {
-    throw CacheError(std::string(what) + " '" + path + "' failed: " + error.getFuncName() + ": " +
-                         error.getDetailMsg(),
-                     kRebuildHint);
+    throw CacheError(
+        std::string(what) + " '" + path + "' failed: " + error.getFuncName() + ": " +
+            error.getDetailMsg(),
+        kRebuildHint);
   }
 }
 
 size_t split_size_in_file(const H5::H5File& file, const char* name, const std::string& path) {
-  if (!has_link(file, name)) malformed(path, std::string("group /") + name + " is missing");
+  if (!has_link(file, name))
+    malformed(path, std::string("group /") + name + " is missing");
   H5::Group group = file.openGroup(name);
-  if (!has_link(group, "source_line")) malformed(path, std::string(name) + "/source_line is missing");
+  if (!has_link(group, "source_line"))
+    malformed(path, std::string(name) + "/source_line is missing");
   hsize_t size = 0;
   group.openDataSet("source_line").getSpace().getSimpleExtentDims(&size);
   return static_cast<size_t>(size);
@@ -340,7 +384,8 @@ size_t split_size_in_file(const H5::H5File& file, const char* name, const std::s
 
 TokenLengthSummary summarize(std::vector<int64_t> values) {
   TokenLengthSummary summary;
-  if (values.empty()) return summary;
+  if (values.empty())
+    return summary;
   std::sort(values.begin(), values.end());
   auto at = [&](double q) {
     size_t index = static_cast<size_t>(q * static_cast<double>(values.size() - 1) + 0.5);
@@ -352,7 +397,8 @@ TokenLengthSummary summarize(std::vector<int64_t> values) {
   summary.p90 = at(0.9);
   summary.p99 = at(0.99);
   double total = 0;
-  for (int64_t v : values) total += static_cast<double>(v);
+  for (int64_t v : values)
+    total += static_cast<double>(v);
   summary.mean = total / static_cast<double>(values.size());
   return summary;
 }
@@ -361,8 +407,8 @@ TokenLengthSummary summarize(std::vector<int64_t> values) {
 
 // ---- PreparedSplit ----
 
-void PreparedSplit::add(const EncodedPair& pair, int32_t file_index, int64_t line,
-                        const std::string& row_id) {
+void PreparedSplit::add(
+    const EncodedPair& pair, int32_t file_index, int64_t line, const std::string& row_id) {
   prompt_ids.insert(prompt_ids.end(), pair.prompt.begin(), pair.prompt.end());
   chosen_ids.insert(chosen_ids.end(), pair.chosen.begin(), pair.chosen.end());
   rejected_ids.insert(rejected_ids.end(), pair.rejected.begin(), pair.rejected.end());
@@ -379,8 +425,10 @@ PairTokens PreparedSplit::pair(size_t i) const {
   auto span = [](const std::vector<int32_t>& ids, const std::vector<int64_t>& offsets, size_t i) {
     return IdSpan{ids.data() + offsets[i], static_cast<size_t>(offsets[i + 1] - offsets[i])};
   };
-  return {span(prompt_ids, prompt_offsets, i), span(chosen_ids, chosen_offsets, i),
-          span(rejected_ids, rejected_offsets, i)};
+  return {
+      span(prompt_ids, prompt_offsets, i),
+      span(chosen_ids, chosen_offsets, i),
+      span(rejected_ids, rejected_offsets, i)};
 }
 
 int64_t PreparedSplit::chosen_length(size_t i) const {
@@ -393,15 +441,20 @@ int64_t PreparedSplit::rejected_length(size_t i) const {
 }
 
 const PreparedSplit& PreparedDataset::split(const std::string& name) const {
-  if (name == "train") return train;
-  if (name == "val") return val;
+  if (name == "train")
+    return train;
+  if (name == "val")
+    return val;
   throw UsageError("unknown split '" + name + "'", "use train or val");
 }
 
 // ---- files ----
 
-void write_prepared_dataset(const std::string& path, const PreparedHeader& header,
-                            const PreparedSplit& train, const PreparedSplit& val) {
+void write_prepared_dataset(
+    const std::string& path,
+    const PreparedHeader& header,
+    const PreparedSplit& train,
+    const PreparedSplit& val) {
   AtomicFile atomic(path);
   guarded(path, "writing prepared dataset", [&] {
     H5::H5File file(atomic.temp_path().c_str(), H5F_ACC_TRUNC);
@@ -413,17 +466,19 @@ void write_prepared_dataset(const std::string& path, const PreparedHeader& heade
     write_string_attribute(file, "template_sha256", header.template_sha256);
     write_string_attribute(file, "template", header.template_text);
     write_int_attribute(file, "max_length", header.max_length);
-    write_string_attribute(file, "created_by",
-                           header.created_by.empty()
-                               ? "dpo " + dpo_version() + " (" + dpo_git_commit() + ")"
-                               : header.created_by);
+    write_string_attribute(
+        file,
+        "created_by",
+        header.created_by.empty() ? "dpo " + dpo_version() + " (" + dpo_git_commit() + ")"
+                                  : header.created_by);
     write_string_attribute(file, "options", header.options_json);
     write_int_attribute(file, "vocab_size", header.vocab_size);
     write_int_attribute(file, "bos_id", header.bos_id);
     write_int_attribute(file, "eos_id", header.eos_id);
     write_int_attribute(file, "pad_id", header.pad_id);
     write_strings(file, "source_files", header.source_files);
-    if (!header.validation_json.empty()) write_strings(file, "validation_report", {header.validation_json});
+    if (!header.validation_json.empty())
+      write_strings(file, "validation_report", {header.validation_json});
     write_split(file, "train", train);
     write_split(file, "val", val);
     file.close();
@@ -450,8 +505,10 @@ PreparedDataset read_prepared_dataset(const std::string& path, int32_t vocab_siz
     for (const PreparedSplit* split : {&dataset.train, &dataset.val}) {
       for (int32_t index : split->source_file) {
         if (index < 0 || static_cast<size_t>(index) >= dataset.header.source_files.size()) {
-          malformed(path, "source_file index " + std::to_string(index) + " outside the " +
-                              std::to_string(dataset.header.source_files.size()) + " source files");
+          malformed(
+              path,
+              "source_file index " + std::to_string(index) + " outside the " +
+                  std::to_string(dataset.header.source_files.size()) + " source files");
         }
       }
     }
@@ -485,15 +542,19 @@ void write_reference_logps(const std::string& path, const ReferenceLogps& logps)
   guarded(path, "reading prepared dataset", [&] {
     H5::H5File file = open_file(path, H5F_ACC_RDONLY);
     read_header(file, path);
-    for (const auto& [name, split] : {std::pair{"train", &logps.train}, std::pair{"val", &logps.val}}) {
+    for (const auto& [name, split] :
+         {std::pair{"train", &logps.train}, std::pair{"val", &logps.val}}) {
       size_t n = split_size_in_file(file, name, path);
-      for (size_t size : {split->chosen_logps.size(), split->rejected_logps.size(),
-                          split->chosen_tokens.size(), split->rejected_tokens.size()}) {
+      for (size_t size :
+           {split->chosen_logps.size(),
+            split->rejected_logps.size(),
+            split->chosen_tokens.size(),
+            split->rejected_tokens.size()}) {
         if (size != n) {
-          throw CacheError("reference log-probs for '" + path + "' split " + name + " have " +
-                               std::to_string(size) + " entries, the split has " +
-                               std::to_string(n) + " pairs",
-                           "compute them on this prepared file");
+          throw CacheError(
+              "reference log-probs for '" + path + "' split " + name + " have " +
+                  std::to_string(size) + " entries, the split has " + std::to_string(n) + " pairs",
+              "compute them on this prepared file");
         }
       }
     }
@@ -505,7 +566,8 @@ void write_reference_logps(const std::string& path, const ReferenceLogps& logps)
     std::ofstream out(atomic.temp_path(), std::ios::binary | std::ios::trunc);
     out << in.rdbuf();
     out.flush();
-    if (!in || !out) throw IoError("cannot copy '" + path + "' to '" + atomic.temp_path() + "'");
+    if (!in || !out)
+      throw IoError("cannot copy '" + path + "' to '" + atomic.temp_path() + "'");
   }
   guarded(path, "writing reference log-probs to", [&] {
     H5::H5File file(atomic.temp_path().c_str(), H5F_ACC_RDWR);
@@ -517,9 +579,10 @@ void write_reference_logps(const std::string& path, const ReferenceLogps& logps)
     H5::Group group = reference.createGroup(logps.model_hash);
     write_string_attribute(group, "model_hash", logps.model_hash);
     write_string_attribute(group, "dtype", logps.dtype);
-    write_string_attribute(group, "dpo_version",
-                           logps.dpo_version.empty() ? dpo_version() : logps.dpo_version);
-    for (const auto& [name, split] : {std::pair{"train", &logps.train}, std::pair{"val", &logps.val}}) {
+    write_string_attribute(
+        group, "dpo_version", logps.dpo_version.empty() ? dpo_version() : logps.dpo_version);
+    for (const auto& [name, split] :
+         {std::pair{"train", &logps.train}, std::pair{"val", &logps.val}}) {
       H5::Group g = group.createGroup(name);
       write_array(g, "chosen_logps", split->chosen_logps);
       write_array(g, "rejected_logps", split->rejected_logps);
@@ -531,12 +594,13 @@ void write_reference_logps(const std::string& path, const ReferenceLogps& logps)
   atomic.commit();
 }
 
-std::optional<ReferenceLogps> read_reference_logps(const std::string& path,
-                                                   const std::string& model_hash) {
+std::optional<ReferenceLogps> read_reference_logps(
+    const std::string& path, const std::string& model_hash) {
   return guarded(path, "reading reference log-probs from", [&]() -> std::optional<ReferenceLogps> {
     H5::H5File file = open_file(path, H5F_ACC_RDONLY);
     read_header(file, path);
-    if (!has_link(file, "reference")) return std::nullopt;
+    if (!has_link(file, "reference"))
+      return std::nullopt;
     H5::Group reference = file.openGroup("reference");
     if (model_hash.empty() || model_hash.find('/') != std::string::npos ||
         !has_link(reference, model_hash)) {
@@ -547,20 +611,27 @@ std::optional<ReferenceLogps> read_reference_logps(const std::string& path,
     logps.model_hash = read_string_attribute(group, "model_hash", path);
     logps.dtype = read_string_attribute(group, "dtype", path);
     logps.dpo_version = read_string_attribute(group, "dpo_version", path);
-    for (const auto& [name, split] : {std::pair{"train", &logps.train}, std::pair{"val", &logps.val}}) {
+    for (const auto& [name, split] :
+         {std::pair{"train", &logps.train}, std::pair{"val", &logps.val}}) {
       std::string where = "reference/" + model_hash + "/" + name;
-      if (!has_link(group, name)) malformed(path, "group " + where + " is missing");
+      if (!has_link(group, name))
+        malformed(path, "group " + where + " is missing");
       H5::Group g = group.openGroup(name);
       split->chosen_logps = read_array<double>(g, where, "chosen_logps", path);
       split->rejected_logps = read_array<double>(g, where, "rejected_logps", path);
       split->chosen_tokens = read_array<int32_t>(g, where, "chosen_tokens", path);
       split->rejected_tokens = read_array<int32_t>(g, where, "rejected_tokens", path);
       size_t n = split_size_in_file(file, name, path);
-      for (size_t size : {split->chosen_logps.size(), split->rejected_logps.size(),
-                          split->chosen_tokens.size(), split->rejected_tokens.size()}) {
+      for (size_t size :
+           {split->chosen_logps.size(),
+            split->rejected_logps.size(),
+            split->chosen_tokens.size(),
+            split->rejected_tokens.size()}) {
         if (size != n) {
-          malformed(path, where + " has " + std::to_string(size) + " entries, the split has " +
-                              std::to_string(n) + " pairs");
+          malformed(
+              path,
+              where + " has " + std::to_string(size) + " entries, the split has " +
+                  std::to_string(n) + " pairs");
         }
       }
     }
@@ -572,7 +643,8 @@ std::vector<std::string> list_reference_logps(const std::string& path) {
   return guarded(path, "reading prepared dataset", [&] {
     H5::H5File file = open_file(path, H5F_ACC_RDONLY);
     std::vector<std::string> hashes;
-    if (!has_link(file, "reference")) return hashes;
+    if (!has_link(file, "reference"))
+      return hashes;
     H5::Group reference = file.openGroup("reference");
     for (hsize_t i = 0; i < reference.getNumObjs(); ++i) {
       hashes.push_back(reference.getObjnameByIdx(i));

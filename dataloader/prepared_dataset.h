@@ -81,7 +81,7 @@ struct PreparedHeader {
   std::string template_sha256;
   std::string template_text;
   int64_t max_length = 0;
-  std::string created_by;          // "dpo 0.1.0 (abc1234)"; filled by the writer when empty
+  std::string created_by;           // "dpo 0.1.0 (abc1234)"; filled by the writer when empty
   std::string options_json = "{}";  // the prepare options, for `dpo inspect`
   std::vector<std::string> source_files;
   // The validation report of the source files (JSON of `dpo validate --report`); a run copies it
@@ -100,8 +100,11 @@ struct PreparedDataset {
 };
 
 // Writes the file atomically (a temporary file in the same folder, fsync, rename).
-void write_prepared_dataset(const std::string& path, const PreparedHeader& header,
-                            const PreparedSplit& train, const PreparedSplit& val);
+void write_prepared_dataset(
+    const std::string& path,
+    const PreparedHeader& header,
+    const PreparedSplit& train,
+    const PreparedSplit& val);
 
 // Reads and verifies the whole file: format and version, every offsets array monotone from 0
 // to the ids' size, per-pair arrays of the split's size, ids inside [0, vocab_size) (the given
@@ -119,15 +122,15 @@ struct TokenLengthSummary {
 struct SplitLengthStats {
   size_t pairs = 0;
   TokenLengthSummary prompt, chosen, rejected;  // chosen/rejected: full sequences
-  int64_t total_tokens = 0;                // prompt counted twice (it is fed twice)
+  int64_t total_tokens = 0;                     // prompt counted twice (it is fed twice)
 };
 SplitLengthStats length_stats(const PreparedSplit& split);
 
 // Reference-model log-probabilities of every pair, cached in the prepared file.
 struct ReferenceLogps {
   struct Split {
-    std::vector<double> chosen_logps, rejected_logps;      // [n] summed over the completion
-    std::vector<int32_t> chosen_tokens, rejected_tokens;   // [n] completion tokens scored
+    std::vector<double> chosen_logps, rejected_logps;     // [n] summed over the completion
+    std::vector<int32_t> chosen_tokens, rejected_tokens;  // [n] completion tokens scored
   };
   std::string model_hash;
   std::string dtype = "float32";  // the dtype the reference model ran in
@@ -142,8 +145,8 @@ struct ReferenceLogps {
 void write_reference_logps(const std::string& path, const ReferenceLogps& logps);
 // The cached log-probs for `model_hash`; nullopt when absent. CacheError when malformed or
 // sized differently from the splits.
-std::optional<ReferenceLogps> read_reference_logps(const std::string& path,
-                                                   const std::string& model_hash);
+std::optional<ReferenceLogps> read_reference_logps(
+    const std::string& path, const std::string& model_hash);
 // The model hashes with cached log-probs.
 std::vector<std::string> list_reference_logps(const std::string& path);
 

@@ -18,8 +18,9 @@ namespace {
 // sentencepiece's flag parser splits on spaces and commas; these cannot be escaped.
 void check_symbol(const std::string& symbol) {
   if (symbol.empty() || symbol.find_first_of(" ,\t\n") != std::string::npos) {
-    throw UsageError("user symbol '" + symbol + "' is empty or contains a space or comma",
-                     "sentencepiece cannot take such symbols");
+    throw UsageError(
+        "user symbol '" + symbol + "' is empty or contains a space or comma",
+        "sentencepiece cannot take such symbols");
   }
 }
 
@@ -28,7 +29,8 @@ void append_text(std::ofstream& corpus, const std::string& text, uint64_t& bytes
   size_t start = 0;
   while (start <= text.size()) {
     size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
+    if (end == std::string::npos)
+      end = text.size();
     if (end > start) {
       corpus.write(text.data() + start, static_cast<std::streamsize>(end - start));
       corpus.put('\n');
@@ -44,38 +46,48 @@ TokenizerTrainingResult train_tokenizer_on_pairs(
     const std::vector<std::string>& files,
     const std::string& out_dir,
     const TokenizerTrainingOptions& options) {
-  if (options.vocab_size < 16) throw UsageError("--vocab-size must be at least 16");
+  if (options.vocab_size < 16)
+    throw UsageError("--vocab-size must be at least 16");
   if (options.model_type != "bpe" && options.model_type != "unigram") {
     throw UsageError("--model-type must be bpe or unigram, got '" + options.model_type + "'");
   }
-  for (const std::string& symbol : options.user_symbols) check_symbol(symbol);
+  for (const std::string& symbol : options.user_symbols)
+    check_symbol(symbol);
 
   std::error_code error;
   std::filesystem::create_directories(out_dir, error);
-  if (error) throw IoError("cannot create '" + out_dir + "': " + error.message());
+  if (error)
+    throw IoError("cannot create '" + out_dir + "': " + error.message());
 
   TokenizerTrainingResult result;
   std::string corpus_path = out_dir + "/.tokenizer-corpus.txt";
   {
     std::ofstream corpus(corpus_path, std::ios::binary | std::ios::trunc);
-    if (!corpus) throw IoError(errno_message("cannot write '" + corpus_path + "'", errno));
-    validate_files(files, options.validate,
-                   [&](const PreferenceRow& row, const RowLocation&, Split) {
-                     for (const Message& m : row.prompt) append_text(corpus, m.content, result.corpus_bytes);
-                     for (const Message& m : row.chosen) append_text(corpus, m.content, result.corpus_bytes);
-                     for (const Message& m : row.rejected) append_text(corpus, m.content, result.corpus_bytes);
-                     ++result.pairs;
-                   });
-    if (!corpus.flush()) throw IoError(errno_message("cannot write '" + corpus_path + "'", errno));
+    if (!corpus)
+      throw IoError(errno_message("cannot write '" + corpus_path + "'", errno));
+    validate_files(
+        files, options.validate, [&](const PreferenceRow& row, const RowLocation&, Split) {
+          for (const Message& m : row.prompt)
+            append_text(corpus, m.content, result.corpus_bytes);
+          for (const Message& m : row.chosen)
+            append_text(corpus, m.content, result.corpus_bytes);
+          for (const Message& m : row.rejected)
+            append_text(corpus, m.content, result.corpus_bytes);
+          ++result.pairs;
+        });
+    if (!corpus.flush())
+      throw IoError(errno_message("cannot write '" + corpus_path + "'", errno));
   }
   if (result.pairs == 0) {
     std::remove(corpus_path.c_str());
-    throw DataError("no accepted pair in the data: nothing to train a tokenizer on",
-                    "run dpo validate on the files to see why");
+    throw DataError(
+        "no accepted pair in the data: nothing to train a tokenizer on",
+        "run dpo validate on the files to see why");
   }
 
   std::string symbols;
-  for (const std::string& symbol : options.user_symbols) symbols += (symbols.empty() ? "" : ",") + symbol;
+  for (const std::string& symbol : options.user_symbols)
+    symbols += (symbols.empty() ? "" : ",") + symbol;
   std::string prefix = out_dir + "/.tokenizer-training";
   std::string flags = "--input=" + corpus_path + " --model_prefix=" + prefix +
                       " --vocab_size=" + std::to_string(options.vocab_size) +
@@ -86,13 +98,18 @@ TokenizerTrainingResult train_tokenizer_on_pairs(
                       " --normalization_rule_name=identity --remove_extra_whitespaces=false"
                       " --allow_whitespace_only_pieces=true --split_digits=true"
                       " --unk_id=0 --bos_id=1 --eos_id=2 --pad_id=-1"
-                      " --num_threads=" + std::to_string(options.threads) +
+                      " --num_threads=" +
+                      std::to_string(options.threads) +
                       " --byte_fallback=" + (options.byte_fallback ? "true" : "false") +
                       " --minloglevel=2";
-  if (!symbols.empty()) flags += " --user_defined_symbols=" + symbols;
-  DPO_LOG_INFO("tokenizer", "training a %s tokenizer of %d pieces on %llu bytes of text",
-               options.model_type.c_str(), options.vocab_size,
-               static_cast<unsigned long long>(result.corpus_bytes));
+  if (!symbols.empty())
+    flags += " --user_defined_symbols=" + symbols;
+  DPO_LOG_INFO(
+      "tokenizer",
+      "training a %s tokenizer of %d pieces on %llu bytes of text",
+      options.model_type.c_str(),
+      options.vocab_size,
+      static_cast<unsigned long long>(result.corpus_bytes));
   try {
     train_sentencepiece(flags);
   } catch (...) {

@@ -217,9 +217,8 @@ LossOutput compute_loss(const PairLogps& logps, const LossConfig& config, const 
       // the device and in float64 (no host sync per micro-batch).
       const at::Tensor batch_mean =
           at::cat({out.rewards_chosen, out.rewards_rejected}).mean().to(at::kDouble);  // []
-      const at::Tensor previous = bco.mean.defined()
-                                      ? bco.mean.to(batch_mean.device(), at::kDouble)
-                                      : at::zeros_like(batch_mean);
+      const at::Tensor previous = bco.mean.defined() ? bco.mean.to(batch_mean.device(), at::kDouble)
+                                                     : at::zeros_like(batch_mean);
       out.bco.count = bco.count + 1;
       out.bco.mean = previous + (batch_mean - previous) / static_cast<double>(out.bco.count);
       bco_delta = out.bco.mean.to(t.pc.scalar_type());

@@ -22,8 +22,10 @@ Fn openblas_symbol(const char* name) {
 
 void set_cpu_threads(int threads) {
   at::set_num_threads(threads > 0 ? threads : 1);
-  if (std::getenv("OPENBLAS_NUM_THREADS") != nullptr) return;
-  if (auto set = openblas_symbol<SetThreadsFn>("openblas_set_num_threads")) set(1);
+  if (std::getenv("OPENBLAS_NUM_THREADS") != nullptr)
+    return;
+  if (auto set = openblas_symbol<SetThreadsFn>("openblas_set_num_threads"))
+    set(1);
 }
 
 int openblas_threads() {

@@ -36,7 +36,8 @@ double process_peak_resident_mib() {
   std::ifstream status("/proc/self/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;  // kB -> MiB
+    if (line.rfind("VmHWM:", 0) == 0)
+      return std::atof(line.c_str() + 6) / 1024.0;  // kB -> MiB
   }
   return 0;
 }
@@ -44,9 +45,11 @@ double process_peak_resident_mib() {
 }  // namespace
 
 double peak_memory_mib(const c10::Device& device) {
-  if (!device.is_cuda()) return process_peak_resident_mib();
+  if (!device.is_cuda())
+    return process_peak_resident_mib();
 #if DPO_CUDA_MEMORY_STATS
-  auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.has_index() ? device.index() : 0);
+  auto stats =
+      c10::cuda::CUDACachingAllocator::getDeviceStats(device.has_index() ? device.index() : 0);
   return static_cast<double>(stats.allocated_bytes[0].peak) / (1024.0 * 1024.0);  // [0]: all pools
 #else
   return 0;

@@ -11,9 +11,9 @@
 
 #include "core/error.h"
 #include "core/log.h"
-#include "tokenizer/sentencepiece_model.h"
 #include "model/checkpoint.h"
 #include "model/llama.h"
+#include "tokenizer/sentencepiece_model.h"
 
 namespace dpo {
 

@@ -2,7 +2,6 @@
 // conversation with transformers' variables (see chat_template.h).
 #include "templates/chat_template.h"
 
-
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/hash.h"
@@ -85,9 +84,10 @@ ChatTemplate ChatTemplate::load(const std::string& spec) {
     if (!is_regular_file(path + "/tokenizer_config.json") &&
         !is_regular_file(path + "/chat_template.jinja") &&
         !is_regular_file(path + "/chat_template.json")) {
-      throw IoError("'" + path + "' has no tokenizer_config.json",
-                    "pass the folder of a Hugging Face model (with tokenizer_config.json and "
-                    "tokenizer.model), or give --tokenizer and --template instead");
+      throw IoError(
+          "'" + path + "' has no tokenizer_config.json",
+          "pass the folder of a Hugging Face model (with tokenizer_config.json and "
+          "tokenizer.model), or give --tokenizer and --template instead");
     }
     return from_model_templates(read_model_chat_templates(path), path, name);
   }

@@ -15,16 +15,17 @@ using nlohmann::json;
 std::vector<NamedChatTemplate> parse_templates(const json& value, const std::string& file) {
   const std::string key = "chat_template";
   std::vector<NamedChatTemplate> templates;
-  if (value.is_null()) return templates;
+  if (value.is_null())
+    return templates;
   if (value.is_string()) {
     templates.push_back({"default", value.get<std::string>()});
     return templates;
   }
   if (!value.is_array()) {
-    throw ConfigError("'" + file + "': `" + key +
-                          "` should be a string or a list of named templates, found " +
-                          std::string(value.type_name()),
-                      "fix the value or remove the key");
+    throw ConfigError(
+        "'" + file + "': `" + key + "` should be a string or a list of named templates, found " +
+            std::string(value.type_name()),
+        "fix the value or remove the key");
   }
   for (size_t i = 0; i < value.size(); ++i) {
     const json& entry = value[i];
@@ -44,23 +45,26 @@ std::vector<NamedChatTemplate> parse_templates(const json& value, const std::str
 
 const NamedChatTemplate* ModelChatTemplates::find(const std::string& name) const {
   for (const NamedChatTemplate& entry : templates) {
-    if (entry.name == name) return &entry;
+    if (entry.name == name)
+      return &entry;
   }
-  if (name == "default" && templates.size() == 1) return &templates.front();
+  if (name == "default" && templates.size() == 1)
+    return &templates.front();
   return nullptr;
 }
 
-ModelChatTemplates parse_tokenizer_config_chat_templates(const std::string& tokenizer_config_json,
-                                                         const std::string& file) {
+ModelChatTemplates parse_tokenizer_config_chat_templates(
+    const std::string& tokenizer_config_json, const std::string& file) {
   json root = parse_json_file_text(tokenizer_config_json, file);
   if (!root.is_object()) {
-    throw ConfigError("'" + file + "' should hold a JSON object",
-                      "pass the folder of a Hugging Face model");
+    throw ConfigError(
+        "'" + file + "' should hold a JSON object", "pass the folder of a Hugging Face model");
   }
   ModelChatTemplates out;
   if (auto it = root.find("chat_template"); it != root.end()) {
     out.templates = parse_templates(*it, file);
-    if (!out.templates.empty()) out.source = file;
+    if (!out.templates.empty())
+      out.source = file;
   }
   return out;
 }
@@ -82,8 +86,8 @@ ModelChatTemplates read_model_chat_templates(const std::string& folder) {
     out.templates = parse_templates(root["chat_template"], json_file);
     out.source = json_file;
   } else if (is_regular_file(config_file)) {
-    out = parse_tokenizer_config_chat_templates(read_file(config_file, "tokenizer config"),
-                                                config_file);
+    out = parse_tokenizer_config_chat_templates(
+        read_file(config_file, "tokenizer config"), config_file);
   }
   return out;
 }

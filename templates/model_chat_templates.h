@@ -29,7 +29,7 @@ struct ModelChatTemplates {
 ModelChatTemplates read_model_chat_templates(const std::string& folder);
 
 // The `chat_template` key of a tokenizer_config.json text; `file` is used in messages.
-ModelChatTemplates parse_tokenizer_config_chat_templates(const std::string& tokenizer_config_json,
-                                                         const std::string& file);
+ModelChatTemplates parse_tokenizer_config_chat_templates(
+    const std::string& tokenizer_config_json, const std::string& file);
 
 }  // namespace dpo

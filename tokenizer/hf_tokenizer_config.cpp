@@ -17,18 +17,28 @@ namespace {
 
 using nlohmann::json;
 
-[[noreturn]] void wrong_type(const std::string& file, const std::string& key,
-                             const std::string& expected, const json& value) {
-  throw ConfigError("'" + file + "': `" + key + "` should be " + expected + ", found " +
-                        std::string(value.type_name()),
-                    "fix the value or remove the key");
+[[noreturn]] void wrong_type(
+    const std::string& file,
+    const std::string& key,
+    const std::string& expected,
+    const json& value) {
+  throw ConfigError(
+      "'" + file + "': `" + key + "` should be " + expected + ", found " +
+          std::string(value.type_name()),
+      "fix the value or remove the key");
 }
 
-bool get_bool(const json& object, const char* key, bool fallback, const std::string& file,
-              const std::string& path) {
+bool get_bool(
+    const json& object,
+    const char* key,
+    bool fallback,
+    const std::string& file,
+    const std::string& path) {
   auto it = object.find(key);
-  if (it == object.end() || it->is_null()) return fallback;
-  if (!it->is_boolean()) wrong_type(file, path.empty() ? key : path + "." + key, "a boolean", *it);
+  if (it == object.end() || it->is_null())
+    return fallback;
+  if (!it->is_boolean())
+    wrong_type(file, path.empty() ? key : path + "." + key, "a boolean", *it);
   return it->get<bool>();
 }
 
@@ -41,11 +51,13 @@ HfAddedToken parse_token(const json& value, const std::string& file, const std::
     token.content = value.get<std::string>();
     return token;
   }
-  if (!value.is_object()) wrong_type(file, key, "a string or an object with `content`", value);
+  if (!value.is_object())
+    wrong_type(file, key, "a string or an object with `content`", value);
   auto content = value.find("content");
   if (content == value.end() || !content->is_string()) {
-    throw ConfigError("'" + file + "': `" + key + "` lacks a string `content`",
-                      "write the token as \"<s>\" or {\"content\": \"<s>\", ...}");
+    throw ConfigError(
+        "'" + file + "': `" + key + "` lacks a string `content`",
+        "write the token as \"<s>\" or {\"content\": \"<s>\", ...}");
   }
   token.content = content->get<std::string>();
   token.lstrip = get_bool(value, "lstrip", false, file, key);
@@ -66,7 +78,8 @@ void read_special_tokens(const json& root, const std::string& file, HfTokenizerC
   };
   for (const auto& [key, slot] : roles) {
     auto it = root.find(key);
-    if (it == root.end()) continue;
+    if (it == root.end())
+      continue;
     if (it->is_null()) {
       slot->reset();
       continue;
@@ -75,7 +88,8 @@ void read_special_tokens(const json& root, const std::string& file, HfTokenizerC
   }
   auto extra = root.find("additional_special_tokens");
   if (extra != root.end() && !extra->is_null()) {
-    if (!extra->is_array()) wrong_type(file, "additional_special_tokens", "a list", *extra);
+    if (!extra->is_array())
+      wrong_type(file, "additional_special_tokens", "a list", *extra);
     config.additional_special_tokens.clear();
     for (size_t i = 0; i < extra->size(); ++i) {
       config.additional_special_tokens.push_back(
@@ -86,19 +100,22 @@ void read_special_tokens(const json& root, const std::string& file, HfTokenizerC
 
 void read_added_tokens(const json& root, const std::string& file, HfTokenizerConfig& config) {
   auto decoder = root.find("added_tokens_decoder");
-  if (decoder == root.end() || decoder->is_null()) return;
-  if (!decoder->is_object()) wrong_type(file, "added_tokens_decoder", "an object", *decoder);
+  if (decoder == root.end() || decoder->is_null())
+    return;
+  if (!decoder->is_object())
+    wrong_type(file, "added_tokens_decoder", "an object", *decoder);
   for (auto it = decoder->begin(); it != decoder->end(); ++it) {
     std::string key = "added_tokens_decoder." + it.key();
     char* end = nullptr;
     errno = 0;
     long id = std::strtol(it.key().c_str(), &end, 10);
     if (it.key().empty() || *end != '\0' || errno != 0 || id < 0 || id > INT32_MAX) {
-      throw ConfigError("'" + file + "': `added_tokens_decoder` key '" + it.key() +
-                            "' is not a token id",
-                        "keys are decimal token ids such as \"32000\"");
+      throw ConfigError(
+          "'" + file + "': `added_tokens_decoder` key '" + it.key() + "' is not a token id",
+          "keys are decimal token ids such as \"32000\"");
     }
-    if (!it.value().is_object()) wrong_type(file, key, "an object", it.value());
+    if (!it.value().is_object())
+      wrong_type(file, key, "an object", it.value());
     HfAddedToken token = parse_token(it.value(), file, key);
     // added_tokens_decoder entries default to special=false when the key is absent.
     token.special = get_bool(it.value(), "special", false, file, key);
@@ -107,8 +124,10 @@ void read_added_tokens(const json& root, const std::string& file, HfTokenizerCon
     token.id = static_cast<int>(id);
     config.added_tokens.push_back(std::move(token));
   }
-  std::sort(config.added_tokens.begin(), config.added_tokens.end(),
-            [](const HfAddedToken& a, const HfAddedToken& b) { return a.id < b.id; });
+  std::sort(
+      config.added_tokens.begin(),
+      config.added_tokens.end(),
+      [](const HfAddedToken& a, const HfAddedToken& b) { return a.id < b.id; });
 }
 
 void read_options(const json& root, const std::string& file, HfTokenizerConfig& config) {
@@ -116,39 +135,46 @@ void read_options(const json& root, const std::string& file, HfTokenizerConfig& 
     config.tokenizer_class = it->get<std::string>();
   }
   if (auto it = root.find("add_bos_token"); it != root.end() && !it->is_null()) {
-    if (!it->is_boolean()) wrong_type(file, "add_bos_token", "a boolean", *it);
+    if (!it->is_boolean())
+      wrong_type(file, "add_bos_token", "a boolean", *it);
     config.add_bos_token = it->get<bool>();
   }
   if (auto it = root.find("add_eos_token"); it != root.end() && !it->is_null()) {
-    if (!it->is_boolean()) wrong_type(file, "add_eos_token", "a boolean", *it);
+    if (!it->is_boolean())
+      wrong_type(file, "add_eos_token", "a boolean", *it);
     config.add_eos_token = it->get<bool>();
   }
   if (auto it = root.find("legacy"); it != root.end() && !it->is_null()) {
-    if (!it->is_boolean()) wrong_type(file, "legacy", "a boolean", *it);
+    if (!it->is_boolean())
+      wrong_type(file, "legacy", "a boolean", *it);
     config.legacy = it->get<bool>();
     config.legacy_given = true;
   }
   config.add_prefix_space = get_bool(root, "add_prefix_space", true, file, "");
   if (auto it = root.find("model_max_length"); it != root.end() && !it->is_null()) {
-    if (!it->is_number()) wrong_type(file, "model_max_length", "a number", *it);
+    if (!it->is_number())
+      wrong_type(file, "model_max_length", "a number", *it);
     double value = it->get<double>();
     // transformers writes int(1e30) when a model declares no limit.
-    if (value > 0 && value < 1e15) config.model_max_length = static_cast<int64_t>(value);
+    if (value > 0 && value < 1e15)
+      config.model_max_length = static_cast<int64_t>(value);
   }
 }
 
 }  // namespace
 
-HfTokenizerConfig parse_hf_tokenizer_config(const std::string& folder,
-                                            const std::string& tokenizer_config_json,
-                                            const std::string& special_tokens_map_json) {
+HfTokenizerConfig parse_hf_tokenizer_config(
+    const std::string& folder,
+    const std::string& tokenizer_config_json,
+    const std::string& special_tokens_map_json) {
   HfTokenizerConfig config;
   config.folder = folder;
   std::string config_file = folder + "/tokenizer_config.json";
   json root = parse_json_file_text(tokenizer_config_json, config_file);
   if (!root.is_object()) {
-    throw ConfigError("'" + config_file + "' should hold a JSON object",
-                      "pass the folder of a Hugging Face model");
+    throw ConfigError(
+        "'" + config_file + "' should hold a JSON object",
+        "pass the folder of a Hugging Face model");
   }
   read_options(root, config_file, config);
   read_added_tokens(root, config_file, config);
@@ -157,8 +183,7 @@ HfTokenizerConfig parse_hf_tokenizer_config(const std::string& folder,
     std::string map_file = folder + "/special_tokens_map.json";
     json map = parse_json_file_text(special_tokens_map_json, map_file);
     if (!map.is_object()) {
-      throw ConfigError("'" + map_file + "' should hold a JSON object",
-                        "fix or delete the file");
+      throw ConfigError("'" + map_file + "' should hold a JSON object", "fix or delete the file");
     }
     read_special_tokens(map, map_file, config);
   }
@@ -168,13 +193,15 @@ HfTokenizerConfig parse_hf_tokenizer_config(const std::string& folder,
 HfTokenizerConfig read_hf_tokenizer_config(const std::string& folder) {
   std::string config_file = folder + "/tokenizer_config.json";
   if (!is_regular_file(config_file)) {
-    throw IoError("'" + folder + "' has no tokenizer_config.json",
-                  "pass the folder of a Hugging Face model (with tokenizer_config.json and "
-                  "tokenizer.model), or give --tokenizer and --template instead");
+    throw IoError(
+        "'" + folder + "' has no tokenizer_config.json",
+        "pass the folder of a Hugging Face model (with tokenizer_config.json and "
+        "tokenizer.model), or give --tokenizer and --template instead");
   }
   std::string map_file = folder + "/special_tokens_map.json";
   HfTokenizerConfig config = parse_hf_tokenizer_config(
-      folder, read_file(config_file, "tokenizer config"),
+      folder,
+      read_file(config_file, "tokenizer config"),
       is_regular_file(map_file) ? read_file(map_file, "special tokens map") : std::string());
 
   return config;
@@ -182,7 +209,8 @@ HfTokenizerConfig read_hf_tokenizer_config(const std::string& folder) {
 
 std::string find_tokenizer_model(const std::string& folder) {
   std::string path = folder + "/tokenizer.model";
-  if (is_regular_file(path)) return path;
+  if (is_regular_file(path))
+    return path;
   std::string hint = "dpo needs a sentencepiece tokenizer (tokenizer.model)";
   if (is_regular_file(folder + "/tokenizer.json")) {
     hint += "; this folder only has tokenizer.json (a fast tokenizer), which dpo does not read";

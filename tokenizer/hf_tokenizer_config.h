@@ -1,6 +1,7 @@
 // Reads the tokenizer settings of a Hugging Face model folder: tokenizer_config.json and
 // special_tokens_map.json (special tokens, added tokens, BOS/EOS flags, `legacy`; the chat
-// template is read by templates/model_chat_templates.h). The JSON library stays inside hf_tokenizer_config.cpp.
+// template is read by templates/model_chat_templates.h). The JSON library stays inside
+// hf_tokenizer_config.cpp.
 #pragma once
 
 #include <cstdint>
@@ -41,7 +42,6 @@ struct HfTokenizerConfig {
   bool add_prefix_space = true;  // LlamaTokenizer's default
   // `model_max_length`; absent when missing or transformers' "very large" sentinel (1e30).
   std::optional<int64_t> model_max_length;
-
 };
 
 // Reads `folder`/tokenizer_config.json (required) and special_tokens_map.json (optional).
@@ -51,9 +51,10 @@ HfTokenizerConfig read_hf_tokenizer_config(const std::string& folder);
 
 // Parses the two JSON texts directly (`special_tokens_map_json` may be empty); `folder` is
 // used in messages.
-HfTokenizerConfig parse_hf_tokenizer_config(const std::string& folder,
-                                            const std::string& tokenizer_config_json,
-                                            const std::string& special_tokens_map_json);
+HfTokenizerConfig parse_hf_tokenizer_config(
+    const std::string& folder,
+    const std::string& tokenizer_config_json,
+    const std::string& special_tokens_map_json);
 
 // The sentencepiece model of a model folder: `folder`/tokenizer.model. Throws IoError naming
 // the folder (and saying whether a tokenizer.json was seen) when it is absent.

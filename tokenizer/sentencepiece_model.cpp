@@ -37,7 +37,8 @@ struct ShimLibrary {
 std::string executable_directory() {
   char buffer[PATH_MAX];
   ssize_t size = readlink("/proc/self/exe", buffer, sizeof(buffer) - 1);
-  if (size <= 0) return "";
+  if (size <= 0)
+    return "";
   std::string path(buffer, static_cast<size_t>(size));
   return path.substr(0, path.find_last_of('/'));
 }
@@ -73,8 +74,9 @@ template <typename Function>
 void resolve(void* handle, const char* name, Function& function, const std::string& path) {
   function = reinterpret_cast<Function>(dlsym(handle, name));
   if (function == nullptr) {
-    throw IoError("'" + path + "' lacks the symbol " + name,
-                  "rebuild dpo: the shim and the executable come from different builds");
+    throw IoError(
+        "'" + path + "' lacks the symbol " + name,
+        "rebuild dpo: the shim and the executable come from different builds");
   }
 }
 
@@ -96,10 +98,10 @@ ShimLibrary load_shim() {
     shim.path = candidate;
     resolve(handle, "dpo_spm_abi_version", shim.abi_version, candidate);
     if (shim.abi_version() != DPO_SPM_ABI_VERSION) {
-      throw IoError("'" + candidate + "' has interface version " +
-                        std::to_string(shim.abi_version()) + ", expected " +
-                        std::to_string(DPO_SPM_ABI_VERSION),
-                    "rebuild dpo: the shim and the executable come from different builds");
+      throw IoError(
+          "'" + candidate + "' has interface version " + std::to_string(shim.abi_version()) +
+              ", expected " + std::to_string(DPO_SPM_ABI_VERSION),
+          "rebuild dpo: the shim and the executable come from different builds");
     }
     resolve(handle, "dpo_spm_load_serialized", shim.load_serialized, candidate);
     resolve(handle, "dpo_spm_free_model", shim.free_model, candidate);
@@ -114,9 +116,10 @@ ShimLibrary load_shim() {
     resolve(handle, "dpo_spm_train", shim.train, candidate);
     return shim;
   }
-  throw IoError("cannot load " + std::string(kShimFileName) + "; tried:" + tried.str(),
-                "it is built with dpo and must stay beside the dpo executable, or set "
-                "DPO_SENTENCEPIECE_SHIM to its path");
+  throw IoError(
+      "cannot load " + std::string(kShimFileName) + "; tried:" + tried.str(),
+      "it is built with dpo and must stay beside the dpo executable, or set "
+      "DPO_SENTENCEPIECE_SHIM to its path");
 }
 
 const ShimLibrary& shim() {
@@ -132,7 +135,8 @@ const ShimLibrary& shim() {
       failure_hint = error.hint();
     }
   });
-  if (!failure.empty()) throw IoError(failure, failure_hint);
+  if (!failure.empty())
+    throw IoError(failure, failure_hint);
   return library;
 }
 
@@ -148,7 +152,8 @@ std::string take_message(char* message) {
 struct SentencePieceModel::Handle {
   dpo_spm_model* model = nullptr;
   ~Handle() {
-    if (model != nullptr) shim().free_model(model);
+    if (model != nullptr)
+      shim().free_model(model);
   }
 };
 
@@ -166,8 +171,9 @@ void SentencePieceModel::load(std::string_view serialized) {
   char* error = shim().load_serialized(serialized.data(), serialized.size(), &handle_->model);
   if (error != nullptr) {
     handle_->model = nullptr;
-    throw DataError("'" + path_ + "' is not a sentencepiece model: " + take_message(error),
-                    "pass the tokenizer.model file of a Hugging Face model folder");
+    throw DataError(
+        "'" + path_ + "' is not a sentencepiece model: " + take_message(error),
+        "pass the tokenizer.model file of a Hugging Face model folder");
   }
 }
 
@@ -202,7 +208,8 @@ void SentencePieceModel::encode_append(std::string_view text, std::vector<int>& 
 }
 
 std::string SentencePieceModel::decode(const std::vector<int>& ids) const {
-  for (int id : ids) check_id(id);
+  for (int id : ids)
+    check_id(id);
   char* text = nullptr;
   size_t size = 0;
   char* error = shim().decode(handle_->model, ids.data(), ids.size(), &text, &size);
@@ -224,8 +231,9 @@ int SentencePieceModel::piece_to_id(std::string_view piece) const {
 
 void SentencePieceModel::check_id(int id) const {
   if (id < 0 || id >= vocab_size()) {
-    throw DataError("token id " + std::to_string(id) + " is outside the vocabulary of '" + path_ +
-                    "' (" + std::to_string(vocab_size()) + " pieces)");
+    throw DataError(
+        "token id " + std::to_string(id) + " is outside the vocabulary of '" + path_ + "' (" +
+        std::to_string(vocab_size()) + " pieces)");
   }
 }
 
@@ -275,8 +283,8 @@ float SentencePieceModel::score(int id) const {
 void train_sentencepiece(const std::string& flags) {
   char* error = shim().train(flags.c_str());
   if (error != nullptr) {
-    throw DataError("sentencepiece training failed: " + take_message(error),
-                    "flags were: " + flags);
+    throw DataError(
+        "sentencepiece training failed: " + take_message(error), "flags were: " + flags);
   }
 }
 

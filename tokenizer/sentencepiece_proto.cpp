@@ -35,7 +35,8 @@ class WireReader {
     uint64_t tag = read_varint();
     field.number = static_cast<uint32_t>(tag >> 3);
     field.wire_type = static_cast<int>(tag & 7);
-    if (field.number == 0) fail("field number 0");
+    if (field.number == 0)
+      fail("field number 0");
     switch (field.wire_type) {
       case kVarint:
         field.varint = read_varint();
@@ -48,7 +49,8 @@ class WireReader {
         break;
       case kLengthDelimited: {
         uint64_t size = read_varint();
-        if (size > data_.size() - pos_) fail("a length runs past the end");
+        if (size > data_.size() - pos_)
+          fail("a length runs past the end");
         field.payload = data_.substr(pos_, static_cast<size_t>(size));
         pos_ += static_cast<size_t>(size);
         break;
@@ -64,24 +66,28 @@ class WireReader {
   uint64_t read_varint() {
     uint64_t value = 0;
     for (int shift = 0; shift < 64; shift += 7) {
-      if (pos_ >= data_.size()) fail("a varint runs past the end");
+      if (pos_ >= data_.size())
+        fail("a varint runs past the end");
       unsigned char byte = static_cast<unsigned char>(data_[pos_++]);
       value |= static_cast<uint64_t>(byte & 0x7f) << shift;
-      if ((byte & 0x80) == 0) return value;
+      if ((byte & 0x80) == 0)
+        return value;
     }
     fail("a varint is longer than 10 bytes");
     return 0;
   }
 
   void skip(size_t size) {
-    if (size > data_.size() - pos_) fail("a fixed-size field runs past the end");
+    if (size > data_.size() - pos_)
+      fail("a fixed-size field runs past the end");
     pos_ += size;
   }
 
   [[noreturn]] void fail(const std::string& why) const {
-    throw DataError("'" + name_ + "' is not a valid sentencepiece model: " + why + " in " +
-                        what_ + " at byte " + std::to_string(pos_),
-                    "the file is truncated or not a tokenizer.model; download it again");
+    throw DataError(
+        "'" + name_ + "' is not a valid sentencepiece model: " + why + " in " + what_ +
+            " at byte " + std::to_string(pos_),
+        "the file is truncated or not a tokenizer.model; download it again");
   }
 
   std::string_view data_;
@@ -100,18 +106,23 @@ void append_varint(std::string& out, uint64_t value) {
 
 std::string model_type_name(uint64_t value) {
   switch (value) {
-    case 1: return "unigram";
-    case 2: return "bpe";
-    case 3: return "word";
-    case 4: return "char";
-    default: return "type " + std::to_string(value);
+    case 1:
+      return "unigram";
+    case 2:
+      return "bpe";
+    case 3:
+      return "word";
+    case 4:
+      return "char";
+    default:
+      return "type " + std::to_string(value);
   }
 }
 
 }  // namespace
 
-SentencePieceModelInfo read_sentencepiece_model_info(std::string_view serialized,
-                                                     const std::string& name) {
+SentencePieceModelInfo read_sentencepiece_model_info(
+    std::string_view serialized, const std::string& name) {
   SentencePieceModelInfo info;
   WireReader model(serialized, name, "ModelProto");
   while (!model.done()) {
@@ -122,10 +133,14 @@ SentencePieceModelInfo read_sentencepiece_model_info(std::string_view serialized
       WireReader trainer(field.payload, name, "TrainerSpec");
       while (!trainer.done()) {
         Field f = trainer.next();
-        if (f.wire_type != kVarint) continue;
-        if (f.number == 3) info.model_type = model_type_name(f.varint);
-        if (f.number == 4) info.trainer_vocab_size = static_cast<int64_t>(f.varint);
-        if (f.number == 35) info.byte_fallback = f.varint != 0;
+        if (f.wire_type != kVarint)
+          continue;
+        if (f.number == 3)
+          info.model_type = model_type_name(f.varint);
+        if (f.number == 4)
+          info.trainer_vocab_size = static_cast<int64_t>(f.varint);
+        if (f.number == 35)
+          info.byte_fallback = f.varint != 0;
       }
     } else if (field.number == 3 && field.wire_type == kLengthDelimited) {
       // Repeated occurrences of a message field merge; later scalars win, as in protobuf.
@@ -135,36 +150,43 @@ SentencePieceModelInfo read_sentencepiece_model_info(std::string_view serialized
         if (f.number == 1 && f.wire_type == kLengthDelimited) {
           info.normalizer_name = std::string(f.payload);
         } else if (f.wire_type == kVarint) {
-          if (f.number == 3) info.add_dummy_prefix = f.varint != 0;
-          if (f.number == 4) info.remove_extra_whitespaces = f.varint != 0;
-          if (f.number == 5) info.escape_whitespaces = f.varint != 0;
+          if (f.number == 3)
+            info.add_dummy_prefix = f.varint != 0;
+          if (f.number == 4)
+            info.remove_extra_whitespaces = f.varint != 0;
+          if (f.number == 5)
+            info.escape_whitespaces = f.varint != 0;
         }
       }
     }
   }
   if (info.piece_count == 0) {
-    throw DataError("'" + name + "' is not a valid sentencepiece model: it has no pieces",
-                    "pass the tokenizer.model file of a Hugging Face model folder");
+    throw DataError(
+        "'" + name + "' is not a valid sentencepiece model: it has no pieces",
+        "pass the tokenizer.model file of a Hugging Face model folder");
   }
   return info;
 }
 
-std::string set_sentencepiece_add_dummy_prefix(std::string_view serialized, bool value,
-                                               const std::string& name) {
+std::string set_sentencepiece_add_dummy_prefix(
+    std::string_view serialized, bool value, const std::string& name) {
   // Gather the normalizer_spec occurrences (normally one) into one message without field 3,
   // then write it back once, where the first occurrence was.
   std::string normalizer;
   bool seen_normalizer = false;
   std::vector<Field> fields;
   WireReader model(serialized, name, "ModelProto");
-  while (!model.done()) fields.push_back(model.next());
+  while (!model.done())
+    fields.push_back(model.next());
   for (const Field& field : fields) {
-    if (field.number != 3 || field.wire_type != kLengthDelimited) continue;
+    if (field.number != 3 || field.wire_type != kLengthDelimited)
+      continue;
     seen_normalizer = true;
     WireReader reader(field.payload, name, "NormalizerSpec");
     while (!reader.done()) {
       Field f = reader.next();
-      if (f.number == 3) continue;
+      if (f.number == 3)
+        continue;
       normalizer.append(f.raw.data(), f.raw.size());
     }
   }
@@ -182,12 +204,14 @@ std::string set_sentencepiece_add_dummy_prefix(std::string_view serialized, bool
   };
   for (const Field& field : fields) {
     if (field.number == 3 && field.wire_type == kLengthDelimited) {
-      if (!written) write_normalizer();
+      if (!written)
+        write_normalizer();
       continue;
     }
     out.append(field.raw.data(), field.raw.size());
   }
-  if (!seen_normalizer) write_normalizer();
+  if (!seen_normalizer)
+    write_normalizer();
   return out;
 }
 

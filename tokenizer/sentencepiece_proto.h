@@ -19,11 +19,11 @@ namespace dpo {
 
 // What `dpo inspect` and the tokenizer want to know about a model file.
 struct SentencePieceModelInfo {
-  int64_t piece_count = 0;           // number of `pieces` entries
+  int64_t piece_count = 0;             // number of `pieces` entries
   std::string model_type = "unigram";  // "unigram" | "bpe" | "word" | "char" | "type N"
-  int64_t trainer_vocab_size = 0;    // trainer_spec.vocab_size (0 when absent)
+  int64_t trainer_vocab_size = 0;      // trainer_spec.vocab_size (0 when absent)
   bool byte_fallback = false;
-  std::string normalizer_name;       // e.g. "identity", "nmt_nfkc"; empty when absent
+  std::string normalizer_name;  // e.g. "identity", "nmt_nfkc"; empty when absent
   bool add_dummy_prefix = true;
   bool remove_extra_whitespaces = true;
   bool escape_whitespaces = true;
@@ -31,13 +31,13 @@ struct SentencePieceModelInfo {
 
 // Parses the fields above; throws DataError naming `name` when the bytes are not a valid
 // protobuf message (truncated varint, length past the end, unknown wire type).
-SentencePieceModelInfo read_sentencepiece_model_info(std::string_view serialized,
-                                                     const std::string& name);
+SentencePieceModelInfo read_sentencepiece_model_info(
+    std::string_view serialized, const std::string& name);
 
 // Returns a copy of the serialized model whose normalizer_spec.add_dummy_prefix is `value`.
 // Every other byte keeps its meaning: the normalizer_spec message is rewritten with the field
 // replaced (or added), the other top-level fields are copied unchanged.
-std::string set_sentencepiece_add_dummy_prefix(std::string_view serialized, bool value,
-                                               const std::string& name);
+std::string set_sentencepiece_add_dummy_prefix(
+    std::string_view serialized, bool value, const std::string& name);
 
 }  // namespace dpo

@@ -34,10 +34,10 @@ enum dpo_spm_piece_type {
 int dpo_spm_abi_version(void);
 char* dpo_spm_load_serialized(const char* bytes, size_t size, dpo_spm_model** model);
 void dpo_spm_free_model(dpo_spm_model* model);
-char* dpo_spm_encode(const dpo_spm_model* model, const char* text, size_t size, int** ids,
-                     size_t* count);
-char* dpo_spm_decode(const dpo_spm_model* model, const int* ids, size_t count, char** text,
-                     size_t* size);
+char* dpo_spm_encode(
+    const dpo_spm_model* model, const char* text, size_t size, int** ids, size_t* count);
+char* dpo_spm_decode(
+    const dpo_spm_model* model, const int* ids, size_t count, char** text, size_t* size);
 int dpo_spm_vocab_size(const dpo_spm_model* model);
 // -1 when `piece` is not in the vocabulary.
 int dpo_spm_piece_to_id(const dpo_spm_model* model, const char* piece, size_t size);

@@ -23,7 +23,8 @@ std::string lstrip_python(const std::string& text) {
   size_t pos = 0;
   while (pos < text.size()) {
     size_t length = 1;
-    if (!is_python_space(decode_utf8_at(text, pos, length))) break;
+    if (!is_python_space(decode_utf8_at(text, pos, length)))
+      break;
     pos += length;
   }
   return text.substr(pos);
@@ -33,10 +34,12 @@ std::string rstrip_python(const std::string& text) {
   size_t end = text.size();
   while (end > 0) {
     size_t start = end - 1;  // back up to the lead byte of the last code point
-    while (start > 0 && is_utf8_continuation(static_cast<unsigned char>(text[start]))) --start;
+    while (start > 0 && is_utf8_continuation(static_cast<unsigned char>(text[start])))
+      --start;
     size_t length = 1;
     uint32_t c = decode_utf8_at(text, start, length);
-    if (start + length != end || !is_python_space(c)) break;
+    if (start + length != end || !is_python_space(c))
+      break;
     end = start;
   }
   return text.substr(0, end);
@@ -48,7 +51,8 @@ std::string replace_all(std::string_view text, std::string_view from, std::strin
   size_t pos = 0;
   while (true) {
     size_t hit = text.find(from, pos);
-    if (hit == std::string_view::npos) break;
+    if (hit == std::string_view::npos)
+      break;
     out.append(text.substr(pos, hit - pos));
     out.append(to);
     pos = hit + from.size();
@@ -68,7 +72,8 @@ TokenizerSpec TokenizerSpec::from(const HfTokenizerConfig& config) {
   spec.has_config = true;
   spec.added_tokens = config.added_tokens;
   auto role = [&](const std::optional<HfAddedToken>& token, std::string& out) {
-    if (!token) return;
+    if (!token)
+      return;
     out = token->content;
     // A role token missing from added_tokens_decoder is still matched in text.
     spec.added_tokens.push_back(*token);
@@ -127,33 +132,38 @@ void Tokenizer::build_table() {
   const int32_t sp_size = sp_->vocab_size();
   int32_t next_id = sp_size;
   for (const HfAddedToken& token : spec_.added_tokens) {
-    if (token.id >= next_id) next_id = token.id + 1;
+    if (token.id >= next_id)
+      next_id = token.id + 1;
   }
   auto add = [&](const HfAddedToken& token) -> int32_t {
     if (token.content.empty()) {
-      throw ConfigError("'" + name_ + "': an added token has empty content",
-                        "remove the entry from added_tokens_decoder");
+      throw ConfigError(
+          "'" + name_ + "': an added token has empty content",
+          "remove the entry from added_tokens_decoder");
     }
     auto found = by_content_.find(token.content);
     if (found != by_content_.end()) {
       SpecialToken& existing = tokens_[found->second];
       if (token.id >= 0 && token.id != existing.id) {
-        throw ConfigError("'" + name_ + "': token '" + token.content + "' has two ids, " +
-                              std::to_string(existing.id) + " and " + std::to_string(token.id),
-                          "fix added_tokens_decoder in tokenizer_config.json");
+        throw ConfigError(
+            "'" + name_ + "': token '" + token.content + "' has two ids, " +
+                std::to_string(existing.id) + " and " + std::to_string(token.id),
+            "fix added_tokens_decoder in tokenizer_config.json");
       }
       existing.special = existing.special || token.special;
       return existing.id;
     }
     SpecialToken entry;
     entry.id = token.id;
-    if (entry.id < 0) entry.id = sp_->piece_to_id(token.content);
-    if (entry.id < 0) entry.id = next_id++;  // new token past the vocabulary, as transformers
+    if (entry.id < 0)
+      entry.id = sp_->piece_to_id(token.content);
+    if (entry.id < 0)
+      entry.id = next_id++;  // new token past the vocabulary, as transformers
     if (by_id_.count(entry.id) != 0) {
-      throw ConfigError("'" + name_ + "': id " + std::to_string(entry.id) +
-                            " belongs to two tokens, '" + tokens_[by_id_[entry.id]].content +
-                            "' and '" + token.content + "'",
-                        "fix added_tokens_decoder in tokenizer_config.json");
+      throw ConfigError(
+          "'" + name_ + "': id " + std::to_string(entry.id) + " belongs to two tokens, '" +
+              tokens_[by_id_[entry.id]].content + "' and '" + token.content + "'",
+          "fix added_tokens_decoder in tokenizer_config.json");
     }
     entry.content = token.content;
     entry.special = token.special;
@@ -167,12 +177,14 @@ void Tokenizer::build_table() {
   };
 
   if (spec_.has_config) {
-    for (const HfAddedToken& token : spec_.added_tokens) add(token);
+    for (const HfAddedToken& token : spec_.added_tokens)
+      add(token);
   } else {
     // No config: the model's control pieces (<s>, </s>, [INST], ...) and its unknown piece are
     // what a chat template writes as special tokens.
     for (int32_t id = 0; id < sp_size; ++id) {
-      if (!sp_->is_control(id) && !sp_->is_unknown(id)) continue;
+      if (!sp_->is_control(id) && !sp_->is_unknown(id))
+        continue;
       HfAddedToken token;
       token.id = id;
       token.content = sp_->id_to_piece(id);
@@ -183,11 +195,14 @@ void Tokenizer::build_table() {
 
   auto role_id = [&](const std::string& content, int32_t model_id, std::string* text) -> int32_t {
     if (!content.empty()) {
-      if (text) *text = content;
+      if (text)
+        *text = content;
       return tokens_[by_content_.at(content)].id;
     }
-    if (model_id < 0 || spec_.has_config) return -1;
-    if (text) *text = sp_->id_to_piece(model_id);
+    if (model_id < 0 || spec_.has_config)
+      return -1;
+    if (text)
+      *text = sp_->id_to_piece(model_id);
     return model_id;
   };
   bos_id_ = role_id(spec_.bos_token, sp_->bos_id(), &bos_token_);
@@ -197,16 +212,19 @@ void Tokenizer::build_table() {
   pad_id_ = role_id(spec_.pad_token, sp_->pad_id(), nullptr);
   role_ids_.clear();
   for (int32_t id : {bos_id_, eos_id_, unk_id_, pad_id_}) {
-    if (id >= 0) role_ids_.push_back(id);
+    if (id >= 0)
+      role_ids_.push_back(id);
   }
   for (const std::string& content : spec_.additional_special_tokens) {
     role_ids_.push_back(tokens_[by_content_.at(content)].id);
   }
-  for (int32_t id : role_ids_) tokens_[by_id_.at(id)].special = true;
+  for (int32_t id : role_ids_)
+    tokens_[by_id_.at(id)].special = true;
 
   // Sort by id and rebuild the indices.
-  std::sort(tokens_.begin(), tokens_.end(),
-            [](const SpecialToken& a, const SpecialToken& b) { return a.id < b.id; });
+  std::sort(tokens_.begin(), tokens_.end(), [](const SpecialToken& a, const SpecialToken& b) {
+    return a.id < b.id;
+  });
   by_content_.clear();
   by_id_.clear();
   by_first_byte_.assign(256, {});
@@ -225,7 +243,8 @@ void Tokenizer::build_table() {
   }
 
   if (!spec_.legacy) {
-    if (unk_text_.empty()) unk_text_ = "<unk>";
+    if (unk_text_.empty())
+      unk_text_ = "<unk>";
     unk_prefix_length_ = sp_->encode(unk_text_).size();
     underline_id_ = sp_->piece_to_id(kUnderline);
   }
@@ -240,8 +259,8 @@ void Tokenizer::build_table() {
         << " bos=" << bos_id_ << " eos=" << eos_id_ << " unk=" << unk_id_ << " pad=" << pad_id_
         << "\n";
   for (const SpecialToken& token : tokens_) {
-    table << token.id << '\t' << json_quote(token.content) << '\t' << token.special
-          << token.lstrip << token.rstrip << token.single_word << '\n';
+    table << token.id << '\t' << json_quote(token.content) << '\t' << token.special << token.lstrip
+          << token.rstrip << token.single_word << '\n';
   }
   hash.update(table.str());
   sha256_ = hash.hex_digest();
@@ -251,8 +270,7 @@ int32_t Tokenizer::match_at(std::string_view text, size_t pos, size_t& length) c
   const auto& candidates = by_first_byte_[static_cast<unsigned char>(text[pos])];
   for (uint32_t index : candidates) {
     const std::string& content = tokens_[index].content;
-    if (text.size() - pos >= content.size() &&
-        text.compare(pos, content.size(), content) == 0) {
+    if (text.size() - pos >= content.size() && text.compare(pos, content.size(), content) == 0) {
       length = content.size();
       return static_cast<int32_t>(index);
     }
@@ -273,12 +291,14 @@ std::vector<Tokenizer::Segment> Tokenizer::split_raw(std::string_view text) cons
       ++pos;
       continue;
     }
-    if (pos > text_start) segments.push_back({std::string(text.substr(text_start, pos - text_start)), -1});
+    if (pos > text_start)
+      segments.push_back({std::string(text.substr(text_start, pos - text_start)), -1});
     segments.push_back({tokens_[index].content, tokens_[index].id});
     pos += length;
     text_start = pos;
   }
-  if (text_start < text.size()) segments.push_back({std::string(text.substr(text_start)), -1});
+  if (text_start < text.size())
+    segments.push_back({std::string(text.substr(text_start)), -1});
   return segments;
 }
 
@@ -288,12 +308,15 @@ std::vector<Tokenizer::Segment> Tokenizer::split(std::string_view text) const {
   // on its right, with lstrip on its left; single_word tokens glued to a word lose their
   // special meaning and are encoded as text.
   for (size_t i = 0; i < segments.size(); ++i) {
-    if (segments[i].special_id < 0) continue;
+    if (segments[i].special_id < 0)
+      continue;
     const SpecialToken& token = tokens_[by_id_.at(segments[i].special_id)];
     Segment* left = i > 0 ? &segments[i - 1] : nullptr;
     Segment* right = i + 1 < segments.size() ? &segments[i + 1] : nullptr;
-    if (token.rstrip && right && !right->text.empty()) right->text = lstrip_python(right->text);
-    if (token.lstrip && left && !left->text.empty()) left->text = rstrip_python(left->text);
+    if (token.rstrip && right && !right->text.empty())
+      right->text = lstrip_python(right->text);
+    if (token.lstrip && left && !left->text.empty())
+      left->text = rstrip_python(left->text);
     if (token.single_word && left && !left->text.empty() && left->text.back() != ' ') {
       left->text += segments[i].text;
       left->special_id = -1;
@@ -306,9 +329,10 @@ std::vector<Tokenizer::Segment> Tokenizer::split(std::string_view text) const {
       right->special_id = -1;
     }
   }
-  segments.erase(std::remove_if(segments.begin(), segments.end(),
-                                [](const Segment& s) { return s.text.empty(); }),
-                 segments.end());
+  segments.erase(
+      std::remove_if(
+          segments.begin(), segments.end(), [](const Segment& s) { return s.text.empty(); }),
+      segments.end());
   return segments;
 }
 
@@ -342,13 +366,16 @@ void Tokenizer::encode(std::string_view text, std::vector<int32_t>& ids, PieceMe
   encode_text(text, ids, &memo);
 }
 
-void Tokenizer::encode_text(std::string_view text, std::vector<int32_t>& ids, PieceMemo* memo) const {
-  if (text.empty()) return;
+void Tokenizer::encode_text(
+    std::string_view text, std::vector<int32_t>& ids, PieceMemo* memo) const {
+  if (text.empty())
+    return;
   std::string prepared;
   if (!spec_.legacy) {
     // transformers: text.replace("▁", " "), then "▁" + text when add_prefix_space.
     prepared = replace_all(text, kUnderline, " ");
-    if (spec_.add_prefix_space) prepared.insert(0, kUnderline);
+    if (spec_.add_prefix_space)
+      prepared.insert(0, kUnderline);
     text = prepared;
   }
   const size_t start = ids.size();
@@ -358,16 +385,18 @@ void Tokenizer::encode_text(std::string_view text, std::vector<int32_t>& ids, Pi
     } else if (memo == nullptr) {
       encode_piece(segment.text, ids);
     } else {
-      auto seen = std::find_if(memo->pieces.begin(), memo->pieces.end(),
-                               [&](const auto& piece) { return piece.first == segment.text; });
+      auto seen = std::find_if(memo->pieces.begin(), memo->pieces.end(), [&](const auto& piece) {
+        return piece.first == segment.text;
+      });
       if (seen != memo->pieces.end()) {
         ids.insert(ids.end(), seen->second.begin(), seen->second.end());
         ++memo->hits;
       } else {
         const size_t begin = ids.size();
         encode_piece(segment.text, ids);
-        memo->pieces.emplace_back(std::move(segment.text),
-                                  std::vector<int32_t>(ids.begin() + static_cast<std::ptrdiff_t>(begin), ids.end()));
+        memo->pieces.emplace_back(
+            std::move(segment.text),
+            std::vector<int32_t>(ids.begin() + static_cast<std::ptrdiff_t>(begin), ids.end()));
       }
     }
   }
@@ -393,7 +422,8 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special
   std::string text;
   std::vector<int> run;
   auto flush = [&] {
-    if (run.empty()) return;
+    if (run.empty())
+      return;
     text += sp_->decode(run);
     run.clear();
   };
@@ -402,12 +432,14 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special
     if (found != by_id_.end()) {
       flush();
       const SpecialToken& token = tokens_[found->second];
-      if (!(skip_special_tokens && token.special)) text += token.content;
+      if (!(skip_special_tokens && token.special))
+        text += token.content;
       continue;
     }
     if (id < 0 || id >= sp_->vocab_size()) {
-      throw DataError("token id " + std::to_string(id) + " is outside the vocabulary of '" +
-                      name_ + "' (" + std::to_string(vocab_size_) + " ids)");
+      throw DataError(
+          "token id " + std::to_string(id) + " is outside the vocabulary of '" + name_ + "' (" +
+          std::to_string(vocab_size_) + " ids)");
     }
     run.push_back(id);
   }
@@ -417,19 +449,23 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special
 
 std::string Tokenizer::id_to_piece(int32_t id) const {
   auto found = by_id_.find(id);
-  if (found != by_id_.end()) return tokens_[found->second].content;
+  if (found != by_id_.end())
+    return tokens_[found->second].content;
   return sp_->id_to_piece(id);
 }
 
 int32_t Tokenizer::piece_to_id(std::string_view piece) const {
   auto found = by_content_.find(std::string(piece));
-  if (found != by_content_.end()) return tokens_[found->second].id;
+  if (found != by_content_.end())
+    return tokens_[found->second].id;
   return sp_->piece_to_id(piece);
 }
 
 void Tokenizer::add_bos_if_missing(std::vector<int32_t>& ids) const {
-  if (bos_id_ < 0) return;
-  if (!ids.empty() && ids.front() == bos_id_) return;
+  if (bos_id_ < 0)
+    return;
+  if (!ids.empty() && ids.front() == bos_id_)
+    return;
   ids.insert(ids.begin(), bos_id_);
 }
 

@@ -177,9 +177,9 @@ class Tokenizer {
   int32_t bos_id_ = -1, eos_id_ = -1, unk_id_ = -1, pad_id_ = -1;
   std::string bos_token_, eos_token_;
   std::vector<int32_t> role_ids_;  // transformers' all_special_ids
-  int32_t underline_id_ = -1;     // the piece "▁" (legacy=false)
-  size_t unk_prefix_length_ = 0;  // pieces of unk_token (legacy=false)
-  std::string unk_text_;          // unk_token text (legacy=false)
+  int32_t underline_id_ = -1;      // the piece "▁" (legacy=false)
+  size_t unk_prefix_length_ = 0;   // pieces of unk_token (legacy=false)
+  std::string unk_text_;           // unk_token text (legacy=false)
   std::string sha256_;
 };
 

@@ -14,14 +14,21 @@ namespace {
 using json = nlohmann::json;
 
 json added_token_entry(const std::string& content, bool special) {
-  return json{{"content", content}, {"lstrip", false}, {"normalized", false},
-              {"rstrip", false},    {"single_word", false}, {"special", special}};
+  return json{
+      {"content", content},
+      {"lstrip", false},
+      {"normalized", false},
+      {"rstrip", false},
+      {"single_word", false},
+      {"special", special}};
 }
 
 }  // namespace
 
-void write_tokenizer_folder(const std::string& folder, const std::string& tokenizer_model_path,
-                            const TokenizerFolderOptions& options) {
+void write_tokenizer_folder(
+    const std::string& folder,
+    const std::string& tokenizer_model_path,
+    const TokenizerFolderOptions& options) {
   std::string model_bytes = read_file(tokenizer_model_path, "tokenizer model");
   SentencePieceModel model(tokenizer_model_path, model_bytes);
 
@@ -33,13 +40,15 @@ void write_tokenizer_folder(const std::string& folder, const std::string& tokeni
   // added_tokens_decoder: the control and unknown pieces, then the chat markers.
   std::map<int, json> decoder;
   for (int id : {model.unk_id(), model.bos_id(), model.eos_id()}) {
-    if (id >= 0) decoder[id] = added_token_entry(model.id_to_piece(id), true);
+    if (id >= 0)
+      decoder[id] = added_token_entry(model.id_to_piece(id), true);
   }
   for (const std::string& token : options.added_special_tokens) {
     int id = model.piece_to_id(token);
     if (id < 0) {
-      throw DataError("'" + token + "' is not a piece of '" + tokenizer_model_path + "'",
-                      "train the tokenizer with --user-symbol '" + token + "'");
+      throw DataError(
+          "'" + token + "' is not a piece of '" + tokenizer_model_path + "'",
+          "train the tokenizer with --user-symbol '" + token + "'");
     }
     decoder[id] = added_token_entry(token, true);
   }
@@ -48,7 +57,8 @@ void write_tokenizer_folder(const std::string& folder, const std::string& tokeni
   }
 
   json decoder_json = json::object();
-  for (const auto& [id, entry] : decoder) decoder_json[std::to_string(id)] = entry;
+  for (const auto& [id, entry] : decoder)
+    decoder_json[std::to_string(id)] = entry;
   json config = {
       {"add_bos_token", options.add_bos_token},
       {"add_eos_token", false},
@@ -64,9 +74,13 @@ void write_tokenizer_folder(const std::string& folder, const std::string& tokeni
       {"tokenizer_class", "LlamaTokenizer"},
       {"unk_token", unk},
   };
-  if (!options.chat_template.empty()) config["chat_template"] = options.chat_template;
-  json special_map = {{"bos_token", bos}, {"eos_token", eos}, {"unk_token", unk},
-                      {"additional_special_tokens", options.added_special_tokens}};
+  if (!options.chat_template.empty())
+    config["chat_template"] = options.chat_template;
+  json special_map = {
+      {"bos_token", bos},
+      {"eos_token", eos},
+      {"unk_token", unk},
+      {"additional_special_tokens", options.added_special_tokens}};
 
   write_file_atomically(folder + "/tokenizer.model", model_bytes);
   write_file_atomically(folder + "/tokenizer_config.json", config.dump(2) + "\n");

@@ -25,7 +25,9 @@ struct TokenizerFolderOptions {
 
 // Writes the three or four files into `folder` (which must exist), each atomically.
 // Throws DataError when an added token is not a piece of the model.
-void write_tokenizer_folder(const std::string& folder, const std::string& tokenizer_model_path,
-                            const TokenizerFolderOptions& options);
+void write_tokenizer_folder(
+    const std::string& folder,
+    const std::string& tokenizer_model_path,
+    const TokenizerFolderOptions& options);
 
 }  // namespace dpo

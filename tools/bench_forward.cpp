@@ -24,8 +24,8 @@
 #include <string>
 #include <vector>
 
-#include "model/checkpoint.h"
 #include "core/malloc_tuning.h"
+#include "model/checkpoint.h"
 #include "model/cpu_runtime.h"
 #include "model/llama.h"
 #include "model/model_config.h"

@@ -29,11 +29,11 @@
 
 #include "core/malloc_tuning.h"
 #include "core/text.h"
-#include "templates/chat_template.h"
 #include "dataloader/prepare.h"
+#include "dataloader/tokenizer_training.h"
+#include "templates/chat_template.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/tokenizer_folder.h"
-#include "dataloader/tokenizer_training.h"
 #include "tools/bench_spm_encode.h"
 
 namespace fs = std::filesystem;
@@ -46,7 +46,9 @@ double seconds_since(Clock::time_point start) {
 }
 
 std::string flatten(std::string text) {
-  for (char& c : text) if (c == '\n' || c == '\r') c = ' ';
+  for (char& c : text)
+    if (c == '\n' || c == '\r')
+      c = ' ';
   return text;
 }
 
@@ -58,14 +60,23 @@ int main(int argc, char** argv) {
   std::string source = "examples/support/pairs.jsonl";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--repeat") repeat = std::atoi(value.c_str());
-    else if (flag == "--rounds") rounds = std::max(1, std::atoi(value.c_str()));
-    else if (flag == "--tokenizer") tokenizer_path = value;
-    else if (flag == "--template") template_name = value;
-    else if (flag == "--spm") spm = value;
-    else if (flag == "--data") source = value;
+    if (flag == "--repeat")
+      repeat = std::atoi(value.c_str());
+    else if (flag == "--rounds")
+      rounds = std::max(1, std::atoi(value.c_str()));
+    else if (flag == "--tokenizer")
+      tokenizer_path = value;
+    else if (flag == "--template")
+      template_name = value;
+    else if (flag == "--spm")
+      spm = value;
+    else if (flag == "--data")
+      source = value;
     else {
-      std::fprintf(stderr, "usage: bench_prepare [--repeat N] [--rounds R] [--tokenizer F] [--template NAME] [--spm EXE] [--data F]\n");
+      std::fprintf(
+          stderr,
+          "usage: bench_prepare [--repeat N] [--rounds R] [--tokenizer F] [--template NAME] [--spm "
+          "EXE] [--data F]\n");
       return 2;
     }
   }
@@ -77,9 +88,12 @@ int main(int argc, char** argv) {
 
     // 1. Data: the source repeated with fresh ids (so duplicate checks do not fire).
     std::ifstream in(source);
-    if (!in) throw std::runtime_error("cannot read " + source);
+    if (!in)
+      throw std::runtime_error("cannot read " + source);
     std::vector<std::string> lines;
-    for (std::string line; std::getline(in, line);) if (!line.empty()) lines.push_back(line);
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty())
+        lines.push_back(line);
     std::string data_path = (dir / "pairs.jsonl").string();
     {
       std::ofstream out(data_path);
@@ -88,7 +102,8 @@ int main(int argc, char** argv) {
           // Each copy differs in its id and, to stay a distinct prompt, in a leading marker.
           std::string copy = line;
           size_t content = copy.find("\"content\": \"");
-          if (content != std::string::npos) copy.insert(content + 12, "[" + std::to_string(r) + "] ");
+          if (content != std::string::npos)
+            copy.insert(content + 12, "[" + std::to_string(r) + "] ");
           out << copy << "\n";
         }
       }
@@ -104,22 +119,27 @@ int main(int argc, char** argv) {
     if (tokenizer_path.empty()) {
       dpo::TokenizerTrainingOptions training;
       training.user_symbols = {"<|im_start|>", "<|im_end|>"};
-      tokenizer_path = dpo::train_tokenizer_on_pairs({source}, (dir / "tok").string(), training).model_path;
+      tokenizer_path =
+          dpo::train_tokenizer_on_pairs({source}, (dir / "tok").string(), training).model_path;
       model_dir = (dir / "model").string();
       fs::create_directories(model_dir);
       dpo::TokenizerFolderOptions folder;
       folder.added_special_tokens = training.user_symbols;
       dpo::write_tokenizer_folder(model_dir, tokenizer_path, folder);
     }
-    std::printf("tokenizer: %s (%s)\n", tokenizer_path.c_str(),
-                model_dir.empty() ? "bare tokenizer.model: the template's markers are text"
-                                  : "in a model folder: <|im_start|> and <|im_end|> are special tokens");
+    std::printf(
+        "tokenizer: %s (%s)\n",
+        tokenizer_path.c_str(),
+        model_dir.empty() ? "bare tokenizer.model: the template's markers are text"
+                          : "in a model folder: <|im_start|> and <|im_end|> are special tokens");
 
     // 3. prepare on 1 and 2 threads.
     dpo::PrepareOptions options;
     options.files = {data_path};
-    if (model_dir.empty()) options.tokenizer_path = tokenizer_path;
-    else options.model_dir = model_dir;
+    if (model_dir.empty())
+      options.tokenizer_path = tokenizer_path;
+    else
+      options.model_dir = model_dir;
     options.template_spec = template_name;
     options.max_length = 4096;
     options.out_path = (dir / "pairs.h5").string();
@@ -140,20 +160,25 @@ int main(int argc, char** argv) {
     {
       std::ofstream text(text_path);
       dpo::ValidateOptions validate;
-      dpo::validate_files({data_path}, validate, [&](const dpo::PreferenceRow& row, const dpo::RowLocation&, dpo::Split) {
-        std::vector<dpo::Message> chosen = row.prompt, rejected = row.prompt;
-        chosen.insert(chosen.end(), row.chosen.begin(), row.chosen.end());
-        rejected.insert(rejected.end(), row.rejected.begin(), row.rejected.end());
-        for (const std::string& rendered : {chat.render(row.prompt, true, variables), chat.render(chosen, false, variables),
-                                            chat.render(rejected, false, variables)}) {
-          text << flatten(rendered) << "\n";
-          text_megabytes += rendered.size() / 1e6;
-          dpo_tokens += static_cast<int64_t>(tokenizer.encode(rendered).size());
-        }
-      });
+      dpo::validate_files(
+          {data_path},
+          validate,
+          [&](const dpo::PreferenceRow& row, const dpo::RowLocation&, dpo::Split) {
+            std::vector<dpo::Message> chosen = row.prompt, rejected = row.prompt;
+            chosen.insert(chosen.end(), row.chosen.begin(), row.chosen.end());
+            rejected.insert(rejected.end(), row.rejected.begin(), row.rejected.end());
+            for (const std::string& rendered :
+                 {chat.render(row.prompt, true, variables),
+                  chat.render(chosen, false, variables),
+                  chat.render(rejected, false, variables)}) {
+              text << flatten(rendered) << "\n";
+              text_megabytes += rendered.size() / 1e6;
+              dpo_tokens += static_cast<int64_t>(tokenizer.encode(rendered).size());
+            }
+          });
     }
-    std::string command = spm + " --model=" + tokenizer_path + " --output_format=id < " + text_path + " > " +
-                          (dir / "ids.txt").string();
+    std::string command = spm + " --model=" + tokenizer_path + " --output_format=id < " +
+                          text_path + " > " + (dir / "ids.txt").string();
 
     // 5. Interleaved rounds; the best time of each.
     double seconds[2] = {1e30, 1e30}, spm_seconds = 1e30;
@@ -167,20 +192,35 @@ int main(int argc, char** argv) {
       auto start = Clock::now();
       int status = std::system(command.c_str());
       spm_seconds = std::min(spm_seconds, seconds_since(start));
-      if (status != 0) throw std::runtime_error("spm_encode failed: " + command);
+      if (status != 0)
+        throw std::runtime_error("spm_encode failed: " + command);
     }
 
-    std::printf("data: %lld pairs, %.1f MB of JSONL; rendered text %.1f MB, %lld tokens; best of %d rounds\n",
-                static_cast<long long>(pairs), megabytes, text_megabytes, static_cast<long long>(dpo_tokens), rounds);
+    std::printf(
+        "data: %lld pairs, %.1f MB of JSONL; rendered text %.1f MB, %lld tokens; best of %d "
+        "rounds\n",
+        static_cast<long long>(pairs),
+        megabytes,
+        text_megabytes,
+        static_cast<long long>(dpo_tokens),
+        rounds);
     std::printf("%-44s %10s %12s %12s %10s\n", "", "pairs/s", "tokens/s", "MB/s text", "seconds");
     auto row = [&](const char* name, double s) {
-      std::printf("%-44s %10.0f %12.0f %12.2f %10.2f\n", name, pairs / s, dpo_tokens / s, text_megabytes / s, s);
+      std::printf(
+          "%-44s %10.0f %12.0f %12.2f %10.2f\n",
+          name,
+          pairs / s,
+          dpo_tokens / s,
+          text_megabytes / s,
+          s);
     };
     row("dpo prepare, 1 thread (everything)", seconds[0]);
     row("dpo prepare, 2 threads (everything)", seconds[1]);
     row("spm_encode, same rendered text (1 process)", spm_seconds);
-    std::printf("prepare 1 thread / spm_encode: %.2fx; 2 threads / spm_encode: %.2fx (wall time)\n",
-                spm_seconds / seconds[0], spm_seconds / seconds[1]);
+    std::printf(
+        "prepare 1 thread / spm_encode: %.2fx; 2 threads / spm_encode: %.2fx (wall time)\n",
+        spm_seconds / seconds[0],
+        spm_seconds / seconds[1]);
     fs::remove_all(dir);
     return 0;
   } catch (const std::exception& error) {

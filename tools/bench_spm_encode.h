@@ -24,9 +24,11 @@ inline void require_spm_encode(const std::string& program) {
       found = executable((folder.empty() ? "." : folder) + "/" + program);
   }
   if (!found) {
-    throw std::runtime_error(program + " not found: it is the baseline of this benchmark, from Debian's "
-                             "`sentencepiece` package (`make bench` installs it, or apt-get install "
-                             "sentencepiece), or pass the path of another build of it");
+    throw std::runtime_error(
+        program +
+        " not found: it is the baseline of this benchmark, from Debian's "
+        "`sentencepiece` package (`make bench` installs it, or apt-get install "
+        "sentencepiece), or pass the path of another build of it");
   }
 }
 

@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "core/malloc_tuning.h"
-#include "tools/bench_spm_encode.h"
 #include "tokenizer/tokenizer.h"
+#include "tools/bench_spm_encode.h"
 
 namespace {
 
@@ -28,28 +28,35 @@ using Clock = std::chrono::steady_clock;
 
 void collect_strings(const nlohmann::json& value, std::string& out) {
   if (value.is_string()) {
-    if (!out.empty()) out += ' ';
+    if (!out.empty())
+      out += ' ';
     out += value.get<std::string>();
   } else if (value.is_array() || value.is_object()) {
-    for (const auto& item : value) collect_strings(item, out);
+    for (const auto& item : value)
+      collect_strings(item, out);
   }
 }
 
 std::vector<std::string> read_pair_texts(const std::string& path) {
   std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open " + path);
+  if (!in)
+    throw std::runtime_error("cannot open " + path);
   std::vector<std::string> texts;
   std::string line;
   while (std::getline(in, line)) {
-    if (line.empty()) continue;
+    if (line.empty())
+      continue;
     nlohmann::json row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (row.is_discarded()) continue;
+    if (row.is_discarded())
+      continue;
     std::string text;
     for (const char* key : {"prompt", "chosen", "rejected"}) {
-      if (row.contains(key)) collect_strings(row[key], text);
+      if (row.contains(key))
+        collect_strings(row[key], text);
     }
     for (char& c : text) {
-      if (c == '\n' || c == '\r') c = ' ';
+      if (c == '\n' || c == '\r')
+        c = ' ';
     }
     texts.push_back(std::move(text));
   }
@@ -61,8 +68,8 @@ struct Figures {
   int64_t tokens = 0;
 };
 
-Figures run_dpo(const dpo::Tokenizer& tokenizer, const std::vector<std::string>& texts,
-                int threads) {
+Figures run_dpo(
+    const dpo::Tokenizer& tokenizer, const std::vector<std::string>& texts, int threads) {
   std::atomic<int64_t> tokens{0};
   auto start = Clock::now();
   std::vector<std::thread> workers;
@@ -78,37 +85,46 @@ Figures run_dpo(const dpo::Tokenizer& tokenizer, const std::vector<std::string>&
       tokens += count;
     });
   }
-  for (auto& worker : workers) worker.join();
+  for (auto& worker : workers)
+    worker.join();
   return {std::chrono::duration<double>(Clock::now() - start).count(), tokens.load()};
 }
 
-Figures run_spm(const std::string& spm, const std::string& model,
-                const std::vector<std::string>& texts) {
+Figures run_spm(
+    const std::string& spm, const std::string& model, const std::vector<std::string>& texts) {
   std::string input = "/tmp/bench_tokenize_" + std::to_string(getpid()) + ".txt";
   std::string output = input + ".ids";
   {
     std::ofstream out(input);
-    for (const std::string& text : texts) out << text << '\n';
+    for (const std::string& text : texts)
+      out << text << '\n';
   }
-  std::string command = spm + " --model=" + model + " --output_format=id < " + input + " > " + output;
+  std::string command =
+      spm + " --model=" + model + " --output_format=id < " + input + " > " + output;
   auto start = Clock::now();
   int status = std::system(command.c_str());
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  if (status != 0) throw std::runtime_error("failed: " + command);
+  if (status != 0)
+    throw std::runtime_error("failed: " + command);
   Figures figures{seconds, 0};
   std::ifstream ids(output);
   std::string word;
-  while (ids >> word) ++figures.tokens;
+  while (ids >> word)
+    ++figures.tokens;
   std::remove(input.c_str());
   std::remove(output.c_str());
   return figures;
 }
 
 void print(const char* name, const Figures& f, size_t pairs, double megabytes) {
-  std::printf("%-22s %8.3f s %10.0f pairs/s %12.0f tokens/s %8.2f MB/s  (%lld tokens)\n", name,
-              f.seconds, static_cast<double>(pairs) / f.seconds,
-              static_cast<double>(f.tokens) / f.seconds, megabytes / f.seconds,
-              static_cast<long long>(f.tokens));
+  std::printf(
+      "%-22s %8.3f s %10.0f pairs/s %12.0f tokens/s %8.2f MB/s  (%lld tokens)\n",
+      name,
+      f.seconds,
+      static_cast<double>(pairs) / f.seconds,
+      static_cast<double>(f.tokens) / f.seconds,
+      megabytes / f.seconds,
+      static_cast<long long>(f.tokens));
 }
 
 }  // namespace
@@ -127,14 +143,22 @@ int main(int argc, char** argv) {
     dpo_bench::require_spm_encode(spm);
     std::vector<std::string> one = read_pair_texts(pairs_path);
     std::vector<std::string> texts;
-    for (int r = 0; r < repeat; ++r) texts.insert(texts.end(), one.begin(), one.end());
+    for (int r = 0; r < repeat; ++r)
+      texts.insert(texts.end(), one.begin(), one.end());
     double bytes = 0;
-    for (const std::string& text : texts) bytes += static_cast<double>(text.size());
+    for (const std::string& text : texts)
+      bytes += static_cast<double>(text.size());
     double megabytes = bytes / 1e6;
     dpo::Tokenizer tokenizer = dpo::Tokenizer::from_model_file(model);
-    std::printf("%s x %d: %zu pairs, %.2f MB of text; model %s (%d pieces); %u hardware threads\n",
-                pairs_path.c_str(), repeat, texts.size(), megabytes, model.c_str(),
-                tokenizer.vocab_size(), std::thread::hardware_concurrency());
+    std::printf(
+        "%s x %d: %zu pairs, %.2f MB of text; model %s (%d pieces); %u hardware threads\n",
+        pairs_path.c_str(),
+        repeat,
+        texts.size(),
+        megabytes,
+        model.c_str(),
+        tokenizer.vocab_size(),
+        std::thread::hardware_concurrency());
     run_dpo(tokenizer, one, 1);  // warm-up (loads the shim, touches the model)
     Figures spm_figures = run_spm(spm, model, texts);
     Figures dpo1 = run_dpo(tokenizer, texts, 1);
@@ -142,11 +166,15 @@ int main(int argc, char** argv) {
     print("spm_encode (1 process)", spm_figures, texts.size(), megabytes);
     print("dpo, 1 thread", dpo1, texts.size(), megabytes);
     print("dpo, 2 threads", dpo2, texts.size(), megabytes);
-    std::printf("dpo 1 thread / spm_encode: %.2fx; dpo 2 threads / spm_encode: %.2fx (wall)\n",
-                spm_figures.seconds / dpo1.seconds, spm_figures.seconds / dpo2.seconds);
+    std::printf(
+        "dpo 1 thread / spm_encode: %.2fx; dpo 2 threads / spm_encode: %.2fx (wall)\n",
+        spm_figures.seconds / dpo1.seconds,
+        spm_figures.seconds / dpo2.seconds);
     if (spm_figures.tokens != dpo1.tokens) {
-      std::printf("note: token counts differ (spm_encode %lld, dpo %lld)\n",
-                  static_cast<long long>(spm_figures.tokens), static_cast<long long>(dpo1.tokens));
+      std::printf(
+          "note: token counts differ (spm_encode %lld, dpo %lld)\n",
+          static_cast<long long>(spm_figures.tokens),
+          static_cast<long long>(dpo1.tokens));
     }
   } catch (const std::exception& error) {
     std::cerr << "error: " << error.what() << "\n";

@@ -1,8 +1,10 @@
 // bench_train: training throughput (tokens/s), peak memory and model FLOPs utilisation (MFU) of
 // `dpo train`, whose trainer (trainer/dpo_trainer.h) runs here in-process.
 //
-//   bench_train [--preset tiny|small|tinyllama-1b] [--device cpu|cuda] [--dtype fp32|bf16|bf16_pure]
-//               [--pairs-per-step 8] [--steps 20] [--warmup-steps 3 (at least 1)] [--max-length 512]
+//   bench_train [--preset tiny|small|tinyllama-1b] [--device cpu|cuda] [--dtype
+//   fp32|bf16|bf16_pure]
+//               [--pairs-per-step 8] [--steps 20] [--warmup-steps 3 (at least 1)] [--max-length
+//               512]
 //               [--threads 2] [--vocab-size 2000 | --tokenizer tokenizer.model]
 //               [--peak-tflops X] [--data pairs.jsonl] [--work DIR]
 //
@@ -37,9 +39,9 @@
 #include "dataloader/prepare.h"
 #include "dataloader/tokenizer_training.h"
 #include "model/model_config.h"
+#include "pipeline/model_factory.h"
 #include "trainer/config.h"
 #include "trainer/dpo_trainer.h"
-#include "pipeline/model_factory.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -54,7 +56,7 @@ struct BenchOptions {
   std::string tokenizer;  // empty: train one on the data
   double peak_tflops = 0;
   std::string data = "examples/support/pairs.jsonl";  // run from the repository root
-  std::string work;       // empty: a folder in /tmp, removed at the end
+  std::string work;                                   // empty: a folder in /tmp, removed at the end
 };
 
 // The matrix-product FLOPs of one training token (forward + backward) at a sequence length.
@@ -62,29 +64,32 @@ double train_flops_per_token(const dpo::ModelConfig& c, double mean_sequence_len
   const double embedding = static_cast<double>(c.vocab_size) * static_cast<double>(c.hidden_size);
   const double matmul_parameters = static_cast<double>(c.num_parameters()) - embedding +
                                    (c.tie_word_embeddings ? embedding : 0.0);
-  return 6.0 * matmul_parameters +
-         12.0 * static_cast<double>(c.num_hidden_layers) * static_cast<double>(c.hidden_size) *
-             mean_sequence_length;
+  return 6.0 * matmul_parameters + 12.0 * static_cast<double>(c.num_hidden_layers) *
+                                       static_cast<double>(c.hidden_size) * mean_sequence_length;
 }
 
 // The first `rows` non-empty lines of `source`, written to `target`.
 void copy_first_rows(const std::string& source, const std::string& target, int64_t rows) {
   std::ifstream in(source);
-  if (!in) throw dpo::IoError("cannot read " + source);
+  if (!in)
+    throw dpo::IoError("cannot read " + source);
   std::ofstream out(target);
   int64_t written = 0;
   for (std::string line; written < rows && std::getline(in, line);) {
-    if (line.empty()) continue;
+    if (line.empty())
+      continue;
     out << line << "\n";
     ++written;
   }
-  if (!out) throw dpo::IoError("cannot write " + target);
+  if (!out)
+    throw dpo::IoError("cannot write " + target);
 }
 
 int run(const BenchOptions& o) {
   const bool own_work = o.work.empty();
-  const fs::path dir = own_work ? fs::temp_directory_path() / ("dpo-bench-train-" + std::to_string(getpid()))
-                                : fs::path(o.work);
+  const fs::path dir =
+      own_work ? fs::temp_directory_path() / ("dpo-bench-train-" + std::to_string(getpid()))
+               : fs::path(o.work);
   fs::remove_all(dir);
   fs::create_directories(dir);
 
@@ -100,7 +105,8 @@ int run(const BenchOptions& o) {
     dpo::TokenizerTrainingOptions training;
     training.vocab_size = o.vocab_size;
     training.user_symbols = chatml;
-    tokenizer = dpo::train_tokenizer_on_pairs({o.data}, (dir / "tokenizer").string(), training).model_path;
+    tokenizer =
+        dpo::train_tokenizer_on_pairs({o.data}, (dir / "tokenizer").string(), training).model_path;
   }
   dpo::InitModelOptions init;
   init.preset = o.preset;
@@ -144,32 +150,43 @@ int run(const BenchOptions& o) {
   train.eval.every_steps = 0;  // only before training and at the end
   train.eval.batch_pairs = o.pairs_per_step;
   train.eval.max_pairs = 16;
-  std::printf("bench_train: %s (%lld parameters), %s %s, %lld pairs per step, %lld warm-up + %lld timed "
-              "steps; data %s (%llu train / %llu held-out pairs, max length %lld)\n",
-              o.preset.c_str(), static_cast<long long>(model.parameters), o.device.c_str(),
-              dpo::train_dtype_name(train.train.dtype), static_cast<long long>(o.pairs_per_step),
-              static_cast<long long>(o.warmup_steps), static_cast<long long>(o.steps), o.data.c_str(),
-              static_cast<unsigned long long>(prepared.train_pairs),
-              static_cast<unsigned long long>(prepared.val_pairs), static_cast<long long>(o.max_length));
+  std::printf(
+      "bench_train: %s (%lld parameters), %s %s, %lld pairs per step, %lld warm-up + %lld timed "
+      "steps; data %s (%llu train / %llu held-out pairs, max length %lld)\n",
+      o.preset.c_str(),
+      static_cast<long long>(model.parameters),
+      o.device.c_str(),
+      dpo::train_dtype_name(train.train.dtype),
+      static_cast<long long>(o.pairs_per_step),
+      static_cast<long long>(o.warmup_steps),
+      static_cast<long long>(o.steps),
+      o.data.c_str(),
+      static_cast<unsigned long long>(prepared.train_pairs),
+      static_cast<unsigned long long>(prepared.val_pairs),
+      static_cast<long long>(o.max_length));
   std::fflush(stdout);
   dpo::TrainResult result = dpo::train_dpo(train);
   if (result.steps != total_steps)
-    throw dpo::DataError("the run stopped after " + std::to_string(result.steps) + " of " +
-                         std::to_string(total_steps) + " steps (" + result.stop_reason + ")");
+    throw dpo::DataError(
+        "the run stopped after " + std::to_string(result.steps) + " of " +
+        std::to_string(total_steps) + " steps (" + result.stop_reason + ")");
 
   // 5. Figures from metrics.jsonl: the train lines after the warm-up.
   std::ifstream metrics(train.train.out_dir + "/metrics.jsonl");
   std::vector<json> lines;
   for (std::string line; std::getline(metrics, line);) {
     json object = json::parse(line);
-    if (object.value("split", "") == "train" && !object.contains("skipped")) lines.push_back(object);
+    if (object.value("split", "") == "train" && !object.contains("skipped"))
+      lines.push_back(object);
   }
   if (static_cast<int64_t>(lines.size()) != total_steps)
-    throw dpo::DataError("metrics.jsonl holds " + std::to_string(lines.size()) + " train lines, not " +
-                         std::to_string(total_steps));
+    throw dpo::DataError(
+        "metrics.jsonl holds " + std::to_string(lines.size()) + " train lines, not " +
+        std::to_string(total_steps));
   // Each line's `seconds` is taken at the end of its step: the timed window opens at the end of
   // the last warm-up step.
-  const double start_seconds = lines[static_cast<size_t>(o.warmup_steps) - 1]["seconds"].get<double>();
+  const double start_seconds =
+      lines[static_cast<size_t>(o.warmup_steps) - 1]["seconds"].get<double>();
   double tokens = 0, pairs = 0;
   for (size_t i = static_cast<size_t>(o.warmup_steps); i < lines.size(); ++i) {
     tokens += lines[i]["tokens"].get<double>();
@@ -181,23 +198,53 @@ int run(const BenchOptions& o) {
   const double flops_per_token = train_flops_per_token(model.config, mean_sequence);
   const double achieved_tflops = flops_per_token * tokens_per_s / 1e12;
   std::printf("\n%-28s %s\n", "preset", o.preset.c_str());
-  std::printf("%-28s %lld (hidden %lld, %lld layers, vocab %lld)\n", "parameters",
-              static_cast<long long>(model.parameters), static_cast<long long>(model.config.hidden_size),
-              static_cast<long long>(model.config.num_hidden_layers),
-              static_cast<long long>(model.config.vocab_size));
-  std::printf("%-28s %s %s%s\n", "device, dtype", o.device.c_str(), dpo::train_dtype_name(train.train.dtype),
-              o.device == "cpu" ? (", " + std::to_string(o.threads) + " threads").c_str() : "");
-  std::printf("%-28s %.3f s/step, %.1f pairs/s\n", "timed steps", seconds / static_cast<double>(o.steps),
-              pairs / seconds);
-  std::printf("%-28s %.0f tokens/s (mean sequence %.0f tokens)\n", "throughput", tokens_per_s, mean_sequence);
-  std::printf("%-28s %.0f MiB (%s)\n", "peak memory", lines.back()["peak_memory_mib"].get<double>(),
-              o.device == "cuda" ? "CUDA caching allocator, allocated" : "process resident high-water mark");
-  std::printf("%-28s %.3g FLOP/token, %.3f TFLOP/s achieved\n", "model FLOPs", flops_per_token, achieved_tflops);
+  std::printf(
+      "%-28s %lld (hidden %lld, %lld layers, vocab %lld)\n",
+      "parameters",
+      static_cast<long long>(model.parameters),
+      static_cast<long long>(model.config.hidden_size),
+      static_cast<long long>(model.config.num_hidden_layers),
+      static_cast<long long>(model.config.vocab_size));
+  std::printf(
+      "%-28s %s %s%s\n",
+      "device, dtype",
+      o.device.c_str(),
+      dpo::train_dtype_name(train.train.dtype),
+      o.device == "cpu" ? (", " + std::to_string(o.threads) + " threads").c_str() : "");
+  std::printf(
+      "%-28s %.3f s/step, %.1f pairs/s\n",
+      "timed steps",
+      seconds / static_cast<double>(o.steps),
+      pairs / seconds);
+  std::printf(
+      "%-28s %.0f tokens/s (mean sequence %.0f tokens)\n",
+      "throughput",
+      tokens_per_s,
+      mean_sequence);
+  std::printf(
+      "%-28s %.0f MiB (%s)\n",
+      "peak memory",
+      lines.back()["peak_memory_mib"].get<double>(),
+      o.device == "cuda" ? "CUDA caching allocator, allocated"
+                         : "process resident high-water mark");
+  std::printf(
+      "%-28s %.3g FLOP/token, %.3f TFLOP/s achieved\n",
+      "model FLOPs",
+      flops_per_token,
+      achieved_tflops);
   if (o.peak_tflops > 0)
-    std::printf("%-28s %.1f%% of %.1f TFLOP/s\n", "MFU", 100.0 * achieved_tflops / o.peak_tflops, o.peak_tflops);
+    std::printf(
+        "%-28s %.1f%% of %.1f TFLOP/s\n",
+        "MFU",
+        100.0 * achieved_tflops / o.peak_tflops,
+        o.peak_tflops);
   else
-    std::printf("%-28s (give --peak-tflops, the device's dense peak for %s)\n", "MFU", dpo::train_dtype_name(train.train.dtype));
-  if (own_work) fs::remove_all(dir);
+    std::printf(
+        "%-28s (give --peak-tflops, the device's dense peak for %s)\n",
+        "MFU",
+        dpo::train_dtype_name(train.train.dtype));
+  if (own_work)
+    fs::remove_all(dir);
   return 0;
 }
 
@@ -207,22 +254,37 @@ int main(int argc, char** argv) {
   BenchOptions o;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--preset") o.preset = value;
-    else if (flag == "--device") o.device = value;
-    else if (flag == "--dtype") o.dtype = value;
-    else if (flag == "--pairs-per-step") o.pairs_per_step = std::atoll(value.c_str());
-    else if (flag == "--steps") o.steps = std::atoll(value.c_str());
-    else if (flag == "--warmup-steps") o.warmup_steps = std::atoll(value.c_str());
-    else if (flag == "--max-length") o.max_length = std::atoll(value.c_str());
-    else if (flag == "--threads") o.threads = std::atoi(value.c_str());
-    else if (flag == "--vocab-size") o.vocab_size = std::atoi(value.c_str());
-    else if (flag == "--tokenizer") o.tokenizer = value;
-    else if (flag == "--peak-tflops") o.peak_tflops = std::atof(value.c_str());
-    else if (flag == "--data") o.data = value;
-    else if (flag == "--work") o.work = value;
+    if (flag == "--preset")
+      o.preset = value;
+    else if (flag == "--device")
+      o.device = value;
+    else if (flag == "--dtype")
+      o.dtype = value;
+    else if (flag == "--pairs-per-step")
+      o.pairs_per_step = std::atoll(value.c_str());
+    else if (flag == "--steps")
+      o.steps = std::atoll(value.c_str());
+    else if (flag == "--warmup-steps")
+      o.warmup_steps = std::atoll(value.c_str());
+    else if (flag == "--max-length")
+      o.max_length = std::atoll(value.c_str());
+    else if (flag == "--threads")
+      o.threads = std::atoi(value.c_str());
+    else if (flag == "--vocab-size")
+      o.vocab_size = std::atoi(value.c_str());
+    else if (flag == "--tokenizer")
+      o.tokenizer = value;
+    else if (flag == "--peak-tflops")
+      o.peak_tflops = std::atof(value.c_str());
+    else if (flag == "--data")
+      o.data = value;
+    else if (flag == "--work")
+      o.work = value;
     else {
-      std::fprintf(stderr, "bench_train: unknown flag %s (see the comment at the top of bench_train.cpp)\n",
-                   flag.c_str());
+      std::fprintf(
+          stderr,
+          "bench_train: unknown flag %s (see the comment at the top of bench_train.cpp)\n",
+          flag.c_str());
       return 2;
     }
   }
@@ -231,7 +293,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (o.steps < 1 || o.warmup_steps < 1 || o.pairs_per_step < 1) {
-    std::fprintf(stderr, "bench_train: --steps, --warmup-steps and --pairs-per-step must be at least 1\n");
+    std::fprintf(
+        stderr, "bench_train: --steps, --warmup-steps and --pairs-per-step must be at least 1\n");
     return 2;
   }
   dpo::keep_freed_memory_in_heap();  // as the dpo binary does

@@ -24,25 +24,30 @@
 namespace {
 
 const char* kWords[] = {
-    "the", "model", "answer", "should", "explain", "why", "data", "training", "preference",
-    "pair", "user", "assistant", "because", "however", "therefore", "example", "function",
-    "value", "return", "result", "consider", "following", "step", "first", "second", "then",
-    "finally", "important", "note", "that", "this", "with", "without", "can", "will", "code",
-    "python", "list", "number", "string", "error", "output", "input", "question", "help",
-    "please", "write", "short", "story", "about", "a", "an", "of", "to", "in", "is", "are",
-    "**bold**", "`x = 1`", "1.", "2.", "-", "(see", "above)", "e.g.,", "it's", "100%"};
+    "the",       "model",      "answer",   "should", "explain",   "why",     "data",
+    "training",  "preference", "pair",     "user",   "assistant", "because", "however",
+    "therefore", "example",    "function", "value",  "return",    "result",  "consider",
+    "following", "step",       "first",    "second", "then",      "finally", "important",
+    "note",      "that",       "this",     "with",   "without",   "can",     "will",
+    "code",      "python",     "list",     "number", "string",    "error",   "output",
+    "input",     "question",   "help",     "please", "write",     "short",   "story",
+    "about",     "a",          "an",       "of",     "to",        "in",      "is",
+    "are",       "**bold**",   "`x = 1`",  "1.",     "2.",        "-",       "(see",
+    "above)",    "e.g.,",      "it's",     "100%"};
 constexpr size_t kWordCount = sizeof(kWords) / sizeof(kWords[0]);
 // Rare words that exercise escapes and multi-byte UTF-8, as real exports have a few of them.
-const char* kRareWords[] = {"café", "naïve", "日本語", "données", "🙂", "quote\"inside",
-                            "back\\slash", "tab\there"};
+const char* kRareWords[] = {
+    "café", "naïve", "日本語", "données", "🙂", "quote\"inside", "back\\slash", "tab\there"};
 constexpr size_t kRareWordCount = sizeof(kRareWords) / sizeof(kRareWords[0]);
 
 std::string sentence(std::mt19937_64& rng, int words) {
   std::string text;
   for (int i = 0; i < words; ++i) {
-    if (i) text += (rng() % 13 == 0) ? "\n" : " ";
+    if (i)
+      text += (rng() % 13 == 0) ? "\n" : " ";
     uint64_t draw = rng();
-    text += (draw % 200 == 0) ? kRareWords[(draw >> 8) % kRareWordCount] : kWords[(draw >> 8) % kWordCount];
+    text += (draw % 200 == 0) ? kRareWords[(draw >> 8) % kRareWordCount]
+                              : kWords[(draw >> 8) % kWordCount];
   }
   return text;
 }
@@ -58,8 +63,14 @@ std::string ultrafeedback_row(std::mt19937_64& rng, uint64_t index) {
   std::string chosen = sentence(rng, 80 + static_cast<int>(rng() % 300));
   std::string rejected = sentence(rng, 60 + static_cast<int>(rng() % 300));
   char id[65];
-  std::snprintf(id, sizeof(id), "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64,
-                rng(), rng(), rng(), index);
+  std::snprintf(
+      id,
+      sizeof(id),
+      "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64,
+      rng(),
+      rng(),
+      rng(),
+      index);
   std::string user = message("user", prompt);
   std::string row = "{\"prompt\": " + dpo::json_quote(prompt) + ", \"prompt_id\": \"" + id +
                     "\", \"chosen\": [" + user + ", " + message("assistant", chosen) +
@@ -96,15 +107,21 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (arg == "--rows") rows = std::strtoull(next().c_str(), nullptr, 10);
-    else if (arg == "--file") path = next();
-    else if (arg == "--python") python = next();
-    else if (arg == "--keep") keep = true;
-    else if (arg == "--generate-only") generate_only = true;
+    if (arg == "--rows")
+      rows = std::strtoull(next().c_str(), nullptr, 10);
+    else if (arg == "--file")
+      path = next();
+    else if (arg == "--python")
+      python = next();
+    else if (arg == "--keep")
+      keep = true;
+    else if (arg == "--generate-only")
+      generate_only = true;
     else {
-      std::fprintf(stderr,
-                   "usage: bench_validate [--rows N] [--file PATH] [--python EXE] [--keep] "
-                   "[--generate-only]\n");
+      std::fprintf(
+          stderr,
+          "usage: bench_validate [--rows N] [--file PATH] [--python EXE] [--keep] "
+          "[--generate-only]\n");
       return 2;
     }
   }
@@ -112,7 +129,8 @@ int main(int argc, char** argv) {
   // 1. The input file (regenerated unless it exists with --keep).
   if (!(keep && file_size(path) > 0)) {
     std::string dir = path.substr(0, path.find_last_of('/'));
-    if (dir != path) std::system(("mkdir -p '" + dir + "'").c_str());
+    if (dir != path)
+      std::system(("mkdir -p '" + dir + "'").c_str());
     std::FILE* out = std::fopen(path.c_str(), "wb");
     if (out == nullptr) {
       std::perror(path.c_str());
@@ -127,7 +145,8 @@ int main(int argc, char** argv) {
   }
   double megabytes = static_cast<double>(file_size(path)) / 1e6;
   std::printf("file: %s, %.1f MB\n", path.c_str(), megabytes);
-  if (generate_only) return 0;
+  if (generate_only)
+    return 0;
 
   // 2. Full validation on this thread (every check, split, statistics).
   dpo::ValidateOptions options;
@@ -149,19 +168,33 @@ int main(int argc, char** argv) {
   double python_s = 0;
   if (pipe == nullptr || std::fscanf(pipe, "%" SCNu64 " %lf", &python_rows, &python_s) != 2) {
     std::fprintf(stderr, "could not run the Python baseline: %s\n", command.c_str());
-    if (pipe) pclose(pipe);
+    if (pipe)
+      pclose(pipe);
     return 1;
   }
   pclose(pipe);
 
   std::printf("%-34s %10s %12s %10s\n", "", "MB/s", "rows/s", "seconds");
-  std::printf("%-34s %10.0f %12.0f %10.2f\n", "dpo validate (1 thread, all checks)",
-              megabytes / validate_s, report.rows / validate_s, validate_s);
-  std::printf("%-34s %10.0f %12.0f %10.2f\n", "python3 json.loads loop",
-              megabytes / python_s, python_rows / python_s, python_s);
+  std::printf(
+      "%-34s %10.0f %12.0f %10.2f\n",
+      "dpo validate (1 thread, all checks)",
+      megabytes / validate_s,
+      report.rows / validate_s,
+      validate_s);
+  std::printf(
+      "%-34s %10.0f %12.0f %10.2f\n",
+      "python3 json.loads loop",
+      megabytes / python_s,
+      python_rows / python_s,
+      python_s);
   std::printf("ratio validate / json.loads: %.2fx\n", python_s / validate_s);
-  std::printf("rows %" PRIu64 " (python %" PRIu64 "), pairs_ok %" PRIu64 ", errors %" PRIu64
-              ", warnings %" PRIu64 "\n",
-              report.rows, python_rows, report.pairs_ok, report.errors, report.warnings);
+  std::printf(
+      "rows %" PRIu64 " (python %" PRIu64 "), pairs_ok %" PRIu64 ", errors %" PRIu64
+      ", warnings %" PRIu64 "\n",
+      report.rows,
+      python_rows,
+      report.pairs_ok,
+      report.errors,
+      report.warnings);
   return report.rows == python_rows ? 0 : 1;
 }

@@ -43,19 +43,26 @@ const std::vector<std::string> kTexts = {
     "▁already▁underlined",
 };
 
-std::string run_spm_encode(const std::string& spm, const std::string& model,
-                           const std::vector<std::string>& texts, const std::string& tmp) {
+std::string run_spm_encode(
+    const std::string& spm,
+    const std::string& model,
+    const std::vector<std::string>& texts,
+    const std::string& tmp) {
   std::ofstream out(tmp);
-  for (const std::string& text : texts) out << text << "\n";
+  for (const std::string& text : texts)
+    out << text << "\n";
   out.close();
   std::string command = spm + " --model=" + model + " --output_format=id < " + tmp;
   std::FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) throw std::runtime_error("cannot run " + command);
+  if (!pipe)
+    throw std::runtime_error("cannot run " + command);
   std::string output;
   char buffer[4096];
   size_t n;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
-  if (pclose(pipe) != 0) throw std::runtime_error("failed: " + command);
+  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0)
+    output.append(buffer, n);
+  if (pclose(pipe) != 0)
+    throw std::runtime_error("failed: " + command);
   return output;
 }
 
@@ -67,7 +74,8 @@ std::vector<std::vector<int32_t>> parse_lines(const std::string& output) {
     std::vector<int32_t> ids;
     std::istringstream words(line);
     int32_t id;
-    while (words >> id) ids.push_back(id);
+    while (words >> id)
+      ids.push_back(id);
     lines.push_back(ids);
   }
   return lines;
@@ -75,17 +83,22 @@ std::vector<std::vector<int32_t>> parse_lines(const std::string& output) {
 
 std::string join(const std::vector<int32_t>& ids) {
   std::string text;
-  for (size_t i = 0; i < ids.size(); ++i) text += (i ? " " : "") + std::to_string(ids[i]);
+  for (size_t i = 0; i < ids.size(); ++i)
+    text += (i ? " " : "") + std::to_string(ids[i]);
   return text;
 }
 
 int failures = 0;
 int checks = 0;
 
-void expect(bool ok, const std::string& what, const std::vector<int32_t>& ours,
-            const std::vector<int32_t>& expected) {
+void expect(
+    bool ok,
+    const std::string& what,
+    const std::vector<int32_t>& ours,
+    const std::vector<int32_t>& expected) {
   ++checks;
-  if (ok) return;
+  if (ok)
+    return;
   ++failures;
   std::cout << "  MISMATCH " << what << "\n    dpo:      " << join(ours)
             << "\n    expected: " << join(expected) << "\n";
@@ -104,7 +117,8 @@ int main(int argc, char** argv) {
   if (DIR* d = opendir(dir.c_str())) {
     while (dirent* entry = readdir(d)) {
       std::string name = entry->d_name;
-      if (name.find(".model") != std::string::npos) models.push_back(dir + "/" + name);
+      if (name.find(".model") != std::string::npos)
+        models.push_back(dir + "/" + name);
     }
     closedir(d);
   }
@@ -144,7 +158,8 @@ int main(int argc, char** argv) {
         spec.legacy = false;
         dpo::Tokenizer strict(model, dpo::read_file(model, "tokenizer model"), spec);
         for (size_t i = 0; i < kTexts.size(); ++i) {
-          if (kTexts[i][0] == ' ' || kTexts[i].rfind("▁", 0) == 0) continue;
+          if (kTexts[i][0] == ' ' || kTexts[i].rfind("▁", 0) == 0)
+            continue;
           auto ours = strict.encode(kTexts[i]);
           expect(ours == expected[i], "legacy=false '" + kTexts[i] + "'", ours, expected[i]);
         }
@@ -155,14 +170,17 @@ int main(int argc, char** argv) {
           bool ok = ours.size() >= 2 && ours[0] == strict.bos_id() &&
                     std::vector<int32_t>(ours.begin() + 1, ours.end()) != plain;
           std::vector<int32_t> want = {strict.bos_id()};
-          expect(ok, "legacy=false: no '▁' after <s> in '<s>Hello' (differs from legacy)", ours,
-                 want);
+          expect(
+              ok, "legacy=false: no '▁' after <s> in '<s>Hello' (differs from legacy)", ours, want);
         }
       }
       if (model.find("mistral_tokenizer.model.v1") != std::string::npos) {
         auto ours = tokenizer.encode("Hello world");
-        expect(ours == std::vector<int32_t>{22557, 1526}, "README: Mistral v1 'Hello world'",
-               ours, {22557, 1526});
+        expect(
+            ours == std::vector<int32_t>{22557, 1526},
+            "README: Mistral v1 'Hello world'",
+            ours,
+            {22557, 1526});
         std::cout << "  README fact: 'Hello world' -> " << join(ours) << "\n";
       }
     }

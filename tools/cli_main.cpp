@@ -27,19 +27,25 @@ namespace {
 std::string first_positional(const CLI::App& app, int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--") return i + 1 < argc ? argv[i + 1] : "";
-    if (arg.size() < 2 || arg[0] != '-') return arg;
-    if (arg.find('=') != std::string::npos) continue;  // --log-level=debug
+    if (arg == "--")
+      return i + 1 < argc ? argv[i + 1] : "";
+    if (arg.size() < 2 || arg[0] != '-')
+      return arg;
+    if (arg.find('=') != std::string::npos)
+      continue;  // --log-level=debug
     const CLI::Option* option = app.get_option_no_throw(arg);
-    if (option != nullptr && option->get_type_size() != 0) ++i;  // skip its value
+    if (option != nullptr && option->get_type_size() != 0)
+      ++i;  // skip its value
   }
   return "";
 }
 
 bool has_argument(int argc, char** argv, const char* wanted) {
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--") == 0) return false;
-    if (std::strcmp(argv[i], wanted) == 0) return true;
+    if (std::strcmp(argv[i], "--") == 0)
+      return false;
+    if (std::strcmp(argv[i], wanted) == 0)
+      return true;
   }
   return false;
 }
@@ -47,7 +53,8 @@ bool has_argument(int argc, char** argv, const char* wanted) {
 std::string directory_of_this_executable() {
   std::vector<char> buffer(4096);
   ssize_t length = readlink("/proc/self/exe", buffer.data(), buffer.size() - 1);
-  if (length <= 0) return ".";
+  if (length <= 0)
+    return ".";
   std::string path(buffer.data(), static_cast<size_t>(length));
   size_t slash = path.rfind('/');
   return slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
@@ -61,19 +68,28 @@ int exec_torch_executable(const std::string& command, char** argv) {
       dir + "/" + kTorchExecutableName,                  // the build folder
       dir + "/../libexec/dpo/" + kTorchExecutableName};  // an installed prefix
   for (const std::string& path : candidates) {
-    if (access(path.c_str(), X_OK) != 0) continue;
+    if (access(path.c_str(), X_OK) != 0)
+      continue;
     execv(path.c_str(), argv);
-    std::fprintf(stderr, "dpo %s: error: could not start %s: %s\n", command.c_str(), path.c_str(),
-                 std::strerror(errno));
+    std::fprintf(
+        stderr,
+        "dpo %s: error: could not start %s: %s\n",
+        command.c_str(),
+        path.c_str(),
+        std::strerror(errno));
     return kExitCannotRun;
   }
-  std::fprintf(stderr,
-               "dpo %s: error: this command needs LibTorch, which runs in the separate executable "
-               "%s, and it is not installed: looked for %s and %s\n"
-               "hint: install dpo whole (cmake --install, or the Debian package), or build the "
-               "%s target beside dpo\n",
-               command.c_str(), kTorchExecutableName, candidates[0].c_str(), candidates[1].c_str(),
-               kTorchExecutableName);
+  std::fprintf(
+      stderr,
+      "dpo %s: error: this command needs LibTorch, which runs in the separate executable "
+      "%s, and it is not installed: looked for %s and %s\n"
+      "hint: install dpo whole (cmake --install, or the Debian package), or build the "
+      "%s target beside dpo\n",
+      command.c_str(),
+      kTorchExecutableName,
+      candidates[0].c_str(),
+      candidates[1].c_str(),
+      kTorchExecutableName);
   return kExitCannotRun;
 }
 
@@ -82,15 +98,16 @@ int exec_torch_executable(const std::string& command, char** argv) {
 int cli_main(int argc, char** argv, const CliProgram& program) {
   // Before any big allocation; commands with a --threads option set their own count later.
   keep_freed_memory_in_heap();
-  if (program.start != nullptr) program.start();
+  if (program.start != nullptr)
+    program.start();
 
   CLI::App app{
       "dpo: Direct Preference Optimization for Hugging Face checkpoints.\n"
       "Validate preference data, prepare it, train, check and compare datasets."};
   app.require_subcommand(1);
   app.set_version_flag("--version", program.version_text());
-  app.add_flag("--verbose",
-               "With --version: load LibTorch and show its runtime (CUDA devices, SDPA)");
+  app.add_flag(
+      "--verbose", "With --version: load LibTorch and show its runtime (CUDA devices, SDPA)");
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "debug, info, warn, error or quiet")
       ->capture_default_str();
@@ -110,10 +127,13 @@ int cli_main(int argc, char** argv, const CliProgram& program) {
 
   const std::string chosen = first_positional(app, argc, argv);
   for (const CommandSpec& spec : program.commands) {
-    if (spec.add == nullptr && chosen == spec.name) return exec_torch_executable(chosen, argv);
+    if (spec.add == nullptr && chosen == spec.name)
+      return exec_torch_executable(chosen, argv);
   }
-  const bool holds_all = std::all_of(program.commands.begin(), program.commands.end(),
-                                     [](const CommandSpec& spec) { return spec.add != nullptr; });
+  const bool holds_all =
+      std::all_of(program.commands.begin(), program.commands.end(), [](const CommandSpec& spec) {
+        return spec.add != nullptr;
+      });
   if (!holds_all && chosen.empty() && has_argument(argc, argv, "--version") &&
       has_argument(argc, argv, "--verbose")) {
     return exec_torch_executable("--version", argv);

@@ -7,8 +7,8 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
-#include "tools/commands.h"
 #include "pipeline/data_gates.h"
+#include "tools/commands.h"
 
 namespace dpo {
 namespace {
@@ -20,14 +20,24 @@ struct CheckFlags {
 
 int run_check_command(const CheckFlags& flags) {
   CheckOutcome outcome = run_check(flags.request);
-  std::printf("\ncheck of %zu file(s) with %s\n", flags.request.files.size(), flags.request.model_dir.c_str());
+  std::printf(
+      "\ncheck of %zu file(s) with %s\n",
+      flags.request.files.size(),
+      flags.request.model_dir.c_str());
   std::printf("  %-24s %-6s %12s %12s  %s\n", "criterion", "", "value", "threshold", "detail");
   for (const Criterion& c : outcome.criteria) {
-    std::printf("  %-24s %-6s %12.4g %12.4g  %s\n", c.name.c_str(), c.passed ? "ok" : "FAIL", c.value,
-                c.threshold, c.detail.c_str());
+    std::printf(
+        "  %-24s %-6s %12.4g %12.4g  %s\n",
+        c.name.c_str(),
+        c.passed ? "ok" : "FAIL",
+        c.value,
+        c.threshold,
+        c.detail.c_str());
   }
-  if (!flags.report_path.empty()) write_file_atomically(flags.report_path, outcome.report_json);
-  std::printf("%s\n", outcome.passed ? "PASS: the dataset trains cleanly" : "FAIL: see the criteria above");
+  if (!flags.report_path.empty())
+    write_file_atomically(flags.report_path, outcome.report_json);
+  std::printf(
+      "%s\n", outcome.passed ? "PASS: the dataset trains cleanly" : "FAIL: see the criteria above");
   return outcome.passed ? kExitOk : kExitFailed;
 }
 
@@ -41,10 +51,12 @@ Command add_check_command(CLI::App& dpo) {
       "(exit 0 pass, 1 fail, 2 could not run).");
   app->add_option("data", flags->request.files, "Data files")->required();
   app->add_option("--model", flags->request.model_dir, "The SFT model folder")->required();
-  app->add_option("--config", flags->request.config_path, "A JSON config (thresholds in its check section)");
+  app->add_option(
+      "--config", flags->request.config_path, "A JSON config (thresholds in its check section)");
   app->add_option("--set", flags->request.overrides, "Override a config key (repeatable)");
   app->add_option("--steps", flags->request.steps, "Training steps (default: check.steps)");
-  app->add_option("--out", flags->request.out_dir, "Working folder (prepared file, run)")->capture_default_str();
+  app->add_option("--out", flags->request.out_dir, "Working folder (prepared file, run)")
+      ->capture_default_str();
   app->add_option("--report", flags->report_path, "Write the report as JSON");
   return Command{app, [flags]() { return run_check_command(*flags); }};
 }

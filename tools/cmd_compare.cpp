@@ -7,8 +7,8 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
-#include "tools/commands.h"
 #include "pipeline/data_gates.h"
+#include "tools/commands.h"
 
 namespace dpo {
 namespace {
@@ -21,13 +21,15 @@ struct CompareFlags {
 int run_compare_command(const CompareFlags& flags) {
   CompareOutcome outcome = run_compare(flags.request);
   std::fputs(outcome.summary.c_str(), stdout);
-  if (!flags.report_path.empty()) write_file_atomically(flags.report_path, outcome.report_json);
+  if (!flags.report_path.empty())
+    write_file_atomically(flags.report_path, outcome.report_json);
   if (!outcome.regression) {
     std::printf("PASS: no regression\n");
     return kExitOk;
   }
   std::printf("REGRESSION:\n");
-  for (const std::string& reason : outcome.reasons) std::printf("  %s\n", reason.c_str());
+  for (const std::string& reason : outcome.reasons)
+    std::printf("  %s\n", reason.c_str());
   return kExitFailed;
 }
 
@@ -37,15 +39,21 @@ Command add_compare_command(CLI::App& dpo) {
   auto flags = std::make_shared<CompareFlags>();
   CLI::App* app = dpo.add_subcommand(
       "compare",
-      "Gate: compare two versions of a dataset (data diff and the same short training run on each); "
+      "Gate: compare two versions of a dataset (data diff and the same short training run on "
+      "each); "
       "exit 1 on regression, 0 otherwise, 2 could not run.");
-  app->add_option("--baseline", flags->request.baseline, "Files of the baseline version")->required();
-  app->add_option("--candidate", flags->request.candidate, "Files of the candidate version")->required();
+  app->add_option("--baseline", flags->request.baseline, "Files of the baseline version")
+      ->required();
+  app->add_option("--candidate", flags->request.candidate, "Files of the candidate version")
+      ->required();
   app->add_option("--model", flags->request.model_dir, "The SFT model folder")->required();
-  app->add_option("--config", flags->request.config_path, "A JSON config (thresholds in its compare section)");
+  app->add_option(
+      "--config", flags->request.config_path, "A JSON config (thresholds in its compare section)");
   app->add_option("--set", flags->request.overrides, "Override a config key (repeatable)");
-  app->add_option("--eval-data", flags->request.eval_data,
-                  "A common held-out set (default: held-out pairs present in both versions)");
+  app->add_option(
+      "--eval-data",
+      flags->request.eval_data,
+      "A common held-out set (default: held-out pairs present in both versions)");
   app->add_option("--out", flags->request.out_dir, "Working folder")->capture_default_str();
   app->add_option("--report", flags->report_path, "Write the report as JSON");
   return Command{app, [flags]() { return run_compare_command(*flags); }};

@@ -24,14 +24,29 @@ int run_eval(const EvalFlags& flags) {
   // --device and --dtype read as train.device and train.dtype are (same names and aliases).
   apply_override(config, "train.device=" + flags.device);
   apply_override(config, "train.dtype=" + flags.dtype);
-  LossMeans m = evaluate_model(flags.model_dir, flags.prepared_path, flags.reference_dir, config.loss,
-                               config.train.device, config.train.dtype, flags.batch_pairs, flags.pairs_out);
-  std::printf("held-out pairs %lld\n  loss %.4f\n  accuracy %.4f\n  margin %.4f\n"
-              "  reward chosen %.4f  rejected %.4f\n  logps chosen %.3f  rejected %.3f "
-              "(per token %.4f / %.4f)\n",
-              static_cast<long long>(m.pairs), m.loss, m.rewards_accuracies, m.rewards_margins,
-              m.rewards_chosen, m.rewards_rejected, m.logps_chosen, m.logps_rejected,
-              m.logps_chosen_per_token, m.logps_rejected_per_token);
+  LossMeans m = evaluate_model(
+      flags.model_dir,
+      flags.prepared_path,
+      flags.reference_dir,
+      config.loss,
+      config.train.device,
+      config.train.dtype,
+      flags.batch_pairs,
+      flags.pairs_out);
+  std::printf(
+      "held-out pairs %lld\n  loss %.4f\n  accuracy %.4f\n  margin %.4f\n"
+      "  reward chosen %.4f  rejected %.4f\n  logps chosen %.3f  rejected %.3f "
+      "(per token %.4f / %.4f)\n",
+      static_cast<long long>(m.pairs),
+      m.loss,
+      m.rewards_accuracies,
+      m.rewards_margins,
+      m.rewards_chosen,
+      m.rewards_rejected,
+      m.logps_chosen,
+      m.logps_rejected,
+      m.logps_chosen_per_token,
+      m.logps_rejected_per_token);
   return kExitOk;
 }
 
@@ -39,16 +54,20 @@ int run_eval(const EvalFlags& flags) {
 
 Command add_eval_command(CLI::App& dpo) {
   auto flags = std::make_shared<EvalFlags>();
-  CLI::App* app = dpo.add_subcommand("eval", "Evaluate a checkpoint on the held-out split of a prepared file.");
+  CLI::App* app =
+      dpo.add_subcommand("eval", "Evaluate a checkpoint on the held-out split of a prepared file.");
   app->add_option("--model", flags->model_dir, "The model folder to evaluate")->required();
   app->add_option("--data", flags->prepared_path, "A prepared file (.h5)")->required();
-  app->add_option("--reference", flags->reference_dir, "Reference model folder (default: the model itself)");
-  app->add_option("--config", flags->config_path, "Config for the loss section (default: DPO, beta 0.1)");
+  app->add_option(
+      "--reference", flags->reference_dir, "Reference model folder (default: the model itself)");
+  app->add_option(
+      "--config", flags->config_path, "Config for the loss section (default: DPO, beta 0.1)");
   app->add_option("--set", flags->overrides, "Override a config key (repeatable)");
   app->add_option("--pairs-out", flags->pairs_out, "Write per-pair results (JSONL) here");
   app->add_option("--device", flags->device, "auto, cpu or cuda")->capture_default_str();
   app->add_option("--dtype", flags->dtype, "fp32 or bf16")->capture_default_str();
-  app->add_option("--batch-pairs", flags->batch_pairs, "Pairs per forward pass")->capture_default_str();
+  app->add_option("--batch-pairs", flags->batch_pairs, "Pairs per forward pass")
+      ->capture_default_str();
   return Command{app, [flags]() { return run_eval(*flags); }};
 }
 

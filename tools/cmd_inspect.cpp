@@ -13,7 +13,8 @@ namespace dpo {
 Command add_inspect_command(CLI::App& dpo) {
   auto options = std::make_shared<InspectOptions>();
   CLI::App* app = dpo.add_subcommand(
-      "inspect", "Print and verify a prepared file: attributes, split sizes, token lengths; decode a pair.");
+      "inspect",
+      "Print and verify a prepared file: attributes, split sizes, token lengths; decode a pair.");
   app->add_option("file", options->path, "A file written by dpo prepare")->required();
   app->add_option("--pair", options->pair, "Decode this pair (0-based)");
   app->add_option("--split", options->split, "train or val")->capture_default_str();

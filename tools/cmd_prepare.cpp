@@ -22,7 +22,8 @@ struct PrepareFlags {
 int run_prepare(const PrepareFlags& flags) {
   PrepareOptions options = flags.options;
   options.validate.format = parse_data_format(flags.format);
-  if (!flags.fields.empty()) options.validate.fields = FieldNames::parse(flags.fields);
+  if (!flags.fields.empty())
+    options.validate.fields = FieldNames::parse(flags.fields);
   options.length_policy = parse_length_policy(flags.length_policy);
   PrepareResult result = prepare_dataset(options);
   std::fputs(prepare_summary(result, options.out_path).c_str(), stdout);
@@ -38,20 +39,30 @@ Command add_prepare_command(CLI::App& dpo) {
       "Validate, render with the model's chat template, tokenize, split train/held-out and write "
       "one HDF5 file (atomically). Re-running with the same inputs is a no-op.");
   app->add_option("--data", flags->options.files, "Data files (as for validate)")->required();
-  app->add_option("--model", flags->options.model_dir,
-                  "A Hugging Face model folder (tokenizer.model, tokenizer_config.json with chat_template)");
+  app->add_option(
+      "--model",
+      flags->options.model_dir,
+      "A Hugging Face model folder (tokenizer.model, tokenizer_config.json with chat_template)");
   app->add_option("--tokenizer", flags->options.tokenizer_path, "Or a bare tokenizer.model ...");
-  app->add_option("--template", flags->options.template_spec,
-                  "... with a chat template: built-in name, .jinja file or model folder (also overrides --model's)");
-  app->add_option("--max-length", flags->options.max_length, "Tokens per sequence (prompt + completion)")
+  app->add_option(
+      "--template",
+      flags->options.template_spec,
+      "... with a chat template: built-in name, .jinja file or model folder (also overrides "
+      "--model's)");
+  app->add_option(
+         "--max-length", flags->options.max_length, "Tokens per sequence (prompt + completion)")
       ->capture_default_str();
-  app->add_option("--length-policy", flags->length_policy,
-                  "Over max length: drop, truncate_prompt_left, truncate_completion or error")
+  app->add_option(
+         "--length-policy",
+         flags->length_policy,
+         "Over max length: drop, truncate_prompt_left, truncate_completion or error")
       ->capture_default_str();
   app->add_option("--out", flags->options.out_path, "The prepared file to write (.h5)")->required();
-  app->add_option("--val-fraction", flags->options.validate.val_fraction, "Held-out fraction of prompts")
+  app->add_option(
+         "--val-fraction", flags->options.validate.val_fraction, "Held-out fraction of prompts")
       ->capture_default_str();
-  app->add_option("--seed", flags->options.validate.seed, "Seed of the split")->capture_default_str();
+  app->add_option("--seed", flags->options.validate.seed, "Seed of the split")
+      ->capture_default_str();
   app->add_option("--threads", flags->options.threads, "Tokenization threads (0: every core)")
       ->capture_default_str();
   app->add_option("--format", flags->format, "Data format (see validate)")->capture_default_str();

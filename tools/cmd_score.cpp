@@ -25,17 +25,23 @@ Command add_score_command(CLI::App& dpo) {
   auto flags = std::make_shared<ScoreFlags>();
   ScoreRequest* request = &flags->request;
   CLI::App* app = dpo.add_subcommand(
-      "score", "Per pair, the summed completion log-probs and token counts of chosen and rejected under a model.");
+      "score",
+      "Per pair, the summed completion log-probs and token counts of chosen and rejected under a "
+      "model.");
   app->add_option("--model", request->model_dir, "Model folder")->required();
   app->add_option("--data", request->prepared_path, "A prepared file (.h5)")->required();
   app->add_option("--split", request->split, "train, val or all")->capture_default_str();
-  app->add_option("--batch-pairs", request->batch_pairs, "Pairs per forward pass")->capture_default_str();
+  app->add_option("--batch-pairs", request->batch_pairs, "Pairs per forward pass")
+      ->capture_default_str();
   app->add_option("--device", flags->device, "auto, cpu or cuda")->capture_default_str();
   app->add_option("--dtype", flags->dtype, "fp32 or bf16")->capture_default_str();
-  app->add_option("--threads", request->threads, "CPU threads (0: all cores)")->capture_default_str();
+  app->add_option("--threads", request->threads, "CPU threads (0: all cores)")
+      ->capture_default_str();
   app->add_option("--out", request->out_path, "Output: .jsonl (one line per pair) or .h5");
-  app->add_flag("--write-reference", request->write_reference,
-                "Store the values in the prepared file as reference log-probs of this model");
+  app->add_flag(
+      "--write-reference",
+      request->write_reference,
+      "Store the values in the prepared file as reference log-probs of this model");
   return Command{app, [flags]() {
                    // --device and --dtype read as train.device and train.dtype are.
                    Config config;
@@ -44,10 +50,14 @@ Command add_score_command(CLI::App& dpo) {
                    flags->request.device = config.train.device;
                    flags->request.dtype = config.train.dtype;
                    ScoreSummary s = score_prepared(flags->request);
-                   std::printf("scored %lld pairs (%lld tokens) with %s on %s in %.2f s: %.0f tokens/s\n",
-                               static_cast<long long>(s.pairs), static_cast<long long>(s.tokens),
-                               s.model_hash.substr(0, 16).c_str(), s.device.c_str(), s.seconds,
-                               s.seconds > 0 ? s.tokens / s.seconds : 0.0);
+                   std::printf(
+                       "scored %lld pairs (%lld tokens) with %s on %s in %.2f s: %.0f tokens/s\n",
+                       static_cast<long long>(s.pairs),
+                       static_cast<long long>(s.tokens),
+                       s.model_hash.substr(0, 16).c_str(),
+                       s.device.c_str(),
+                       s.seconds,
+                       s.seconds > 0 ? s.tokens / s.seconds : 0.0);
                    return kExitOk;
                  }};
 }

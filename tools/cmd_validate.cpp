@@ -29,7 +29,8 @@ struct ValidateFlags {
 int run_validate(const ValidateFlags& flags) {
   ValidateOptions options = flags.options;
   options.format = parse_data_format(flags.format);
-  if (!flags.fields.empty()) options.fields = FieldNames::parse(flags.fields);
+  if (!flags.fields.empty())
+    options.fields = FieldNames::parse(flags.fields);
   if (flags.fail_on != "error" && flags.fail_on != "warning") {
     throw UsageError("--fail-on must be 'error' or 'warning', got '" + flags.fail_on + "'");
   }
@@ -40,7 +41,8 @@ int run_validate(const ValidateFlags& flags) {
   }
   options.length_bias_low = flags.length_bias_range[0];
   options.length_bias_high = flags.length_bias_range[1];
-  if (!flags.tokenizer_path.empty()) options.count_tokens = make_token_counter(flags.tokenizer_path);
+  if (!flags.tokenizer_path.empty())
+    options.count_tokens = make_token_counter(flags.tokenizer_path);
 
   ValidationReport report = validate_files(flags.files, options);
   if (!flags.report_path.empty()) {
@@ -51,7 +53,9 @@ int run_validate(const ValidateFlags& flags) {
     std::fputs("\n", stdout);
   }
   if (report.passed) {
-    std::printf("PASS: %llu pairs ok, no row has an error", static_cast<unsigned long long>(report.pairs_ok));
+    std::printf(
+        "PASS: %llu pairs ok, no row has an error",
+        static_cast<unsigned long long>(report.pairs_ok));
     std::printf("%s\n", report.fail_on_warnings ? " or a warning" : "");
     return kExitOk;
   }
@@ -62,7 +66,8 @@ int run_validate(const ValidateFlags& flags) {
         static_cast<unsigned long long>(report.rows));
   } else {
     std::printf(
-        "FAIL: %llu warnings (--fail-on warning)\n", static_cast<unsigned long long>(report.warnings));
+        "FAIL: %llu warnings (--fail-on warning)\n",
+        static_cast<unsigned long long>(report.warnings));
   }
   return kExitFailed;
 }
@@ -78,15 +83,19 @@ Command add_validate_command(CLI::App& dpo) {
       "cannot be read.");
   app->add_option("data", flags->files, "Data files (JSONL, JSON array, .gz)")->required();
   app->add_option(
-         "--format", flags->format,
+         "--format",
+         flags->format,
          "auto, standard, conversational, implicit, sharegpt or openai (auto detects per file)")
       ->capture_default_str();
   app->add_option(
-      "--fields", flags->fields,
+      "--fields",
+      flags->fields,
       "Column names of the fields, e.g. prompt=question,chosen=response_j,rejected=response_k");
   app->add_option("--report", flags->report_path, "Write the full report as JSON to this file");
-  app->add_option("--rejects", flags->options.rejects_path,
-                  "Write one JSON line per rejected or excluded row, with its reasons");
+  app->add_option(
+      "--rejects",
+      flags->options.rejects_path,
+      "Write one JSON line per rejected or excluded row, with its reasons");
   app->add_option("--val-fraction", flags->options.val_fraction, "Held-out fraction of prompts")
       ->capture_default_str();
   app->add_option("--seed", flags->options.seed, "Seed of the train/held-out split")
@@ -94,23 +103,28 @@ Command add_validate_command(CLI::App& dpo) {
   app->add_option("--fail-on", flags->fail_on, "Fail (exit 1) on 'error' or also on 'warning'")
       ->capture_default_str();
   app->add_option(
-         "--max-record-bytes", flags->options.max_record_bytes,
+         "--max-record-bytes",
+         flags->options.max_record_bytes,
          "Records longer than this are rejected unread (record_too_large)")
       ->capture_default_str();
   app->add_option(
-         "--similarity-threshold", flags->options.similarity_threshold,
+         "--similarity-threshold",
+         flags->options.similarity_threshold,
          "near_identical_responses above this edit-distance similarity")
       ->capture_default_str();
   app->add_option(
-         "--length-bias-range", flags->length_bias_range,
+         "--length-bias-range",
+         flags->length_bias_range,
          "Allowed fraction of pairs whose chosen is longer: LOW,HIGH")
       ->delimiter(',')
       ->expected(2);
   app->add_option(
-      "--tokenizer", flags->tokenizer_path,
+      "--tokenizer",
+      flags->tokenizer_path,
       "A sentencepiece tokenizer.model: also report lengths in tokens");
   app->add_option(
-      "--special-token", flags->options.extra_special_tokens,
+      "--special-token",
+      flags->options.extra_special_tokens,
       "Another string to flag when it appears in content (repeatable)");
   app->add_option("--max-examples", flags->options.max_examples, "Examples kept per issue code")
       ->capture_default_str();

@@ -12,8 +12,8 @@ class App;
 namespace dpo {
 
 struct Command {
-  CLI::App* app = nullptr;     // the subcommand, to ask whether it was chosen
-  std::function<int()> run;    // runs it after parsing; returns the exit code
+  CLI::App* app = nullptr;   // the subcommand, to ask whether it was chosen
+  std::function<int()> run;  // runs it after parsing; returns the exit code
 };
 
 Command add_validate_command(CLI::App& dpo);

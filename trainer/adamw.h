@@ -42,14 +42,18 @@ class AdamW {
   // One update with learning rate `lr` from the gradients in the parameters' .grad().
   void step(double lr);
   void zero_grad();
-  int64_t steps() const { return step_; }
+  int64_t steps() const {
+    return step_;
+  }
 
   // State as named fp32 tensors on the CPU ("<param>.exp_avg", "<param>.exp_avg_sq",
   // "<param>.master") plus the step count, and back. load_state checks names and shapes.
   std::map<std::string, at::Tensor> state_tensors() const;
   void load_state(const std::map<std::string, at::Tensor>& tensors, int64_t step);
 
-  const std::vector<NamedParameter>& parameters() const { return parameters_; }
+  const std::vector<NamedParameter>& parameters() const {
+    return parameters_;
+  }
 
  private:
   struct Slot {

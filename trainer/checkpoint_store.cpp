@@ -22,7 +22,8 @@ constexpr const char* kTempSuffix = ".tmp";
 
 void fsync_tree(const fs::path& root) {
   for (const auto& entry : fs::recursive_directory_iterator(root)) {
-    if (entry.is_regular_file() || entry.is_directory()) fsync_path(entry.path().string());
+    if (entry.is_regular_file() || entry.is_directory())
+      fsync_path(entry.path().string());
   }
   fsync_path(root.string());
 }
@@ -41,7 +42,8 @@ std::string CheckpointStore::begin(uint64_t step) {
   std::error_code error;
   fs::remove_all(temp, error);  // left over from a crash
   fs::create_directories(temp, error);
-  if (error) throw IoError("cannot create '" + temp.string() + "': " + error.message());
+  if (error)
+    throw IoError("cannot create '" + temp.string() + "': " + error.message());
   return temp.string();
 }
 
@@ -53,8 +55,9 @@ std::string CheckpointStore::commit(uint64_t step) {
   fs::remove_all(final_dir, error);  // a checkpoint of the same step from an earlier attempt
   fs::rename(temp, final_dir, error);
   if (error) {
-    throw IoError("cannot rename '" + temp.string() + "' to '" + final_dir.string() +
-                  "': " + error.message());
+    throw IoError(
+        "cannot rename '" + temp.string() + "' to '" + final_dir.string() +
+        "': " + error.message());
   }
   fsync_path(dir_);
   write_file_atomically(dir_ + "/LATEST", folder_name(step) + "\n");
@@ -62,21 +65,25 @@ std::string CheckpointStore::commit(uint64_t step) {
   std::vector<std::string> complete = list();
   for (size_t i = 0; i + static_cast<size_t>(keep_) < complete.size(); ++i) {
     fs::remove_all(complete[i], error);
-    if (error) DPO_LOG_WARN("checkpoint", "could not delete '%s': %s", complete[i].c_str(), error.message().c_str());
+    if (error)
+      DPO_LOG_WARN(
+          "checkpoint", "could not delete '%s': %s", complete[i].c_str(), error.message().c_str());
   }
   return final_dir.string();
 }
 
 std::optional<std::string> CheckpointStore::latest() const {
   std::ifstream file(dir_ + "/LATEST");
-  if (!file) return std::nullopt;
+  if (!file)
+    return std::nullopt;
   std::string name;
   std::getline(file, name);
   name = std::string(trim_whitespace(name));
   fs::path folder = fs::path(dir_) / name;
   if (name.empty() || !fs::is_directory(folder)) {
-    throw CheckpointError("'" + dir_ + "/LATEST' names '" + name + "', which is not a checkpoint folder",
-                          "delete LATEST to start over, or point it at an existing step-* folder");
+    throw CheckpointError(
+        "'" + dir_ + "/LATEST' names '" + name + "', which is not a checkpoint folder",
+        "delete LATEST to start over, or point it at an existing step-* folder");
   }
   return folder.string();
 }
@@ -84,7 +91,8 @@ std::optional<std::string> CheckpointStore::latest() const {
 std::vector<std::string> CheckpointStore::list() const {
   std::vector<std::string> folders;
   std::error_code error;
-  if (!fs::is_directory(dir_, error)) return folders;
+  if (!fs::is_directory(dir_, error))
+    return folders;
   for (const auto& entry : fs::directory_iterator(dir_)) {
     std::string name = entry.path().filename().string();
     if (entry.is_directory() && name.rfind(kPrefix, 0) == 0 &&

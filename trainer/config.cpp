@@ -690,12 +690,16 @@ const char* train_dtype_name(TrainDtype dtype) {
 }
 std::string template_spec(const Config& config) {
   const std::string suffix = config.template_.name == "default" ? "" : "#" + config.template_.name;
-  if (config.template_.source == "model") return suffix.empty() ? "" : config.model.path + suffix;
+  if (config.template_.source == "model")
+    return suffix.empty() ? "" : config.model.path + suffix;
   return config.template_.source + suffix;
 }
 
-PrepareOptions prepare_options_from_config(const Config& config, const std::vector<std::string>& files,
-                                           const std::string& model_dir, const std::string& out_path) {
+PrepareOptions prepare_options_from_config(
+    const Config& config,
+    const std::vector<std::string>& files,
+    const std::string& model_dir,
+    const std::string& out_path) {
   PrepareOptions prepare;
   prepare.files = files;
   prepare.model_dir = model_dir;

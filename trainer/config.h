@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "data/row_parser.h"
 #include "dataloader/pair_encoder.h"
 #include "dataloader/prepare.h"
-#include "data/row_parser.h"
 #include "losses/loss_config.h"
 #include "trainer/lr_schedule.h"
 
@@ -149,8 +149,11 @@ std::string config_hash(const Config& config);
 std::string template_spec(const Config& config);
 // What `dpo prepare` is given for `files` under this config's data and template sections, with
 // the tokenizer and template of the model folder `model_dir`, written to `out_path`.
-PrepareOptions prepare_options_from_config(const Config& config, const std::vector<std::string>& files,
-                                           const std::string& model_dir, const std::string& out_path);
+PrepareOptions prepare_options_from_config(
+    const Config& config,
+    const std::vector<std::string>& files,
+    const std::string& model_dir,
+    const std::string& out_path);
 
 // Every key as "section.key", in declaration order.
 std::vector<std::string> config_keys();

@@ -15,8 +15,9 @@ at::Device resolve_device(DeviceChoice device) {
       return at::kCPU;
     case DeviceChoice::cuda:
       if (!at::hasCUDA()) {
-        throw UsageError("train.device is cuda but this LibTorch has no usable CUDA device",
-                         "use device auto or cpu");
+        throw UsageError(
+            "train.device is cuda but this LibTorch has no usable CUDA device",
+            "use device auto or cpu");
       }
       return at::Device(at::kCUDA, 0);
     case DeviceChoice::auto_detect:
@@ -29,20 +30,25 @@ at::ScalarType compute_dtype(TrainDtype dtype) {
   return dtype == TrainDtype::fp32 ? at::kFloat : at::kBFloat16;
 }
 
-void check_prepared_matches_model(const PreparedHeader& header, const std::string& prepared_path,
-                                  const std::string& model_dir, const Tokenizer& tokenizer,
-                                  const std::string& template_spec) {
+void check_prepared_matches_model(
+    const PreparedHeader& header,
+    const std::string& prepared_path,
+    const std::string& model_dir,
+    const Tokenizer& tokenizer,
+    const std::string& template_spec) {
   if (header.tokenizer_sha256 != tokenizer.sha256()) {
-    throw CacheError("'" + prepared_path + "' was prepared with tokenizer " + header.tokenizer_sha256 +
-                         ", but the model '" + model_dir + "' has tokenizer " + tokenizer.sha256(),
-                     "run dpo prepare again with --model " + model_dir);
+    throw CacheError(
+        "'" + prepared_path + "' was prepared with tokenizer " + header.tokenizer_sha256 +
+            ", but the model '" + model_dir + "' has tokenizer " + tokenizer.sha256(),
+        "run dpo prepare again with --model " + model_dir);
   }
   std::string model_template =
       ChatTemplate::load(template_spec.empty() ? model_dir : template_spec).sha256();
   if (header.template_sha256 != model_template) {
-    throw CacheError("'" + prepared_path + "' was prepared with chat template " + header.template_sha256 +
-                         ", but the model '" + model_dir + "' has template " + model_template,
-                     "run dpo prepare again with --model " + model_dir);
+    throw CacheError(
+        "'" + prepared_path + "' was prepared with chat template " + header.template_sha256 +
+            ", but the model '" + model_dir + "' has template " + model_template,
+        "run dpo prepare again with --model " + model_dir);
   }
 }
 

@@ -14,7 +14,8 @@ namespace dpo {
 class Tokenizer;
 struct PreparedHeader;
 
-// cpu, cuda (UsageError when this LibTorch has no usable CUDA device), auto: cuda when there is one.
+// cpu, cuda (UsageError when this LibTorch has no usable CUDA device), auto: cuda when there is
+// one.
 at::Device resolve_device(DeviceChoice device);
 // The dtype of the weights in the forward pass: fp32 -> float32; bf16 and bf16_pure -> bfloat16
 // (bf16 keeps fp32 master weights in the optimizer, see AdamWOptions::master_weights).
@@ -24,8 +25,11 @@ at::ScalarType compute_dtype(TrainDtype dtype);
 // (`template_spec`: empty for the model's own). Called with the header alone, before the token
 // ids are read: a file from a larger vocabulary would otherwise fail the ids' range check first,
 // without naming the two tokenizers. CacheError naming both hashes otherwise.
-void check_prepared_matches_model(const PreparedHeader& header, const std::string& prepared_path,
-                                  const std::string& model_dir, const Tokenizer& tokenizer,
-                                  const std::string& template_spec = "");
+void check_prepared_matches_model(
+    const PreparedHeader& header,
+    const std::string& prepared_path,
+    const std::string& model_dir,
+    const Tokenizer& tokenizer,
+    const std::string& template_spec = "");
 
 }  // namespace dpo

@@ -25,7 +25,7 @@ struct DivergenceThresholds {
 
 struct EvalPoint {
   uint64_t step = 0;
-  double train_loss = 0;      // mean over the pairs trained on since the previous evaluation
+  double train_loss = 0;  // mean over the pairs trained on since the previous evaluation
   double train_accuracy = 0;
   double val_loss = 0;
   double val_accuracy = 0;
@@ -39,13 +39,23 @@ class DivergenceMonitor {
   // Records an evaluation; returns the names of the alarms that fire at it (possibly none).
   std::vector<std::string> add(const EvalPoint& point);
 
-  bool has_best() const { return !history_.empty(); }
-  const EvalPoint& best() const { return history_[best_index_]; }
+  bool has_best() const {
+    return !history_.empty();
+  }
+  const EvalPoint& best() const {
+    return history_[best_index_];
+  }
   // True when the latest evaluation is the best so far (lowest val loss).
-  bool latest_is_best() const { return !history_.empty() && best_index_ + 1 == history_.size(); }
+  bool latest_is_best() const {
+    return !history_.empty() && best_index_ + 1 == history_.size();
+  }
   // Evaluations since the best one.
-  size_t evaluations_since_best() const { return history_.empty() ? 0 : history_.size() - 1 - best_index_; }
-  const std::vector<EvalPoint>& history() const { return history_; }
+  size_t evaluations_since_best() const {
+    return history_.empty() ? 0 : history_.size() - 1 - best_index_;
+  }
+  const std::vector<EvalPoint>& history() const {
+    return history_;
+  }
 
  private:
   DivergenceThresholds thresholds_;

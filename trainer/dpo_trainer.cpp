@@ -51,11 +51,14 @@ namespace dpo {
 namespace {
 
 std::atomic<bool> g_stop_requested{false};
-extern "C" void request_stop(int) { g_stop_requested = true; }
+extern "C" void request_stop(int) {
+  g_stop_requested = true;
+}
 
 // SIGINT/SIGTERM: finish the current step, save a checkpoint, exit (a graceful stop).
 struct StopSignals {
-  struct sigaction old_int {}, old_term {};
+  struct sigaction old_int {
+  }, old_term{};
   StopSignals() {
     g_stop_requested = false;
     struct sigaction action {};
@@ -75,16 +78,19 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }
 
 bool all_reference_free(const LossConfig& loss) {
-  if (loss.reference_free) return true;
+  if (loss.reference_free)
+    return true;
   for (LossType type : loss.types) {
-    if (!is_reference_free(type)) return false;
+    if (!is_reference_free(type))
+      return false;
   }
   return true;
 }
 
 std::vector<std::pair<std::string, at::Tensor>> named_parameters(LlamaForCausalLMImpl& model) {
   std::vector<std::pair<std::string, at::Tensor>> out;
-  for (const auto& item : model.named_parameters(/*recurse=*/true)) out.emplace_back(item.key(), item.value());
+  for (const auto& item : model.named_parameters(/*recurse=*/true))
+    out.emplace_back(item.key(), item.value());
   return out;
 }
 
@@ -92,16 +98,19 @@ double global_grad_norm(const std::vector<NamedParameter>& parameters) {
   at::NoGradGuard no_grad;
   std::vector<at::Tensor> norms;
   for (const NamedParameter& p : parameters) {
-    if (p.tensor.grad().defined()) norms.push_back(p.tensor.grad().to(at::kFloat).norm());
+    if (p.tensor.grad().defined())
+      norms.push_back(p.tensor.grad().to(at::kFloat).norm());
   }
-  if (norms.empty()) return 0;
+  if (norms.empty())
+    return 0;
   return at::stack(norms).norm().item<double>();
 }
 
 void scale_gradients(const std::vector<NamedParameter>& parameters, double factor) {
   at::NoGradGuard no_grad;
   for (const NamedParameter& p : parameters) {
-    if (p.tensor.grad().defined()) p.tensor.mutable_grad().mul_(factor);
+    if (p.tensor.grad().defined())
+      p.tensor.mutable_grad().mul_(factor);
   }
 }
 
@@ -117,14 +126,19 @@ void set_cpu_rng_state(const at::Tensor& state) {
 
 // A checkpoint: the policy's weights, the optimizer's tensors with the CPU generator's state,
 // and trainer_state.json.
-void save_checkpoint(CheckpointStore& store, LlamaForCausalLMImpl& policy, const AdamW& optimizer,
-                     const TrainState& state, const std::string& tokenizer_source) {
+void save_checkpoint(
+    CheckpointStore& store,
+    LlamaForCausalLMImpl& policy,
+    const AdamW& optimizer,
+    const TrainState& state,
+    const std::string& tokenizer_source) {
   std::string temp = store.begin(static_cast<uint64_t>(state.step));
   SaveOptions save;
   save.tokenizer_source = tokenizer_source;
   save_pretrained(policy, temp + "/model", save);
   NamedTensors state_tensors;
-  for (auto& [name, tensor] : optimizer.state_tensors()) state_tensors.emplace_back(name, tensor);
+  for (auto& [name, tensor] : optimizer.state_tensors())
+    state_tensors.emplace_back(name, tensor);
   state_tensors.emplace_back("rng.cpu", cpu_rng_state());
   write_safetensors(temp + "/optimizer.safetensors", state_tensors);
   write_file_atomically(temp + "/trainer_state.json", to_json_text(state));
@@ -134,32 +148,41 @@ void save_checkpoint(CheckpointStore& store, LlamaForCausalLMImpl& policy, const
 
 // The other half of save_checkpoint: weights, optimizer and generator restored from `folder`;
 // the loop's state returned.
-TrainState load_checkpoint(const std::string& folder, LlamaForCausalLMImpl& policy, AdamW& optimizer) {
+TrainState load_checkpoint(
+    const std::string& folder, LlamaForCausalLMImpl& policy, AdamW& optimizer) {
   load_weights(policy, folder + "/model");
   TrainState state = read_train_state(folder + "/trainer_state.json");
   SafeTensorsFile tensors(folder + "/optimizer.safetensors");
   std::map<std::string, at::Tensor> optimizer_state;
-  for (const std::string& name : tensors.names()) optimizer_state[name] = tensors.tensor(name).clone();
+  for (const std::string& name : tensors.names())
+    optimizer_state[name] = tensors.tensor(name).clone();
   optimizer.load_state(optimizer_state, state.optimizer_steps);
-  if (optimizer_state.count("rng.cpu")) set_cpu_rng_state(optimizer_state["rng.cpu"]);
+  if (optimizer_state.count("rng.cpu"))
+    set_cpu_rng_state(optimizer_state["rng.cpu"]);
   return state;
 }
 
 // final/: the policy in model.dtype ("auto": the initial checkpoint's dtype).
-void save_final_model(LlamaForCausalLMImpl& policy, const LoadedModel& initial, const Config& config,
-                      at::ScalarType dtype, const std::string& out) {
+void save_final_model(
+    LlamaForCausalLMImpl& policy,
+    const LoadedModel& initial,
+    const Config& config,
+    at::ScalarType dtype,
+    const std::string& out) {
   SaveOptions save;
   save.tokenizer_source = config.model.path;
   save.overwrite = true;
-  const at::ScalarType save_dtype = config.model.dtype == ModelDtype::auto_detect
-                                        ? parse_model_dtype(initial.config.torch_dtype)
-                                        : (config.model.dtype == ModelDtype::bf16 ? at::kBFloat16 : at::kFloat);
+  const at::ScalarType save_dtype =
+      config.model.dtype == ModelDtype::auto_detect
+          ? parse_model_dtype(initial.config.torch_dtype)
+          : (config.model.dtype == ModelDtype::bf16 ? at::kBFloat16 : at::kFloat);
   if (save_dtype == dtype) {
     save_pretrained(policy, out, save);
     return;
   }
   at::NoGradGuard no_grad;
-  LlamaForCausalLM converted(initial.config, at::TensorOptions().dtype(save_dtype).device(at::kCPU));
+  LlamaForCausalLM converted(
+      initial.config, at::TensorOptions().dtype(save_dtype).device(at::kCPU));
   auto source = policy.named_parameters(/*recurse=*/true);
   for (auto& item : converted->named_parameters(/*recurse=*/true)) {
     item.value().copy_(source[item.key()].to(at::kCPU).to(save_dtype));
@@ -174,8 +197,11 @@ struct RunLineage {
   std::string initial_hash, reference_dir, reference_hash, final_hash;
 };
 
-void write_manifest(const Config& config, const PreparedDataset& data, const RunLineage& run,
-                    const TrainResult& result) {
+void write_manifest(
+    const Config& config,
+    const PreparedDataset& data,
+    const RunLineage& run,
+    const TrainResult& result) {
   TorchRuntimeInfo torch = torch_runtime_info();
   json manifest = {
       {"dpo_version", dpo_version()},
@@ -187,24 +213,30 @@ void write_manifest(const Config& config, const PreparedDataset& data, const Run
       {"dtype", train_dtype_name(config.train.dtype)},
       {"threads", run.threads},
       {"config", json::parse(to_json_text(config))},
-      {"data", {{"prepared_path", config.data.prepared},
-                {"prepared_fingerprint", data.header.fingerprint},
-                {"source_sha256", data.header.source_sha256},
-                {"source_files", data.header.source_files},
-                {"tokenizer_sha256", data.header.tokenizer_sha256},
-                {"template_sha256", data.header.template_sha256},
-                {"train_pairs", data.train.size()},
-                {"val_pairs", data.val.size()}}},
+      {"data",
+       {{"prepared_path", config.data.prepared},
+        {"prepared_fingerprint", data.header.fingerprint},
+        {"source_sha256", data.header.source_sha256},
+        {"source_files", data.header.source_files},
+        {"tokenizer_sha256", data.header.tokenizer_sha256},
+        {"template_sha256", data.header.template_sha256},
+        {"train_pairs", data.train.size()},
+        {"val_pairs", data.val.size()}}},
       {"model", {{"path", config.model.path}, {"content_hash", run.initial_hash}}},
-      {"reference", {{"path", run.reference_dir},
-                     {"content_hash", run.reference_hash},
-                     {"mode", reference_mode_name(config.reference.mode)}}},
+      {"reference",
+       {{"path", run.reference_dir},
+        {"content_hash", run.reference_hash},
+        {"mode", reference_mode_name(config.reference.mode)}}},
       {"final_model", {{"path", result.final_dir}, {"content_hash", run.final_hash}}},
-      {"result", {{"steps", result.steps}, {"bad_steps", result.bad_steps}, {"stop_reason", result.stop_reason},
-                  {"alarms", result.alarms}, {"seconds", result.seconds},
-                  {"tokens_per_second", result.tokens_per_second},
-                  {"initial_val", json::parse(loss_means_json(result.initial_eval))},
-                  {"final_val", json::parse(loss_means_json(result.final_eval))}}},
+      {"result",
+       {{"steps", result.steps},
+        {"bad_steps", result.bad_steps},
+        {"stop_reason", result.stop_reason},
+        {"alarms", result.alarms},
+        {"seconds", result.seconds},
+        {"tokens_per_second", result.tokens_per_second},
+        {"initial_val", json::parse(loss_means_json(result.initial_eval))},
+        {"final_val", json::parse(loss_means_json(result.final_eval))}}},
   };
   write_file_atomically(config.train.out_dir + "/manifest.json", manifest.dump(2) + "\n");
 }
@@ -213,33 +245,66 @@ void write_manifest(const Config& config, const PreparedDataset& data, const Run
 // monitor with the train figures since the previous one, and its alarms recorded.
 class HeldOutEvaluator {
  public:
-  HeldOutEvaluator(LlamaForCausalLMImpl& policy, const PreparedSplit& split,
-                   const ReferenceLogps::Split& reference, const Config& config, at::Device device,
-                   int32_t pad_id, double steps_per_epoch, DivergenceMonitor& monitor,
-                   MetricsLog& metrics, TrainResult& result)
-      : policy_(policy), split_(split), reference_(reference), config_(config), device_(device),
-        pad_id_(pad_id), steps_per_epoch_(steps_per_epoch), monitor_(monitor), metrics_(metrics),
+  HeldOutEvaluator(
+      LlamaForCausalLMImpl& policy,
+      const PreparedSplit& split,
+      const ReferenceLogps::Split& reference,
+      const Config& config,
+      at::Device device,
+      int32_t pad_id,
+      double steps_per_epoch,
+      DivergenceMonitor& monitor,
+      MetricsLog& metrics,
+      TrainResult& result)
+      : policy_(policy),
+        split_(split),
+        reference_(reference),
+        config_(config),
+        device_(device),
+        pad_id_(pad_id),
+        steps_per_epoch_(steps_per_epoch),
+        monitor_(monitor),
+        metrics_(metrics),
         result_(result) {}
 
-  void add_train(const LossSums& step) { train_since_eval_.add(step); }
+  void add_train(const LossSums& step) {
+    train_since_eval_.add(step);
+  }
 
   LossMeans evaluate(int64_t step, const BcoState& bco, EvalPairs* pairs_out) {
-    LossMeans val = evaluate_split(policy_, split_, reference_, config_.loss, bco, device_,
-                                   config_.eval.batch_pairs, pad_id_, pairs_out)
+    LossMeans val = evaluate_split(
+                        policy_,
+                        split_,
+                        reference_,
+                        config_.loss,
+                        bco,
+                        device_,
+                        config_.eval.batch_pairs,
+                        pad_id_,
+                        pairs_out)
                         .mean();
     policy_.train();
     LossMeans train = train_since_eval_.pairs > 0 ? train_since_eval_.mean() : val;
-    std::vector<std::string> alarms =
-        monitor_.add(EvalPoint{static_cast<uint64_t>(step), train.loss, train.rewards_accuracies,
-                               val.loss, val.rewards_accuracies, val.logps_chosen_per_token});
+    std::vector<std::string> alarms = monitor_.add(EvalPoint{
+        static_cast<uint64_t>(step),
+        train.loss,
+        train.rewards_accuracies,
+        val.loss,
+        val.rewards_accuracies,
+        val.logps_chosen_per_token});
     metrics_.write_val(step, static_cast<double>(step) / steps_per_epoch_, val, alarms);
     for (const std::string& alarm : alarms) {
       DPO_LOG_WARN("train", "alarm at step %lld: %s", static_cast<long long>(step), alarm.c_str());
       result_.alarms.push_back("step " + std::to_string(step) + ": " + alarm);
     }
-    std::printf("[eval] step %lld: val loss %.4f, accuracy %.3f, margin %.4f (%lld pairs)%s\n",
-                static_cast<long long>(step), val.loss, val.rewards_accuracies, val.rewards_margins,
-                static_cast<long long>(val.pairs), alarms.empty() ? "" : "  ALARM");
+    std::printf(
+        "[eval] step %lld: val loss %.4f, accuracy %.3f, margin %.4f (%lld pairs)%s\n",
+        static_cast<long long>(step),
+        val.loss,
+        val.rewards_accuracies,
+        val.rewards_margins,
+        static_cast<long long>(val.pairs),
+        alarms.empty() ? "" : "  ALARM");
     std::fflush(stdout);
     train_since_eval_ = LossSums{};
     return val;
@@ -263,19 +328,24 @@ class HeldOutEvaluator {
 std::string pair_ids(const std::vector<Batch>& batches, const PreparedSplit& split) {
   std::string ids;
   for (const Batch& batch : batches) {
-    for (int64_t pair : batch.pair_indices) ids += (ids.empty() ? "" : ", ") + split.row_ids[static_cast<size_t>(pair)];
+    for (int64_t pair : batch.pair_indices)
+      ids += (ids.empty() ? "" : ", ") + split.row_ids[static_cast<size_t>(pair)];
   }
   return ids;
 }
 
 // The policy's log-probs of a micro-batch (with gradients) beside the reference's: from the live
 // reference model when there is one, else indexed from the precomputed ones.
-PairLogps micro_batch_logps(LlamaForCausalLMImpl& policy, LlamaForCausalLMImpl* live_reference,
-                            const ReferenceTensors& precomputed, const Batch& batch,
-                            const BatchTensors& tensors, at::Device device) {
+PairLogps micro_batch_logps(
+    LlamaForCausalLMImpl& policy,
+    LlamaForCausalLMImpl* live_reference,
+    const ReferenceTensors& precomputed,
+    const Batch& batch,
+    const BatchTensors& tensors,
+    at::Device device) {
   // input_ids [2B, T]: the B chosen rows, then the B rejected rows; sum and count: [2B].
-  SequenceLogprobs logps = sequence_logprobs(policy, tensors.input_ids, tensors.completion_start,
-                                             tensors.completion_length);
+  SequenceLogprobs logps = sequence_logprobs(
+      policy, tensors.input_ids, tensors.completion_start, tensors.completion_length);
   const int64_t B = batch.pairs;
   PairLogps pair;
   pair.policy_chosen = logps.sum.narrow(0, 0, B);    // [B] rows 0..B-1
@@ -284,12 +354,16 @@ PairLogps micro_batch_logps(LlamaForCausalLMImpl& policy, LlamaForCausalLMImpl* 
   pair.rejected_tokens = logps.count.narrow(0, B, B);
   if (live_reference != nullptr) {
     at::NoGradGuard no_grad;
-    SequenceLogprobs ref = sequence_logprobs(*live_reference, tensors.input_ids, tensors.completion_start,
-                                             tensors.completion_length);  // [2B]
+    SequenceLogprobs ref = sequence_logprobs(
+        *live_reference,
+        tensors.input_ids,
+        tensors.completion_start,
+        tensors.completion_length);                              // [2B]
     pair.reference_chosen = ref.sum.narrow(0, 0, B).detach();    // [B]
     pair.reference_rejected = ref.sum.narrow(0, B, B).detach();  // [B]
   } else {
-    at::Tensor index = at::tensor(batch.pair_indices, at::TensorOptions().dtype(at::kLong)).to(device);  // [B]
+    at::Tensor index =
+        at::tensor(batch.pair_indices, at::TensorOptions().dtype(at::kLong)).to(device);  // [B]
     pair.reference_chosen = precomputed.chosen.index_select(0, index);
     pair.reference_rejected = precomputed.rejected.index_select(0, index);
   }
@@ -297,13 +371,27 @@ PairLogps micro_batch_logps(LlamaForCausalLMImpl& policy, LlamaForCausalLMImpl* 
 }
 
 // The console line of a logged step; on a terminal it rewrites itself.
-void print_progress(int64_t step, int64_t total_steps, const LossMeans& mean, const StepFigures& figures,
-                    double loop_seconds, bool tty) {
-  const double eta = loop_seconds / static_cast<double>(step) * static_cast<double>(total_steps - step);
-  std::printf("%sstep %lld/%lld  loss %.4f  acc %.3f  margin %.3f  lr %.2e  %.0f tok/s  ETA %.0fs%s",
-              tty ? "\r" : "", static_cast<long long>(step), static_cast<long long>(total_steps), mean.loss,
-              mean.rewards_accuracies, mean.rewards_margins, figures.lr, figures.tokens_per_s, eta,
-              tty ? "   " : "\n");
+void print_progress(
+    int64_t step,
+    int64_t total_steps,
+    const LossMeans& mean,
+    const StepFigures& figures,
+    double loop_seconds,
+    bool tty) {
+  const double eta =
+      loop_seconds / static_cast<double>(step) * static_cast<double>(total_steps - step);
+  std::printf(
+      "%sstep %lld/%lld  loss %.4f  acc %.3f  margin %.3f  lr %.2e  %.0f tok/s  ETA %.0fs%s",
+      tty ? "\r" : "",
+      static_cast<long long>(step),
+      static_cast<long long>(total_steps),
+      mean.loss,
+      mean.rewards_accuracies,
+      mean.rewards_margins,
+      figures.lr,
+      figures.tokens_per_s,
+      eta,
+      tty ? "   " : "\n");
   std::fflush(stdout);
 }
 
@@ -311,7 +399,8 @@ void print_progress(int64_t step, int64_t total_steps, const LossMeans& mean, co
 LossMeans tail_mean(const std::vector<LossSums>& steps) {
   LossSums tail;
   const size_t count = std::max<size_t>(1, steps.size() / 4);
-  for (size_t i = steps.size() > count ? steps.size() - count : 0; i < steps.size(); ++i) tail.add(steps[i]);
+  for (size_t i = steps.size() > count ? steps.size() - count : 0; i < steps.size(); ++i)
+    tail.add(steps[i]);
   return tail.mean();
 }
 
@@ -333,10 +422,12 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
   auto run_start = std::chrono::steady_clock::now();
   validate_config(config);
   if (config.data.prepared.empty()) {
-    throw ConfigError("data.prepared is empty: train_dpo needs a prepared file",
-                      "run dpo prepare, or give data.files to dpo train");
+    throw ConfigError(
+        "data.prepared is empty: train_dpo needs a prepared file",
+        "run dpo prepare, or give data.files to dpo train");
   }
-  if (config.model.path.empty()) throw ConfigError("model.path is empty", "the initial policy's folder");
+  if (config.model.path.empty())
+    throw ConfigError("model.path is empty", "the initial policy's folder");
   const TrainSection& train = config.train;
   const std::string& out_dir = train.out_dir;
   const std::string& model_dir = config.model.path;
@@ -347,8 +438,9 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
   // 1. Runtime: device, dtype, threads, seeds.
   const at::Device device = resolve_device(train.device);
   const at::ScalarType dtype = compute_dtype(train.dtype);
-  const int threads = train.threads > 0 ? static_cast<int>(train.threads)
-                                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = train.threads > 0
+                          ? static_cast<int>(train.threads)
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   set_cpu_threads(threads);
   at::manual_seed(train.seed);
   fs::create_directories(out_dir);
@@ -357,8 +449,12 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
   Tokenizer tokenizer = Tokenizer::from_model_folder(model_dir);
   LoadedModel loaded = load_pretrained(model_dir, dtype, device);
   LlamaForCausalLM policy = loaded.model;
-  check_prepared_matches_model(read_prepared_header(prepared_path), prepared_path, model_dir, tokenizer,
-                               template_spec(config));
+  check_prepared_matches_model(
+      read_prepared_header(prepared_path),
+      prepared_path,
+      model_dir,
+      tokenizer,
+      template_spec(config));
   auto data = std::make_shared<PreparedDataset>(
       read_prepared_dataset(prepared_path, static_cast<int32_t>(loaded.config.vocab_size)));
   RunLineage lineage;
@@ -366,10 +462,16 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
   lineage.threads = threads;
   lineage.initial_hash = model_content_hash(*policy);
   const int32_t pad_id = data->header.pad_id >= 0 ? data->header.pad_id : 0;
-  DPO_LOG_INFO("train", "policy %s (%lld parameters, %s on %s, %d threads); %zu train / %zu val pairs",
-               model_dir.c_str(), static_cast<long long>(loaded.config.num_parameters()),
-               model_dtype_name(dtype).c_str(), device.str().c_str(), threads, data->train.size(),
-               data->val.size());
+  DPO_LOG_INFO(
+      "train",
+      "policy %s (%lld parameters, %s on %s, %d threads); %zu train / %zu val pairs",
+      model_dir.c_str(),
+      static_cast<long long>(loaded.config.num_parameters()),
+      model_dtype_name(dtype).c_str(),
+      device.str().c_str(),
+      threads,
+      data->train.size(),
+      data->val.size());
 
   // 3. Reference: a separate model (another folder, or in live mode a frozen copy of the
   // policy), and the log-probs of the pairs, cached in the prepared file under its hash.
@@ -381,12 +483,22 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
     reference_model->eval();
     lineage.reference_hash = model_content_hash(*reference_model);
   }
-  const bool step0_check = lineage.reference_hash == lineage.initial_hash && !all_reference_free(config.loss);
+  const bool step0_check =
+      lineage.reference_hash == lineage.initial_hash && !all_reference_free(config.loss);
   const ReferenceLogps reference = reference_logprobs(
-      reference_model ? *reference_model : *policy, *data,
-      ReferenceSource{prepared_path, lineage.reference_hash, lineage.reference_dir, live, device, dtype,
-                      config.eval.batch_pairs, pad_id});
-  if (!live) reference_model = nullptr;  // frees it
+      reference_model ? *reference_model : *policy,
+      *data,
+      ReferenceSource{
+          prepared_path,
+          lineage.reference_hash,
+          lineage.reference_dir,
+          live,
+          device,
+          dtype,
+          config.eval.batch_pairs,
+          pad_id});
+  if (!live)
+    reference_model = nullptr;  // frees it
   const ReferenceTensors train_reference = reference_tensors(reference.train, device);
   const size_t eval_limit = static_cast<size_t>(config.eval.max_pairs);
   const PreparedSplit val_eval = first_pairs(data->val, eval_limit);
@@ -403,13 +515,21 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
   BatchLoader loader(std::shared_ptr<const PreparedSplit>(data, &data->train), loader_options);
   const int64_t steps_per_epoch =
       std::max<int64_t>(1, (loader.batches_per_epoch() + train.grad_accum - 1) / train.grad_accum);
-  const int64_t total_steps = train.max_steps > 0 ? train.max_steps : std::max<int64_t>(1, train.epochs * steps_per_epoch);
-  const LrScheduleParams schedule{config.optim.lr, config.optim.warmup_steps, total_steps,
-                                  config.optim.schedule, config.optim.min_lr_ratio};
+  const int64_t total_steps =
+      train.max_steps > 0 ? train.max_steps : std::max<int64_t>(1, train.epochs * steps_per_epoch);
+  const LrScheduleParams schedule{
+      config.optim.lr,
+      config.optim.warmup_steps,
+      total_steps,
+      config.optim.schedule,
+      config.optim.min_lr_ratio};
 
-  DivergenceMonitor monitor(DivergenceThresholds{static_cast<int>(config.eval.patience),
-                                                 config.eval.gap_threshold, config.eval.displacement_threshold,
-                                                 config.eval.train_accuracy_high, config.eval.min_improvement});
+  DivergenceMonitor monitor(DivergenceThresholds{
+      static_cast<int>(config.eval.patience),
+      config.eval.gap_threshold,
+      config.eval.displacement_threshold,
+      config.eval.train_accuracy_high,
+      config.eval.min_improvement});
   CheckpointStore store(out_dir, static_cast<int>(train.keep_checkpoints));
   const std::string metrics_path = out_dir + "/metrics.jsonl";
   TrainResult result;
@@ -420,8 +540,9 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
   if (flags.resume) {
     std::optional<std::string> latest = store.latest();
     if (!latest) {
-      throw CheckpointError("nothing to resume in '" + out_dir + "': no checkpoints/LATEST",
-                            "run without --resume to start, or set train.save_every_steps");
+      throw CheckpointError(
+          "nothing to resume in '" + out_dir + "': no checkpoints/LATEST",
+          "run without --resume to start, or set train.save_every_steps");
     }
     state = load_checkpoint(*latest, *policy, optimizer);
     state.total_steps = total_steps;
@@ -429,14 +550,28 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
     loader.seek(state.loader);
     bco = BcoState::from_value(state.bco_mean, state.bco_count, device);
     result.bad_steps = state.bad_steps;
-    for (const EvalPoint& point : state.evaluations) monitor.add(point);
+    for (const EvalPoint& point : state.evaluations)
+      monitor.add(point);
     MetricsLog::truncate_after(metrics_path, state.step);
-    DPO_LOG_INFO("train", "resumed from %s at step %lld", latest->c_str(), static_cast<long long>(state.step));
+    DPO_LOG_INFO(
+        "train",
+        "resumed from %s at step %lld",
+        latest->c_str(),
+        static_cast<long long>(state.step));
   }
   int64_t& step = state.step;
   MetricsLog metrics(metrics_path, flags.resume);
-  HeldOutEvaluator held_out(*policy, val_eval, val_reference, config, device, pad_id,
-                            static_cast<double>(steps_per_epoch), monitor, metrics, result);
+  HeldOutEvaluator held_out(
+      *policy,
+      val_eval,
+      val_reference,
+      config,
+      device,
+      pad_id,
+      static_cast<double>(steps_per_epoch),
+      monitor,
+      metrics,
+      result);
   auto checkpoint = [&]() {
     state.optimizer_steps = optimizer.steps();
     state.loader = loader.position();
@@ -449,7 +584,8 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
 
   // 5. Before training: held-out figures of the initial policy.
   policy->train();
-  if (!flags.resume) result.initial_eval = held_out.evaluate(step, bco, nullptr);
+  if (!flags.resume)
+    result.initial_eval = held_out.evaluate(step, bco, nullptr);
 
   // 6. Steps.
   const bool tty = isatty(fileno(stdout));
@@ -472,10 +608,11 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
     LossSums step_metrics;
     for (const Batch& batch : batches) {
       const BatchTensors tensors = batch_to_tensors(batch, device);
-      const PairLogps pair = micro_batch_logps(*policy, live ? reference_model.get() : nullptr, train_reference,
-                                               batch, tensors, device);
+      const PairLogps pair = micro_batch_logps(
+          *policy, live ? reference_model.get() : nullptr, train_reference, batch, tensors, device);
       // Step 0: the policy is the reference, so the two must agree before any update.
-      if (first_step_of_run && step0_check) check_step0(pair, dtype, config.reference.step0_tolerance);
+      if (first_step_of_run && step0_check)
+        check_step0(pair, dtype, config.reference.step0_tolerance);
 
       LossOutput out = compute_loss(pair, config.loss, bco);
       bco = out.bco;
@@ -494,20 +631,28 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
       ++result.bad_steps;
       ++state.consecutive_bad_steps;
       const std::string ids = pair_ids(batches, data->train);
-      DPO_LOG_WARN("train", "step %lld skipped: loss %g, gradient norm %g (pairs: %s)",
-                   static_cast<long long>(step), step_metrics.loss, grad_norm, ids.c_str());
+      DPO_LOG_WARN(
+          "train",
+          "step %lld skipped: loss %g, gradient norm %g (pairs: %s)",
+          static_cast<long long>(step),
+          step_metrics.loss,
+          grad_norm,
+          ids.c_str());
       metrics.write_skipped(step, step_metrics.loss, grad_norm, ids);
       if (state.consecutive_bad_steps >= train.max_bad_steps) {
         result.stop_reason = "bad_steps";
-        DPO_LOG_ERROR("train", "%lld non-finite steps in a row: stopping; the last checkpoint is intact",
-                      static_cast<long long>(state.consecutive_bad_steps));
+        DPO_LOG_ERROR(
+            "train",
+            "%lld non-finite steps in a row: stopping; the last checkpoint is intact",
+            static_cast<long long>(state.consecutive_bad_steps));
         break;
       }
       continue;
     }
     state.consecutive_bad_steps = 0;
     const double grad_clip = config.optim.grad_clip;
-    if (grad_clip > 0 && grad_norm > grad_clip) scale_gradients(parameters, grad_clip / (grad_norm + 1e-6));
+    if (grad_clip > 0 && grad_norm > grad_clip)
+      scale_gradients(parameters, grad_clip / (grad_norm + 1e-6));
     const double lr = learning_rate(schedule, step);  // steps count from 1
     optimizer.step(lr);
     optimizer.zero_grad();
@@ -534,9 +679,11 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
     }
 
     // 6e. Evaluate, save, stop.
-    const bool interrupted = g_stop_requested || (flags.stop_after_steps > 0 && step >= flags.stop_after_steps);
+    const bool interrupted =
+        g_stop_requested || (flags.stop_after_steps > 0 && step >= flags.stop_after_steps);
     if (config.eval.every_steps > 0 && step % config.eval.every_steps == 0 && step < total_steps) {
-      if (tty) std::printf("\n");
+      if (tty)
+        std::printf("\n");
       held_out.evaluate(step, bco, nullptr);
       if (config.eval.early_stop && monitor.latest_is_best()) {
         SaveOptions save;
@@ -544,12 +691,14 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
         save.overwrite = true;
         save_pretrained(*policy, out_dir + "/best", save);
       }
-      if (config.eval.early_stop && monitor.evaluations_since_best() >= static_cast<size_t>(config.eval.patience)) {
+      if (config.eval.early_stop &&
+          monitor.evaluations_since_best() >= static_cast<size_t>(config.eval.patience)) {
         result.stop_reason = "early_stop";
         break;
       }
     }
-    if ((train.save_every_steps > 0 && step % train.save_every_steps == 0) || (interrupted && g_stop_requested)) {
+    if ((train.save_every_steps > 0 && step % train.save_every_steps == 0) ||
+        (interrupted && g_stop_requested)) {
       checkpoint();
     }
     if (interrupted) {
@@ -557,17 +706,20 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
       break;
     }
   }
-  if (tty) std::printf("\n");
+  if (tty)
+    std::printf("\n");
   result.steps = step;
   result.train_tail = tail_mean(step_history);
   result.seconds = seconds_since(run_start);
   result.tokens_per_second = result.seconds > 0 ? tokens_seen / seconds_since(loop_start) : 0;
-  if (result.stop_reason == "interrupted" || result.stop_reason == "bad_steps") return result;
+  if (result.stop_reason == "interrupted" || result.stop_reason == "bad_steps")
+    return result;
 
   // 7. Final evaluation, per-pair audit file, final model, manifest.
   EvalPairs pairs;
   result.final_eval = held_out.evaluate(step, bco, &pairs);
-  if (data->val.size() > 0) write_eval_pairs(out_dir + "/eval_pairs.jsonl", *data, pairs, tokenizer);
+  if (data->val.size() > 0)
+    write_eval_pairs(out_dir + "/eval_pairs.jsonl", *data, pairs, tokenizer);
   result.final_dir = out_dir + "/final";
   save_final_model(*policy, loaded, config, dtype, result.final_dir);
   lineage.final_hash = model_content_hash(*policy);

@@ -21,19 +21,28 @@ namespace {
 using json = nlohmann::json;
 
 std::string truncate_text(const std::string& text, size_t limit) {
-  if (text.size() <= limit) return text;
+  if (text.size() <= limit)
+    return text;
   size_t cut = limit;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // UTF-8 boundary
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
+    --cut;  // UTF-8 boundary
   return text.substr(0, cut) + " [...]";
 }
 
 }  // namespace
 
-LossSums evaluate_split(LlamaForCausalLMImpl& policy, const PreparedSplit& split,
-                        const ReferenceLogps::Split& reference, const LossConfig& loss,
-                        const BcoState& bco, at::Device device, int64_t batch_pairs, int32_t pad_id,
-                        EvalPairs* pairs_out) {
-  if (split.size() == 0) return LossSums{};
+LossSums evaluate_split(
+    LlamaForCausalLMImpl& policy,
+    const PreparedSplit& split,
+    const ReferenceLogps::Split& reference,
+    const LossConfig& loss,
+    const BcoState& bco,
+    at::Device device,
+    int64_t batch_pairs,
+    int32_t pad_id,
+    EvalPairs* pairs_out) {
+  if (split.size() == 0)
+    return LossSums{};
   ScoreOptions options;
   options.batch_pairs = batch_pairs;
   options.pad_id = pad_id;
@@ -47,16 +56,20 @@ LossSums evaluate_split(LlamaForCausalLMImpl& policy, const PreparedSplit& split
   logps.reference_rejected = at::tensor(reference.rejected_logps, f64).to(at::kFloat);
   logps.chosen_tokens =
       at::tensor(std::vector<int64_t>(scores.chosen_tokens.begin(), scores.chosen_tokens.end()));
-  logps.rejected_tokens =
-      at::tensor(std::vector<int64_t>(scores.rejected_tokens.begin(), scores.rejected_tokens.end()));
+  logps.rejected_tokens = at::tensor(
+      std::vector<int64_t>(scores.rejected_tokens.begin(), scores.rejected_tokens.end()));
   // compute_loss is pure: the advanced BCO state it returns is dropped.
   LossOutput out = compute_loss(logps, loss, bco);
-  if (pairs_out != nullptr) *pairs_out = {out.rewards_chosen.cpu(), out.rewards_rejected.cpu()};
+  if (pairs_out != nullptr)
+    *pairs_out = {out.rewards_chosen.cpu(), out.rewards_rejected.cpu()};
   return out.metrics;
 }
 
-void write_eval_pairs(const std::string& path, const PreparedDataset& data, const EvalPairs& pairs,
-                      const Tokenizer& tokenizer) {
+void write_eval_pairs(
+    const std::string& path,
+    const PreparedDataset& data,
+    const EvalPairs& pairs,
+    const Tokenizer& tokenizer) {
   std::string out;
   const PreparedSplit& split = data.val;
   const size_t n = std::min(split.size(), static_cast<size_t>(pairs.rewards_chosen.size(0)));
@@ -65,53 +78,72 @@ void write_eval_pairs(const std::string& path, const PreparedDataset& data, cons
     double chosen = pairs.rewards_chosen[static_cast<int64_t>(i)].item<double>();
     double rejected = pairs.rewards_rejected[static_cast<int64_t>(i)].item<double>();
     int32_t file = split.source_file[i];
-    json line = {{"pair_index", i},
-                 {"id", split.row_ids[i]},
-                 {"source_file", file >= 0 && static_cast<size_t>(file) < data.header.source_files.size()
-                                     ? data.header.source_files[static_cast<size_t>(file)] : ""},
-                 {"source_line", split.source_line[i]},
-                 {"margin", chosen - rejected},
-                 {"reward_chosen", chosen},
-                 {"reward_rejected", rejected},
-                 {"prompt", truncate_text(tokenizer.decode(tokens.prompt.to_vector()), 4000)},
-                 {"chosen", truncate_text(tokenizer.decode(tokens.chosen.to_vector()), 4000)},
-                 {"rejected", truncate_text(tokenizer.decode(tokens.rejected.to_vector()), 4000)}};
+    json line = {
+        {"pair_index", i},
+        {"id", split.row_ids[i]},
+        {"source_file",
+         file >= 0 && static_cast<size_t>(file) < data.header.source_files.size()
+             ? data.header.source_files[static_cast<size_t>(file)]
+             : ""},
+        {"source_line", split.source_line[i]},
+        {"margin", chosen - rejected},
+        {"reward_chosen", chosen},
+        {"reward_rejected", rejected},
+        {"prompt", truncate_text(tokenizer.decode(tokens.prompt.to_vector()), 4000)},
+        {"chosen", truncate_text(tokenizer.decode(tokens.chosen.to_vector()), 4000)},
+        {"rejected", truncate_text(tokenizer.decode(tokens.rejected.to_vector()), 4000)}};
     out += line.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
   }
   write_file_atomically(path, out);
 }
 
 PreparedSplit first_pairs(const PreparedSplit& split, size_t n) {
-  if (n == 0 || n >= split.size()) return split;
+  if (n == 0 || n >= split.size())
+    return split;
   PreparedSplit out;
   for (size_t i = 0; i < n; ++i) {
     PairTokens pair = split.pair(i);
-    EncodedPair encoded{pair.prompt.to_vector(), pair.chosen.to_vector(), pair.rejected.to_vector(), split.flags[i]};
+    EncodedPair encoded{
+        pair.prompt.to_vector(),
+        pair.chosen.to_vector(),
+        pair.rejected.to_vector(),
+        split.flags[i]};
     out.add(encoded, split.source_file[i], split.source_line[i], split.row_ids[i]);
   }
   return out;
 }
 
 ReferenceLogps::Split first_pairs(const ReferenceLogps::Split& split, size_t n) {
-  if (n == 0 || n >= split.chosen_logps.size()) return split;
+  if (n == 0 || n >= split.chosen_logps.size())
+    return split;
   auto head = [n](const auto& v) {
     return std::vector<typename std::decay_t<decltype(v)>::value_type>(
         v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n));
   };
-  return {head(split.chosen_logps), head(split.rejected_logps), head(split.chosen_tokens),
-          head(split.rejected_tokens)};
+  return {
+      head(split.chosen_logps),
+      head(split.rejected_logps),
+      head(split.chosen_tokens),
+      head(split.rejected_tokens)};
 }
 
-LossMeans evaluate_model(const std::string& model_dir, const std::string& prepared_path,
-                         const std::string& reference_dir, const LossConfig& loss,
-                         DeviceChoice device_choice, TrainDtype train_dtype, int64_t batch_pairs,
-                         const std::string& pairs_out) {
+LossMeans evaluate_model(
+    const std::string& model_dir,
+    const std::string& prepared_path,
+    const std::string& reference_dir,
+    const LossConfig& loss,
+    DeviceChoice device_choice,
+    TrainDtype train_dtype,
+    int64_t batch_pairs,
+    const std::string& pairs_out) {
   const at::Device device = resolve_device(device_choice);
   const at::ScalarType dtype = compute_dtype(train_dtype);
   Tokenizer tokenizer = Tokenizer::from_model_folder(model_dir);
   LoadedModel loaded = load_pretrained(model_dir, dtype, device);
-  check_prepared_matches_model(read_prepared_header(prepared_path), prepared_path, model_dir, tokenizer);
-  PreparedDataset data = read_prepared_dataset(prepared_path, static_cast<int32_t>(loaded.config.vocab_size));
+  check_prepared_matches_model(
+      read_prepared_header(prepared_path), prepared_path, model_dir, tokenizer);
+  PreparedDataset data =
+      read_prepared_dataset(prepared_path, static_cast<int32_t>(loaded.config.vocab_size));
   const int32_t pad_id = data.header.pad_id >= 0 ? data.header.pad_id : 0;
 
   // The reference: its cached log-probs, else scored now (not cached: `dpo eval` writes nothing
@@ -128,12 +160,14 @@ LossMeans evaluate_model(const std::string& model_dir, const std::string& prepar
     options.batch_pairs = batch_pairs;
     options.pad_id = pad_id;
     PairScores scores = score_pairs(*reference_model, data.val, device, options);
-    reference = {scores.chosen_logps, scores.rejected_logps, scores.chosen_tokens, scores.rejected_tokens};
+    reference = {
+        scores.chosen_logps, scores.rejected_logps, scores.chosen_tokens, scores.rejected_tokens};
   }
   EvalPairs pairs;
-  LossSums sums = evaluate_split(*loaded.model, data.val, reference, loss, BcoState{}, device,
-                                 batch_pairs, pad_id, &pairs);
-  if (!pairs_out.empty() && data.val.size() > 0) write_eval_pairs(pairs_out, data, pairs, tokenizer);
+  LossSums sums = evaluate_split(
+      *loaded.model, data.val, reference, loss, BcoState{}, device, batch_pairs, pad_id, &pairs);
+  if (!pairs_out.empty() && data.val.size() > 0)
+    write_eval_pairs(pairs_out, data, pairs, tokenizer);
   return sums.mean();
 }
 

@@ -25,14 +25,23 @@ struct EvalPairs {
 
 // Loss and metrics (sums over the pairs) of the whole split, without gradients. `bco`: BCO's
 // running state, used and not advanced (evaluation must not move it). `pairs_out`: may be null.
-LossSums evaluate_split(LlamaForCausalLMImpl& policy, const PreparedSplit& split,
-                        const ReferenceLogps::Split& reference, const LossConfig& loss,
-                        const BcoState& bco, at::Device device, int64_t batch_pairs, int32_t pad_id,
-                        EvalPairs* pairs_out);
+LossSums evaluate_split(
+    LlamaForCausalLMImpl& policy,
+    const PreparedSplit& split,
+    const ReferenceLogps::Split& reference,
+    const LossConfig& loss,
+    const BcoState& bco,
+    at::Device device,
+    int64_t batch_pairs,
+    int32_t pad_id,
+    EvalPairs* pairs_out);
 
 // One line per held-out pair of `data.val`: ids, source, rewards, margin and the decoded text.
-void write_eval_pairs(const std::string& path, const PreparedDataset& data, const EvalPairs& pairs,
-                      const Tokenizer& tokenizer);
+void write_eval_pairs(
+    const std::string& path,
+    const PreparedDataset& data,
+    const EvalPairs& pairs,
+    const Tokenizer& tokenizer);
 
 // The first n pairs of a split (eval.max_pairs; 0: all), and their reference log-probs.
 PreparedSplit first_pairs(const PreparedSplit& split, size_t n);
@@ -42,9 +51,14 @@ ReferenceLogps::Split first_pairs(const ReferenceLogps::Split& split, size_t n);
 // (empty: the model itself; its cached log-probs when the prepared file holds them in this
 // dtype, else scored now). Means over the held-out pairs; `pairs_out`: eval_pairs.jsonl, or
 // empty for none.
-LossMeans evaluate_model(const std::string& model_dir, const std::string& prepared_path,
-                         const std::string& reference_dir, const LossConfig& loss,
-                         DeviceChoice device, TrainDtype dtype, int64_t batch_pairs,
-                         const std::string& pairs_out = "");
+LossMeans evaluate_model(
+    const std::string& model_dir,
+    const std::string& prepared_path,
+    const std::string& reference_dir,
+    const LossConfig& loss,
+    DeviceChoice device,
+    TrainDtype dtype,
+    int64_t batch_pairs,
+    const std::string& pairs_out = "");
 
 }  // namespace dpo

@@ -15,27 +15,30 @@ namespace {
 using json = nlohmann::json;
 
 json metrics_json(const LossMeans& m) {
-  return json{{"loss", m.loss},
-              {"rewards/chosen", m.rewards_chosen},
-              {"rewards/rejected", m.rewards_rejected},
-              {"rewards/margins", m.rewards_margins},
-              {"rewards/accuracies", m.rewards_accuracies},
-              {"logps/chosen", m.logps_chosen},
-              {"logps/rejected", m.logps_rejected},
-              {"logps/chosen_per_token", m.logps_chosen_per_token},
-              {"logps/rejected_per_token", m.logps_rejected_per_token},
-              {"pairs", m.pairs}};
+  return json{
+      {"loss", m.loss},
+      {"rewards/chosen", m.rewards_chosen},
+      {"rewards/rejected", m.rewards_rejected},
+      {"rewards/margins", m.rewards_margins},
+      {"rewards/accuracies", m.rewards_accuracies},
+      {"logps/chosen", m.logps_chosen},
+      {"logps/rejected", m.logps_rejected},
+      {"logps/chosen_per_token", m.logps_chosen_per_token},
+      {"logps/rejected_per_token", m.logps_rejected_per_token},
+      {"pairs", m.pairs}};
 }
 
 }  // namespace
 
 MetricsLog::MetricsLog(const std::string& path, bool append) {
   file_ = std::fopen(path.c_str(), append ? "ab" : "wb");
-  if (file_ == nullptr) throw IoError(errno_message("cannot write '" + path + "'", errno));
+  if (file_ == nullptr)
+    throw IoError(errno_message("cannot write '" + path + "'", errno));
 }
 
 MetricsLog::~MetricsLog() {
-  if (file_) std::fclose(file_);
+  if (file_)
+    std::fclose(file_);
 }
 
 void MetricsLog::write_line(const std::string& text) {
@@ -44,8 +47,8 @@ void MetricsLog::write_line(const std::string& text) {
   std::fflush(file_);
 }
 
-void MetricsLog::write_train(int64_t step, double epoch, const LossMeans& metrics,
-                             const StepFigures& figures) {
+void MetricsLog::write_train(
+    int64_t step, double epoch, const LossMeans& metrics, const StepFigures& figures) {
   json line = metrics_json(metrics);
   line["step"] = step;
   line["epoch"] = epoch;
@@ -59,8 +62,8 @@ void MetricsLog::write_train(int64_t step, double epoch, const LossMeans& metric
   write_line(line.dump());
 }
 
-void MetricsLog::write_val(int64_t step, double epoch, const LossMeans& metrics,
-                           const std::vector<std::string>& alarms) {
+void MetricsLog::write_val(
+    int64_t step, double epoch, const LossMeans& metrics, const std::vector<std::string>& alarms) {
   json line = metrics_json(metrics);
   line["step"] = step;
   line["epoch"] = epoch;
@@ -69,26 +72,31 @@ void MetricsLog::write_val(int64_t step, double epoch, const LossMeans& metrics,
   write_line(line.dump());
 }
 
-void MetricsLog::write_skipped(int64_t step, double loss_sum, double grad_norm,
-                               const std::string& pair_ids) {
-  json line = {{"step", step},
-               {"split", "train"},
-               {"skipped", true},
-               {"loss", loss_sum},
-               {"grad_norm", std::isfinite(grad_norm) ? json(grad_norm) : json(nullptr)},
-               {"pair_ids", pair_ids}};
+void MetricsLog::write_skipped(
+    int64_t step, double loss_sum, double grad_norm, const std::string& pair_ids) {
+  json line = {
+      {"step", step},
+      {"split", "train"},
+      {"skipped", true},
+      {"loss", loss_sum},
+      {"grad_norm", std::isfinite(grad_norm) ? json(grad_norm) : json(nullptr)},
+      {"pair_ids", pair_ids}};
   write_line(line.dump());
 }
 
 void MetricsLog::truncate_after(const std::string& path, int64_t step) {
   std::ifstream in(path);
-  if (!in) return;
+  if (!in)
+    return;
   std::string kept, line;
   while (std::getline(in, line)) {
-    if (line.empty()) continue;
+    if (line.empty())
+      continue;
     json object = json::parse(line, nullptr, false);
-    if (object.is_discarded() || !object.contains("step")) continue;  // a torn last line
-    if (object["step"].get<int64_t>() <= step) kept += line + "\n";
+    if (object.is_discarded() || !object.contains("step"))
+      continue;  // a torn last line
+    if (object["step"].get<int64_t>() <= step)
+      kept += line + "\n";
   }
   write_file_atomically(path, kept);
 }

@@ -32,9 +32,10 @@ class MetricsLog {
   MetricsLog(const MetricsLog&) = delete;
   MetricsLog& operator=(const MetricsLog&) = delete;
 
-  void write_train(int64_t step, double epoch, const LossMeans& metrics, const StepFigures& figures);
-  void write_val(int64_t step, double epoch, const LossMeans& metrics,
-                 const std::vector<std::string>& alarms);
+  void write_train(
+      int64_t step, double epoch, const LossMeans& metrics, const StepFigures& figures);
+  void write_val(
+      int64_t step, double epoch, const LossMeans& metrics, const std::vector<std::string>& alarms);
   // A step skipped by the non-finite guard; `loss_sum` is the step's summed loss (NaN or Inf is
   // written as null, as is a non-finite gradient norm).
   void write_skipped(int64_t step, double loss_sum, double grad_norm, const std::string& pair_ids);

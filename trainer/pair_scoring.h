@@ -40,7 +40,10 @@ struct ScoreOptions {
 };
 
 // Runs the model in eval mode without gradients over every pair of `split`.
-PairScores score_pairs(LlamaForCausalLMImpl& model, const PreparedSplit& split, at::Device device,
-                       const ScoreOptions& options);
+PairScores score_pairs(
+    LlamaForCausalLMImpl& model,
+    const PreparedSplit& split,
+    at::Device device,
+    const ScoreOptions& options);
 
 }  // namespace dpo

@@ -17,15 +17,21 @@ namespace {
 
 // A NaN or Inf reference log-prob would poison every loss it enters and, cached, every later run:
 // refuse it before it is written, naming the first pair.
-void require_finite_reference(const PairScores& scores, const PreparedSplit& split,
-                              const std::string& split_name, const std::string& reference_dir) {
+void require_finite_reference(
+    const PairScores& scores,
+    const PreparedSplit& split,
+    const std::string& split_name,
+    const std::string& reference_dir) {
   for (size_t i = 0; i < scores.chosen_logps.size(); ++i) {
-    if (std::isfinite(scores.chosen_logps[i]) && std::isfinite(scores.rejected_logps[i])) continue;
-    throw CheckpointError("the reference model " + reference_dir + " gives non-finite log-probs (chosen " +
-                              std::to_string(scores.chosen_logps[i]) + ", rejected " +
-                              std::to_string(scores.rejected_logps[i]) + ") for " + split_name + " pair " +
-                              std::to_string(i) + " (id '" + split.row_ids[i] + "')",
-                          "its weights hold NaN or Inf, or overflow in this dtype: check it with `dpo score`, or use fp32");
+    if (std::isfinite(scores.chosen_logps[i]) && std::isfinite(scores.rejected_logps[i]))
+      continue;
+    throw CheckpointError(
+        "the reference model " + reference_dir + " gives non-finite log-probs (chosen " +
+            std::to_string(scores.chosen_logps[i]) + ", rejected " +
+            std::to_string(scores.rejected_logps[i]) + ") for " + split_name + " pair " +
+            std::to_string(i) + " (id '" + split.row_ids[i] + "')",
+        "its weights hold NaN or Inf, or overflow in this dtype: check it with `dpo score`, or use "
+        "fp32");
   }
 }
 
@@ -35,20 +41,25 @@ ReferenceLogps::Split as_split(const PairScores& scores) {
 
 }  // namespace
 
-ReferenceLogps reference_logprobs(LlamaForCausalLMImpl& scorer, const PreparedDataset& data,
-                                  const ReferenceSource& source) {
+ReferenceLogps reference_logprobs(
+    LlamaForCausalLMImpl& scorer, const PreparedDataset& data, const ReferenceSource& source) {
   std::optional<ReferenceLogps> cached;
-  if (!source.live) cached = read_reference_logps(source.prepared_path, source.model_hash);
+  if (!source.live)
+    cached = read_reference_logps(source.prepared_path, source.model_hash);
   if (cached && cached->dtype == model_dtype_name(source.dtype)) {
-    DPO_LOG_INFO("train", "reference log-probs of %s found in %s", source.model_hash.substr(0, 16).c_str(),
-                 source.prepared_path.c_str());
+    DPO_LOG_INFO(
+        "train",
+        "reference log-probs of %s found in %s",
+        source.model_hash.substr(0, 16).c_str(),
+        source.prepared_path.c_str());
     return *cached;
   }
   ScoreOptions options;
   options.batch_pairs = source.batch_pairs;
   options.pad_id = source.pad_id;
   auto start = std::chrono::steady_clock::now();
-  PairScores train = source.live ? PairScores{} : score_pairs(scorer, data.train, source.device, options);
+  PairScores train =
+      source.live ? PairScores{} : score_pairs(scorer, data.train, source.device, options);
   PairScores val = score_pairs(scorer, data.val, source.device, options);
   require_finite_reference(train, data.train, "train", source.model_dir);
   require_finite_reference(val, data.val, "val", source.model_dir);
@@ -57,12 +68,17 @@ ReferenceLogps reference_logprobs(LlamaForCausalLMImpl& scorer, const PreparedDa
   reference.dtype = model_dtype_name(source.dtype);
   reference.train = as_split(train);
   reference.val = as_split(val);
-  if (!source.live) write_reference_logps(source.prepared_path, reference);
+  if (!source.live)
+    write_reference_logps(source.prepared_path, reference);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  DPO_LOG_INFO("train", "reference log-probs of %zu pairs computed in %.1f s%s%s",
-               (source.live ? 0 : data.train.size()) + data.val.size(), seconds,
-               source.live ? "" : " and cached in ", source.live ? "" : source.prepared_path.c_str());
+  DPO_LOG_INFO(
+      "train",
+      "reference log-probs of %zu pairs computed in %.1f s%s%s",
+      (source.live ? 0 : data.train.size()) + data.val.size(),
+      seconds,
+      source.live ? "" : " and cached in ",
+      source.live ? "" : source.prepared_path.c_str());
   return reference;
 }
 

@@ -31,8 +31,8 @@ struct ReferenceSource {
 // The cached log-probs, or those of `scorer` (the reference model), cached unless live.
 // CheckpointError naming the first pair when the model gives a NaN or Inf log-prob (before
 // anything is cached).
-ReferenceLogps reference_logprobs(LlamaForCausalLMImpl& scorer, const PreparedDataset& data,
-                                  const ReferenceSource& source);
+ReferenceLogps reference_logprobs(
+    LlamaForCausalLMImpl& scorer, const PreparedDataset& data, const ReferenceSource& source);
 
 // A split's reference log-probs as device tensors, indexed by pair.
 struct ReferenceTensors {

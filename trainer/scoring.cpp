@@ -35,13 +35,18 @@ ScoreSummary score_prepared(const ScoreRequest& request) {
   }
   at::Device device = resolve_device(request.device);
   at::ScalarType dtype = compute_dtype(request.dtype);
-  set_cpu_threads(request.threads > 0 ? request.threads
-                                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  set_cpu_threads(
+      request.threads > 0 ? request.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   Tokenizer tokenizer = Tokenizer::from_model_folder(request.model_dir);
   LoadedModel loaded = load_pretrained(request.model_dir, dtype, device);
-  check_prepared_matches_model(read_prepared_header(request.prepared_path), request.prepared_path,
-                               request.model_dir, tokenizer);
-  PreparedDataset data = read_prepared_dataset(request.prepared_path, static_cast<int32_t>(loaded.config.vocab_size));
+  check_prepared_matches_model(
+      read_prepared_header(request.prepared_path),
+      request.prepared_path,
+      request.model_dir,
+      tokenizer);
+  PreparedDataset data =
+      read_prepared_dataset(request.prepared_path, static_cast<int32_t>(loaded.config.vocab_size));
 
   ScoreSummary summary;
   summary.model_hash = model_content_hash(*loaded.model);
@@ -50,7 +55,8 @@ ScoreSummary score_prepared(const ScoreRequest& request) {
   options.batch_pairs = request.batch_pairs;
   options.pad_id = data.header.pad_id >= 0 ? data.header.pad_id : 0;
   options.progress = [](size_t done, size_t total) {
-    if (isatty(fileno(stderr))) std::fprintf(stderr, "\rscored %zu/%zu pairs", done, total);
+    if (isatty(fileno(stderr)))
+      std::fprintf(stderr, "\rscored %zu/%zu pairs", done, total);
   };
   ReferenceLogps logps;
   logps.model_hash = summary.model_hash;
@@ -58,28 +64,37 @@ ScoreSummary score_prepared(const ScoreRequest& request) {
   std::string lines;
   for (const char* name : {"train", "val"}) {
     const PreparedSplit& split = data.split(name);
-    if (request.split != "all" && request.split != name) continue;
+    if (request.split != "all" && request.split != name)
+      continue;
     PairScores scores = score_pairs(*loaded.model, split, device, options);
     ReferenceLogps::Split& out = std::string(name) == "train" ? logps.train : logps.val;
-    out = {scores.chosen_logps, scores.rejected_logps, scores.chosen_tokens, scores.rejected_tokens};
+    out = {
+        scores.chosen_logps, scores.rejected_logps, scores.chosen_tokens, scores.rejected_tokens};
     summary.pairs += static_cast<int64_t>(split.size());
     for (size_t i = 0; i < split.size(); ++i) {
       summary.tokens += split.chosen_length(i) + split.rejected_length(i);
-      json line = {{"split", name}, {"pair_index", i}, {"id", split.row_ids[i]},
-                   {"source_line", split.source_line[i]},
-                   {"chosen_logps", scores.chosen_logps[i]}, {"rejected_logps", scores.rejected_logps[i]},
-                   {"chosen_tokens", scores.chosen_tokens[i]}, {"rejected_tokens", scores.rejected_tokens[i]}};
+      json line = {
+          {"split", name},
+          {"pair_index", i},
+          {"id", split.row_ids[i]},
+          {"source_line", split.source_line[i]},
+          {"chosen_logps", scores.chosen_logps[i]},
+          {"rejected_logps", scores.rejected_logps[i]},
+          {"chosen_tokens", scores.chosen_tokens[i]},
+          {"rejected_tokens", scores.rejected_tokens[i]}};
       lines += line.dump() + "\n";
     }
   }
-  if (isatty(fileno(stderr))) std::fprintf(stderr, "\n");
+  if (isatty(fileno(stderr)))
+    std::fprintf(stderr, "\n");
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   bool complete = request.split == "all";
   if (!request.out_path.empty()) {
     const std::string& out = request.out_path;
     if (out.size() > 3 && out.compare(out.size() - 3, 3, ".h5") == 0) {
-      if (!complete) throw UsageError("an .h5 output holds every pair: use --split all, or a .jsonl output");
+      if (!complete)
+        throw UsageError("an .h5 output holds every pair: use --split all, or a .jsonl output");
       std::string temp = out + ".copying";
       fs::copy_file(request.prepared_path, temp, fs::copy_options::overwrite_existing);
       write_reference_logps(temp, logps);
@@ -89,7 +104,8 @@ ScoreSummary score_prepared(const ScoreRequest& request) {
     }
   }
   if (request.write_reference) {
-    if (!complete) throw UsageError("--write-reference needs --split all (the trainer needs every pair)");
+    if (!complete)
+      throw UsageError("--write-reference needs --split all (the trainer needs every pair)");
     write_reference_logps(request.prepared_path, logps);
   }
   return summary;

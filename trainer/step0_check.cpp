@@ -31,7 +31,8 @@ void check_step0(const PairLogps& pair, at::ScalarType dtype, double tolerance_p
   const double worst = diff.max().item<double>();
   if ((diff > tolerance).any().item<bool>()) {
     throw CacheError(
-        "step-0 check failed: policy and reference log-probs differ by up to " + std::to_string(worst) +
+        "step-0 check failed: policy and reference log-probs differ by up to " +
+            std::to_string(worst) +
             " nats on the first batch, where they must agree (the reference is the initial policy)",
         "the cached reference log-probs are stale or were computed in another dtype: "
         "run again after deleting the prepared file's reference group, or use "

@@ -17,7 +17,8 @@ constexpr const char* kHint =
 
 // The value of `key` in `object`, as T; CheckpointError naming the file and the key otherwise.
 template <class T>
-T get(const json& object, const char* key, const std::string& origin, const std::string& where = "") {
+T get(
+    const json& object, const char* key, const std::string& origin, const std::string& where = "") {
   const std::string path = where.empty() ? key : where + "." + key;
   const auto it = object.find(key);
   if (it == object.end()) {
@@ -36,24 +37,26 @@ T get(const json& object, const char* key, const std::string& origin, const std:
 std::string to_json_text(const TrainState& s) {
   json evaluations = json::array();
   for (const EvalPoint& p : s.evaluations) {
-    evaluations.push_back({{"step", p.step},
-                           {"train_loss", p.train_loss},
-                           {"train_accuracy", p.train_accuracy},
-                           {"val_loss", p.val_loss},
-                           {"val_accuracy", p.val_accuracy},
-                           {"val_chosen_logps_per_token", p.val_chosen_logps_per_token}});
+    evaluations.push_back(
+        {{"step", p.step},
+         {"train_loss", p.train_loss},
+         {"train_accuracy", p.train_accuracy},
+         {"val_loss", p.val_loss},
+         {"val_accuracy", p.val_accuracy},
+         {"val_chosen_logps_per_token", p.val_chosen_logps_per_token}});
   }
-  json state = {{"step", s.step},
-                {"optimizer_steps", s.optimizer_steps},
-                {"loader_epoch", s.loader.epoch},
-                {"loader_cursor", s.loader.cursor},
-                {"bco_mean", s.bco_mean},
-                {"bco_count", s.bco_count},
-                {"consecutive_bad_steps", s.consecutive_bad_steps},
-                {"bad_steps", s.bad_steps},
-                {"evaluations", evaluations},
-                {"total_steps", s.total_steps},
-                {"config", json::parse(to_json_text(s.config))}};
+  json state = {
+      {"step", s.step},
+      {"optimizer_steps", s.optimizer_steps},
+      {"loader_epoch", s.loader.epoch},
+      {"loader_cursor", s.loader.cursor},
+      {"bco_mean", s.bco_mean},
+      {"bco_count", s.bco_count},
+      {"consecutive_bad_steps", s.consecutive_bad_steps},
+      {"bad_steps", s.bad_steps},
+      {"evaluations", evaluations},
+      {"total_steps", s.total_steps},
+      {"config", json::parse(to_json_text(s.config))}};
   return state.dump(2) + "\n";
 }
 
@@ -81,12 +84,13 @@ TrainState train_state_from_json_text(const std::string& text, const std::string
     if (!point.is_object()) {
       throw CheckpointError("'" + origin + "': '" + where + "' must be an object", kHint);
     }
-    s.evaluations.push_back(EvalPoint{get<uint64_t>(point, "step", origin, where),
-                                      get<double>(point, "train_loss", origin, where),
-                                      get<double>(point, "train_accuracy", origin, where),
-                                      get<double>(point, "val_loss", origin, where),
-                                      get<double>(point, "val_accuracy", origin, where),
-                                      get<double>(point, "val_chosen_logps_per_token", origin, where)});
+    s.evaluations.push_back(EvalPoint{
+        get<uint64_t>(point, "step", origin, where),
+        get<double>(point, "train_loss", origin, where),
+        get<double>(point, "train_accuracy", origin, where),
+        get<double>(point, "val_loss", origin, where),
+        get<double>(point, "val_accuracy", origin, where),
+        get<double>(point, "val_chosen_logps_per_token", origin, where)});
   }
   s.total_steps = get<int64_t>(root, "total_steps", origin);
   const json config = get<json>(root, "config", origin);

@@ -30,7 +30,8 @@ size_t whitespace_length(const std::string& s, size_t pos) {
   while (i < s.size()) {
     size_t length = 1;
     const uint32_t code_point = decode_utf8_at(s, i, length);
-    if (code_point == kInvalidCodePoint || !is_python_space(code_point)) break;
+    if (code_point == kInvalidCodePoint || !is_python_space(code_point))
+      break;
     i += length;
   }
   return i - pos;

@@ -12,7 +12,8 @@ namespace {
 
 size_t files_in(const std::string& dir) {
   size_t n = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) n += entry.is_regular_file();
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    n += entry.is_regular_file();
   return n;
 }
 

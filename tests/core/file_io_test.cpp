@@ -28,8 +28,8 @@ TEST(FileIo, AMissingFileNamesWhatAndWhere) {
     FAIL() << "expected IoError";
   } catch (const IoError& error) {
     std::string message = error.what();
-    EXPECT_NE(message.find("cannot read config '" + dir.file("absent.json") + "'"),
-              std::string::npos)
+    EXPECT_NE(
+        message.find("cannot read config '" + dir.file("absent.json") + "'"), std::string::npos)
         << message;
     EXPECT_NE(message.find("No such file"), std::string::npos) << message;
   }

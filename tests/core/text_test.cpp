@@ -14,8 +14,8 @@ TEST(Text, TrimAndBlank) {
 
 TEST(Text, CountsCodePointsNotBytes) {
   EXPECT_EQ(count_code_points("abc"), 3u);
-  EXPECT_EQ(count_code_points("Zoë"), 3u);        // ë is 2 bytes
-  EXPECT_EQ(count_code_points("退款"), 2u);       // 3 bytes each
+  EXPECT_EQ(count_code_points("Zoë"), 3u);               // ë is 2 bytes
+  EXPECT_EQ(count_code_points("退款"), 2u);              // 3 bytes each
   EXPECT_EQ(count_code_points("\xF0\x9F\x98\x80"), 1u);  // an emoji, 4 bytes
 }
 
@@ -23,9 +23,9 @@ TEST(Text, Utf8Validation) {
   EXPECT_TRUE(is_valid_utf8("plain ascii"));
   EXPECT_TRUE(is_valid_utf8("Malmö 退款 \xF0\x9F\x98\x80"));
   EXPECT_EQ(first_invalid_utf8("ok\xFF\xFE"), 2u);
-  EXPECT_EQ(first_invalid_utf8("\xC0\xAF"), 0u);          // overlong '/'
-  EXPECT_EQ(first_invalid_utf8("ab\xED\xA0\x80"), 2u);    // a UTF-16 surrogate
-  EXPECT_EQ(first_invalid_utf8("abc\xE2\x82"), 3u);       // cut inside a character
+  EXPECT_EQ(first_invalid_utf8("\xC0\xAF"), 0u);        // overlong '/'
+  EXPECT_EQ(first_invalid_utf8("ab\xED\xA0\x80"), 2u);  // a UTF-16 surrogate
+  EXPECT_EQ(first_invalid_utf8("abc\xE2\x82"), 3u);     // cut inside a character
   EXPECT_EQ(first_invalid_utf8("fine"), std::string_view::npos);
 }
 
@@ -51,7 +51,8 @@ TEST(Text, JsonQuoteEscapes) {
 
 // The bytes of Python's markupsafe.escape: Jinja2 autoescaping and the HTML reports use it.
 TEST(Text, HtmlEscapeMatchesMarkupsafe) {
-  EXPECT_EQ(html_escape("<a href=\"x\">'&'</a>"), "&lt;a href=&#34;x&#34;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+  EXPECT_EQ(
+      html_escape("<a href=\"x\">'&'</a>"), "&lt;a href=&#34;x&#34;&gt;&#39;&amp;&#39;&lt;/a&gt;");
   EXPECT_EQ(html_escape("plain ünïcode"), "plain ünïcode");
 }
 

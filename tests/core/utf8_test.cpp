@@ -18,7 +18,8 @@ uint32_t decode(std::string_view text, size_t pos, size_t* length) {
 TEST(Utf8, EveryScalarValueRoundTrips) {
   size_t length = 0;
   for (uint32_t c = 0; c <= 0x10FFFF; ++c) {
-    if (c == 0xD800) c = 0xE000;  // surrogates are not scalar values
+    if (c == 0xD800)
+      c = 0xE000;  // surrogates are not scalar values
     std::string bytes;
     append_utf8(c, bytes);
     ASSERT_EQ(bytes.size(), c < 0x80 ? 1u : c < 0x800 ? 2u : c < 0x10000 ? 3u : 4u) << c;
@@ -39,8 +40,9 @@ TEST(Utf8, MalformedSequencesAreOneInvalidByte) {
            std::string_view("\xF4\x90\x80\x80"),  // U+110000, beyond Unicode
            std::string_view("\xF5\x80\x80\x80"),  // a lead byte that cannot occur
            std::string_view("\xFF"),
-           std::string_view("\xE2\x82"),      // cut short
-           std::string_view("\xE2\x82" "A"),  // a continuation missing
+           std::string_view("\xE2\x82"),  // cut short
+           std::string_view("\xE2\x82"
+                            "A"),  // a continuation missing
        }) {
     EXPECT_EQ(decode(bad, 0, &length), kInvalidCodePoint) << testing::PrintToString(bad);
     EXPECT_EQ(length, 1u);
@@ -61,7 +63,8 @@ TEST(Utf8, PythonWhitespaceIsStrIsspace) {
   size_t next = 0;
   for (uint32_t c = 0; c <= 0x10FFFF; ++c) {
     bool expected = next < std::size(kPython) && kPython[next] == c;
-    if (expected) ++next;
+    if (expected)
+      ++next;
     ASSERT_EQ(is_python_space(c), expected) << std::hex << c;
   }
   EXPECT_FALSE(is_python_space(kInvalidCodePoint));

@@ -28,7 +28,12 @@ TEST(PairKey, PromptKeyFoldsAsciiWhitespaceAndCaseOnly) {
   // Anything else is part of the key: punctuation, non-ASCII case, NBSP, the role.
   EXPECT_NE(keys.prompt_key({{"user", "where is my order"}}), plain);
   EXPECT_NE(keys.prompt_key({{"user", "Émile"}}), keys.prompt_key({{"user", "émile"}}));
-  EXPECT_NE(keys.prompt_key({{"user", "a\xC2\xA0" "b"}}), keys.prompt_key({{"user", "a b"}}));
+  EXPECT_NE(
+      keys.prompt_key(
+          {{"user",
+            "a\xC2\xA0"
+            "b"}}),
+      keys.prompt_key({{"user", "a b"}}));
   EXPECT_NE(keys.prompt_key({{"system", "where is my order?"}}), plain);
   // Message boundaries count: ("ab", "c") is not ("a", "bc").
   EXPECT_NE(

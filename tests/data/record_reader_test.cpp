@@ -17,7 +17,8 @@ struct ReadRecord {
   RecordProblem problem;
 };
 
-std::vector<ReadRecord> read_all(const std::string& path, size_t cap = 1 << 20, RecordReader** keep = nullptr) {
+std::vector<ReadRecord> read_all(
+    const std::string& path, size_t cap = 1 << 20, RecordReader** keep = nullptr) {
   RecordReader reader(path, cap);
   std::vector<ReadRecord> out;
   Record r;
@@ -93,7 +94,8 @@ TEST(RecordReader, ALineLongerThanTheBufferButUnderTheCapIsReadWhole) {
 TEST(RecordReader, ReadsGzipIncludingConcatenatedMembers) {
   testing::TempDir dir;
   std::string text;
-  for (int i = 0; i < 1000; ++i) text += "{\"i\":" + std::to_string(i) + "}\n";
+  for (int i = 0; i < 1000; ++i)
+    text += "{\"i\":" + std::to_string(i) + "}\n";
   testing::write_gzip_file(dir.file("a.jsonl.gz"), text, /*members=*/3);
   RecordReader reader(dir.file("a.jsonl.gz"), 1 << 20);
   EXPECT_TRUE(reader.compressed());
@@ -111,7 +113,8 @@ TEST(RecordReader, ReadsGzipIncludingConcatenatedMembers) {
 TEST(RecordReader, ATruncatedGzipFileIsAnIoErrorNamingTheFile) {
   testing::TempDir dir;
   std::string text;
-  for (int i = 0; i < 5000; ++i) text += "{\"i\":" + std::to_string(i * 7919) + "}\n";
+  for (int i = 0; i < 5000; ++i)
+    text += "{\"i\":" + std::to_string(i * 7919) + "}\n";
   testing::write_gzip_file(dir.file("a.jsonl.gz"), text);
   std::string compressed = testing::read_file(dir.file("a.jsonl.gz"));
   testing::write_file(dir.file("cut.jsonl.gz"), compressed.substr(0, compressed.size() / 2));
@@ -126,8 +129,7 @@ TEST(RecordReader, ATruncatedGzipFileIsAnIoErrorNamingTheFile) {
 TEST(RecordReader, JsonArrayElementsWithIndexAndStartLine) {
   testing::TempDir dir;
   testing::write_file(
-      dir.file("a.json"),
-      "[\n  {\"a\": \"x ] , { \\\" [\"},\n  {\"b\": [1, {\"c\": 2}]}\n]\n");
+      dir.file("a.json"), "[\n  {\"a\": \"x ] , { \\\" [\"},\n  {\"b\": [1, {\"c\": 2}]}\n]\n");
   auto records = read_all(dir.file("a.json"));
   ASSERT_EQ(records.size(), 2u);
   EXPECT_EQ(records[0].text, "{\"a\": \"x ] , { \\\" [\"}");
@@ -159,8 +161,11 @@ TEST(RecordReader, ATruncatedArrayIsReportedOnceAndReadingStops) {
 
 TEST(RecordReader, MalformedArrays) {
   testing::TempDir dir;
-  for (const char* text : {"[{\"a\":1},]", "[{\"a\":1},,{\"b\":1}]", "[{\"a\":1} {\"b\":1}]",
-                           "[{\"a\":1}] trailing"}) {
+  for (const char* text :
+       {"[{\"a\":1},]",
+        "[{\"a\":1},,{\"b\":1}]",
+        "[{\"a\":1} {\"b\":1}]",
+        "[{\"a\":1}] trailing"}) {
     testing::write_file(dir.file("a.json"), text);
     auto records = read_all(dir.file("a.json"));
     ASSERT_FALSE(records.empty()) << text;

@@ -15,13 +15,15 @@ struct Parsed {
   std::vector<RowError> errors;
   bool has(IssueCode code) const {
     for (const RowError& e : errors) {
-      if (e.code == code) return true;
+      if (e.code == code)
+        return true;
     }
     return false;
   }
   std::string messages() const {
     std::string all;
-    for (const RowError& e : errors) all += std::string(issue_name(e.code)) + ": " + e.message + "\n";
+    for (const RowError& e : errors)
+      all += std::string(issue_name(e.code)) + ": " + e.message + "\n";
     return all;
   }
 };
@@ -33,8 +35,8 @@ Parsed parse_with(RowParser& parser, const std::string& json) {
   return p;
 }
 
-Parsed parse(const std::string& json, DataFormat format = DataFormat::auto_detect,
-             FieldNames fields = {}) {
+Parsed parse(
+    const std::string& json, DataFormat format = DataFormat::auto_detect, FieldNames fields = {}) {
   RowParser parser(format, fields);
   return parse_with(parser, json);
 }
@@ -159,7 +161,8 @@ TEST(RowParser, OpenAiPreferenceFineTuning) {
 
 TEST(RowParser, FieldsMapOtherColumnNames) {
   Parsed p = parse(
-      R"({"question":"Q","response_j":"good","response_k":"bad"})", DataFormat::auto_detect,
+      R"({"question":"Q","response_j":"good","response_k":"bad"})",
+      DataFormat::auto_detect,
       FieldNames::parse("prompt=question,chosen=response_j,rejected=response_k"));
   ASSERT_TRUE(p.ok) << p.messages();
   EXPECT_EQ(p.row.chosen[0].content, "good");
@@ -182,7 +185,10 @@ TEST(RowParser, FormatIsDetectedOnceFromTheFirstObject) {
   EXPECT_FALSE(p.ok);
   EXPECT_TRUE(p.has(IssueCode::missing_field)) << p.messages();
   // Message lists are accepted in a file detected as standard.
-  EXPECT_TRUE(parse_with(parser, R"({"prompt":[{"role":"user","content":"q"}],"chosen":"a","rejected":"b"})").ok);
+  EXPECT_TRUE(
+      parse_with(
+          parser, R"({"prompt":[{"role":"user","content":"q"}],"chosen":"a","rejected":"b"})")
+          .ok);
 }
 
 TEST(RowParser, InvalidJson) {

@@ -12,7 +12,8 @@ namespace {
 // The textbook full dynamic programme, as the reference.
 size_t naive_levenshtein(const std::string& a, const std::string& b) {
   std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t j = 0; j <= b.size(); ++j)
+    prev[j] = j;
   for (size_t i = 1; i <= a.size(); ++i) {
     cur[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
@@ -36,16 +37,21 @@ TEST(Similarity, BandedDistanceEqualsTheFullProgrammeWithinTheBound) {
   for (int trial = 0; trial < 2000; ++trial) {
     std::string a, b;
     int n = static_cast<int>(rng() % 30), m = static_cast<int>(rng() % 30);
-    for (int i = 0; i < n; ++i) a.push_back(static_cast<char>(letter(rng)));
+    for (int i = 0; i < n; ++i)
+      a.push_back(static_cast<char>(letter(rng)));
     // b is often a small edit of a, sometimes unrelated
     if (trial % 2 == 0) {
       b = a;
       for (int e = 0; e < static_cast<int>(rng() % 4); ++e) {
         size_t pos = b.empty() ? 0 : rng() % b.size();
-        if (rng() % 2 && !b.empty()) b.erase(pos, 1); else b.insert(pos, 1, 'x');
+        if (rng() % 2 && !b.empty())
+          b.erase(pos, 1);
+        else
+          b.insert(pos, 1, 'x');
       }
     } else {
-      for (int i = 0; i < m; ++i) b.push_back(static_cast<char>(letter(rng)));
+      for (int i = 0; i < m; ++i)
+        b.push_back(static_cast<char>(letter(rng)));
     }
     size_t exact = naive_levenshtein(a, b);
     for (size_t bound : {0u, 1u, 3u, 8u, 40u}) {
@@ -67,7 +73,8 @@ TEST(Similarity, ThresholdOnNormalisedSimilarity) {
   EXPECT_TRUE(similar_at_least(a, b, 0.95, &s));
   EXPECT_DOUBLE_EQ(s, 0.99);
   std::string c = a;
-  for (int i = 0; i < 10; ++i) c[i * 10] = 'c';  // 10 substitutions: 0.90
+  for (int i = 0; i < 10; ++i)
+    c[i * 10] = 'c';  // 10 substitutions: 0.90
   EXPECT_FALSE(similar_at_least(a, c, 0.95, &s));
   EXPECT_TRUE(similar_at_least(a, c, 0.90, &s));
   EXPECT_DOUBLE_EQ(s, 0.90);

@@ -14,10 +14,14 @@ namespace {
 using nlohmann::json;
 
 // A standard-format row as one JSONL line.
-std::string row(const std::string& prompt, const std::string& chosen, const std::string& rejected,
-                json extra = json::object()) {
+std::string row(
+    const std::string& prompt,
+    const std::string& chosen,
+    const std::string& rejected,
+    json extra = json::object()) {
   json j = {{"prompt", prompt}, {"chosen", chosen}, {"rejected", rejected}};
-  for (auto& [k, v] : extra.items()) j[k] = v;
+  for (auto& [k, v] : extra.items())
+    j[k] = v;
   return j.dump() + "\n";
 }
 
@@ -60,21 +64,23 @@ TEST(Validator, CleanDataPasses) {
 
 TEST(Validator, EveryRowErrorIsCountedWithItsLine) {
   std::string text;
-  text += clean_rows(2);                                                   // lines 1-2
-  text += "{\"prompt\":\"q\",\"chosen\":\"a\"\n";                          // 3 invalid_json
+  text += clean_rows(2);                                                       // lines 1-2
+  text += "{\"prompt\":\"q\",\"chosen\":\"a\"\n";                              // 3 invalid_json
   text += "{\"prompt\":\"q\xC3\x28\",\"chosen\":\"a\",\"rejected\":\"b\"}\n";  // 4 invalid_utf8
-  text += "{\"prompt\":\"q5\",\"chosen\":\"a\"}\n";                        // 5 missing_field
-  text += "{\"prompt\":\"q6\",\"chosen\":6,\"rejected\":\"b\"}\n";         // 6 wrong_type
-  text += row("   ", "a", "b");                                            // 7 empty_prompt
-  text += row("q8", " \n ", "b");                                          // 8 empty_chosen
-  text += row("q9", "a", "");                                              // 9 empty_rejected
-  text += row("q10", " same ", "same\n");                                  // 10 chosen_equals_rejected
-  text += json{{"prompt", "q11"},
-               {"chosen", json::array({{{"role", "user"}, {"content", "a"}}})},
-               {"rejected", "b"}}
-              .dump() +
-          "\n";                                                            // 11 bad_role_order
-  text += row("q12", std::string(300, 'x'), "b");                          // 12 record_too_large
+  text += "{\"prompt\":\"q5\",\"chosen\":\"a\"}\n";                            // 5 missing_field
+  text += "{\"prompt\":\"q6\",\"chosen\":6,\"rejected\":\"b\"}\n";             // 6 wrong_type
+  text += row("   ", "a", "b");                                                // 7 empty_prompt
+  text += row("q8", " \n ", "b");                                              // 8 empty_chosen
+  text += row("q9", "a", "");                                                  // 9 empty_rejected
+  text += row("q10", " same ", "same\n");  // 10 chosen_equals_rejected
+  text +=
+      json{
+          {"prompt", "q11"},
+          {"chosen", json::array({{{"role", "user"}, {"content", "a"}}})},
+          {"rejected", "b"}}
+          .dump() +
+      "\n";                                        // 11 bad_role_order
+  text += row("q12", std::string(300, 'x'), "b");  // 12 record_too_large
   ValidateOptions options;
   options.max_record_bytes = 200;
   ValidationReport r = validate_text(text, options);
@@ -84,11 +90,16 @@ TEST(Validator, EveryRowErrorIsCountedWithItsLine) {
   EXPECT_EQ(r.rejected, 10u);
   EXPECT_FALSE(r.passed);
   const std::pair<IssueCode, uint64_t> expected[] = {
-      {IssueCode::invalid_json, 3},    {IssueCode::invalid_utf8, 4},
-      {IssueCode::missing_field, 5},   {IssueCode::wrong_type, 6},
-      {IssueCode::empty_prompt, 7},    {IssueCode::empty_chosen, 8},
-      {IssueCode::empty_rejected, 9},  {IssueCode::chosen_equals_rejected, 10},
-      {IssueCode::bad_role_order, 11}, {IssueCode::record_too_large, 12},
+      {IssueCode::invalid_json, 3},
+      {IssueCode::invalid_utf8, 4},
+      {IssueCode::missing_field, 5},
+      {IssueCode::wrong_type, 6},
+      {IssueCode::empty_prompt, 7},
+      {IssueCode::empty_chosen, 8},
+      {IssueCode::empty_rejected, 9},
+      {IssueCode::chosen_equals_rejected, 10},
+      {IssueCode::bad_role_order, 11},
+      {IssueCode::record_too_large, 12},
   };
   for (const auto& [code, line] : expected) {
     const IssueTally& tally = r.issues[static_cast<int>(code)];
@@ -103,20 +114,21 @@ TEST(Validator, RowWarnings) {
   std::string base(200, 'a');
   std::string near = base;
   near[100] = 'b';
-  text += row("near", base, near);                                                 // 5
-  text += row("dup prompt", "answer one is good", "answer two is bad");            // 6
-  text += row("dup   PROMPT", "answer one is good", "answer two is bad");          // 7 duplicate
-  text += row("dup prompt", "answer two is bad", "answer one is good");            // 8 conflict
-  text += row("see <|im_start|>system", "fine", "worse");                         // 9 special
-  text += row("tie q", "x one", "y two", {{"preference", "tie"}});                 // 10 excluded
-  text += row("bad q", "x one", "y two", {{"preference", "both_bad"}});            // 11 excluded
+  text += row("near", base, near);                                         // 5
+  text += row("dup prompt", "answer one is good", "answer two is bad");    // 6
+  text += row("dup   PROMPT", "answer one is good", "answer two is bad");  // 7 duplicate
+  text += row("dup prompt", "answer two is bad", "answer one is good");    // 8 conflict
+  text += row("see <|im_start|>system", "fine", "worse");                  // 9 special
+  text += row("tie q", "x one", "y two", {{"preference", "tie"}});         // 10 excluded
+  text += row("bad q", "x one", "y two", {{"preference", "both_bad"}});    // 11 excluded
   ValidationReport r = validate_text(text);
   expect_accounting(r);
   EXPECT_EQ(r.count(IssueCode::near_identical_responses), 1u);
   EXPECT_EQ(r.count(IssueCode::duplicate_pair), 1u);
   EXPECT_EQ(r.issues[static_cast<int>(IssueCode::duplicate_pair)].examples[0].line, 7u);
-  EXPECT_NE(r.issues[static_cast<int>(IssueCode::duplicate_pair)].examples[0].message.find(":6"),
-            std::string::npos);
+  EXPECT_NE(
+      r.issues[static_cast<int>(IssueCode::duplicate_pair)].examples[0].message.find(":6"),
+      std::string::npos);
   EXPECT_EQ(r.count(IssueCode::conflicting_pair), 1u);
   EXPECT_EQ(r.count(IssueCode::special_tokens_in_content), 1u);
   EXPECT_EQ(r.count(IssueCode::tie_or_both_bad), 2u);
@@ -132,8 +144,10 @@ TEST(Validator, AllPairsOfOnePromptLandInOneSplit) {
   std::string text;
   for (int p = 0; p < 60; ++p) {
     for (int k = 0; k < 3; ++k) {
-      text += row("prompt " + std::to_string(p), "good answer " + std::to_string(k),
-                  "bad " + std::to_string(k));
+      text +=
+          row("prompt " + std::to_string(p),
+              "good answer " + std::to_string(k),
+              "bad " + std::to_string(k));
     }
   }
   ValidateOptions options;
@@ -189,9 +203,10 @@ TEST(Validator, JsonArraysAndGzipAndSeveralFiles) {
   testing::TempDir dir;
   json array = json::array();
   for (int i = 0; i < 5; ++i) {
-    array.push_back({{"conversations", {{{"from", "human"}, {"value", "q" + std::to_string(i)}}}},
-                     {"chosen", {{"from", "gpt"}, {"value", "good"}}},
-                     {"rejected", {{"from", "gpt"}, {"value", "bad"}}}});
+    array.push_back(
+        {{"conversations", {{{"from", "human"}, {"value", "q" + std::to_string(i)}}}},
+         {"chosen", {{"from", "gpt"}, {"value", "good"}}},
+         {"rejected", {{"from", "gpt"}, {"value", "bad"}}}});
   }
   testing::write_file(dir.file("a.json"), array.dump(2));
   testing::write_gzip_file(dir.file("b.jsonl.gz"), row("q0", "good", "bad") + row("new", "x", "y"));
@@ -208,14 +223,25 @@ TEST(Validator, JsonArraysAndGzipAndSeveralFiles) {
 
 TEST(Validator, ReportJsonAndRejectsFile) {
   testing::TempDir dir;
-  std::string text = clean_rows(3) + row("q", "", "b") + row("t", "a1", "b1", {{"preference", "tie"}});
+  std::string text =
+      clean_rows(3) + row("q", "", "b") + row("t", "a1", "b1", {{"preference", "tie"}});
   testing::write_file(dir.file("d.jsonl"), text);
   ValidateOptions options;
   options.rejects_path = dir.file("rejects.jsonl");
   ValidationReport r = validate_files({dir.file("d.jsonl")}, options);
   json report = json::parse(report_to_json(r));
-  for (const char* key : {"rows", "pairs_ok", "rejected", "excluded", "errors", "warnings", "issues",
-                          "stats", "split", "files", "verdict"}) {
+  for (const char* key :
+       {"rows",
+        "pairs_ok",
+        "rejected",
+        "excluded",
+        "errors",
+        "warnings",
+        "issues",
+        "stats",
+        "split",
+        "files",
+        "verdict"}) {
     EXPECT_TRUE(report.contains(key)) << key;
   }
   EXPECT_EQ(report["rows"], 5);
@@ -231,7 +257,8 @@ TEST(Validator, ReportJsonAndRejectsFile) {
     }
   }
   EXPECT_TRUE(found);
-  EXPECT_EQ(report["split"]["train"]["pairs"].get<int>() + report["split"]["val"]["pairs"].get<int>(), 3);
+  EXPECT_EQ(
+      report["split"]["train"]["pairs"].get<int>() + report["split"]["val"]["pairs"].get<int>(), 3);
   // One line per rejected or excluded row.
   std::string rejects = testing::read_file(dir.file("rejects.jsonl"));
   size_t lines = std::count(rejects.begin(), rejects.end(), '\n');
@@ -243,8 +270,11 @@ TEST(Validator, ReportJsonAndRejectsFile) {
 TEST(Validator, MetadataBalance) {
   std::string text;
   for (int i = 0; i < 6; ++i) {
-    text += row("q" + std::to_string(i), i < 4 ? "longer answer" : "a", "b",
-                {{"metadata", {{"source", i < 4 ? "web" : "app"}, {"nested", {{"x", 1}}}}}});
+    text +=
+        row("q" + std::to_string(i),
+            i < 4 ? "longer answer" : "a",
+            "b",
+            {{"metadata", {{"source", i < 4 ? "web" : "app"}, {"nested", {{"x", 1}}}}}});
   }
   ValidationReport r = validate_text(text);
   ASSERT_EQ(r.metadata_balance.count("source"), 1u);
@@ -257,7 +287,8 @@ TEST(Validator, MetadataBalance) {
 TEST(Validator, TokenLengthsWithATokenizer) {
   testing::TempDir dir;
   std::vector<std::string> corpus;
-  for (int i = 0; i < 200; ++i) corpus.push_back("where is my order number " + std::to_string(i));
+  for (int i = 0; i < 200; ++i)
+    corpus.push_back("where is my order number " + std::to_string(i));
   ValidateOptions options;
   options.count_tokens = make_token_counter(testing::train_tiny_sentencepiece(dir, corpus, 60));
   ValidationReport r = validate_text(clean_rows(10), options);

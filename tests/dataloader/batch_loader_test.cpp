@@ -19,9 +19,12 @@ std::shared_ptr<PreparedSplit> make_split(int n) {
   auto split = std::make_shared<PreparedSplit>();
   for (int i = 0; i < n; ++i) {
     EncodedPair pair;
-    for (int t = 0; t < 1 + i % 5; ++t) pair.prompt.push_back(1000 + i);
-    for (int t = 0; t < 1 + i % 7; ++t) pair.chosen.push_back(2000 + i);
-    for (int t = 0; t < 2 + i % 3; ++t) pair.rejected.push_back(3000 + i);
+    for (int t = 0; t < 1 + i % 5; ++t)
+      pair.prompt.push_back(1000 + i);
+    for (int t = 0; t < 1 + i % 7; ++t)
+      pair.chosen.push_back(2000 + i);
+    for (int t = 0; t < 2 + i % 3; ++t)
+      pair.rejected.push_back(3000 + i);
     split->add(pair, 0, i + 1, "p" + std::to_string(i));
   }
   return split;
@@ -62,17 +65,20 @@ TEST(PortableShuffle, UsesTheStandardGeneratorAndAnUnbiasedDraw) {
     ASSERT_LT(x, 6u);
     ++histogram[x];
   }
-  for (int count : histogram) EXPECT_NEAR(count, 10000, 500);
+  for (int count : histogram)
+    EXPECT_NEAR(count, 10000, 500);
 
   std::vector<int64_t> a(50), b(50);
-  for (int i = 0; i < 50; ++i) a[i] = b[i] = i;
+  for (int i = 0; i < 50; ++i)
+    a[i] = b[i] = i;
   std::mt19937_64 r1(99), r2(99);
   portable_shuffle(a, r1);
   portable_shuffle(b, r2);
   EXPECT_EQ(a, b);
   std::vector<int64_t> sorted = a;
   std::sort(sorted.begin(), sorted.end());
-  for (int i = 0; i < 50; ++i) EXPECT_EQ(sorted[i], i);
+  for (int i = 0; i < 50; ++i)
+    EXPECT_EQ(sorted[i], i);
   EXPECT_NE(a, sorted);
 }
 
@@ -148,7 +154,8 @@ TEST(BatchLoader, EveryPairOnceAnEpochInADifferentOrderEachEpoch) {
   BatchLoader other(split, o);
   EXPECT_EQ(other.batches_per_epoch(), 12);
   EXPECT_NE(other.epoch_plan(0), loader.epoch_plan(0));
-  for (const auto& batch : other.epoch_plan(0)) EXPECT_EQ(batch.size(), 8u);
+  for (const auto& batch : other.epoch_plan(0))
+    EXPECT_EQ(batch.size(), 8u);
 }
 
 TEST(BatchLoader, LengthGroupingPutsSimilarLengthsTogether) {
@@ -176,7 +183,8 @@ TEST(BatchLoader, LengthGroupingPutsSimilarLengthsTogether) {
   // Within the window the pairs are sorted: consecutive batches of the sorted order.
   std::vector<int64_t> all;
   for (const auto& batch : plan) {
-    for (size_t k = 1; k < batch.size(); ++k) EXPECT_GE(longer(batch[k - 1]), longer(batch[k]));
+    for (size_t k = 1; k < batch.size(); ++k)
+      EXPECT_GE(longer(batch[k - 1]), longer(batch[k]));
     all.insert(all.end(), batch.begin(), batch.end());
   }
   EXPECT_EQ(all.size(), 64u);
@@ -191,17 +199,20 @@ TEST(BatchLoader, ResumingFromASavedPositionReplaysTheSameBatches) {
     std::vector<Batch> expected;
     BatchPosition saved;
     for (int s = 0; s < steps; ++s) {
-      if (s == 13) saved = straight.position();
+      if (s == 13)
+        saved = straight.position();
       expected.push_back(straight.next());
     }
     EXPECT_EQ(saved, (BatchPosition{1, 3}));
 
     BatchLoader resumed(split, options(4, prefetch), saved);
-    for (int s = 13; s < steps; ++s) expect_same_batch(resumed.next(), expected[s]);
+    for (int s = 13; s < steps; ++s)
+      expect_same_batch(resumed.next(), expected[s]);
 
     // seek() on a running loader does the same, dropping what was prefetched.
     straight.seek(saved);
-    for (int s = 13; s < steps; ++s) expect_same_batch(straight.next(), expected[s]);
+    for (int s = 13; s < steps; ++s)
+      expect_same_batch(straight.next(), expected[s]);
     // And batch_at builds the same bytes without the thread.
     expect_same_batch(straight.batch_at({1, 3}), expected[13]);
   }
@@ -222,7 +233,8 @@ TEST(BatchLoader, ErrorsInThePrefetchThreadReachTheCaller) {
   BatchLoader loader(make_split(40), o);
   EXPECT_THROW(
       {
-        for (int i = 0; i < 20; ++i) loader.next();
+        for (int i = 0; i < 20; ++i)
+          loader.next();
       },
       DataError);
   // The loader can still be repositioned and destroyed cleanly.

@@ -5,8 +5,8 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
-#include "tokenizer/tokenizer.h"
 #include "tests/support/test_support.h"
+#include "tokenizer/tokenizer.h"
 
 namespace dpo {
 namespace {
@@ -15,8 +15,10 @@ using Ids = std::vector<int32_t>;
 
 std::string chatml(const std::vector<Message>& messages, bool add_generation_prompt) {
   std::string out;
-  for (const Message& m : messages) out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
-  if (add_generation_prompt) out += "<|im_start|>assistant\n";
+  for (const Message& m : messages)
+    out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+  if (add_generation_prompt)
+    out += "<|im_start|>assistant\n";
   return out;
 }
 
@@ -27,7 +29,8 @@ std::string chatml_with_bos(const std::vector<Message>& messages, bool add_gener
 
 PreferenceRow make_row(const std::string& system = "You are helpful.") {
   PreferenceRow row;
-  if (!system.empty()) row.prompt.push_back({"system", system});
+  if (!system.empty())
+    row.prompt.push_back({"system", system});
   row.prompt.push_back({"user", "hello, please answer the question"});
   row.chosen.push_back({"assistant", "Yes, thank you for the question."});
   row.rejected.push_back({"assistant", "No."});
@@ -46,19 +49,21 @@ class PairEncoderTest : public ::testing::Test {
       "added_tokens_decoder": {
         "0": {"content": "<unk>", "special": true}, "1": {"content": "<s>", "special": true},
         "2": {"content": "</s>", "special": true},
-        ")" + std::to_string(n) + R"(": {"content": "<|im_start|>", "special": true},
-        ")" + std::to_string(n + 1) + R"(": {"content": "<|im_end|>", "special": true}
+        ")" + std::to_string(n) +
+                         R"(": {"content": "<|im_start|>", "special": true},
+        ")" + std::to_string(n + 1) +
+                         R"(": {"content": "<|im_end|>", "special": true}
       },
       "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "add_bos_token": true})";
-    tokenizer_ = new Tokenizer(path, bytes,
-                               TokenizerSpec::from(parse_hf_tokenizer_config("m", config, "")));
+    tokenizer_ =
+        new Tokenizer(path, bytes, TokenizerSpec::from(parse_hf_tokenizer_config("m", config, "")));
   }
   static void TearDownTestSuite() {
     delete tokenizer_;
     delete dir_;
   }
-  static PairEncoder encoder(RenderFunction render, int64_t max_length = 0,
-                             LengthPolicy policy = LengthPolicy::drop) {
+  static PairEncoder encoder(
+      RenderFunction render, int64_t max_length = 0, LengthPolicy policy = LengthPolicy::drop) {
     PairEncoderOptions options;
     options.max_length = max_length;
     options.length_policy = policy;
@@ -132,7 +137,8 @@ TEST_F(PairEncoderTest, PrefixMismatchIsReportedNotPatched) {
     for (const Message& m : messages) {
       out += (m.role == "assistant" ? "Assistant: " : "User: ") + m.content + "\n";
     }
-    if (add_generation_prompt) out += "Assistant: ";
+    if (add_generation_prompt)
+      out += "Assistant: ";
     return out;
   };
   PairEncodeCounts counts;
@@ -169,8 +175,9 @@ TEST_F(PairEncoderTest, HeaderStartIsAfterTheLastUserContent) {
   Ids prompt = tokens(rendered);
   size_t start = encoder(chatml).header_start(row.prompt, rendered, prompt);
   ASSERT_LT(start, prompt.size());
-  EXPECT_EQ(tokenizer_->decode(Ids(prompt.begin() + start, prompt.end())),
-            "<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(
+      tokenizer_->decode(Ids(prompt.begin() + start, prompt.end())),
+      "<|im_end|>\n<|im_start|>assistant\n");
   // Content the rendering does not contain: nothing may be cut.
   std::vector<Message> other = {{"user", "not in the text"}};
   EXPECT_EQ(encoder(chatml).header_start(other, rendered, prompt), prompt.size());
@@ -179,8 +186,9 @@ TEST_F(PairEncoderTest, HeaderStartIsAfterTheLastUserContent) {
 class LengthPolicyTest : public PairEncoderTest {
  protected:
   void SetUp() override {
-    row_ = make_row("You are a helpful assistant. Answer the user question with data and model "
-                    "tokens, please.");
+    row_ = make_row(
+        "You are a helpful assistant. Answer the user question with data and model "
+        "tokens, please.");
     PairEncodeCounts counts;
     full_ = *encoder(chatml).encode(row_, counts).pair;
     p_ = static_cast<int64_t>(full_.prompt.size());
@@ -241,8 +249,9 @@ TEST_F(LengthPolicyTest, TruncatePromptLeftKeepsBosAndTheAssistantHeader) {
   EXPECT_EQ(static_cast<int64_t>(prompt.size()), p_ - excess);
   EXPECT_EQ(prompt[0], tokenizer_->bos_id());
   // Everything after the BOS is the end of the original prompt.
-  EXPECT_EQ(Ids(prompt.begin() + 1, prompt.end()),
-            Ids(full_.prompt.begin() + 1 + excess, full_.prompt.end()));
+  EXPECT_EQ(
+      Ids(prompt.begin() + 1, prompt.end()),
+      Ids(full_.prompt.begin() + 1 + excess, full_.prompt.end()));
   EXPECT_EQ(result.pair->chosen, full_.chosen);
   EXPECT_EQ(result.pair->flags, kPromptTruncated);
   EXPECT_EQ(counts.prompt_truncated, 1);
@@ -255,9 +264,9 @@ TEST_F(LengthPolicyTest, TruncatePromptLeftKeepsBosAndTheAssistantHeader) {
   EXPECT_TRUE(encoder(chatml, p_ + c_ - cuttable, LengthPolicy::truncate_prompt_left)
                   .encode(row_, counts)
                   .pair);
-  PairEncodeResult refused = encoder(chatml, p_ + c_ - cuttable - 1,
-                                     LengthPolicy::truncate_prompt_left)
-                                 .encode(row_, counts);
+  PairEncodeResult refused =
+      encoder(chatml, p_ + c_ - cuttable - 1, LengthPolicy::truncate_prompt_left)
+          .encode(row_, counts);
   EXPECT_FALSE(refused.pair);
   EXPECT_EQ(refused.issue, IssueCode::too_long);
   EXPECT_NE(refused.message.find("assistant header"), std::string::npos);
@@ -280,8 +289,11 @@ TEST(PairEncoderCounts, MergeAddsEveryField) {
 }
 
 TEST(LengthPolicyNames, ParseAndName) {
-  for (LengthPolicy policy : {LengthPolicy::drop, LengthPolicy::truncate_prompt_left,
-                              LengthPolicy::truncate_completion, LengthPolicy::error}) {
+  for (LengthPolicy policy :
+       {LengthPolicy::drop,
+        LengthPolicy::truncate_prompt_left,
+        LengthPolicy::truncate_completion,
+        LengthPolicy::error}) {
     EXPECT_EQ(parse_length_policy(length_policy_name(policy)), policy);
   }
   EXPECT_THROW(parse_length_policy("truncate"), UsageError);

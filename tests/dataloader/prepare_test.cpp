@@ -10,8 +10,8 @@
 #include "core/error.h"
 #include "dataloader/prepare.h"
 #include "dataloader/prepared_dataset.h"
-#include "tokenizer/tokenizer.h"
 #include "tests/support/test_support.h"
+#include "tokenizer/tokenizer.h"
 
 namespace dpo {
 namespace {
@@ -19,8 +19,11 @@ namespace {
 namespace fs = std::filesystem;
 
 // One JSONL row in the conversational format.
-std::string row(const std::string& id, const std::string& prompt, const std::string& chosen,
-                const std::string& rejected) {
+std::string row(
+    const std::string& id,
+    const std::string& prompt,
+    const std::string& chosen,
+    const std::string& rejected) {
   return R"({"id": ")" + id + R"(", "prompt": [{"role": "user", "content": ")" + prompt +
          R"("}], "chosen": [{"role": "assistant", "content": ")" + chosen +
          R"("}], "rejected": [{"role": "assistant", "content": ")" + rejected + R"("}]})" + "\n";
@@ -30,12 +33,17 @@ std::string row(const std::string& id, const std::string& prompt, const std::str
 std::string rows(int n, int long_every = 0) {
   std::string text;
   for (int i = 0; i < n; ++i) {
-    std::string chosen = "the clear steps for order " + std::to_string(i) + " are to check the email";
+    std::string chosen =
+        "the clear steps for order " + std::to_string(i) + " are to check the email";
     if (long_every > 0 && i % long_every == 0) {
-      for (int k = 0; k < 12; ++k) chosen += " and then explain why the quick brown fox jumps";
+      for (int k = 0; k < 12; ++k)
+        chosen += " and then explain why the quick brown fox jumps";
     }
-    text += row("r" + std::to_string(i), "please help with order number " + std::to_string(i), chosen,
-                "no idea about order " + std::to_string(i) + ", sorry");
+    text +=
+        row("r" + std::to_string(i),
+            "please help with order number " + std::to_string(i),
+            chosen,
+            "no idea about order " + std::to_string(i) + ", sorry");
   }
   return text;
 }
@@ -46,8 +54,10 @@ class PrepareTest : public ::testing::Test {
     dir_ = new testing::TempDir();
     tokenizer_ = testing::train_tiny_sentencepiece(
         *dir_,
-        {"please help with order number 12", "the clear steps for order 7 are to check the email",
-         "no idea about order 3, sorry", "and then explain why the quick brown fox jumps",
+        {"please help with order number 12",
+         "the clear steps for order 7 are to check the email",
+         "no idea about order 3, sorry",
+         "and then explain why the quick brown fox jumps",
          "user assistant system im_start im_end INST SYS"},
         120);
   }
@@ -91,11 +101,13 @@ TEST_F(PrepareTest, RootAttributesHoldTheFingerprintAndHashes) {
   EXPECT_EQ(header.template_sha256, result.template_sha256);
   EXPECT_NE(header.template_text.find("<|im_start|>"), std::string::npos);
   EXPECT_EQ(header.max_length, 256);
-  EXPECT_NE(header.options_json.find("\"max_length\":256"), std::string::npos) << header.options_json;
+  EXPECT_NE(header.options_json.find("\"max_length\":256"), std::string::npos)
+      << header.options_json;
   ASSERT_EQ(header.source_files.size(), 1u);
   EXPECT_NE(header.created_by.find("dpo"), std::string::npos);
   // The validation report travels with the file (a run copies it for its report page).
-  EXPECT_NE(header.validation_json.find("\"rows\": 40"), std::string::npos) << header.validation_json;
+  EXPECT_NE(header.validation_json.find("\"rows\": 40"), std::string::npos)
+      << header.validation_json;
   EXPECT_EQ(header.validation_json, report_to_json(result.validation));
 
   PreparedDataset data = read_prepared_dataset(work_.file("p.h5"));
@@ -171,8 +183,11 @@ TEST_F(PrepareTest, LengthPolicyCountsAreReported) {
   }
   EXPECT_EQ(flagged, 10u);
   std::string cut_summary = prepare_summary(cut, o.out_path);
-  EXPECT_NE(cut_summary.find("completion truncated " + std::to_string(cut.train_counts.completion_truncated)),
-            std::string::npos) << cut_summary;
+  EXPECT_NE(
+      cut_summary.find(
+          "completion truncated " + std::to_string(cut.train_counts.completion_truncated)),
+      std::string::npos)
+      << cut_summary;
 
   o.out_path = work_.file("error.h5");
   o.length_policy = LengthPolicy::error;
@@ -183,8 +198,9 @@ TEST_F(PrepareTest, LengthPolicyCountsAreReported) {
 // llama2's template raises when roles do not alternate; the row is reported, the rest kept.
 TEST_F(PrepareTest, RowsThatBreakTheTemplateAreReportedWithTheirLine) {
   std::string data = rows(20);
-  data += R"({"id": "odd", "prompt": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}, {"role": "user", "content": "again"}, {"role": "user", "content": "and again"}], "chosen": [{"role": "assistant", "content": "yes"}], "rejected": [{"role": "assistant", "content": "no"}]})"
-          "\n";
+  data +=
+      R"({"id": "odd", "prompt": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}, {"role": "user", "content": "again"}, {"role": "user", "content": "and again"}], "chosen": [{"role": "assistant", "content": "yes"}], "rejected": [{"role": "assistant", "content": "no"}]})"
+      "\n";
   testing::write_file(work_.file("d.jsonl"), data);
   PrepareOptions o = options(work_.file("d.jsonl"), work_.file("p.h5"));
   o.template_spec = "llama2";
@@ -194,12 +210,17 @@ TEST_F(PrepareTest, RowsThatBreakTheTemplateAreReportedWithTheirLine) {
   ASSERT_EQ(result.issues.size(), 1u);
   EXPECT_EQ(result.issues[0].code, "template_error");
   EXPECT_EQ(result.issues[0].where, work_.file("d.jsonl") + ":21");
-  EXPECT_NE(result.issues[0].message.find("alternate"), std::string::npos) << result.issues[0].message;
+  EXPECT_NE(result.issues[0].message.find("alternate"), std::string::npos)
+      << result.issues[0].message;
   std::string summary = prepare_summary(result, o.out_path);
   EXPECT_NE(summary.find("template errors 1"), std::string::npos) << summary;
-  EXPECT_NE(summary.find("template_error " + work_.file("d.jsonl") + ":21"), std::string::npos) << summary;
-  EXPECT_EQ(summary.find(work_.file("d.jsonl") + ":21: " + work_.file("d.jsonl") + ":21"), std::string::npos)
-      << "the location is printed once\n" << summary;
+  EXPECT_NE(summary.find("template_error " + work_.file("d.jsonl") + ":21"), std::string::npos)
+      << summary;
+  EXPECT_EQ(
+      summary.find(work_.file("d.jsonl") + ":21: " + work_.file("d.jsonl") + ":21"),
+      std::string::npos)
+      << "the location is printed once\n"
+      << summary;
 }
 
 TEST_F(PrepareTest, ATokenizerWithoutATemplateIsAUsageError) {
@@ -216,7 +237,8 @@ TEST_F(PrepareTest, ATokenizerWithoutATemplateIsAUsageError) {
 // Nothing left to train on: an error, and neither the file nor a temporary one is left behind.
 TEST_F(PrepareTest, AFailedPreparationLeavesNoFile) {
   std::string data;
-  for (int i = 0; i < 5; ++i) data += row("same" + std::to_string(i), "hello " + std::to_string(i), "same", "same");
+  for (int i = 0; i < 5; ++i)
+    data += row("same" + std::to_string(i), "hello " + std::to_string(i), "same", "same");
   testing::write_file(work_.file("d.jsonl"), data);
   PrepareOptions o = options(work_.file("d.jsonl"), work_.file("out/p.h5"));
   EXPECT_THROW(prepare_dataset(o), DataError);
@@ -235,7 +257,8 @@ TEST_F(PrepareTest, AFailedRewriteKeepsThePreviousFile) {
   PrepareOptions o = options(work_.file("d.jsonl"), work_.file("p.h5"));
   PrepareResult good = prepare_dataset(o);
   std::string data;
-  for (int i = 0; i < 5; ++i) data += row("same" + std::to_string(i), "hello " + std::to_string(i), "same", "same");
+  for (int i = 0; i < 5; ++i)
+    data += row("same" + std::to_string(i), "hello " + std::to_string(i), "same", "same");
   testing::write_file(work_.file("d.jsonl"), data);
   EXPECT_THROW(prepare_dataset(o), DataError);
   EXPECT_EQ(read_prepared_header(o.out_path).fingerprint, good.fingerprint);

@@ -17,9 +17,12 @@ PreparedSplit make_split(int n, int offset = 0) {
   PreparedSplit split;
   for (int i = 0; i < n; ++i) {
     EncodedPair pair;
-    for (int t = 0; t < 2 + i % 3; ++t) pair.prompt.push_back(10 + offset + i + t);
-    for (int t = 0; t < 1 + i % 4; ++t) pair.chosen.push_back(50 + i);
-    for (int t = 0; t < 1 + i % 2; ++t) pair.rejected.push_back(70 + i);
+    for (int t = 0; t < 2 + i % 3; ++t)
+      pair.prompt.push_back(10 + offset + i + t);
+    for (int t = 0; t < 1 + i % 4; ++t)
+      pair.chosen.push_back(50 + i);
+    for (int t = 0; t < 1 + i % 2; ++t)
+      pair.rejected.push_back(70 + i);
     pair.flags = static_cast<uint8_t>(i % 2 ? kPromptTruncated : 0);
     split.add(pair, i % 2, 100 + i, "id-" + std::to_string(offset + i));
   }

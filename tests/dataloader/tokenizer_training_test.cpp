@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
-#include "tokenizer/sentencepiece_model.h"
 #include "tests/support/test_support.h"
+#include "tokenizer/sentencepiece_model.h"
 
 namespace dpo {
 namespace {
@@ -18,7 +18,8 @@ std::string pair_line(int i) {
 TEST(TokenizerTraining, TrainsOnAcceptedPairsAndKeepsUserSymbolsWhole) {
   testing::TempDir dir;
   std::string data;
-  for (int i = 0; i < 50; ++i) data += pair_line(i) + "\n";
+  for (int i = 0; i < 50; ++i)
+    data += pair_line(i) + "\n";
   data += "{not json}\n";  // rejected rows do not feed the corpus
   testing::write_file(dir.file("pairs.jsonl"), data);
 
@@ -52,7 +53,8 @@ TEST(TokenizerTraining, SymbolsWithSpacesAreRefused) {
   testing::TempDir dir;
   TokenizerTrainingOptions options;
   options.user_symbols = {"two words"};
-  EXPECT_THROW(train_tokenizer_on_pairs({dir.file("x.jsonl")}, dir.file("tok"), options), UsageError);
+  EXPECT_THROW(
+      train_tokenizer_on_pairs({dir.file("x.jsonl")}, dir.file("tok"), options), UsageError);
 }
 
 }  // namespace

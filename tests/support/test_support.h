@@ -51,7 +51,7 @@ std::vector<std::string> tokenizer_test_corpus();
 // Trains a Llama-like tokenizer on tokenizer_test_corpus(): BPE, byte fallback, identity
 // normalizer, no whitespace collapsing, <unk>=0 <s>=1 </s>=2, `vocab_size` pieces (>= 300), plus
 // `extra_flags` (e.g. "--control_symbols=[INST],[/INST]"). Returns the .model path in `dir`.
-std::string train_llama_like_sentencepiece(const TempDir& dir, int vocab_size = 400,
-                                           const std::string& extra_flags = "");
+std::string train_llama_like_sentencepiece(
+    const TempDir& dir, int vocab_size = 400, const std::string& extra_flags = "");
 
 }  // namespace dpo::testing

@@ -20,9 +20,11 @@ TEST(ModelChatTemplates, APlainStringIsTheDefaultTemplate) {
 }
 
 TEST(ModelChatTemplates, NamedTemplatesAreFoundByName) {
-  ModelChatTemplates templates = parse_tokenizer_config_chat_templates(R"({
+  ModelChatTemplates templates = parse_tokenizer_config_chat_templates(
+      R"({
     "chat_template": [{"name": "default", "template": "A"}, {"name": "tool_use", "template": "B"}]
-  })", "m/tokenizer_config.json");
+  })",
+      "m/tokenizer_config.json");
   ASSERT_EQ(templates.templates.size(), 2u);
   EXPECT_EQ(templates.find("tool_use")->text, "B");
   EXPECT_EQ(templates.find()->text, "A");
@@ -37,15 +39,16 @@ TEST(ModelChatTemplates, AMalformedEntryNamesFileAndKey) {
     EXPECT_NE(std::string(error.what()).find("'m/tc.json': `chat_template[0]`"), std::string::npos)
         << error.what();
   }
-  EXPECT_THROW(parse_tokenizer_config_chat_templates(R"({"chat_template": 3})", "m/tc.json"),
-               ConfigError);
+  EXPECT_THROW(
+      parse_tokenizer_config_chat_templates(R"({"chat_template": 3})", "m/tc.json"), ConfigError);
 }
 
 TEST(ModelChatTemplates, AJinjaFileBesideTheConfigWins) {
   testing::TempDir folder;
   EXPECT_TRUE(read_model_chat_templates(folder.path()).templates.empty());
-  testing::write_file(folder.file("tokenizer_config.json"),
-                      R"({"chat_template": "from config", "bos_token": "<s>"})");
+  testing::write_file(
+      folder.file("tokenizer_config.json"),
+      R"({"chat_template": "from config", "bos_token": "<s>"})");
   ModelChatTemplates templates = read_model_chat_templates(folder.path());
   EXPECT_EQ(templates.find()->text, "from config");
   EXPECT_EQ(templates.source, folder.file("tokenizer_config.json"));

@@ -59,10 +59,13 @@ TEST(HfTokenizerConfig, ReadsALlamaStyleConfig) {
 }
 
 TEST(HfTokenizerConfig, NamedTemplatesLegacyAndLimits) {
-  HfTokenizerConfig config = parse_hf_tokenizer_config("m", R"({
+  HfTokenizerConfig config = parse_hf_tokenizer_config(
+      "m",
+      R"({
     "legacy": false, "add_prefix_space": false, "model_max_length": 4096,
     "chat_template": [{"name": "default", "template": "A"}, {"name": "tool_use", "template": "B"}]
-  })", "");
+  })",
+      "");
   EXPECT_FALSE(config.legacy);
   EXPECT_TRUE(config.legacy_given);
   EXPECT_FALSE(config.add_prefix_space);
@@ -73,7 +76,8 @@ TEST(HfTokenizerConfig, NamedTemplatesLegacyAndLimits) {
 
 TEST(HfTokenizerConfig, SpecialTokensMapOverridesTheConfig) {
   HfTokenizerConfig config = parse_hf_tokenizer_config(
-      "m", R"({"bos_token": "<s>", "eos_token": "</s>"})",
+      "m",
+      R"({"bos_token": "<s>", "eos_token": "</s>"})",
       R"({"eos_token": {"content": "<|im_end|>", "rstrip": true},
           "pad_token": "<pad>",
           "additional_special_tokens": ["<|im_start|>", {"content": "<|tool|>", "lstrip": true}]})");
@@ -113,8 +117,9 @@ TEST(HfTokenizerConfig, ReadsAFolderAndFindsTheModel) {
   testing::TempDir folder;
   EXPECT_THROW(read_hf_tokenizer_config(folder.path()), IoError);
   EXPECT_THROW(find_tokenizer_model(folder.path()), IoError);
-  testing::write_file(folder.file("tokenizer_config.json"),
-                      R"({"chat_template": "from config", "bos_token": "<s>"})");
+  testing::write_file(
+      folder.file("tokenizer_config.json"),
+      R"({"chat_template": "from config", "bos_token": "<s>"})");
   testing::write_file(folder.file("special_tokens_map.json"), R"({"bos_token": "<bos>"})");
   HfTokenizerConfig config = read_hf_tokenizer_config(folder.path());
   EXPECT_EQ(config.bos_token->content, "<bos>");

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
-#include "tokenizer/sentencepiece_model.h"
 #include "tests/support/test_support.h"
+#include "tokenizer/sentencepiece_model.h"
 
 namespace dpo {
 namespace {
@@ -66,7 +66,10 @@ TEST(SentencePieceProto, SwitchingTheDummyPrefixOffChangesOnlyThatSetting) {
 TEST(SentencePieceProto, EditAddsANormalizerSpecWhenThereIsNone) {
   // ModelProto { pieces { piece: "abc" } }: field 1 (0x0a), length 5, holding
   // SentencePiece.piece: field 1 (0x0a), length 3, "abc".
-  std::string model("\x0a\x05\x0a\x03" "abc", 7);
+  std::string model(
+      "\x0a\x05\x0a\x03"
+      "abc",
+      7);
   // Expected: the same bytes, then normalizer_spec: field 3 length-delimited (0x1a), length 2,
   // holding add_dummy_prefix: field 3 varint (0x18) = 0.
   std::string expected = model + std::string("\x1a\x02\x18\x00", 4);

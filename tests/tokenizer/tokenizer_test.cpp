@@ -9,9 +9,9 @@
 #include <thread>
 
 #include "core/error.h"
+#include "tests/support/test_support.h"
 #include "tokenizer/sentencepiece_model.h"
 #include "tokenizer/sentencepiece_proto.h"
-#include "tests/support/test_support.h"
 
 namespace dpo {
 namespace {
@@ -20,7 +20,8 @@ using Ids = std::vector<int32_t>;
 
 Ids concat(std::initializer_list<Ids> parts) {
   Ids out;
-  for (const Ids& part : parts) out.insert(out.end(), part.begin(), part.end());
+  for (const Ids& part : parts)
+    out.insert(out.end(), part.begin(), part.end());
   return out;
 }
 
@@ -28,8 +29,8 @@ class TokenizerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new testing::TempDir();
-    model_path_ = testing::train_llama_like_sentencepiece(*dir_, 400,
-                                                          "--control_symbols=[INST],[/INST]");
+    model_path_ =
+        testing::train_llama_like_sentencepiece(*dir_, 400, "--control_symbols=[INST],[/INST]");
     model_bytes_ = testing::read_file(model_path_);
     sp_ = new SentencePieceModel(model_path_);
     no_prefix_ = new SentencePieceModel(
@@ -82,8 +83,16 @@ SentencePieceModel* TokenizerTest::no_prefix_ = nullptr;
 TEST_F(TokenizerTest, PlainTextEncodesExactlyAsSentencepiece) {
   Tokenizer tokenizer = Tokenizer::from_model_file(model_path_);
   for (const std::string text :
-       {"hello world", " hello", "   three leading spaces", "trailing  ", "a", "\n", "tab\there",
-        "café naïve 日本語 🙂", "numbers 12345", "x\xE2\x96\x81y"}) {
+       {"hello world",
+        " hello",
+        "   three leading spaces",
+        "trailing  ",
+        "a",
+        "\n",
+        "tab\there",
+        "café naïve 日本語 🙂",
+        "numbers 12345",
+        "x\xE2\x96\x81y"}) {
     EXPECT_EQ(tokenizer.encode(text), sp(text)) << "text: '" << text << "'";
   }
 }
@@ -103,8 +112,9 @@ TEST_F(TokenizerTest, WithoutAConfigControlPiecesAreSpecialTokens) {
   EXPECT_EQ(tokenizer.bos_token(), "<s>");
   // sentencepiece alone would spell "[INST]" out in characters.
   EXPECT_NE(sp("[INST]"), (Ids{inst}));
-  EXPECT_EQ(tokenizer.encode("<s>[INST] hello [/INST]"),
-            concat({{sp_->bos_id(), inst}, sp(" hello "), {end_inst}}));
+  EXPECT_EQ(
+      tokenizer.encode("<s>[INST] hello [/INST]"),
+      concat({{sp_->bos_id(), inst}, sp(" hello "), {end_inst}}));
 }
 
 TEST_F(TokenizerTest, LegacyEncodesEachPieceBetweenSpecialTokensWithItsOwnDummyPrefix) {
@@ -114,7 +124,8 @@ TEST_F(TokenizerTest, LegacyEncodesEachPieceBetweenSpecialTokensWithItsOwnDummyP
   // Special token adjacent to text on both sides.
   EXPECT_EQ(tokenizer.encode("hello<s>world"), concat({sp("hello"), {bos}, sp("world")}));
   // "▁world" after </s>: the dummy prefix comes back after every special token.
-  EXPECT_EQ(tokenizer.encode("<s>hello</s>world"), concat({{bos}, sp("hello"), {eos}, sp("world")}));
+  EXPECT_EQ(
+      tokenizer.encode("<s>hello</s>world"), concat({{bos}, sp("hello"), {eos}, sp("world")}));
   // A space after a special token becomes a second "▁" (dummy prefix + the space).
   EXPECT_EQ(tokenizer.encode("<s> hello"), concat({{bos}, sp(" hello")}));
   EXPECT_NE(sp(" hello"), sp("hello"));
@@ -210,8 +221,10 @@ TEST_F(TokenizerTest, LegacyFalsePutsTheDummyPrefixOnlyAtTheStart) {
 TEST_F(TokenizerTest, APieceMemoEncodesSharedTurnsOnceWithTheSameIds) {
   // A pair's prompt and its two full conversations, as a template renders them.
   const std::string prompt = "<s> You are terse.</s><s> Reset my password</s><s>";
-  const std::vector<std::string> texts = {prompt, prompt + " Open Settings, then Security.</s>",
-                                          prompt + " I cannot help with that.</s>"};
+  const std::vector<std::string> texts = {
+      prompt,
+      prompt + " Open Settings, then Security.</s>",
+      prompt + " I cannot help with that.</s>"};
   // legacy=false encodes the "▁" it puts in front of the text as a piece of its own.
   for (auto [legacy, shared_pieces] : {std::pair{"true", 2}, std::pair{"false", 3}}) {
     Tokenizer tokenizer = with_config(llama_config(std::string(R"(, "legacy": )") + legacy));
@@ -238,8 +251,9 @@ TEST_F(TokenizerTest, DecodeRendersSpecialTokensAndText) {
 TEST_F(TokenizerTest, FromAModelFolder) {
   testing::TempDir folder;
   testing::write_file(folder.file("tokenizer.model"), model_bytes_);
-  testing::write_file(folder.file("tokenizer_config.json"),
-                      llama_config(R"(, "add_bos_token": false, "legacy": false)"));
+  testing::write_file(
+      folder.file("tokenizer_config.json"),
+      llama_config(R"(, "add_bos_token": false, "legacy": false)"));
   Tokenizer tokenizer = Tokenizer::from_model_folder(folder.path());
   EXPECT_FALSE(tokenizer.add_bos_token());
   EXPECT_FALSE(tokenizer.legacy());
@@ -257,13 +271,15 @@ TEST_F(TokenizerTest, Sha256CoversTheModelAndTheTokenTable) {
 }
 
 TEST_F(TokenizerTest, ConflictingIdsAreConfigErrors) {
-  EXPECT_THROW(with_config(R"({"added_tokens_decoder": {"5": {"content": "<a>"},
+  EXPECT_THROW(
+      with_config(R"({"added_tokens_decoder": {"5": {"content": "<a>"},
                                                           "5x": {"content": "<b>"}}})"),
-               ConfigError);
+      ConfigError);
   // One content under two ids.
-  EXPECT_THROW(with_config(R"({"added_tokens_decoder": {"3": {"content": "<a>"},
+  EXPECT_THROW(
+      with_config(R"({"added_tokens_decoder": {"3": {"content": "<a>"},
                                                           "4": {"content": "<a>"}}})"),
-               ConfigError);
+      ConfigError);
 }
 
 TEST_F(TokenizerTest, EncodingIsThreadSafe) {
@@ -275,11 +291,13 @@ TEST_F(TokenizerTest, EncodingIsThreadSafe) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 200; ++i) {
-        if (tokenizer.encode(text) != expected) ++mismatches;
+        if (tokenizer.encode(text) != expected)
+          ++mismatches;
       }
     });
   }
-  for (auto& thread : threads) thread.join();
+  for (auto& thread : threads)
+    thread.join();
   EXPECT_EQ(mismatches.load(), 0);
 }
 

@@ -49,7 +49,8 @@ TEST(Cli, UnreadableInputExitsWith2AndNamesTheFile) {
 
 TEST(Cli, ValidateBundledCleanDataPasses) {
   testing::TempDir dir;
-  auto result = run_command(kDpo + " validate " + kExamples + "/pairs.jsonl --report " + dir.file("r.json"));
+  auto result =
+      run_command(kDpo + " validate " + kExamples + "/pairs.jsonl --report " + dir.file("r.json"));
   EXPECT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("PASS"), std::string::npos);
   auto report = nlohmann::json::parse(testing::read_file(dir.file("r.json")));
@@ -63,12 +64,16 @@ TEST(Cli, ValidateBundledCleanDataPasses) {
 TEST(Cli, ValidateWithTokenizerReportsTokenLengthsInsideTheTorchProcess) {
   testing::TempDir dir;
   std::string model = testing::train_tiny_sentencepiece(
-      dir, {"the quick brown fox jumps over the lazy dog", "a helpful answer explains why",
-            "please summarise the following text", "thank you for the clear steps"},
+      dir,
+      {"the quick brown fox jumps over the lazy dog",
+       "a helpful answer explains why",
+       "please summarise the following text",
+       "thank you for the clear steps"},
       60);
   for (const std::string& binary : {kDpo, std::string(DPO_TORCH_BINARY_PATH)}) {
-    auto result = run_command(binary + " validate " + kExamples + "/pairs.jsonl --tokenizer " +
-                              model + " --report " + dir.file("r.json"));
+    auto result = run_command(
+        binary + " validate " + kExamples + "/pairs.jsonl --tokenizer " + model + " --report " +
+        dir.file("r.json"));
     ASSERT_EQ(result.exit_code, 0) << binary << "\n" << result.output;
     EXPECT_NE(result.output.find("lengths (tokens)"), std::string::npos) << result.output;
     auto report = nlohmann::json::parse(testing::read_file(dir.file("r.json")));
@@ -79,28 +84,42 @@ TEST(Cli, ValidateWithTokenizerReportsTokenLengthsInsideTheTorchProcess) {
 TEST(Cli, ValidateWithAFileThatIsNotATokenizerExitsWith2) {
   testing::TempDir dir;
   testing::write_file(dir.file("tokenizer.model"), "not a protobuf");
-  auto result = run_command(kDpo + " validate " + kExamples + "/pairs.jsonl --tokenizer " +
-                            dir.file("tokenizer.model"));
+  auto result = run_command(
+      kDpo + " validate " + kExamples + "/pairs.jsonl --tokenizer " + dir.file("tokenizer.model"));
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_NE(result.output.find("is not a sentencepiece model"), std::string::npos) << result.output;
 }
 
 TEST(Cli, ValidateBrokenDataFailsWith1AndNamesLines) {
   testing::TempDir dir;
-  auto result = run_command(
-      kDpo + " validate " + kExamples + "/broken.jsonl --report " + dir.file("r.json"));
+  auto result =
+      run_command(kDpo + " validate " + kExamples + "/broken.jsonl --report " + dir.file("r.json"));
   EXPECT_EQ(result.exit_code, 1) << result.output;
   EXPECT_NE(result.output.find("broken.jsonl:1"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("FAIL"), std::string::npos);
   auto report = nlohmann::json::parse(testing::read_file(dir.file("r.json")));
-  EXPECT_EQ(report["rows"].get<int>(),
-            report["pairs_ok"].get<int>() + report["rejected"].get<int>() + report["excluded"].get<int>());
+  EXPECT_EQ(
+      report["rows"].get<int>(),
+      report["pairs_ok"].get<int>() + report["rejected"].get<int>() +
+          report["excluded"].get<int>());
   std::set<std::string> codes;
-  for (const auto& issue : report["issues"]) codes.insert(issue["code"].get<std::string>());
+  for (const auto& issue : report["issues"])
+    codes.insert(issue["code"].get<std::string>());
   for (const char* code :
-       {"invalid_json", "invalid_utf8", "missing_field", "wrong_type", "empty_prompt", "empty_chosen",
-        "empty_rejected", "chosen_equals_rejected", "bad_role_order", "near_identical_responses",
-        "duplicate_pair", "conflicting_pair", "special_tokens_in_content", "tie_or_both_bad"}) {
+       {"invalid_json",
+        "invalid_utf8",
+        "missing_field",
+        "wrong_type",
+        "empty_prompt",
+        "empty_chosen",
+        "empty_rejected",
+        "chosen_equals_rejected",
+        "bad_role_order",
+        "near_identical_responses",
+        "duplicate_pair",
+        "conflicting_pair",
+        "special_tokens_in_content",
+        "tie_or_both_bad"}) {
     EXPECT_TRUE(codes.count(code)) << code;
   }
 }
@@ -108,8 +127,7 @@ TEST(Cli, ValidateBrokenDataFailsWith1AndNamesLines) {
 TEST(Cli, FailOnWarning) {
   testing::TempDir dir;
   testing::write_file(
-      dir.file("w.jsonl"),
-      "{\"prompt\":\"q\",\"chosen\":\"a <s> b\",\"rejected\":\"c\"}\n");
+      dir.file("w.jsonl"), "{\"prompt\":\"q\",\"chosen\":\"a <s> b\",\"rejected\":\"c\"}\n");
   EXPECT_EQ(run_command(kDpo + " validate " + dir.file("w.jsonl")).exit_code, 0);
   EXPECT_EQ(run_command(kDpo + " validate --fail-on warning " + dir.file("w.jsonl")).exit_code, 1);
 }

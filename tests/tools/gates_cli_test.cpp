@@ -30,28 +30,32 @@ std::vector<json> rows_of(const std::string& path) {
   std::vector<json> rows;
   std::istringstream in(testing::read_file(path));
   for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) rows.push_back(json::parse(line));
+    if (!line.empty())
+      rows.push_back(json::parse(line));
   }
   return rows;
 }
 
 void write_rows(const std::string& path, const std::vector<json>& rows) {
   std::string text;
-  for (const json& row : rows) text += row.dump() + "\n";
+  for (const json& row : rows)
+    text += row.dump() + "\n";
   testing::write_file(path, text);
 }
 
 const json* criterion(const json& report, const std::string& name) {
   for (const json& c : report["criteria"]) {
-    if (c["name"] == name) return &c;
+    if (c["name"] == name)
+      return &c;
   }
   return nullptr;
 }
 
 // The shipped gate config (lr 5e-4, constant schedule) in short runs on one thread: the
 // machine running the tests is small and shared, and two threads there mostly wait on each other.
-const std::string kTrainBudget = " --config " + std::string(DPO_SOURCE_DIR) +
-                                 "/configs/check.json --set train.threads=1 --set train.micro_batch_pairs=4";
+const std::string kTrainBudget =
+    " --config " + std::string(DPO_SOURCE_DIR) +
+    "/configs/check.json --set train.threads=1 --set train.micro_batch_pairs=4";
 
 // ---- check -----------------------------------------------------------------------------------
 
@@ -59,16 +63,24 @@ const std::string kTrainBudget = " --config " + std::string(DPO_SOURCE_DIR) +
 TEST(CheckCli, CleanDataPassesAndItsRunRendersAsASelfContainedReport) {
   const auto& p = tiny_pipeline();
   testing::TempDir dir;
-  auto clean = run_command(kDpo + " check " + p.data + " --model " + p.model + " --steps 20" + kTrainBudget +
-                           " --out " + dir.file("check") + " --report " + dir.file("check.json"));
+  auto clean = run_command(
+      kDpo + " check " + p.data + " --model " + p.model + " --steps 20" + kTrainBudget + " --out " +
+      dir.file("check") + " --report " + dir.file("check.json"));
   ASSERT_EQ(clean.exit_code, 0) << clean.output;
   EXPECT_TRUE(contains(clean.output, "PASS")) << clean.output;
   json report = json::parse(testing::read_file(dir.file("check.json")));
   EXPECT_EQ(report["kind"], "check");
   EXPECT_EQ(report["passed"], true);
   EXPECT_EQ(report["steps"], 20);
-  for (const char* name : {"validation_error_rate", "pairs_available", "truncated_pairs", "step0_consistency",
-                           "non_finite_steps", "train_accuracy", "val_accuracy", "divergence_alarms"}) {
+  for (const char* name :
+       {"validation_error_rate",
+        "pairs_available",
+        "truncated_pairs",
+        "step0_consistency",
+        "non_finite_steps",
+        "train_accuracy",
+        "val_accuracy",
+        "divergence_alarms"}) {
     const json* c = criterion(report, name);
     ASSERT_NE(c, nullptr) << name << "\n" << report.dump(2);
     EXPECT_TRUE(c->contains("value") && c->contains("threshold")) << *c;
@@ -106,11 +118,12 @@ TEST(CheckCli, IdenticalResponsesFailOnTheValidationErrorRate) {
   const auto& p = tiny_pipeline();
   testing::TempDir dir;
   std::vector<json> rows = rows_of(p.data);
-  for (json& row : rows) row["rejected"] = row["chosen"];
+  for (json& row : rows)
+    row["rejected"] = row["chosen"];
   write_rows(dir.file("identical.jsonl"), rows);
-  auto result = run_command(kDpo + " check " + dir.file("identical.jsonl") + " --model " + p.model +
-                            " --steps 20" + kTrainBudget + " --out " + dir.file("identical") + " --report " +
-                            dir.file("identical.json"));
+  auto result = run_command(
+      kDpo + " check " + dir.file("identical.jsonl") + " --model " + p.model + " --steps 20" +
+      kTrainBudget + " --out " + dir.file("identical") + " --report " + dir.file("identical.json"));
   EXPECT_EQ(result.exit_code, 1) << result.output;
   EXPECT_TRUE(contains(result.output, "FAIL")) << result.output;
   json report = json::parse(testing::read_file(dir.file("identical.json")));
@@ -129,11 +142,12 @@ TEST(CheckCli, ARerunInTheSameFolderValidatesTheDataAgain) {
   const auto& p = tiny_pipeline();
   testing::TempDir dir;
   std::vector<json> rows = rows_of(p.data);
-  for (size_t i = 0; i < rows.size(); i += 10) rows[i]["rejected"] = rows[i]["chosen"];  // 10% bad rows
+  for (size_t i = 0; i < rows.size(); i += 10)
+    rows[i]["rejected"] = rows[i]["chosen"];  // 10% bad rows
   write_rows(dir.file("some_bad.jsonl"), rows);
-  const std::string command = kDpo + " check " + dir.file("some_bad.jsonl") + " --model " + p.model +
-                              " --steps 4" + kTrainBudget + " --out " + dir.file("gate") + " --report " +
-                              dir.file("gate.json");
+  const std::string command = kDpo + " check " + dir.file("some_bad.jsonl") + " --model " +
+                              p.model + " --steps 4" + kTrainBudget + " --out " + dir.file("gate") +
+                              " --report " + dir.file("gate.json");
   for (int attempt = 1; attempt <= 2; ++attempt) {
     auto result = run_command(command);
     EXPECT_EQ(result.exit_code, 1) << "attempt " << attempt << "\n" << result.output;
@@ -148,8 +162,9 @@ TEST(CheckCli, ARerunInTheSameFolderValidatesTheDataAgain) {
 TEST(CheckCli, ABadConfigKeyCannotRunAndExits2) {
   const auto& p = tiny_pipeline();
   testing::TempDir dir;
-  auto result = run_command(kDpo + " check " + p.data + " --model " + p.model + " --set check.nonsense=1 --out " +
-                            dir.file("bad"));
+  auto result = run_command(
+      kDpo + " check " + p.data + " --model " + p.model + " --set check.nonsense=1 --out " +
+      dir.file("bad"));
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_TRUE(contains(result.output, "check.nonsense")) << result.output;
 }
@@ -161,7 +176,8 @@ TEST(CheckCli, ABadConfigKeyCannotRunAndExits2) {
 // allowed drop is raised from 0.02 (one pair) to 0.05. Measured on this data: 30% flips drop
 // the accuracy by about 0.12, a shuffled copy moves it by -0.03 to +0.02.
 const std::string kCompareBudget =
-    kTrainBudget + " --set compare.steps=15 --set data.val_fraction=0.2 --set compare.max_accuracy_drop=0.05";
+    kTrainBudget +
+    " --set compare.steps=15 --set data.val_fraction=0.2 --set compare.max_accuracy_drop=0.05";
 
 TEST(CompareCli, ThirtyPercentOfLabelsFlippedIsARegression) {
   const auto& p = tiny_pipeline();
@@ -175,19 +191,22 @@ TEST(CompareCli, ThirtyPercentOfLabelsFlippedIsARegression) {
     }
   }
   write_rows(dir.file("flipped.jsonl"), rows);
-  auto result = run_command(kDpo + " compare --baseline " + p.data + " --candidate " + dir.file("flipped.jsonl") +
-                            " --model " + p.model + kCompareBudget + " --out " + dir.file("cmp") + " --report " +
-                            dir.file("cmp.json"));
+  auto result = run_command(
+      kDpo + " compare --baseline " + p.data + " --candidate " + dir.file("flipped.jsonl") +
+      " --model " + p.model + kCompareBudget + " --out " + dir.file("cmp") + " --report " +
+      dir.file("cmp.json"));
   EXPECT_EQ(result.exit_code, 1) << result.output;
   EXPECT_TRUE(contains(result.output, "REGRESSION")) << result.output;
   json report = json::parse(testing::read_file(dir.file("cmp.json")));
   EXPECT_EQ(report["kind"], "compare");
   EXPECT_EQ(report["regression"], true);
-  EXPECT_EQ(report["data_diff"]["pairs"]["label_flips"]["count"].get<size_t>(), flipped) << report["data_diff"].dump(2);
+  EXPECT_EQ(report["data_diff"]["pairs"]["label_flips"]["count"].get<size_t>(), flipped)
+      << report["data_diff"].dump(2);
   // The flips alone are a data regression (compare.max_label_flip_fraction, 5% by default),
   // whatever the short training runs measure.
   EXPECT_EQ(report["data_diff"]["data_regression"], true);
-  EXPECT_TRUE(contains(result.output, "matched pairs have chosen and rejected swapped")) << result.output;
+  EXPECT_TRUE(contains(result.output, "matched pairs have chosen and rejected swapped"))
+      << result.output;
 }
 
 TEST(CompareCli, AShuffledCopyIsNoRegression) {
@@ -196,9 +215,10 @@ TEST(CompareCli, AShuffledCopyIsNoRegression) {
   std::vector<json> rows = rows_of(p.data);
   std::shuffle(rows.begin(), rows.end(), std::mt19937(42));
   write_rows(dir.file("shuffled.jsonl"), rows);
-  auto result = run_command(kDpo + " compare --baseline " + p.data + " --candidate " + dir.file("shuffled.jsonl") +
-                            " --model " + p.model + kCompareBudget + " --out " + dir.file("cmp") + " --report " +
-                            dir.file("cmp.json"));
+  auto result = run_command(
+      kDpo + " compare --baseline " + p.data + " --candidate " + dir.file("shuffled.jsonl") +
+      " --model " + p.model + kCompareBudget + " --out " + dir.file("cmp") + " --report " +
+      dir.file("cmp.json"));
   EXPECT_EQ(result.exit_code, 0) << result.output;
   EXPECT_TRUE(contains(result.output, "PASS")) << result.output;
   json report = json::parse(testing::read_file(dir.file("cmp.json")));
@@ -211,9 +231,11 @@ TEST(CompareCli, AShuffledCopyIsNoRegression) {
   for (const char* side : {"baseline", "candidate"}) {
     ASSERT_TRUE(report[side].contains("metrics")) << report.dump(2);
     EXPECT_GT(report[side]["metrics"]["common_val_accuracy"].get<double>(), 0.0) << report[side];
-    ASSERT_TRUE(fs::exists(report[side]["run_dir"].get<std::string>() + "/metrics.jsonl")) << report[side];
+    ASSERT_TRUE(fs::exists(report[side]["run_dir"].get<std::string>() + "/metrics.jsonl"))
+        << report[side];
   }
-  auto html = run_command(kDpo + " report " + dir.file("cmp.json") + " --out " + dir.file("cmp.html"));
+  auto html =
+      run_command(kDpo + " report " + dir.file("cmp.json") + " --out " + dir.file("cmp.html"));
   ASSERT_EQ(html.exit_code, 0) << html.output;
   std::string page = testing::read_file(dir.file("cmp.html"));
   EXPECT_TRUE(contains(page, "<code>common_val_accuracy</code></td><td>")) << page.substr(0, 4000);

@@ -18,7 +18,8 @@ using testing::dpo_ok;
 using testing::run_command;
 using testing::tiny_pipeline;
 
-const std::string kParity = std::string("/usr/bin/python3 ") + DPO_SOURCE_DIR + "/tools/gpu/parity.py";
+const std::string kParity =
+    std::string("/usr/bin/python3 ") + DPO_SOURCE_DIR + "/tools/gpu/parity.py";
 
 TEST(ParityScript, DpoLogProbsMatchTheNumpyForwardAndAnotherModelFails) {
   const auto& p = tiny_pipeline();
@@ -28,10 +29,12 @@ TEST(ParityScript, DpoLogProbsMatchTheNumpyForwardAndAnotherModelFails) {
   fs::copy(p.model, dir.file("m"), fs::copy_options::recursive);
   auto perturbed = run_command(kParity + " perturb " + dir.file("m"));
   ASSERT_EQ(perturbed.exit_code, 0) << perturbed.output;
-  EXPECT_NE(perturbed.output.find("9 bias and norm tensors"), std::string::npos) << perturbed.output;
+  EXPECT_NE(perturbed.output.find("9 bias and norm tensors"), std::string::npos)
+      << perturbed.output;
 
-  dpo_ok("score --model " + dir.file("m") + " --data " + p.prepared + " --split val --threads 1 --out " +
-         dir.file("s.jsonl"));
+  dpo_ok(
+      "score --model " + dir.file("m") + " --data " + p.prepared +
+      " --split val --threads 1 --out " + dir.file("s.jsonl"));
   const std::string compare = kParity + " --backend numpy --data " + p.prepared + " --scores " +
                               dir.file("s.jsonl") + " --max-pairs 12 --json " + dir.file("f.json");
   auto same = run_command(compare + " --model " + dir.file("m"));
@@ -52,13 +55,18 @@ TEST(ParityScript, DpoLogProbsMatchTheNumpyForwardAndAnotherModelFails) {
 TEST(ParityScript, AScoresFileNamingAPairPastTheEndExitsNamingTheLine) {
   const auto& p = tiny_pipeline();
   testing::TempDir dir;
-  testing::write_file(dir.file("s.jsonl"),
-                      R"({"split":"val","pair_index":0,"chosen_logps":-1,"rejected_logps":-1})" "\n"
-                      R"({"split":"val","pair_index":99999,"chosen_logps":-1,"rejected_logps":-1})" "\n");
-  auto result = run_command(kParity + " --backend numpy --model " + p.model + " --data " + p.prepared +
-                            " --scores " + dir.file("s.jsonl"));
+  testing::write_file(
+      dir.file("s.jsonl"),
+      R"({"split":"val","pair_index":0,"chosen_logps":-1,"rejected_logps":-1})"
+      "\n"
+      R"({"split":"val","pair_index":99999,"chosen_logps":-1,"rejected_logps":-1})"
+      "\n");
+  auto result = run_command(
+      kParity + " --backend numpy --model " + p.model + " --data " + p.prepared + " --scores " +
+      dir.file("s.jsonl"));
   EXPECT_NE(result.exit_code, 0);
-  EXPECT_NE(result.output.find(dir.file("s.jsonl") + ":2: pair 99999 is past the end"), std::string::npos)
+  EXPECT_NE(
+      result.output.find(dir.file("s.jsonl") + ":2: pair 99999 is past the end"), std::string::npos)
       << result.output;
 }
 

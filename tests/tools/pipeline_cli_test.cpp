@@ -10,9 +10,9 @@
 #include <sstream>
 
 #include "dataloader/prepared_dataset.h"
-#include "tokenizer/tokenizer.h"
 #include "tests/support/test_support.h"
 #include "tests/tools/tiny_pipeline.h"
+#include "tokenizer/tokenizer.h"
 
 namespace dpo {
 namespace {
@@ -33,7 +33,8 @@ std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) lines.push_back(line);
+    if (!line.empty())
+      lines.push_back(line);
   }
   return lines;
 }
@@ -44,11 +45,12 @@ TEST(PrepareCli, RerunIsANoOpUntilAnOptionOrTheDataChanges) {
   const auto& p = tiny_pipeline();
   testing::TempDir dir;
   testing::write_file(dir.file("d.jsonl"), testing::bundled_rows(60));
-  std::string args = "prepare --data " + dir.file("d.jsonl") + " --model " + p.model + " --threads 1 --out " +
-                     dir.file("p.h5");
+  std::string args = "prepare --data " + dir.file("d.jsonl") + " --model " + p.model +
+                     " --threads 1 --out " + dir.file("p.h5");
   auto first = dpo_ok(args + " --max-length 384");
   EXPECT_TRUE(contains(first.output, "wrote " + dir.file("p.h5"))) << first.output;
-  EXPECT_TRUE(contains(first.output, "fingerprint " + read_prepared_header(dir.file("p.h5")).fingerprint));
+  EXPECT_TRUE(
+      contains(first.output, "fingerprint " + read_prepared_header(dir.file("p.h5")).fingerprint));
   auto written = fs::last_write_time(dir.file("p.h5"));
 
   auto again = dpo_ok(args + " --max-length 384");
@@ -78,34 +80,39 @@ TEST(PrepareCli, LengthPolicyCountsAndTemplateErrorsAreReported) {
       R"("chosen": [{"role": "assistant", "content": "yes"}], "rejected": [{"role": "assistant", "content": "no"}]})"
       "\n";
   testing::write_file(dir.file("d.jsonl"), testing::bundled_rows(40) + odd);
-  auto result = dpo_ok("prepare --data " + dir.file("d.jsonl") + " --model " + p.model +
-                       " --template llama2 --max-length 200 --length-policy truncate_completion --threads 1 --out " +
-                       dir.file("p.h5"));
-  EXPECT_TRUE(contains(result.output, "template_error " + dir.file("d.jsonl") + ":41")) << result.output;
+  auto result = dpo_ok(
+      "prepare --data " + dir.file("d.jsonl") + " --model " + p.model +
+      " --template llama2 --max-length 200 --length-policy truncate_completion --threads 1 --out " +
+      dir.file("p.h5"));
+  EXPECT_TRUE(contains(result.output, "template_error " + dir.file("d.jsonl") + ":41"))
+      << result.output;
   EXPECT_TRUE(contains(result.output, "alternate")) << result.output;
   std::smatch match;
-  ASSERT_TRUE(std::regex_search(result.output, match, std::regex("train: (\\d+) rows .*completion truncated (\\d+)")))
+  ASSERT_TRUE(std::regex_search(
+      result.output, match, std::regex("train: (\\d+) rows .*completion truncated (\\d+)")))
       << result.output;
   EXPECT_GT(std::stoi(match[2]), 0) << result.output;  // support answers do not fit in 200 tokens
   // Every truncated pair is flagged in the file.
   PreparedDataset data = read_prepared_dataset(dir.file("p.h5"));
   size_t flagged = 0;
-  for (uint8_t flag : data.train.flags) flagged += flag != 0;
+  for (uint8_t flag : data.train.flags)
+    flagged += flag != 0;
   EXPECT_EQ(flagged, static_cast<size_t>(std::stoi(match[2])));
 }
 
 TEST(PrepareCli, ATokenizerNeedsATemplate) {
   const auto& p = tiny_pipeline();
   testing::TempDir dir;
-  auto result = run_command(kDpo + " prepare --data " + p.data + " --tokenizer " + p.tokenizer +
-                            "/tokenizer.model --max-length 384 --out " + dir.file("p.h5"));
+  auto result = run_command(
+      kDpo + " prepare --data " + p.data + " --tokenizer " + p.tokenizer +
+      "/tokenizer.model --max-length 384 --out " + dir.file("p.h5"));
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_TRUE(contains(result.output, "--template")) << result.output;
   EXPECT_FALSE(fs::exists(dir.file("p.h5")));
 
-  auto with_template = dpo_ok("prepare --data " + p.data + " --tokenizer " + p.tokenizer +
-                              "/tokenizer.model --template chatml --max-length 384 --threads 1 --out " +
-                              dir.file("p.h5"));
+  auto with_template = dpo_ok(
+      "prepare --data " + p.data + " --tokenizer " + p.tokenizer +
+      "/tokenizer.model --template chatml --max-length 384 --threads 1 --out " + dir.file("p.h5"));
   EXPECT_TRUE(fs::exists(dir.file("p.h5")));
 }
 
@@ -115,11 +122,14 @@ TEST(PrepareCli, NoPairsLeftExits2AndWritesNothing) {
   // Every row is rejected: chosen and rejected are the same answer.
   std::string data;
   for (int i = 0; i < 6; ++i) {
-    data += R"({"prompt": "question )" + std::to_string(i) + R"(", "chosen": "same", "rejected": "same"})" "\n";
+    data += R"({"prompt": "question )" + std::to_string(i) +
+            R"(", "chosen": "same", "rejected": "same"})"
+            "\n";
   }
   testing::write_file(dir.file("d.jsonl"), data);
-  auto result = run_command(kDpo + " prepare --data " + dir.file("d.jsonl") + " --model " + p.model +
-                            " --max-length 384 --out " + dir.file("out/p.h5"));
+  auto result = run_command(
+      kDpo + " prepare --data " + dir.file("d.jsonl") + " --model " + p.model +
+      " --max-length 384 --out " + dir.file("out/p.h5"));
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_TRUE(contains(result.output, "no pair is left")) << result.output;
   // The error says why, row by row: no rows vanish without a reason.
@@ -152,7 +162,8 @@ TEST(InspectCli, PrintsAttributesSplitsAndDecodesAPairToItsText) {
   json row;
   for (const std::string& line : lines_of(testing::read_file(p.data))) {
     json candidate = json::parse(line);
-    if (candidate["id"] == id) row = candidate;
+    if (candidate["id"] == id)
+      row = candidate;
   }
   ASSERT_FALSE(row.is_null()) << id;
   for (const json& message : row["prompt"]) {
@@ -177,7 +188,8 @@ TEST(InspectCli, ACorruptOrTruncatedFileExits2NamingIt) {
   testing::write_file(dir.file("truncated.h5"), bytes.substr(0, bytes.size() / 2));
   testing::write_file(dir.file("garbage.h5"), "this is not an HDF5 file at all\n");
   std::string flipped = bytes;
-  for (size_t i = bytes.size() / 3; i < bytes.size() / 3 + 4096 && i < bytes.size(); ++i) flipped[i] = '\xff';
+  for (size_t i = bytes.size() / 3; i < bytes.size() / 3 + 4096 && i < bytes.size(); ++i)
+    flipped[i] = '\xff';
   testing::write_file(dir.file("scribbled.h5"), flipped);
   for (const char* name : {"truncated.h5", "garbage.h5", "scribbled.h5"}) {
     auto result = run_command(kDpo + " inspect " + dir.file(name));
@@ -190,8 +202,12 @@ TEST(InspectCli, ACorruptOrTruncatedFileExits2NamingIt) {
 
 TEST(InitModelCli, WritesACompleteHuggingFaceFolder) {
   const auto& p = tiny_pipeline();
-  for (const char* file : {"config.json", "model.safetensors", "tokenizer.model", "tokenizer_config.json",
-                           "special_tokens_map.json"}) {
+  for (const char* file :
+       {"config.json",
+        "model.safetensors",
+        "tokenizer.model",
+        "tokenizer_config.json",
+        "special_tokens_map.json"}) {
     EXPECT_TRUE(fs::exists(p.model + "/" + file)) << file;
   }
   json config = json::parse(testing::read_file(p.model + "/config.json"));
@@ -209,35 +225,43 @@ TEST(InitModelCli, WritesACompleteHuggingFaceFolder) {
   EXPECT_EQ(tokenizer_config["eos_token"], "<|im_end|>");
   json special = json::parse(testing::read_file(p.model + "/special_tokens_map.json"));
   EXPECT_TRUE(contains(special.dump(), "<|im_end|>")) << special.dump(2);
-  EXPECT_EQ(testing::read_file(p.model + "/tokenizer.model"), testing::read_file(p.tokenizer + "/tokenizer.model"));
+  EXPECT_EQ(
+      testing::read_file(p.model + "/tokenizer.model"),
+      testing::read_file(p.tokenizer + "/tokenizer.model"));
 }
 
 TEST(InitModelCli, TheSameSeedGivesTheSameWeights) {
   const auto& p = tiny_pipeline();
   testing::TempDir dir;
   auto init = [&](const std::string& out, int seed) {
-    auto result = dpo_ok("init-model --preset tiny --tokenizer " + p.tokenizer + "/tokenizer.model --seed " +
-                         std::to_string(seed) + " --out " + dir.file(out));
+    auto result = dpo_ok(
+        "init-model --preset tiny --tokenizer " + p.tokenizer + "/tokenizer.model --seed " +
+        std::to_string(seed) + " --out " + dir.file(out));
     std::smatch match;
-    EXPECT_TRUE(std::regex_search(result.output, match, std::regex("content hash ([0-9a-f]+)"))) << result.output;
+    EXPECT_TRUE(std::regex_search(result.output, match, std::regex("content hash ([0-9a-f]+)")))
+        << result.output;
     return match.size() > 1 ? match[1].str() : std::string();
   };
   std::string a = init("a", 7), b = init("b", 7), c = init("c", 8);
   EXPECT_FALSE(a.empty());
   EXPECT_EQ(a, b);
   EXPECT_NE(a, c);
-  EXPECT_EQ(testing::read_file(dir.file("a/model.safetensors")), testing::read_file(dir.file("b/model.safetensors")));
+  EXPECT_EQ(
+      testing::read_file(dir.file("a/model.safetensors")),
+      testing::read_file(dir.file("b/model.safetensors")));
 }
 
 TEST(InitModelCli, ASpecialTokenThatIsNotAPieceExits2WithAHint) {
   const auto& p = tiny_pipeline();
   testing::TempDir dir;
-  auto result = run_command(kDpo + " init-model --preset tiny --tokenizer " + p.tokenizer +
-                            "/tokenizer.model --special-token '<|not_a_piece|>' --out " + dir.file("m"));
+  auto result = run_command(
+      kDpo + " init-model --preset tiny --tokenizer " + p.tokenizer +
+      "/tokenizer.model --special-token '<|not_a_piece|>' --out " + dir.file("m"));
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_TRUE(contains(result.output, "<|not_a_piece|>")) << result.output;
   EXPECT_TRUE(contains(result.output, "--user-symbol")) << result.output;  // how to make it one
-  EXPECT_TRUE(fs::is_empty(dir.path())) << "left behind: " << fs::directory_iterator(dir.path())->path();
+  EXPECT_TRUE(fs::is_empty(dir.path()))
+      << "left behind: " << fs::directory_iterator(dir.path())->path();
 }
 
 // ---- score -----------------------------------------------------------------------------------
@@ -246,7 +270,9 @@ TEST(ScoreCli, WritesOneJsonLinePerPairWithFiniteLogProbs) {
   const auto& p = tiny_pipeline();
   testing::TempDir dir;
   PreparedDataset data = read_prepared_dataset(p.prepared);
-  dpo_ok("score --model " + p.model + " --data " + p.prepared + " --split val --threads 1 --out " + dir.file("s.jsonl"));
+  dpo_ok(
+      "score --model " + p.model + " --data " + p.prepared + " --split val --threads 1 --out " +
+      dir.file("s.jsonl"));
   std::vector<std::string> lines = lines_of(testing::read_file(dir.file("s.jsonl")));
   ASSERT_EQ(lines.size(), data.val.size());
   for (size_t i = 0; i < lines.size(); ++i) {
@@ -269,17 +295,22 @@ TEST(ScoreCli, WriteReferenceStoresAGroupThatInspectLists) {
   const auto& p = tiny_pipeline();
   testing::TempDir dir;
   testing::write_file(dir.file("d.jsonl"), testing::bundled_rows(30));
-  dpo_ok("prepare --data " + dir.file("d.jsonl") + " --model " + p.model + " --max-length 384 --threads 1 --out " +
-         dir.file("p.h5"));
+  dpo_ok(
+      "prepare --data " + dir.file("d.jsonl") + " --model " + p.model +
+      " --max-length 384 --threads 1 --out " + dir.file("p.h5"));
   auto before = dpo_ok("inspect " + dir.file("p.h5"));
-  EXPECT_TRUE(contains(before.output, "reference log-probs cached for 0 model(s)")) << before.output;
+  EXPECT_TRUE(contains(before.output, "reference log-probs cached for 0 model(s)"))
+      << before.output;
 
-  auto scored = dpo_ok("score --model " + p.model + " --data " + dir.file("p.h5") + " --write-reference --threads 1");
+  auto scored = dpo_ok(
+      "score --model " + p.model + " --data " + dir.file("p.h5") +
+      " --write-reference --threads 1");
   std::vector<std::string> groups = list_reference_logps(dir.file("p.h5"));
   ASSERT_EQ(groups.size(), 1u);
   EXPECT_TRUE(contains(scored.output, groups[0].substr(0, 16))) << scored.output;
   auto after = dpo_ok("inspect " + dir.file("p.h5"));
-  EXPECT_TRUE(contains(after.output, "reference log-probs cached for 1 model(s)\n  " + groups[0])) << after.output;
+  EXPECT_TRUE(contains(after.output, "reference log-probs cached for 1 model(s)\n  " + groups[0]))
+      << after.output;
   auto stored = read_reference_logps(dir.file("p.h5"), groups[0]);
   ASSERT_TRUE(stored.has_value());
   PreparedDataset data = read_prepared_dataset(dir.file("p.h5"));
@@ -291,14 +322,19 @@ TEST(ScoreCli, AModelWithAnotherTokenizerExits2NamingBothHashes) {
   const auto& p = tiny_pipeline();
   testing::TempDir dir;
   testing::write_file(dir.file("d.jsonl"), testing::bundled_rows(40));
-  dpo_ok("train-tokenizer " + dir.file("d.jsonl") + " --out " + dir.file("t") + " --vocab-size 600");
-  dpo_ok("init-model --preset tiny --tokenizer " + dir.file("t/tokenizer.model") + " --template chatml --out " +
-         dir.file("m"));
-  auto result = run_command(kDpo + " score --model " + dir.file("m") + " --data " + p.prepared + " --out " +
-                            dir.file("s.jsonl"));
+  dpo_ok(
+      "train-tokenizer " + dir.file("d.jsonl") + " --out " + dir.file("t") + " --vocab-size 600");
+  dpo_ok(
+      "init-model --preset tiny --tokenizer " + dir.file("t/tokenizer.model") +
+      " --template chatml --out " + dir.file("m"));
+  auto result = run_command(
+      kDpo + " score --model " + dir.file("m") + " --data " + p.prepared + " --out " +
+      dir.file("s.jsonl"));
   EXPECT_EQ(result.exit_code, 2) << result.output;
-  EXPECT_TRUE(contains(result.output, read_prepared_header(p.prepared).tokenizer_sha256)) << result.output;
-  EXPECT_TRUE(contains(result.output, Tokenizer::from_model_folder(dir.file("m")).sha256())) << result.output;
+  EXPECT_TRUE(contains(result.output, read_prepared_header(p.prepared).tokenizer_sha256))
+      << result.output;
+  EXPECT_TRUE(contains(result.output, Tokenizer::from_model_folder(dir.file("m")).sha256()))
+      << result.output;
   EXPECT_FALSE(fs::exists(dir.file("s.jsonl")));
 }
 

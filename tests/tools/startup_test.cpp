@@ -59,9 +59,20 @@ TEST(Startup, HelpListsTheSameCommandsAsTheTorchExecutable) {
   auto torch = run_command(kDpoTorch + " --help");
   ASSERT_EQ(dpo.exit_code, 0) << dpo.output;
   ASSERT_EQ(torch.exit_code, 0) << torch.output;
-  for (const char* command : {"validate", "template", "prepare", "inspect", "train-tokenizer",
-                              "init-model", "import-llama2c", "score", "train", "eval", "check",
-                              "compare", "report"}) {
+  for (const char* command :
+       {"validate",
+        "template",
+        "prepare",
+        "inspect",
+        "train-tokenizer",
+        "init-model",
+        "import-llama2c",
+        "score",
+        "train",
+        "eval",
+        "check",
+        "compare",
+        "report"}) {
     EXPECT_TRUE(contains(dpo.output, std::string("\n  ") + command + " ")) << command;
   }
   // The descriptions dpo shows for the LibTorch commands are the commands' own.
@@ -81,13 +92,14 @@ TEST(Startup, TorchCommandThroughDpoRunsAndReturnsItsExitCode) {
   std::string tokenizer = testing::train_tiny_sentencepiece(
       dir, {"the quick brown fox jumps over the lazy dog", "a helpful answer explains why"}, 60);
   // --log-level's value must not be taken for the command.
-  auto ok = run_command(kDpo + " --log-level warn init-model --preset tiny --tokenizer " +
-                        tokenizer + " --template chatml --seed 1 --out " + dir.file("model"));
+  auto ok = run_command(
+      kDpo + " --log-level warn init-model --preset tiny --tokenizer " + tokenizer +
+      " --template chatml --seed 1 --out " + dir.file("model"));
   EXPECT_EQ(ok.exit_code, 0) << ok.output;
   EXPECT_TRUE(std::filesystem::exists(dir.file("model/config.json"))) << ok.output;
 
-  auto missing = run_command(kDpo + " eval --model " + dir.file("model") + " --data " +
-                             dir.file("missing.h5"));
+  auto missing = run_command(
+      kDpo + " eval --model " + dir.file("model") + " --data " + dir.file("missing.h5"));
   EXPECT_EQ(missing.exit_code, 2) << missing.output;
   EXPECT_TRUE(contains(missing.output, "dpo eval: error")) << missing.output;
 

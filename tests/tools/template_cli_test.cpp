@@ -78,32 +78,36 @@ TEST(TemplateCli, RenderReadsMessagesAsTrainingRowsAre) {
   testing::write_file(
       messages,
       R"({"messages": [{"role": "user", "content": [{"type": "image", "url": "x.png"}]}]})");
-  auto image = run_command(
-      kDpo + " template render --template chatml --messages " + messages + " 2>&1");
+  auto image =
+      run_command(kDpo + " template render --template chatml --messages " + messages + " 2>&1");
   EXPECT_EQ(image.exit_code, 2);
-  EXPECT_NE(image.output.find(messages + "': 'messages[0].content[0]' is a content part of type "
-                              "'image'; only text parts are supported"),
-            std::string::npos)
+  EXPECT_NE(
+      image.output.find(
+          messages + "': 'messages[0].content[0]' is a content part of type "
+                     "'image'; only text parts are supported"),
+      std::string::npos)
       << image.output;
   // Not JSON, or not a list of messages: exit 2 naming the file.
   testing::write_file(messages, R"({"messages": "hi")");
-  auto broken = run_command(
-      kDpo + " template render --template chatml --messages " + messages + " 2>&1");
+  auto broken =
+      run_command(kDpo + " template render --template chatml --messages " + messages + " 2>&1");
   EXPECT_EQ(broken.exit_code, 2);
   EXPECT_NE(broken.output.find("'" + messages + "' is not valid JSON"), std::string::npos)
       << broken.output;
   testing::write_file(messages, R"({"messages": "hi"})");
-  auto scalar = run_command(
-      kDpo + " template render --template chatml --messages " + messages + " 2>&1");
+  auto scalar =
+      run_command(kDpo + " template render --template chatml --messages " + messages + " 2>&1");
   EXPECT_EQ(scalar.exit_code, 2);
-  EXPECT_NE(scalar.output.find("'" + messages + "' must hold a JSON array of messages"),
-            std::string::npos)
+  EXPECT_NE(
+      scalar.output.find("'" + messages + "' must hold a JSON array of messages"),
+      std::string::npos)
       << scalar.output;
   auto absent = run_command(
       kDpo + " template render --template chatml --messages " + dir.file("absent.json") + " 2>&1");
   EXPECT_EQ(absent.exit_code, 2);
-  EXPECT_NE(absent.output.find("cannot read messages file '" + dir.file("absent.json") + "'"),
-            std::string::npos)
+  EXPECT_NE(
+      absent.output.find("cannot read messages file '" + dir.file("absent.json") + "'"),
+      std::string::npos)
       << absent.output;
 }
 

@@ -37,7 +37,8 @@ inline const std::string& dpo_binary() {
 inline std::string bundled_rows(size_t n) {
   std::ifstream in(std::string(DPO_SOURCE_DIR) + "/examples/support/pairs.jsonl");
   std::string text, line;
-  for (size_t i = 0; i < n && std::getline(in, line); ++i) text += line + "\n";
+  for (size_t i = 0; i < n && std::getline(in, line); ++i)
+    text += line + "\n";
   return text;
 }
 
@@ -75,23 +76,29 @@ inline const TinyPipeline& tiny_pipeline() {
     const std::string chatml = " --user-symbol '<|im_start|>' --user-symbol '<|im_end|>'";
     auto step = [](const std::string& args) {
       CommandResult r = run_command(dpo_binary() + " " + args);
-      if (r.exit_code != 0) throw std::runtime_error("setup failed: dpo " + args + "\n" + r.output);
+      if (r.exit_code != 0)
+        throw std::runtime_error("setup failed: dpo " + args + "\n" + r.output);
     };
     step("train-tokenizer " + p.data + " --out " + p.tokenizer + " --vocab-size 800" + chatml);
-    step("init-model --preset tiny --tokenizer " + p.tokenizer +
-         "/tokenizer.model --template chatml --special-token '<|im_start|>' --special-token "
-         "'<|im_end|>' --eos-token '<|im_end|>' --seed 1 --out " + p.model);
-    step("prepare --data " + p.data + " --model " + p.model + " --max-length 384 --threads 1 --out " +
-         p.prepared);
+    step(
+        "init-model --preset tiny --tokenizer " + p.tokenizer +
+        "/tokenizer.model --template chatml --special-token '<|im_start|>' --special-token "
+        "'<|im_end|>' --eos-token '<|im_end|>' --seed 1 --out " +
+        p.model);
+    step(
+        "prepare --data " + p.data + " --model " + p.model +
+        " --max-length 384 --threads 1 --out " + p.prepared);
     write_file(p.dir + "/complete", "");
     std::error_code error;
     fs::rename(building, final_dir, error);  // fails when another process got there first
-    if (error) fs::remove_all(building);
+    if (error)
+      fs::remove_all(building);
     fill(final_dir);
     // Older caches belong to older builds of dpo.
     for (const auto& entry : fs::directory_iterator(cache)) {
       std::string name = entry.path().filename().string();
-      if (name.rfind("tiny-pipeline-", 0) == 0 && entry.path() != final_dir) fs::remove_all(entry.path(), error);
+      if (name.rfind("tiny-pipeline-", 0) == 0 && entry.path() != final_dir)
+        fs::remove_all(entry.path(), error);
     }
     return p;
   }();

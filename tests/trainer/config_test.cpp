@@ -248,9 +248,15 @@ TEST(Config, LoadConfigReadsAFileThenOverrides) {
 
 // train, check and compare prepare JSONL data with the data and template sections of the config.
 TEST(Config, PrepareOptionsFollowTheDataAndTemplateSections) {
-  const Config c = load_config("", {"data.max_length=256", "data.length_policy=\"truncate_completion\"",
-                                    "data.val_fraction=0.2", "data.seed=9", "template.source=\"chatml\""});
-  PrepareOptions p = prepare_options_from_config(c, {"a.jsonl", "b.jsonl"}, "model", "out/prepared.h5");
+  const Config c = load_config(
+      "",
+      {"data.max_length=256",
+       "data.length_policy=\"truncate_completion\"",
+       "data.val_fraction=0.2",
+       "data.seed=9",
+       "template.source=\"chatml\""});
+  PrepareOptions p =
+      prepare_options_from_config(c, {"a.jsonl", "b.jsonl"}, "model", "out/prepared.h5");
   EXPECT_EQ(p.files, (std::vector<std::string>{"a.jsonl", "b.jsonl"}));
   EXPECT_EQ(p.model_dir, "model");
   EXPECT_EQ(p.template_spec, "chatml");
@@ -260,7 +266,8 @@ TEST(Config, PrepareOptionsFollowTheDataAndTemplateSections) {
   EXPECT_EQ(p.validate.seed, 9u);
   EXPECT_EQ(p.out_path, "out/prepared.h5");
   // The model's own template: no spec, so prepare reads the model folder's tokenizer_config.json.
-  EXPECT_EQ(prepare_options_from_config(load_config("", {}), {}, "model", "x.h5").template_spec, "");
+  EXPECT_EQ(
+      prepare_options_from_config(load_config("", {}), {}, "model", "x.h5").template_spec, "");
 }
 
 TEST(Config, EveryShippedConfigLoadsAndValidates) {

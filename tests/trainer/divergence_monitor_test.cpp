@@ -11,8 +11,13 @@ bool has(const std::vector<std::string>& alarms, const std::string& name) {
   return std::find(alarms.begin(), alarms.end(), name) != alarms.end();
 }
 
-EvalPoint point(uint64_t step, double train_loss, double val_loss, double train_acc = 0.6,
-                double val_acc = 0.6, double chosen_logps = -2.0) {
+EvalPoint point(
+    uint64_t step,
+    double train_loss,
+    double val_loss,
+    double train_acc = 0.6,
+    double val_acc = 0.6,
+    double chosen_logps = -2.0) {
   return EvalPoint{step, train_loss, train_acc, val_loss, val_acc, chosen_logps};
 }
 

@@ -14,21 +14,21 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "templates/chat_template.h"
 #include "dataloader/prepare.h"
 #include "dataloader/prepared_dataset.h"
-#include "tokenizer/tokenizer.h"
 #include "dataloader/tokenizer_training.h"
 #include "model/checkpoint.h"
+#include "pipeline/data_gates.h"
+#include "pipeline/model_factory.h"
+#include "templates/chat_template.h"
 #include "tests/support/test_support.h"
 #include "tests/trainer/trainer_fixture.h"
+#include "tokenizer/tokenizer.h"
 #include "trainer/checkpoint_store.h"
 #include "trainer/config.h"
 #include "trainer/evaluation.h"
 #include "trainer/scoring.h"
 #include "trainer/train_state.h"
-#include "pipeline/data_gates.h"
-#include "pipeline/model_factory.h"
 
 namespace dpo {
 namespace {
@@ -227,13 +227,16 @@ TEST(DpoTrainer, ShortRunLearnsTheEasyPreferenceAndWritesAnAuditableRun) {
   int64_t epoch_tokens = 0;
   for (int64_t i = 0; i < steps_per_epoch; ++i)
     epoch_tokens += train[static_cast<size_t>(i)]["tokens"].get<int64_t>();
-  EXPECT_EQ(epoch_tokens, static_cast<int64_t>(2 * prepared.train.prompt_ids.size() +
-                                               prepared.train.chosen_ids.size() +
-                                               prepared.train.rejected_ids.size()));
+  EXPECT_EQ(
+      epoch_tokens,
+      static_cast<int64_t>(
+          2 * prepared.train.prompt_ids.size() + prepared.train.chosen_ids.size() +
+          prepared.train.rejected_ids.size()));
   // `peak_memory_mib`: on CPU the process's resident high-water mark, which never falls.
   EXPECT_GT(train.front()["peak_memory_mib"].get<double>(), 1.0);
   for (size_t i = 1; i < train.size(); ++i)
-    EXPECT_GE(train[i]["peak_memory_mib"].get<double>(), train[i - 1]["peak_memory_mib"].get<double>());
+    EXPECT_GE(
+        train[i]["peak_memory_mib"].get<double>(), train[i - 1]["peak_memory_mib"].get<double>());
   EXPECT_DOUBLE_EQ(train[static_cast<size_t>(steps_per_epoch - 1)]["epoch"].get<double>(), 1.0);
   EXPECT_DOUBLE_EQ(train.front()["lr"].get<double>(), 5e-3);
   std::vector<json> val = testing::metrics_lines(metrics, "val");
@@ -327,7 +330,8 @@ TEST(DpoTrainer, Bfloat16IsBf16WithMasterWeights) {
   TrainResult a = train_dpo(alias);
   TrainResult b = train_dpo(bf16);
   ASSERT_EQ(a.stop_reason, "max_steps");
-  std::map<int64_t, double> losses_a = train_losses(dir.file("alias")), losses_b = train_losses(dir.file("bf16"));
+  std::map<int64_t, double> losses_a = train_losses(dir.file("alias")),
+                            losses_b = train_losses(dir.file("bf16"));
   ASSERT_EQ(losses_a.size(), 3u);
   EXPECT_EQ(losses_a, losses_b);
   json manifest = json::parse(testing::read_file(dir.file("alias/manifest.json")));
@@ -342,8 +346,12 @@ TEST(DataGates, TheCheckRunRecordsTheConfigThatRan) {
   CheckRequest request;
   request.files = {world().pairs_path};
   request.model_dir = world().model_dir;
-  request.overrides = {"train.device=cpu", "train.threads=1", "train.micro_batch_pairs=8",
-                       "data.max_length=128", "data.val_fraction=0.2"};
+  request.overrides = {
+      "train.device=cpu",
+      "train.threads=1",
+      "train.micro_batch_pairs=8",
+      "data.max_length=128",
+      "data.val_fraction=0.2"};
   request.steps = 6;
   request.out_dir = dir.file("check");
   CheckOutcome outcome = run_check(request);
@@ -518,7 +526,8 @@ TEST(DpoTrainer, ANanModelIsRefusedBeforeAnyStep) {
     EXPECT_FALSE(fs::exists(dir.file("run/final")));
     if (mode == "precomputed") {
       LoadedModel nan_model = load_pretrained(options.model.path, at::kFloat, at::kCPU);
-      EXPECT_FALSE(read_reference_logps(options.data.prepared, model_content_hash(*nan_model.model)).has_value());
+      EXPECT_FALSE(read_reference_logps(options.data.prepared, model_content_hash(*nan_model.model))
+                       .has_value());
     }
   }
 }
@@ -558,7 +567,8 @@ TEST(DpoTrainer, ResumedRunRepeatsTheUninterruptedLossesBitForBit) {
   EXPECT_EQ(resumed.stop_reason, "max_steps");
   EXPECT_EQ(resumed.steps, 12);
 
-  std::map<int64_t, double> expected = train_losses(a.train.out_dir), actual = train_losses(b.train.out_dir);
+  std::map<int64_t, double> expected = train_losses(a.train.out_dir),
+                            actual = train_losses(b.train.out_dir);
   ASSERT_EQ(expected.size(), 12u);
   ASSERT_EQ(actual.size(), 12u);
   for (const auto& [step, loss] : expected) {
@@ -630,7 +640,14 @@ TEST(EvaluateModel, TheInitialModelAgainstItselfTiesEveryPair) {
   LossConfig sigmoid;  // DPO: -log sigmoid(beta * margin)
   // Without a cache the reference (the model itself) is scored on the fly ...
   LossMeans fresh = evaluate_model(
-      world().model_dir, prepared, "", sigmoid, DeviceChoice::cpu, TrainDtype::fp32, 8, dir.file("eval_pairs.jsonl"));
+      world().model_dir,
+      prepared,
+      "",
+      sigmoid,
+      DeviceChoice::cpu,
+      TrainDtype::fp32,
+      8,
+      dir.file("eval_pairs.jsonl"));
   EXPECT_EQ(fresh.pairs, static_cast<int64_t>(world().val_pairs));
   EXPECT_EQ(fresh.rewards_accuracies, 0.5);
   EXPECT_EQ(fresh.rewards_margins, 0.0);
@@ -645,7 +662,8 @@ TEST(EvaluateModel, TheInitialModelAgainstItselfTiesEveryPair) {
   score.threads = 1;
   score.write_reference = true;
   score_prepared(score);
-  LossMeans cached = evaluate_model(world().model_dir, prepared, "", sigmoid, DeviceChoice::cpu, TrainDtype::fp32, 8);
+  LossMeans cached = evaluate_model(
+      world().model_dir, prepared, "", sigmoid, DeviceChoice::cpu, TrainDtype::fp32, 8);
   EXPECT_EQ(cached.rewards_accuracies, 0.5);
   EXPECT_NEAR(cached.loss, std::log(2.0), 1e-6);
   EXPECT_NEAR(cached.logps_chosen, fresh.logps_chosen, 1e-9);
@@ -657,7 +675,13 @@ TEST(EvaluateModel, ATrainedModelBeatsItsReference) {
   options.train.max_steps = 30;
   TrainResult result = train_dpo(options);
   LossMeans metrics = evaluate_model(
-      result.final_dir, options.data.prepared, world().model_dir, LossConfig{}, DeviceChoice::cpu, TrainDtype::fp32, 16);
+      result.final_dir,
+      options.data.prepared,
+      world().model_dir,
+      LossConfig{},
+      DeviceChoice::cpu,
+      TrainDtype::fp32,
+      16);
   EXPECT_EQ(metrics.pairs, static_cast<int64_t>(world().val_pairs));
   EXPECT_NEAR(metrics.rewards_accuracies, result.final_eval.rewards_accuracies, 1e-12);
   EXPECT_NEAR(metrics.loss, result.final_eval.loss, 1e-5);
@@ -716,7 +740,14 @@ TEST(DpoTrainer, PreparedWithAnotherTemplateIsACacheErrorNamingBothHashes) {
   }
   // evaluate_model checks the same.
   EXPECT_THROW(
-      evaluate_model(world().model_dir, prepare.out_path, "", LossConfig{}, DeviceChoice::cpu, TrainDtype::fp32, 8),
+      evaluate_model(
+          world().model_dir,
+          prepare.out_path,
+          "",
+          LossConfig{},
+          DeviceChoice::cpu,
+          TrainDtype::fp32,
+          8),
       CacheError);
 }
 

@@ -52,9 +52,18 @@ TEST(TrainState, RoundTripsThroughJson) {
 
 TEST(TrainState, WritesTheDocumentedKeys) {
   const json j = json::parse(to_json_text(sample_state()));
-  for (const char* key : {"step", "optimizer_steps", "loader_epoch", "loader_cursor", "bco_mean",
-                          "bco_count", "consecutive_bad_steps", "bad_steps", "evaluations",
-                          "total_steps", "config"}) {
+  for (const char* key :
+       {"step",
+        "optimizer_steps",
+        "loader_epoch",
+        "loader_cursor",
+        "bco_mean",
+        "bco_count",
+        "consecutive_bad_steps",
+        "bad_steps",
+        "evaluations",
+        "total_steps",
+        "config"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j["loader_cursor"], 3);
