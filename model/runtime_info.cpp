@@ -3,8 +3,10 @@
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 
 #include "model/torch_compat.h"
 
@@ -32,14 +34,24 @@ TorchRuntimeInfo torch_runtime_info() {
 
 namespace {
 
+// VmHWM is max(the kernel's high-water mark, the current RSS), and the kernel updates its mark
+// lazily (on unmap, exit): read twice, it can fall when RSS rose and fell in between. The peak
+// reported is the largest value read so far, so that it never falls within a run.
 double process_peak_resident_mib() {
+  static std::mutex mutex;
+  static double highest = 0;
   std::ifstream status("/proc/self/status");
   std::string line;
+  double now = 0;
   while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0)
-      return std::atof(line.c_str() + 6) / 1024.0;  // kB -> MiB
+    if (line.rfind("VmHWM:", 0) == 0) {
+      now = std::atof(line.c_str() + 6) / 1024.0;  // kB -> MiB
+      break;
+    }
   }
-  return 0;
+  std::lock_guard<std::mutex> lock(mutex);
+  highest = std::max(highest, now);
+  return highest;
 }
 
 }  // namespace
