@@ -162,6 +162,32 @@ TrainState load_checkpoint(
   return state;
 }
 
+// --resume: the newest checkpoint's weights, optimizer and loop state, the loader moved to its
+// position, the monitor given its evaluations, and metrics.jsonl cut back to its step.
+TrainState resume_from_latest(
+    const std::string& out_dir,
+    const CheckpointStore& store,
+    LlamaForCausalLMImpl& policy,
+    AdamW& optimizer,
+    BatchLoader& loader,
+    DivergenceMonitor& monitor,
+    const std::string& metrics_path) {
+  std::optional<std::string> latest = store.latest();
+  if (!latest) {
+    throw CheckpointError(
+        "nothing to resume in '" + out_dir + "': no checkpoints/LATEST",
+        "run without --resume to start, or set train.save_every_steps");
+  }
+  TrainState state = load_checkpoint(*latest, policy, optimizer);
+  loader.seek(state.loader);
+  for (const EvalPoint& point : state.evaluations)
+    monitor.add(point);
+  MetricsLog::truncate_after(metrics_path, state.step);
+  DPO_LOG_INFO(
+      "train", "resumed from %s at step %lld", latest->c_str(), static_cast<long long>(state.step));
+  return state;
+}
+
 // final/: the policy in model.dtype ("auto": the initial checkpoint's dtype).
 void save_final_model(
     LlamaForCausalLMImpl& policy,
@@ -534,31 +560,14 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
   const std::string metrics_path = out_dir + "/metrics.jsonl";
   TrainResult result;
   TrainState state;  // what a checkpoint saves
-  state.total_steps = total_steps;
-  state.config = config;
   BcoState bco;
   if (flags.resume) {
-    std::optional<std::string> latest = store.latest();
-    if (!latest) {
-      throw CheckpointError(
-          "nothing to resume in '" + out_dir + "': no checkpoints/LATEST",
-          "run without --resume to start, or set train.save_every_steps");
-    }
-    state = load_checkpoint(*latest, *policy, optimizer);
-    state.total_steps = total_steps;
-    state.config = config;
-    loader.seek(state.loader);
+    state = resume_from_latest(out_dir, store, *policy, optimizer, loader, monitor, metrics_path);
     bco = BcoState::from_value(state.bco_mean, state.bco_count, device);
     result.bad_steps = state.bad_steps;
-    for (const EvalPoint& point : state.evaluations)
-      monitor.add(point);
-    MetricsLog::truncate_after(metrics_path, state.step);
-    DPO_LOG_INFO(
-        "train",
-        "resumed from %s at step %lld",
-        latest->c_str(),
-        static_cast<long long>(state.step));
   }
+  state.total_steps = total_steps;
+  state.config = config;
   int64_t& step = state.step;
   MetricsLog metrics(metrics_path, flags.resume);
   HeldOutEvaluator held_out(
