@@ -40,6 +40,13 @@ Criterion criterion(
   return Criterion{std::move(name), value, threshold, passed, std::move(detail)};
 }
 
+// A gate owns the run folders under its out_dir: a rerun of the gate replaces them.
+const RunFlags kGateRun = [] {
+  RunFlags flags;
+  flags.overwrite = true;
+  return flags;
+}();
+
 // The config of a gate's short run: the gate's config with the run's data, folder, length, seed
 // and cadence, so that the run records (manifest.json, checkpoints) the config that ran.
 Config short_run(
@@ -138,7 +145,7 @@ CheckOutcome run_check(const CheckRequest& request) {
     Config run_config = short_run(
         config, request.model_dir, prepare.out_path, outcome.run_dir, steps, config.train.seed);
     try {
-      TrainResult run = train_dpo(run_config);
+      TrainResult run = train_dpo(run_config, kGateRun);
       outcome.criteria.push_back(criterion(
           "step0_consistency",
           1,
@@ -299,13 +306,15 @@ CompareOutcome run_compare(const CompareRequest& request) {
   json baseline_runs = json::array();
   for (int64_t s = 0; s < seeds; ++s) {
     std::string dir = request.out_dir + "/baseline-seed" + std::to_string(s);
-    TrainResult run = train_dpo(short_run(
-        config,
-        request.model_dir,
-        a.out_path,
-        dir,
-        steps,
-        config.train.seed + static_cast<uint64_t>(s)));
+    TrainResult run = train_dpo(
+        short_run(
+            config,
+            request.model_dir,
+            a.out_path,
+            dir,
+            steps,
+            config.train.seed + static_cast<uint64_t>(s)),
+        kGateRun);
     LossMeans m = evaluate_model(
         run.final_dir,
         common_path,
@@ -324,7 +333,8 @@ CompareOutcome run_compare(const CompareRequest& request) {
   }
   std::string candidate_dir = request.out_dir + "/candidate-seed0";
   TrainResult candidate_run = train_dpo(
-      short_run(config, request.model_dir, b.out_path, candidate_dir, steps, config.train.seed));
+      short_run(config, request.model_dir, b.out_path, candidate_dir, steps, config.train.seed),
+      kGateRun);
   LossMeans candidate = evaluate_model(
       candidate_run.final_dir,
       common_path,

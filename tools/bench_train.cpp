@@ -165,7 +165,9 @@ int run(const BenchOptions& o) {
       static_cast<unsigned long long>(prepared.val_pairs),
       static_cast<long long>(o.max_length));
   std::fflush(stdout);
-  dpo::TrainResult result = dpo::train_dpo(train);
+  dpo::RunFlags flags;
+  flags.overwrite = true;  // the benchmark's own folder, replaced on every run
+  dpo::TrainResult result = dpo::train_dpo(train, flags);
   if (result.steps != total_steps)
     throw dpo::DataError(
         "the run stopped after " + std::to_string(result.steps) + " of " +

@@ -18,6 +18,7 @@ struct TrainFlags {
   std::string config_path;
   std::vector<std::string> overrides;
   bool resume = false;
+  bool overwrite = false;
 };
 
 // JSONL data in the config: prepared first into the run folder with the model's template.
@@ -36,6 +37,7 @@ int run_train(const TrainFlags& flags) {
   prepare_if_needed(config);
   RunFlags run;
   run.resume = flags.resume;
+  run.overwrite = flags.overwrite;
   TrainResult result = train_dpo(config, run);
 
   std::printf(
@@ -77,6 +79,10 @@ Command add_train_command(CLI::App& dpo) {
       "A JSON config (configs/*.json); every key in docs/config.md");
   app->add_option("--set", flags->overrides, "Override a key: --set optim.lr=5e-7 (repeatable)");
   app->add_flag("--resume", flags->resume, "Continue from train.out_dir/checkpoints/LATEST");
+  app->add_flag(
+      "--overwrite",
+      flags->overwrite,
+      "Replace the run train.out_dir holds (without it, a fresh run refuses such a folder)");
   return Command{app, [flags]() { return run_train(*flags); }};
 }
 

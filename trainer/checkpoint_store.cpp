@@ -62,12 +62,19 @@ std::string CheckpointStore::commit(uint64_t step) {
   fsync_path(dir_);
   write_file_atomically(dir_ + "/LATEST", folder_name(step) + "\n");
 
-  std::vector<std::string> complete = list();
-  for (size_t i = 0; i + static_cast<size_t>(keep_) < complete.size(); ++i) {
-    fs::remove_all(complete[i], error);
+  // Rotation: of the checkpoints numbered below this one, keep the newest keep_ - 1. A folder
+  // numbered above it is not this run's history (nothing of a later step exists yet): never
+  // delete it, nor the checkpoint just written.
+  std::vector<std::string> older;
+  for (const std::string& folder : list()) {
+    if (fs::path(folder).filename().string() < folder_name(step))
+      older.push_back(folder);  // zero-padded names: text order is step order
+  }
+  for (size_t i = 0; i + static_cast<size_t>(keep_ - 1) < older.size(); ++i) {
+    fs::remove_all(older[i], error);
     if (error)
       DPO_LOG_WARN(
-          "checkpoint", "could not delete '%s': %s", complete[i].c_str(), error.message().c_str());
+          "checkpoint", "could not delete '%s': %s", older[i].c_str(), error.message().c_str());
   }
   return final_dir.string();
 }

@@ -1,7 +1,8 @@
 // The checkpoints folder of a run: RUN/checkpoints/step-00000100/ ... and a LATEST file naming
 // the newest complete one. A checkpoint is written into a temporary sibling folder, fsynced and
 // renamed; LATEST is replaced atomically afterwards; older checkpoints beyond `keep` are deleted
-// only then. A crash at any point leaves LATEST naming a complete checkpoint (or none).
+// only then, and only those numbered below the new one. A crash at any point leaves LATEST naming a
+// complete checkpoint (or none).
 #pragma once
 
 #include <cstdint>

@@ -23,6 +23,7 @@
 #include "core/atomic_file.h"
 #include "core/build_info.h"
 #include "core/error.h"
+#include "core/folder_lock.h"
 #include "core/log.h"
 #include "dataloader/batch_loader.h"
 #include "dataloader/prepared_dataset.h"
@@ -41,6 +42,7 @@
 #include "trainer/metrics_log.h"
 #include "trainer/pair_scoring.h"
 #include "trainer/reference_logprobs.h"
+#include "trainer/run_folder.h"
 #include "trainer/step0_check.h"
 #include "trainer/train_state.h"
 
@@ -470,6 +472,10 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
   set_cpu_threads(threads);
   at::manual_seed(train.seed);
   fs::create_directories(out_dir);
+  // The folder is this process's until it returns, and holds no other run unless resumed.
+  FolderLock lock(out_dir, "run folder");
+  if (!flags.resume)
+    claim_run_folder(out_dir, flags.overwrite);
 
   // 2. Data and model, checked against each other.
   Tokenizer tokenizer = Tokenizer::from_model_folder(model_dir);

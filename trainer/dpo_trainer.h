@@ -19,6 +19,7 @@ namespace dpo {
 // How this invocation runs, beside the config (neither is recorded in the run's config).
 struct RunFlags {
   bool resume = false;           // continue from train.out_dir/checkpoints/LATEST
+  bool overwrite = false;        // a fresh run may replace the run in train.out_dir
   int64_t stop_after_steps = 0;  // testing aid: return after this many steps as if killed
 };
 

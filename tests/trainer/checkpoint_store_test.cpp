@@ -61,5 +61,29 @@ TEST(CheckpointStore, LatestNamingAMissingFolderIsAClearError) {
   EXPECT_THROW(store.latest(), CheckpointError);
 }
 
+// A folder numbered above the checkpoint just written (left by an earlier run) is not this run's
+// history: rotation must neither delete it nor the new checkpoint.
+TEST(CheckpointStore, RotationOnlyDeletesCheckpointsOlderThanTheNewOne) {
+  testing::TempDir run;
+  CheckpointStore store(run.path(), 2);
+  for (uint64_t step : {39, 40}) {
+    testing::write_file(store.begin(step) + "/x", "old");
+    store.commit(step);
+  }
+  for (uint64_t step : {1, 2, 3}) {
+    testing::write_file(store.begin(step) + "/x", "new");
+    const std::string committed = store.commit(step);
+    EXPECT_TRUE(fs::is_directory(committed)) << step;
+    EXPECT_EQ(store.latest().value(), committed);
+  }
+  std::vector<std::string> names;
+  for (const std::string& folder : store.list())
+    names.push_back(fs::path(folder).filename());
+  EXPECT_EQ(
+      names,
+      (std::vector<std::string>{
+          "step-00000002", "step-00000003", "step-00000039", "step-00000040"}));
+}
+
 }  // namespace
 }  // namespace dpo

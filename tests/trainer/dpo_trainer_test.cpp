@@ -8,12 +8,15 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/folder_lock.h"
 #include "dataloader/prepare.h"
 #include "dataloader/prepared_dataset.h"
 #include "dataloader/tokenizer_training.h"
@@ -595,6 +598,57 @@ TEST(DpoTrainer, ResumeWithoutACheckpointIsACheckpointError) {
   RunFlags flags;
   flags.resume = true;
   EXPECT_THROW(train_dpo(options, flags), CheckpointError);
+}
+
+// A restart that forgot --resume, or a new run pointed at an old folder: refused, because it would
+// rotate the old run's checkpoints away and overwrite its metrics.jsonl.
+TEST(DpoTrainer, AFreshRunRefusesAFolderHoldingAnotherRun) {
+  testing::TempDir dir;
+  Config old_run = tiny_config(copy_prepared(dir), dir.file("run"));
+  old_run.train.max_steps = 4;
+  old_run.train.save_every_steps = 2;
+  train_dpo(old_run);
+  const std::string old_latest = CheckpointStore(old_run.train.out_dir, 2).latest().value();
+
+  Config new_run = old_run;
+  new_run.train.max_steps = 1;
+  try {
+    train_dpo(new_run);
+    FAIL() << "expected CheckpointError";
+  } catch (const CheckpointError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(
+        message.find("'" + new_run.train.out_dir + "' already holds a run"), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("checkpoints"), std::string::npos) << message;
+    EXPECT_NE(error.hint().find("--resume"), std::string::npos);
+    EXPECT_NE(error.hint().find("--overwrite"), std::string::npos);
+  }
+  EXPECT_TRUE(fs::is_directory(old_latest));  // nothing of the old run was touched
+  EXPECT_EQ(testing::metrics_lines(old_run.train.out_dir + "/metrics.jsonl", "train").size(), 4u);
+
+  // --overwrite: the old run's files go first, then the new run writes its own.
+  RunFlags overwrite;
+  overwrite.overwrite = true;
+  TrainResult result = train_dpo(new_run, overwrite);
+  EXPECT_EQ(result.steps, 1);
+  EXPECT_FALSE(fs::exists(old_latest));
+  EXPECT_EQ(testing::metrics_lines(new_run.train.out_dir + "/metrics.jsonl", "train").size(), 1u);
+}
+
+TEST(DpoTrainer, ASecondProcessOnTheRunFolderIsRefusedWithTheOwnersPid) {
+  testing::TempDir dir;
+  Config options = tiny_config(copy_prepared(dir), dir.file("run"));
+  fs::create_directories(options.train.out_dir);
+  FolderLock other_process(options.train.out_dir, "run folder");  // as a running dpo train holds it
+  try {
+    train_dpo(options);
+    FAIL() << "expected UsageError";
+  } catch (const UsageError& error) {
+    EXPECT_NE(std::string(error.what()).find("pid " + std::to_string(getpid())), std::string::npos)
+        << error.what();
+  }
+  EXPECT_FALSE(fs::exists(options.train.out_dir + "/metrics.jsonl"));
 }
 
 // ---- 5. score_prepared and evaluate_model
