@@ -75,6 +75,19 @@ std::string run_curves_html(const RunData& run) {
             markers);
       };
   std::string html = "<div class=\"charts\">";
+  // Chosen and rejected, train solid and val dashed: `prefix` + "chosen" / "rejected".
+  auto chosen_rejected_chart =
+      [&](const std::string& title, const std::string& prefix, const std::string& y_label) {
+        return svg_chart(
+            title,
+            "step",
+            y_label,
+            {series_of(run, "train", prefix + "chosen", "chosen (train)", kChosenColor),
+             series_of(run, "train", prefix + "rejected", "rejected (train)", kRejectedColor),
+             series_of(run, "val", prefix + "chosen", "chosen (val)", kChosenColor, true),
+             series_of(run, "val", prefix + "rejected", "rejected (val)", kRejectedColor, true)},
+            markers);
+      };
   html += pair_chart("Loss", "loss", "loss");
   {
     std::vector<Series> s = {
@@ -95,24 +108,9 @@ std::string run_curves_html(const RunData& run) {
     html += svg_chart("Preference accuracy", "step", "accuracy", s, markers);
   }
   html += pair_chart("Reward margin (chosen - rejected)", "rewards/margins", "margin");
-  html += svg_chart(
-      "Rewards",
-      "step",
-      "reward",
-      {series_of(run, "train", "rewards/chosen", "chosen (train)", kChosenColor),
-       series_of(run, "train", "rewards/rejected", "rejected (train)", kRejectedColor),
-       series_of(run, "val", "rewards/chosen", "chosen (val)", kChosenColor, true),
-       series_of(run, "val", "rewards/rejected", "rejected (val)", kRejectedColor, true)},
-      markers);
-  html += svg_chart(
-      "Log-probabilities (summed over completion tokens)",
-      "step",
-      "log-prob",
-      {series_of(run, "train", "logps/chosen", "chosen (train)", kChosenColor),
-       series_of(run, "train", "logps/rejected", "rejected (train)", kRejectedColor),
-       series_of(run, "val", "logps/chosen", "chosen (val)", kChosenColor, true),
-       series_of(run, "val", "logps/rejected", "rejected (val)", kRejectedColor, true)},
-      markers);
+  html += chosen_rejected_chart("Rewards", "rewards/", "reward");
+  html += chosen_rejected_chart(
+      "Log-probabilities (summed over completion tokens)", "logps/", "log-prob");
   html += svg_chart(
       "Learning rate", "step", "lr", {series_of(run, "train", "lr", "lr", kTrainColor)}, markers);
   html += svg_chart(
