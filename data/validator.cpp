@@ -418,7 +418,9 @@ ValidationReport DatasetValidator::finish() {
     }
   }
   report.fail_on_warnings = s.options.fail_on_warnings;
-  report.passed = report.errors == 0 && !(report.fail_on_warnings && report.warnings > 0);
+  // No row at all (an empty file, or blank lines only) is not a dataset that passes.
+  report.passed =
+      report.rows > 0 && report.errors == 0 && !(report.fail_on_warnings && report.warnings > 0);
   if (s.rejects != nullptr) {
     bool ok = std::fflush(s.rejects) == 0;
     ok = std::fclose(s.rejects) == 0 && ok;

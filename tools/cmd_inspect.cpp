@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <string>
 
 #include "core/error.h"
 #include "dataloader/prepared_inspect.h"
@@ -21,7 +22,10 @@ Command add_inspect_command(CLI::App& dpo) {
   app->add_option("--model", options->model_dir, "Decode with this model folder's tokenizer");
   app->add_option("--tokenizer", options->tokenizer_path, "Or with this tokenizer.model");
   return Command{app, [options]() {
-                   std::fputs(inspect_prepared(*options).c_str(), stdout);
+                   // fwrite, not fputs: a decoded message may hold a NUL character, and the
+                   // text after it (the rest of the pair) must still be printed.
+                   const std::string text = inspect_prepared(*options);
+                   std::fwrite(text.data(), 1, text.size(), stdout);
                    return kExitOk;
                  }};
 }

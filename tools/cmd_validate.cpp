@@ -59,7 +59,9 @@ int run_validate(const ValidateFlags& flags) {
     std::printf("%s\n", report.fail_on_warnings ? " or a warning" : "");
     return kExitOk;
   }
-  if (report.errors > 0) {
+  if (report.rows == 0) {
+    std::printf("FAIL: no rows: the input is empty or holds only blank lines\n");
+  } else if (report.errors > 0) {
     std::printf(
         "FAIL: %llu of %llu rows rejected with errors\n",
         static_cast<unsigned long long>(report.rejected),

@@ -308,5 +308,14 @@ TEST(Validator, UnreadableInputAndBadOptionsThrow) {
   EXPECT_THROW(validate_text(clean_rows(1), bad), UsageError);
 }
 
+TEST(Validator, NoRowsAtAllDoNotPass) {
+  for (const std::string& text : {std::string(), std::string("\n\n  \n")}) {
+    ValidationReport r = validate_text(text);
+    EXPECT_EQ(r.rows, 0u);
+    EXPECT_EQ(r.errors, 0u);
+    EXPECT_FALSE(r.passed) << "input: '" << text << "'";
+  }
+}
+
 }  // namespace
 }  // namespace dpo

@@ -90,6 +90,17 @@ TEST(Cli, ValidateWithAFileThatIsNotATokenizerExitsWith2) {
   EXPECT_NE(result.output.find("is not a sentencepiece model"), std::string::npos) << result.output;
 }
 
+TEST(Cli, ValidateAnEmptyFileFailsWith1) {
+  testing::TempDir dir;
+  testing::write_file(dir.file("empty.jsonl"), "");
+  testing::write_file(dir.file("blank.jsonl"), "\n \n\n");
+  for (const char* name : {"empty.jsonl", "blank.jsonl"}) {
+    auto result = run_command(kDpo + " validate " + dir.file(name));
+    EXPECT_EQ(result.exit_code, 1) << name << ": " << result.output;
+    EXPECT_NE(result.output.find("FAIL: no rows"), std::string::npos) << result.output;
+  }
+}
+
 TEST(Cli, ValidateBrokenDataFailsWith1AndNamesLines) {
   testing::TempDir dir;
   auto result =

@@ -291,6 +291,24 @@ TEST(ScoreCli, WritesOneJsonLinePerPairWithFiniteLogProbs) {
   }
 }
 
+// A NUL character inside a message: inspect prints the whole pair, what follows it included.
+TEST(InspectCli, ANulCharacterInAMessageDoesNotCutTheOutput) {
+  const auto& p = tiny_pipeline();
+  testing::TempDir dir;
+  testing::write_file(
+      dir.file("d.jsonl"),
+      R"({"id": "n1", "prompt": [{"role": "user", "content": "Where is my order?"}], )"
+      R"("chosen": [{"role": "assistant", "content": "It ships today.\u0000 Tracking by mail."}], )"
+      R"("rejected": [{"role": "assistant", "content": "No idea, rejected side."}]})"
+      "\n");
+  dpo_ok(
+      "prepare --data " + dir.file("d.jsonl") + " --model " + p.model +
+      " --max-length 384 --val-fraction 0 --threads 1 --out " + dir.file("p.h5"));
+  auto result = dpo_ok("inspect " + dir.file("p.h5") + " --pair 0 --model " + p.model);
+  EXPECT_TRUE(contains(result.output, "Tracking by mail.")) << result.output;
+  EXPECT_TRUE(contains(result.output, "No idea, rejected side.")) << result.output;
+}
+
 TEST(ScoreCli, WriteReferenceStoresAGroupThatInspectLists) {
   const auto& p = tiny_pipeline();
   testing::TempDir dir;
