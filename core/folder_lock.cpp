@@ -34,9 +34,11 @@ FolderLock::FolderLock(const std::string& folder, const std::string& what) {
   }
   // The owner's pid, for the message another process gets.
   const std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) < 0) {
-    // The lock holds without the pid; only the message of a refused process is poorer.
-  }
+  // A failed write leaves the lock held without the pid: only a refused process's message is
+  // poorer, so the results are deliberately not checked.
+  const bool recorded = ::ftruncate(fd_, 0) == 0 && ::pwrite(fd_, pid.data(), pid.size(), 0) ==
+                                                        static_cast<ssize_t>(pid.size());
+  (void)recorded;
 }
 
 FolderLock::~FolderLock() {
