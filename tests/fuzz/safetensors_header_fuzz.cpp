@@ -1,9 +1,11 @@
 // libFuzzer target for the safetensors header parser (model/safetensors_header.h): any input
 // must either parse into a header that tiles the data section exactly, or throw
 // CheckpointError; never crash, hang or read out of bounds. Built only with clang:
-//   cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang
+//   tools/fuzz.sh (see docs/reliability.md), or by hand:
+//   cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang -DDPO_FUZZ=ON
 //   cmake --build build-fuzz --target safetensors_header_fuzz
-//   build-fuzz/model/safetensors_header_fuzz -max_total_time=30 tests/fuzz/corpus
+//   build-fuzz/tests/fuzz/safetensors_header_fuzz -max_total_time=30
+//   tests/fuzz/corpus/safetensors_header
 #include <cstdint>
 #include <cstdlib>
 #include <string>
