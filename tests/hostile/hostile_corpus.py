@@ -435,11 +435,70 @@ def prepared_cases(fx: Fixtures, d: str) -> List[Case]:
         # runner still requires no crash, hang or internal error.
         cases.append(Case("prepared", f"flipped_{offset}", ["inspect", path, "--pair", "0"],
                           (0, 1, 2), []))
+    # Datasets that lie about their sizes (written with h5py, Debian's python3-h5py).
+    def h5_edit(name: str, code: str, expect: Sequence[str], command: str = "inspect") -> None:
+        path = os.path.join(d, name + ".h5")
+        shutil.copy(fx.prepared, path)
+        h5py_script(path, code)
+        args = ["inspect", path, "--pair", "0"] if command == "inspect" else [command, path]
+        cases.append(Case("prepared", name, args, (2,), [os.path.basename(path), *expect]))
+
+    h5_edit("ids_2_40_elements", """
+del f['train/chosen_ids']
+f.create_dataset('train/chosen_ids', shape=(2**40,), dtype='int32', chunks=(1024,))""",
+            ["chosen_ids"])
+    h5_edit("offsets_2_40_elements", """
+del f['val/prompt_offsets']
+f.create_dataset('val/prompt_offsets', shape=(2**40,), dtype='int64', chunks=(1024,))""",
+            ["prompt_offsets"])
+    h5_edit("offsets_not_monotonic", """
+o = f['train/chosen_offsets'][...]
+o[2], o[3] = o[3], o[2]
+f['train/chosen_offsets'][...] = o""", ["chosen_offsets"])
+    h5_edit("offsets_past_ids", """
+o = f['train/rejected_offsets'][...]
+o[-1] = o[-1] + 1000000
+f['train/rejected_offsets'][...] = o""", ["rejected_offsets"])
+    h5_edit("offsets_negative", """
+o = f['val/chosen_offsets'][...]
+o[1] = -5
+f['val/chosen_offsets'][...] = o""", ["chosen_offsets"])
+    h5_edit("row_count_mismatch", """
+r = f['train/source_line'][...]
+del f['train/source_line']
+f.create_dataset('train/source_line', data=r[:-3])""", ["source_line"])
+    # A tampered reference cache: 30 nats added to one pair that is not the first.
+    tampered = os.path.join(d, "tampered_reference.h5")
+    shutil.copy(fx.prepared, tampered)
+    subprocess.run([fx.dpo, "--log-level", "warn", "score", "--model", fx.model, "--data",
+                    tampered, "--write-reference"], check=True, capture_output=True)
+    h5py_script(tampered, """
+def bump(name, obj):
+    if name.startswith('reference/') and name.endswith('train/chosen_logps'):
+        v = obj[...]
+        v[5] += 30.0
+        obj[...] = v
+f.visititems(bump)""")
+    config = fx.config(os.path.join(d, "tampered_run"), max_steps=1)
+    config["data"]["prepared"] = tampered
+    config["reference"]["mode"] = "precomputed"
+    config_path = write(os.path.join(d, "tampered.json"), json.dumps(config))
+    cases.append(Case("prepared", "tampered_reference_cache",
+                      ["train", "--config", config_path], (2,),
+                      ["tampered_reference.h5", "checksum"]))
     text = write(os.path.join(d, "text.h5"), "hello\n")
     cases.append(Case("prepared", "text_file", ["inspect", text], (2,), ["text.h5"]))
     cases.append(Case("prepared", "pair_out_of_range",
                       ["inspect", fx.prepared, "--pair", "99999999"], (2,), ["99999999"]))
     return cases
+
+
+def h5py_script(path: str, code: str) -> None:
+    """Runs `code` with `f` an h5py.File open on `path` for writing (Debian's python3, which
+    has python3-h5py; the interpreter running this script may not)."""
+    program = "import h5py\nwith h5py.File(%r, 'r+') as f:\n" % path + "".join(
+        "    " + line + "\n" for line in code.strip("\n").splitlines())
+    subprocess.run(["/usr/bin/python3", "-c", program], check=True)
 
 
 def train_cases(fx: Fixtures, d: str) -> List[Case]:
