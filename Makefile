@@ -6,10 +6,14 @@
 #                 after the build)
 #   make package  builds and writes the Debian package with CPack (build/dpo_*.deb); see the
 #                 "Install" section of README.md
+#   make fuzz     builds the libFuzzer harnesses (clang, build-fuzz/) and runs each parser's for
+#                 FUZZ_SECONDS (default 600) on a seed corpus; docs/reliability.md
+#   make fuzz-smoke  the same for FUZZ_SMOKE_SECONDS (default 30) per harness: CI runs it after
+#                 `make test`
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build demo test bench package clean
+.PHONY: all deps build demo test bench package fuzz fuzz-smoke clean
 
 all: build
 
@@ -36,8 +40,19 @@ bench: build
 	$(BUILD)/tools/bench_train --preset tiny --steps 20
 	$(BUILD)/tools/bench_train --preset small --steps 20
 
+FUZZ_SECONDS ?= 600
+FUZZ_SMOKE_SECONDS ?= 30
+
+fuzz: build
+	tools/install_deps.sh clang libclang-rt-dev
+	BUILD=$(BUILD) tools/fuzz.sh --seconds $(FUZZ_SECONDS) --jobs $(JOBS)
+
+fuzz-smoke: build
+	tools/install_deps.sh clang libclang-rt-dev
+	BUILD=$(BUILD) tools/fuzz.sh --seconds $(FUZZ_SMOKE_SECONDS) --jobs $(JOBS)
+
 package: build
 	cd $(BUILD) && cpack -G DEB
 
 clean:
-	rm -rf $(BUILD) demo-out
+	rm -rf $(BUILD) build-fuzz demo-out fuzz-out
