@@ -1,0 +1,97 @@
+// The seal of a prepared file: "dpo-seal v1 xxh3-128 <32 hex> bytes <n>\n" at offset 0, the rest
+// of the user block NUL bytes.
+#include "dataloader/prepared_seal.h"
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string_view>
+
+#include "core/error.h"
+#include "core/format.h"
+#include "core/hash.h"
+
+namespace dpo {
+
+namespace {
+
+constexpr char kMagic[] = "dpo-seal v1 ";
+
+struct FileCloser {
+  void operator()(FILE* f) const {
+    std::fclose(f);
+  }
+};
+using File = std::unique_ptr<FILE, FileCloser>;
+
+File open_file(const std::string& path, const char* mode, const char* what) {
+  File f(std::fopen(path.c_str(), mode));
+  if (!f)
+    throw IoError(format("cannot open '%s' to %s: %s", path.c_str(), what, std::strerror(errno)));
+  return f;
+}
+
+// XXH3-128 of every byte after the user block, and how many there are.
+Hash128 hash_after_user_block(FILE* f, const std::string& path, uint64_t& length) {
+  if (std::fseek(f, static_cast<long>(kPreparedUserBlockBytes), SEEK_SET) != 0)
+    throw IoError(format("cannot seek in '%s': %s", path.c_str(), std::strerror(errno)));
+  Hash128Stream hasher;
+  std::string buffer(1 << 20, '\0');
+  length = 0;
+  size_t got;
+  while ((got = std::fread(buffer.data(), 1, buffer.size(), f)) > 0) {
+    hasher.update(std::string_view(buffer.data(), got));
+    length += got;
+  }
+  if (std::ferror(f))
+    throw IoError(format("cannot read '%s': %s", path.c_str(), std::strerror(errno)));
+  return hasher.digest();
+}
+
+std::string seal_text(const Hash128& digest, uint64_t length) {
+  return format("%sxxh3-128 %s bytes %" PRIu64 "\n", kMagic, digest.hex().c_str(), length);
+}
+
+}  // namespace
+
+void seal_prepared_file(const std::string& path) {
+  File f = open_file(path, "r+b", "seal it");
+  uint64_t length = 0;
+  const Hash128 digest = hash_after_user_block(f.get(), path, length);
+  std::string block = seal_text(digest, length);
+  block.resize(kPreparedUserBlockBytes, '\0');
+  if (std::fseek(f.get(), 0, SEEK_SET) != 0 ||
+      std::fwrite(block.data(), 1, block.size(), f.get()) != block.size() ||
+      std::fflush(f.get()) != 0)
+    throw IoError(format("cannot write the seal of '%s': %s", path.c_str(), std::strerror(errno)));
+}
+
+bool verify_prepared_seal(const std::string& path) {
+  File f = open_file(path, "rb", "read it");
+  std::string block(kPreparedUserBlockBytes, '\0');
+  const size_t got = std::fread(block.data(), 1, block.size(), f.get());
+  if (got < sizeof(kMagic) - 1 || block.compare(0, sizeof(kMagic) - 1, kMagic) != 0)
+    return false;
+  block.resize(std::min(block.find('\0'), got));
+  uint64_t length = 0;
+  const Hash128 digest = hash_after_user_block(f.get(), path, length);
+  if (block != seal_text(digest, length)) {
+    while (!block.empty() && (block.back() == '\n' || block.back() == '\r'))
+      block.pop_back();
+    throw CacheError(
+        format(
+            "'%s' is damaged: its content no longer matches the checksum dpo wrote into it "
+            "(%" PRIu64 " bytes after the header now; sealed: %s)",
+            path.c_str(),
+            length,
+            block.substr(sizeof(kMagic) - 1).c_str()),
+        "the file was truncated, modified by another tool, or corrupted on disk; run dpo prepare "
+        "again (cached reference log-probs are recomputed by dpo train or dpo score "
+        "--write-reference)");
+  }
+  return true;
+}
+
+}  // namespace dpo

@@ -1,0 +1,25 @@
+// The seal of a prepared file: a checksum of the whole HDF5 file, kept in its user block (the
+// bytes HDF5 reserves at the start of a file and never reads). libhdf5 trusts the bytes it
+// reads: a flipped bit or a truncated copy can make it loop forever or allocate absurd sizes
+// (found by tests/fuzz/prepared_file_fuzz.cpp). dpo checks the seal before libhdf5 sees the file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace dpo {
+
+// Bytes reserved at the start of every prepared file (H5Pset_userblock); a power of two >= 512.
+constexpr uint64_t kPreparedUserBlockBytes = 512;
+
+// Writes the seal into the user block of the closed HDF5 file at `path`: XXH3-128 and length of
+// every byte after the user block. Throws IoError naming the file when it cannot be written.
+void seal_prepared_file(const std::string& path);
+
+// Checks the seal of the file at `path` before it is opened with libhdf5. Returns false when the
+// file carries no seal (written by dpo before 0.2, or by another tool): it is then read as it is.
+// Throws CacheError naming the file when the seal does not match (the file was modified or
+// damaged after dpo wrote it), IoError when it cannot be read.
+bool verify_prepared_seal(const std::string& path);
+
+}  // namespace dpo

@@ -1,0 +1,88 @@
+// The seal of a prepared file: written into the user block, checked before libhdf5 reads the
+// file; any change after sealing is refused with the file named.
+#include "dataloader/prepared_seal.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "core/error.h"
+#include "tests/support/test_support.h"
+
+namespace dpo {
+namespace {
+
+// A stand-in for an HDF5 file with a user block: 512 zero bytes, then the "HDF5" payload.
+std::string unsealed_file(const testing::TempDir& dir, const std::string& payload) {
+  const std::string path = dir.file("pairs.h5");
+  testing::write_file(path, std::string(kPreparedUserBlockBytes, '\0') + payload);
+  return path;
+}
+
+TEST(PreparedSeal, ASealedFileVerifies) {
+  testing::TempDir dir;
+  const std::string path = unsealed_file(dir, "\x89HDF\r\n\x1a\n and the datasets");
+  seal_prepared_file(path);
+  EXPECT_TRUE(verify_prepared_seal(path));
+  const std::string bytes = testing::read_file(path);
+  EXPECT_EQ(bytes.rfind("dpo-seal v1 xxh3-128 ", 0), 0u) << bytes.substr(0, 80);
+  EXPECT_EQ(bytes.substr(kPreparedUserBlockBytes), "\x89HDF\r\n\x1a\n and the datasets");
+}
+
+TEST(PreparedSeal, AFileWithoutSealIsReadAsItIs) {
+  testing::TempDir dir;
+  EXPECT_FALSE(verify_prepared_seal(unsealed_file(dir, "payload")));
+  const std::string tiny = dir.file("tiny.h5");
+  testing::write_file(tiny, "x");
+  EXPECT_FALSE(verify_prepared_seal(tiny));
+}
+
+void expect_damaged(const std::string& path) {
+  try {
+    verify_prepared_seal(path);
+    FAIL() << "a damaged file was accepted";
+  } catch (const CacheError& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("damaged"), std::string::npos) << e.what();
+  }
+}
+
+TEST(PreparedSeal, AFlippedByteIsRefused) {
+  testing::TempDir dir;
+  const std::string path = unsealed_file(dir, std::string(5000, 'a'));
+  seal_prepared_file(path);
+  std::string bytes = testing::read_file(path);
+  bytes[kPreparedUserBlockBytes + 4321] ^= 0x01;
+  testing::write_file(path, bytes);
+  expect_damaged(path);
+}
+
+TEST(PreparedSeal, ATruncatedOrExtendedFileIsRefused) {
+  testing::TempDir dir;
+  const std::string path = unsealed_file(dir, std::string(5000, 'a'));
+  seal_prepared_file(path);
+  const std::string bytes = testing::read_file(path);
+  testing::write_file(path, bytes.substr(0, bytes.size() - 1));
+  expect_damaged(path);
+  testing::write_file(path, bytes + "b");
+  expect_damaged(path);
+}
+
+TEST(PreparedSeal, AnEditedSealIsRefused) {
+  testing::TempDir dir;
+  const std::string path = unsealed_file(dir, "payload");
+  seal_prepared_file(path);
+  std::string bytes = testing::read_file(path);
+  bytes[30] = bytes[30] == '0' ? '1' : '0';  // a digit of the checksum
+  testing::write_file(path, bytes);
+  expect_damaged(path);
+}
+
+TEST(PreparedSeal, AMissingFileIsAnIoError) {
+  testing::TempDir dir;
+  EXPECT_THROW(verify_prepared_seal(dir.file("absent.h5")), IoError);
+  EXPECT_THROW(seal_prepared_file(dir.file("absent.h5")), IoError);
+}
+
+}  // namespace
+}  // namespace dpo
