@@ -212,8 +212,9 @@ ReferenceLogps make_logps(const std::string& hash, size_t train, size_t val, dou
     for (size_t i = 0; i < n; ++i) {
       split->chosen_logps.push_back(base - static_cast<double>(i) * 0.25);
       split->rejected_logps.push_back(base - 100.0 - static_cast<double>(i));
-      split->chosen_tokens.push_back(static_cast<int32_t>(i + 1));
-      split->rejected_tokens.push_back(static_cast<int32_t>(2 * i + 1));
+      // The completion lengths of make_split()'s pairs, as the scorer counts them.
+      split->chosen_tokens.push_back(static_cast<int32_t>(1 + i % 4));
+      split->rejected_tokens.push_back(static_cast<int32_t>(1 + i % 2));
     }
   }
   return logps;
