@@ -976,6 +976,32 @@ void write_prepared_dataset(
   write_image(path, image);
 }
 
+std::string not_a_prepared_file(const std::string& path) {
+  H5::Exception::dontPrint();
+  bool is_hdf5 = false;
+  try {
+    is_hdf5 = H5::H5File::isHdf5(path.c_str());
+  } catch (const H5::Exception&) {
+  }
+  if (!is_hdf5)
+    return "not an HDF5 file";
+  try {
+    H5::H5File file(path.c_str(), H5F_ACC_RDONLY);
+    if (!file.attrExists("format"))
+      return "an HDF5 file without dpo's `format` attribute";
+    H5::Attribute attribute = file.openAttribute("format");
+    if (attribute.getTypeClass() != H5T_STRING)
+      return "an HDF5 file whose `format` attribute is not a string";
+    std::string format;
+    attribute.read(attribute.getStrType(), format);
+    if (format != kPreparedFormat)
+      return "an HDF5 file of format '" + format + "'";
+    return "";
+  } catch (const H5::Exception& error) {
+    return "an HDF5 file that cannot be opened: " + error.getDetailMsg();
+  }
+}
+
 PreparedHeader read_prepared_header(const std::string& path) {
   return guarded(path, "reading prepared dataset", [&] {
     H5::H5File file = open_file(path, H5F_ACC_RDONLY);

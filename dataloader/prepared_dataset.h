@@ -120,6 +120,9 @@ void write_prepared_dataset(
 // is allocated. Throws IoError when the file cannot be opened and CacheError naming the file and
 // the dataset for anything malformed.
 PreparedDataset read_prepared_dataset(const std::string& path, int32_t vocab_size = 0);
+// Empty when `path` is a prepared file (the HDF5 signature and format="dpo-prepared", any
+// version); else why not ("not an HDF5 file", "an HDF5 file without the format attribute", ...).
+std::string not_a_prepared_file(const std::string& path);
 // Only the root attributes (for "already prepared?" checks).
 PreparedHeader read_prepared_header(const std::string& path);
 
