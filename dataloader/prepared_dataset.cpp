@@ -354,6 +354,18 @@ bool has_link(const H5::Group& group, const std::string& name) {
   return H5Lexists(group.getId(), name.c_str(), H5P_DEFAULT) > 0;
 }
 
+// Attributes are read into one value: an attribute holding an array would overrun it.
+void require_single_value(
+    const H5::Attribute& attribute, const char* name, const std::string& path) {
+  H5::DataSpace space = attribute.getSpace();
+  if (space.getSimpleExtentNpoints() != 1) {
+    malformed(
+        path,
+        std::string("attribute `") + name + "` holds " +
+            std::to_string(space.getSimpleExtentNpoints()) + " values instead of one");
+  }
+}
+
 std::string read_string_attribute(
     const H5::H5Object& object, const char* name, const std::string& path) {
   if (!object.attrExists(name))
@@ -362,6 +374,7 @@ std::string read_string_attribute(
   if (attribute.getTypeClass() != H5T_STRING) {
     malformed(path, std::string("attribute `") + name + "` is not a string");
   }
+  require_single_value(attribute, name, path);
   std::string value;
   attribute.read(attribute.getStrType(), value);
   return value;
@@ -374,6 +387,7 @@ int64_t read_int_attribute(const H5::H5Object& object, const char* name, const s
   if (attribute.getTypeClass() != H5T_INTEGER) {
     malformed(path, std::string("attribute `") + name + "` is not an integer");
   }
+  require_single_value(attribute, name, path);
   int64_t value = 0;
   attribute.read(H5::PredType::NATIVE_INT64, &value);
   return value;
@@ -990,7 +1004,8 @@ std::string not_a_prepared_file(const std::string& path) {
     if (!file.attrExists("format"))
       return "an HDF5 file without dpo's `format` attribute";
     H5::Attribute attribute = file.openAttribute("format");
-    if (attribute.getTypeClass() != H5T_STRING)
+    if (attribute.getTypeClass() != H5T_STRING ||
+        attribute.getSpace().getSimpleExtentNpoints() != 1)
       return "an HDF5 file whose `format` attribute is not a string";
     std::string format;
     attribute.read(attribute.getStrType(), format);

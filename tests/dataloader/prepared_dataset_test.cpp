@@ -548,6 +548,41 @@ TEST(PreparedDataset, StaleTemporariesOfDeadProcessesAreRemoved) {
   EXPECT_EQ(remove_stale_temporaries(dir.path()), std::vector<std::string>{stale});
 }
 
+// Root attributes are single values: an array in their place is refused, not read into one.
+TEST(PreparedDataset, AttributesHoldingArraysAreRefused) {
+  testing::TempDir dir;
+  const std::string good = dir.file("good.h5");
+  write_prepared_dataset(good, make_header(), make_split(2), make_split(1));
+  const std::string bytes = testing::read_file(good);
+  for (const char* name : {"version", "vocab_size", "fingerprint", "template"}) {
+    const std::string path = dir.file(std::string(name) + ".h5");
+    testing::write_file(path, bytes);
+    {
+      RawFile file(path);
+      ASSERT_GE(H5Adelete(file.id(), name), 0);
+      hsize_t size = 1000;
+      hid_t space = H5Screate_simple(1, &size, nullptr);
+      const bool text = std::string(name) == "fingerprint" || std::string(name) == "template";
+      hid_t type = H5T_STD_I64LE;
+      if (text) {
+        type = H5Tcopy(H5T_C_S1);
+        H5Tset_size(type, H5T_VARIABLE);
+      }
+      hid_t attribute = H5Acreate2(file.id(), name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+      ASSERT_GE(attribute, 0);
+      H5Aclose(attribute);
+      if (text)
+        H5Tclose(type);
+      H5Sclose(space);
+    }
+    std::string message = error_of([&] { read_prepared_header(path); });
+    EXPECT_NE(
+        message.find("attribute `" + std::string(name) + "` holds 1000 values instead of one"),
+        std::string::npos)
+        << message;
+  }
+}
+
 TEST(PreparedDataset, NotAPreparedFileSaysWhy) {
   testing::TempDir dir;
   EXPECT_EQ(not_a_prepared_file(dir.file("missing.h5")), "not an HDF5 file");
