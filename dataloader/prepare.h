@@ -24,6 +24,7 @@ struct PrepareOptions {
   int threads = 0;           // 0: every core
   std::string out_path;
   bool force = false;         // rewrite even when the fingerprint matches
+  bool overwrite = false;     // replace an existing out_path that is not a prepared file
   bool require_train = true;  // false: a file with held-out pairs only is fine (eval sets)
 };
 

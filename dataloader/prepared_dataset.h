@@ -13,9 +13,13 @@
 //                     int64 prompt_offsets, chosen_offsets, rejected_offsets ([n+1], from 0)
 //                     int64 source_line, int32 source_file (index into source_files),
 //                     uint8 flags (PairFlag bits), string row_ids (variable length)
-//   /reference/<model_hash>          attributes model_hash, dtype, dpo_version
-//   /reference/<model_hash>/<split>  float64 chosen_logps, rejected_logps [n];
-//                                    int32 chosen_tokens, rejected_tokens [n]
+//   /reference/<model_hash>          attributes model_hash, dtype, dpo_version,
+//                                    prepared_fingerprint
+//   /reference/<model_hash>/<split>  attribute checksum (SHA-256 over the prepared fingerprint,
+//                                    model hash, dtype, split name and the four arrays);
+//                                    float64 chosen_logps, rejected_logps [n];
+//                                    int32 chosen_tokens, rejected_tokens [n] (= the
+//                                    completion lengths of the split)
 // chosen_ids/rejected_ids hold the completions only; a sequence is prompt + completion.
 #pragma once
 
@@ -99,7 +103,10 @@ struct PreparedDataset {
   const PreparedSplit& split(const std::string& name) const;
 };
 
-// Writes the file atomically (a temporary file in the same folder, fsync, rename).
+// Writes the file atomically: HDF5 builds it in memory, then a temporary file in the same folder
+// is written, fsynced and renamed. A full disk is an IoError naming the file with the errno text
+// ("No space left on device"); the temporary file is removed and a previous file is unchanged.
+// Stale temporaries of dead processes in that folder are removed first.
 void write_prepared_dataset(
     const std::string& path,
     const PreparedHeader& header,
@@ -108,9 +115,14 @@ void write_prepared_dataset(
 
 // Reads and verifies the whole file: format and version, every offsets array monotone from 0
 // to the ids' size, per-pair arrays of the split's size, ids inside [0, vocab_size) (the given
-// vocab_size, or the header's when 0). Throws IoError when the file cannot be opened and
-// CacheError naming the file for anything malformed.
+// vocab_size, or the header's when 0), no pair with an empty prompt or completion. Declared
+// sizes are checked against each other and against the bytes the file stores before anything
+// is allocated. Throws IoError when the file cannot be opened and CacheError naming the file and
+// the dataset for anything malformed.
 PreparedDataset read_prepared_dataset(const std::string& path, int32_t vocab_size = 0);
+// Empty when `path` is a prepared file (the HDF5 signature and format="dpo-prepared", any
+// version); else why not ("not an HDF5 file", "an HDF5 file without the format attribute", ...).
+std::string not_a_prepared_file(const std::string& path);
 // Only the root attributes (for "already prepared?" checks).
 PreparedHeader read_prepared_header(const std::string& path);
 
@@ -138,16 +150,28 @@ struct ReferenceLogps {
   Split train, val;
 };
 
-// Adds (or replaces) /reference/<model_hash>. Copy-on-write: the whole file is copied to a
-// temporary file beside it, the group written there, then fsync + rename, so readers see the
-// old or the new file, never a half-written one. The split sizes must match the file's.
+// Adds (or replaces) /reference/<model_hash>. Copy-on-write: the file is loaded into memory,
+// the group added there, and the new image written atomically (as write_prepared_dataset), so
+// readers see the old or the new file, never a half-written one; memory: about twice the file.
+// The split sizes and token counts must match the file's. When the write fails (a full disk),
+// IoError with the cause, the prepared file unchanged, and the values kept in a small file in
+// $TMPDIR (else /tmp) that import_reference_logps() caches later; the message names it.
 // A replaced group's space is not reclaimed (HDF5 does not shrink files); fine for a cache.
 void write_reference_logps(const std::string& path, const ReferenceLogps& logps);
-// The cached log-probs for `model_hash`; nullopt when absent. CacheError when malformed or
-// sized differently from the splits.
+// Caches the values kept by a failed write_reference_logps() (`sidecar`) into `path`, the
+// prepared file they were computed on (checked by fingerprint and checksum).
+void import_reference_logps(const std::string& path, const std::string& sidecar);
+// The cached log-probs for `model_hash`; nullopt when absent (or written by a dpo without
+// checksums: recomputed). CacheError naming the file and the group when sized differently from
+// the splits, when a token count differs from the completion's length, or on a checksum mismatch.
 std::optional<ReferenceLogps> read_reference_logps(
     const std::string& path, const std::string& model_hash);
 // The model hashes with cached log-probs.
 std::vector<std::string> list_reference_logps(const std::string& path);
+
+// Removes the temporary files `*.h5.tmp.<pid>.<n>` in `folder` whose process no longer exists
+// (kill(pid, 0) fails with ESRCH), with a log line each; returns their paths. Those of running
+// processes are left alone. Called by every write into a folder.
+std::vector<std::string> remove_stale_temporaries(const std::string& folder);
 
 }  // namespace dpo

@@ -43,7 +43,7 @@ std::string inspect_prepared(const InspectOptions& options) {
   const PreparedHeader& h = data.header;
   std::ostringstream out;
   out << options.path << ": dpo-prepared version " << h.version
-      << ", verified (offsets, sizes, ids < " << h.vocab_size << ")\n";
+      << ", verified (offsets, sizes, ids < " << h.vocab_size << ", no empty completion)\n";
   out << "  created by    " << h.created_by << "\n";
   out << "  fingerprint   " << h.fingerprint << "\n";
   out << "  source        " << h.source_sha256 << "\n";
@@ -70,8 +70,11 @@ std::string inspect_prepared(const InspectOptions& options) {
   }
   std::vector<std::string> references = list_reference_logps(options.path);
   out << "\nreference log-probs cached for " << references.size() << " model(s)";
-  for (const std::string& hash : references)
-    out << "\n  " << hash;
+  for (const std::string& hash : references) {
+    // Verified like a training run would (checksum, sizes, token counts); throws when not.
+    std::optional<ReferenceLogps> cached = read_reference_logps(options.path, hash);
+    out << "\n  " << hash << (cached ? " (verified)" : " (no checksum: recomputed when used)");
+  }
   out << "\n";
 
   if (tokenizer && tokenizer->sha256() != h.tokenizer_sha256) {

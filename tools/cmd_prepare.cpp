@@ -1,5 +1,6 @@
 // dpo prepare --data DATA... (--model DIR | --tokenizer tokenizer.model --template SRC)
 //             --max-length N --out FILE.h5 : validate, render, tokenize, split, cache.
+// dpo prepare --out FILE.h5 --import-reference KEPT.h5 : cache reference log-probs kept aside.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -7,6 +8,7 @@
 
 #include "core/error.h"
 #include "dataloader/prepare.h"
+#include "dataloader/prepared_dataset.h"
 #include "tools/commands.h"
 
 namespace dpo {
@@ -17,10 +19,22 @@ struct PrepareFlags {
   std::string format = "auto";
   std::string fields;
   std::string length_policy = "drop";
+  std::string import_reference;
 };
 
 int run_prepare(const PrepareFlags& flags) {
   PrepareOptions options = flags.options;
+  if (!flags.import_reference.empty()) {
+    // Only caches reference log-probs that a full disk kept elsewhere: no data is read.
+    import_reference_logps(options.out_path, flags.import_reference);
+    std::printf(
+        "cached the reference log-probs of %s in %s\n",
+        flags.import_reference.c_str(),
+        options.out_path.c_str());
+    return kExitOk;
+  }
+  if (options.files.empty())
+    throw UsageError("--data is required", "name the data files to prepare");
   options.validate.format = parse_data_format(flags.format);
   if (!flags.fields.empty())
     options.validate.fields = FieldNames::parse(flags.fields);
@@ -38,7 +52,7 @@ Command add_prepare_command(CLI::App& dpo) {
       "prepare",
       "Validate, render with the model's chat template, tokenize, split train/held-out and write "
       "one HDF5 file (atomically). Re-running with the same inputs is a no-op.");
-  app->add_option("--data", flags->options.files, "Data files (as for validate)")->required();
+  app->add_option("--data", flags->options.files, "Data files (as for validate)");
   app->add_option(
       "--model",
       flags->options.model_dir,
@@ -68,6 +82,16 @@ Command add_prepare_command(CLI::App& dpo) {
   app->add_option("--format", flags->format, "Data format (see validate)")->capture_default_str();
   app->add_option("--fields", flags->fields, "Column names (see validate)");
   app->add_flag("--force", flags->options.force, "Rewrite even when the file is up to date");
+  app->add_flag(
+      "--overwrite",
+      flags->options.overwrite,
+      "Replace an existing --out that is not a prepared file (refused otherwise; an --out that is "
+      "one of the inputs is always refused)");
+  app->add_option(
+      "--import-reference",
+      flags->import_reference,
+      "Instead of preparing: cache into --out the reference log-probs kept in this file when "
+      "caching them failed (a full disk)");
   return Command{app, [flags]() { return run_prepare(*flags); }};
 }
 

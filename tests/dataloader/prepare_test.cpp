@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -262,6 +263,115 @@ TEST_F(PrepareTest, AFailedRewriteKeepsThePreviousFile) {
   testing::write_file(work_.file("d.jsonl"), data);
   EXPECT_THROW(prepare_dataset(o), DataError);
   EXPECT_EQ(read_prepared_header(o.out_path).fingerprint, good.fingerprint);
+}
+
+std::string usage_error_of(const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const UsageError& error) {
+    return std::string(error.what()) + "\n" + error.hint();
+  }
+  return "no UsageError";
+}
+
+// --out naming an input is refused, whatever the path that leads to it; so is an existing file
+// that is not a prepared file, unless --overwrite. An existing prepared file is replaced.
+TEST_F(PrepareTest, AnOutputThatIsAnInputOrNotAPreparedFileIsRefused) {
+  const std::string data = work_.file("d.jsonl");
+  const std::string text = rows(20);
+  testing::write_file(data, text);
+  auto expect_input_intact = [&] { EXPECT_EQ(testing::read_file(data), text); };
+
+  // The input itself, by the same path and by other paths to the same file.
+  std::string message = usage_error_of([&] { prepare_dataset(options(data, data)); });
+  EXPECT_NE(message.find("--out '" + data + "' is the input '" + data + "'"), std::string::npos)
+      << message;
+  fs::create_symlink(data, work_.file("link.h5"));
+  fs::create_hard_link(data, work_.file("hard.h5"));
+  fs::create_directory(work_.file("sub"));
+  for (const std::string& out :
+       {work_.file("link.h5"), work_.file("hard.h5"), work_.file("sub/../d.jsonl")}) {
+    PrepareOptions o = options(data, out);
+    o.overwrite = true;  // never allowed for an input
+    o.force = true;
+    message = usage_error_of([&] { prepare_dataset(o); });
+    EXPECT_NE(message.find("(the same file by another path or link)"), std::string::npos)
+        << out << ": " << message;
+    expect_input_intact();
+  }
+  // The tokenizer is an input too.
+  PrepareOptions on_tokenizer = options(data, tokenizer_);
+  on_tokenizer.overwrite = true;
+  EXPECT_NE(
+      usage_error_of([&] { prepare_dataset(on_tokenizer); }).find("is the input"),
+      std::string::npos);
+
+  // Some other text file: refused unless --overwrite.
+  const std::string notes = work_.file("notes.txt");
+  testing::write_file(notes, "keep me\n");
+  message = usage_error_of([&] { prepare_dataset(options(data, notes)); });
+  EXPECT_NE(
+      message.find("--out '" + notes + "' exists and is not a prepared file (not an HDF5 file)"),
+      std::string::npos)
+      << message;
+  EXPECT_NE(message.find("--overwrite"), std::string::npos) << message;
+  EXPECT_EQ(testing::read_file(notes), "keep me\n");
+  PrepareOptions replace = options(data, notes);
+  replace.overwrite = true;
+  prepare_dataset(replace);
+  EXPECT_EQ(not_a_prepared_file(notes), "");
+
+  // A folder.
+  EXPECT_NE(
+      usage_error_of([&] {
+        prepare_dataset(options(data, work_.file("sub")));
+      }).find("is a folder"),
+      std::string::npos);
+
+  // An existing prepared file (of other options) is replaced atomically, as before.
+  const std::string out = work_.file("p.h5");
+  PrepareOptions first = options(data, out);
+  first.validate.seed = 1;
+  prepare_dataset(first);
+  PrepareResult second = prepare_dataset(options(data, out));
+  EXPECT_FALSE(second.reused);
+  EXPECT_EQ(read_prepared_header(out).fingerprint, second.fingerprint);
+  for (const auto& entry : fs::directory_iterator(work_.path())) {
+    EXPECT_EQ(entry.path().filename().string().find(".tmp."), std::string::npos) << entry.path();
+  }
+  expect_input_intact();
+}
+
+// A template that renders nothing for a completion gives it 0 tokens: that row is a row-level
+// issue with its line, not a pair that is trained; the others are kept.
+TEST_F(PrepareTest, EmptyCompletionsAfterTheTemplateAreRowIssues) {
+  std::string data = rows(10);
+  data += row("silent-chosen", "please help with order number 5", "SILENT", "no idea, sorry");
+  data += row("silent-rejected", "please help with order number 6", "the steps", "SILENT");
+  testing::write_file(work_.file("d.jsonl"), data);
+  // Every message's content, except the assistant's "SILENT".
+  testing::write_file(
+      work_.file("t.jinja"),
+      "{% for m in messages %}{% if m.content != 'SILENT' %}{{ m.role }}: {{ m.content }}\n"
+      "{% endif %}{% endfor %}");
+  PrepareOptions o = options(work_.file("d.jsonl"), work_.file("p.h5"));
+  o.template_spec = work_.file("t.jinja");
+  o.validate.val_fraction = 0;
+  PrepareResult result = prepare_dataset(o);
+  EXPECT_EQ(result.train_pairs, 10u);
+  EXPECT_EQ(result.train_counts.empty_completions, 2);
+  ASSERT_EQ(result.issues.size(), 2u);
+  EXPECT_EQ(result.issues[0].code, "empty_chosen");
+  EXPECT_EQ(result.issues[0].where, work_.file("d.jsonl") + ":11");
+  EXPECT_EQ(result.issues[1].code, "empty_rejected");
+  EXPECT_EQ(result.issues[1].where, work_.file("d.jsonl") + ":12");
+  std::string summary = prepare_summary(result, o.out_path);
+  EXPECT_NE(summary.find("empty completions 2"), std::string::npos) << summary;
+  PreparedDataset prepared = read_prepared_dataset(o.out_path);
+  for (size_t i = 0; i < prepared.train.size(); ++i) {
+    EXPECT_GT(prepared.train.pair(i).chosen.size, 0u);
+    EXPECT_GT(prepared.train.pair(i).rejected.size, 0u);
+  }
 }
 
 }  // namespace

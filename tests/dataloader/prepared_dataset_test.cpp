@@ -2,8 +2,12 @@
 #include "dataloader/prepared_dataset.h"
 
 #include <gtest/gtest.h>
+#include <hdf5.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
+#include <tuple>
 
 #include "core/error.h"
 #include "dataloader/pair_encoder.h"
@@ -212,8 +216,9 @@ ReferenceLogps make_logps(const std::string& hash, size_t train, size_t val, dou
     for (size_t i = 0; i < n; ++i) {
       split->chosen_logps.push_back(base - static_cast<double>(i) * 0.25);
       split->rejected_logps.push_back(base - 100.0 - static_cast<double>(i));
-      split->chosen_tokens.push_back(static_cast<int32_t>(i + 1));
-      split->rejected_tokens.push_back(static_cast<int32_t>(2 * i + 1));
+      // The completion lengths of make_split()'s pairs, as the scorer counts them.
+      split->chosen_tokens.push_back(static_cast<int32_t>(1 + i % 4));
+      split->rejected_tokens.push_back(static_cast<int32_t>(1 + i % 2));
     }
   }
   return logps;
@@ -251,6 +256,346 @@ TEST(PreparedDataset, ReferenceLogpsAreStoredPerModel) {
   std::string message = error_of([&] { write_reference_logps(path, make_logps("x", 4, 2, 0)); });
   EXPECT_NE(message.find("split train"), std::string::npos) << message;
   EXPECT_THROW(write_reference_logps(path, make_logps("a/b", 5, 2, 0)), UsageError);
+}
+
+// ---- hostile files, crafted with the HDF5 C API ----
+
+// Opens `path` for writing with the C API; closes it when destroyed.
+class RawFile {
+ public:
+  explicit RawFile(const std::string& path)
+      : id_(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT)) {
+    EXPECT_GE(id_, 0) << path;
+  }
+  ~RawFile() {
+    H5Fclose(id_);
+  }
+  RawFile(const RawFile&) = delete;
+  RawFile& operator=(const RawFile&) = delete;
+  hid_t id() const {
+    return id_;
+  }
+
+  // Replaces `name` by a chunked dataset that declares `size` elements and stores none.
+  void declare_huge(const std::string& name, hid_t type, hsize_t size) {
+    ASSERT_GE(H5Ldelete(id_, name.c_str(), H5P_DEFAULT), 0) << name;
+    hid_t space = H5Screate_simple(1, &size, nullptr);
+    hid_t properties = H5Pcreate(H5P_DATASET_CREATE);
+    hsize_t chunk = 1024;
+    H5Pset_chunk(properties, 1, &chunk);
+    hid_t data = H5Dcreate2(id_, name.c_str(), type, space, H5P_DEFAULT, properties, H5P_DEFAULT);
+    EXPECT_GE(data, 0) << name;
+    H5Dclose(data);
+    H5Pclose(properties);
+    H5Sclose(space);
+  }
+
+  // Overwrites element `index` of a 1-D dataset.
+  template <typename T>
+  void set(const std::string& name, hid_t memory_type, hsize_t index, T value) {
+    hid_t data = H5Dopen2(id_, name.c_str(), H5P_DEFAULT);
+    ASSERT_GE(data, 0) << name;
+    hid_t file_space = H5Dget_space(data);
+    hsize_t count = 1;
+    H5Sselect_hyperslab(file_space, H5S_SELECT_SET, &index, nullptr, &count, nullptr);
+    hid_t memory_space = H5Screate_simple(1, &count, nullptr);
+    EXPECT_GE(H5Dwrite(data, memory_type, memory_space, file_space, H5P_DEFAULT, &value), 0);
+    H5Sclose(memory_space);
+    H5Sclose(file_space);
+    H5Dclose(data);
+  }
+
+  template <typename T>
+  T get(const std::string& name, hid_t memory_type, hsize_t index) {
+    T value{};
+    hid_t data = H5Dopen2(id_, name.c_str(), H5P_DEFAULT);
+    hid_t file_space = H5Dget_space(data);
+    hsize_t count = 1;
+    H5Sselect_hyperslab(file_space, H5S_SELECT_SET, &index, nullptr, &count, nullptr);
+    hid_t memory_space = H5Screate_simple(1, &count, nullptr);
+    H5Dread(data, memory_type, memory_space, file_space, H5P_DEFAULT, &value);
+    H5Sclose(memory_space);
+    H5Sclose(file_space);
+    H5Dclose(data);
+    return value;
+  }
+
+ private:
+  hid_t id_;
+};
+
+TEST(PreparedDataset, HugeDeclaredSizesAreRefusedBeforeAnyAllocation) {
+  testing::TempDir dir;
+  const std::string good = dir.file("good.h5");
+  write_prepared_dataset(good, make_header(), make_split(5), make_split(2));
+  const std::string bytes = testing::read_file(good);
+  const hsize_t huge = hsize_t{1} << 40;
+  // Each case: a dataset replaced by one declaring 2^40 elements, and what the error names.
+  const std::vector<std::tuple<std::string, hid_t, std::string>> cases = {
+      {"/train/source_line", H5T_STD_I64LE, "train/source_line declares 1099511627776 elements"},
+      {"/val/flags", H5T_STD_U8LE, "val/flags declares 1099511627776 elements"},
+      {"/train/chosen_ids", H5T_STD_I32LE, "train/chosen_ids declares 1099511627776 elements"},
+      {"/train/prompt_offsets", H5T_STD_I64LE, "train/prompt_offsets declares"},
+  };
+  for (const auto& [name, type, expected] : cases) {
+    std::string path = dir.file("huge.h5");
+    testing::write_file(path, bytes);
+    {
+      RawFile file(path);
+      file.declare_huge(name, type, huge);
+    }
+    std::string message = error_of([&] { read_prepared_dataset(path); });
+    EXPECT_NE(message.find(expected), std::string::npos) << name << ": " << message;
+    EXPECT_NE(message.find(path), std::string::npos) << message;
+    EXPECT_NO_THROW(read_prepared_header(path));  // the header alone is fine
+  }
+}
+
+TEST(PreparedDataset, InconsistentOffsetsAreRefusedWithTheirDataset) {
+  testing::TempDir dir;
+  const std::string good = dir.file("good.h5");
+  write_prepared_dataset(good, make_header(), make_split(5), make_split(2));
+  const std::string bytes = testing::read_file(good);
+  struct Case {
+    const char* dataset;
+    hsize_t index;
+    int64_t value;
+    const char* expected;
+  };
+  // make_split(5): prompt offsets 0 2 5 9 11 14, chosen offsets 0 1 3 6 10 11.
+  const Case cases[] = {
+      {"/train/prompt_offsets", 0, -1, "train/prompt_offsets does not start at 0"},
+      {"/train/chosen_offsets", 3, 2, "train/chosen_offsets decreases at entry 3"},
+      {"/train/rejected_offsets", 5, 1000, "train/rejected_offsets ends at 1000"},
+      {"/val/prompt_offsets", 2, -5, "val/prompt_offsets decreases at entry 2"},
+      {"/train/chosen_offsets",
+       2,
+       1,
+       "train pair 1 (id 'id-1', b.jsonl.gz:101) has an empty "
+       "chosen completion"},
+  };
+  for (const Case& c : cases) {
+    std::string path = dir.file("bad.h5");
+    testing::write_file(path, bytes);
+    {
+      RawFile file(path);
+      file.set<int64_t>(c.dataset, H5T_NATIVE_INT64, c.index, c.value);
+    }
+    std::string message = error_of([&] { read_prepared_dataset(path); });
+    EXPECT_NE(message.find(c.expected), std::string::npos) << c.dataset << ": " << message;
+    EXPECT_NE(message.find(path), std::string::npos) << message;
+  }
+}
+
+TEST(PreparedDataset, PairsWithAnEmptyCompletionAreRefused) {
+  testing::TempDir dir;
+  for (const char* side : {"chosen", "rejected", "prompt"}) {
+    PreparedSplit split;
+    for (int i = 0; i < 3; ++i) {
+      EncodedPair pair;
+      pair.prompt = {5, 6};
+      pair.chosen = {7};
+      pair.rejected = {8, 9};
+      if (i == 2) {
+        std::vector<int32_t>& emptied = std::string(side) == "chosen"     ? pair.chosen
+                                        : std::string(side) == "rejected" ? pair.rejected
+                                                                          : pair.prompt;
+        emptied.clear();
+      }
+      split.add(pair, 0, 10 + i, "row-" + std::to_string(i));
+    }
+    std::string path = dir.file(std::string(side) + ".h5");
+    write_prepared_dataset(path, make_header(), make_split(2), split);
+    std::string message = error_of([&] { read_prepared_dataset(path); });
+    EXPECT_NE(
+        message.find(
+            "val pair 2 (id 'row-2', a.jsonl:12) has an empty " + std::string(side) +
+            (std::string(side) == "prompt" ? "" : " completion") + " (0 tokens)"),
+        std::string::npos)
+        << message;
+  }
+}
+
+TEST(PreparedDataset, CachedReferenceValuesAreVerifiedByChecksum) {
+  testing::TempDir dir;
+  const std::string path = dir.file("prepared.h5");
+  write_prepared_dataset(path, make_header(), make_split(5), make_split(2));
+  write_reference_logps(path, make_logps("abc", 5, 2, -10.0));
+  const std::string bytes = testing::read_file(path);
+  ASSERT_TRUE(read_reference_logps(path, "abc"));
+
+  // One value changed by +30 nats on a pair other than the first, in either split, or a
+  // token count, or the dtype the values claim: refused, naming the file and the group.
+  struct Case {
+    const char* dataset;
+    hsize_t index;
+    const char* group;
+  };
+  for (const Case& c :
+       {Case{"/reference/abc/train/chosen_logps", 3, "reference/abc/train"},
+        Case{"/reference/abc/train/rejected_logps", 4, "reference/abc/train"},
+        Case{"/reference/abc/val/chosen_logps", 1, "reference/abc/val"}}) {
+    testing::write_file(path, bytes);
+    {
+      RawFile file(path);
+      double value = file.get<double>(c.dataset, H5T_NATIVE_DOUBLE, c.index);
+      file.set<double>(c.dataset, H5T_NATIVE_DOUBLE, c.index, value + 30.0);
+    }
+    std::string message = error_of([&] { read_reference_logps(path, "abc"); });
+    EXPECT_NE(message.find("checksum mismatch"), std::string::npos) << message;
+    EXPECT_NE(message.find(path), std::string::npos) << message;
+    EXPECT_NE(message.find(c.group), std::string::npos) << message;
+    EXPECT_NE(message.find("--write-reference"), std::string::npos) << message;
+  }
+  testing::write_file(path, bytes);
+  {
+    RawFile file(path);
+    file.set<int32_t>("/reference/abc/val/rejected_tokens", H5T_NATIVE_INT32, 1, 7);
+  }
+  EXPECT_NE(
+      error_of([&] { read_reference_logps(path, "abc"); }).find("checksum mismatch"),
+      std::string::npos);
+
+  // Values computed on another prepared file (another fingerprint), copied in: refused too.
+  const std::string other = dir.file("other.h5");
+  PreparedHeader header = make_header();
+  header.fingerprint = "another";
+  write_prepared_dataset(other, header, make_split(5), make_split(2));
+  testing::write_file(path, bytes);
+  {
+    RawFile source(path);
+    RawFile target(other);
+    ASSERT_GE(
+        H5Ocopy(source.id(), "/reference", target.id(), "/reference", H5P_DEFAULT, H5P_DEFAULT), 0);
+  }
+  EXPECT_NE(
+      error_of([&] { read_reference_logps(other, "abc"); }).find("checksum mismatch"),
+      std::string::npos);
+
+  // A cache from before checksums (the attribute absent) is not used: it is computed again.
+  testing::write_file(path, bytes);
+  {
+    RawFile file(path);
+    ASSERT_GE(H5Adelete_by_name(file.id(), "/reference/abc/train", "checksum", H5P_DEFAULT), 0);
+  }
+  EXPECT_FALSE(read_reference_logps(path, "abc"));
+}
+
+TEST(PreparedDataset, CachedTokenCountsMustMatchTheCompletions) {
+  testing::TempDir dir;
+  const std::string path = dir.file("prepared.h5");
+  write_prepared_dataset(path, make_header(), make_split(5), make_split(2));
+  // At write: a count that is not the completion's length.
+  ReferenceLogps wrong = make_logps("abc", 5, 2, -10.0);
+  wrong.train.chosen_tokens[2] += 1;
+  std::string message = error_of([&] { write_reference_logps(path, wrong); });
+  EXPECT_NE(message.find("reference/abc/train/chosen_tokens[2] = 4"), std::string::npos) << message;
+  EXPECT_NE(message.find("completion has 3 tokens"), std::string::npos) << message;
+  EXPECT_TRUE(list_reference_logps(path).empty());  // nothing was written
+
+  // At read: a valid cache (its checksum intact) next to splits of other lengths, as when a
+  // file's pairs were replaced under the same fingerprint.
+  write_reference_logps(path, make_logps("abc", 5, 2, -10.0));
+  const std::string other = dir.file("other.h5");
+  PreparedSplit longer = make_split(5);
+  longer.chosen_ids.push_back(99);
+  longer.chosen_offsets.back() += 1;  // the last pair's chosen completion is one token longer
+  write_prepared_dataset(other, make_header(), longer, make_split(2));
+  {
+    RawFile source(path);
+    RawFile target(other);
+    ASSERT_GE(
+        H5Ocopy(source.id(), "/reference", target.id(), "/reference", H5P_DEFAULT, H5P_DEFAULT), 0);
+  }
+  message = error_of([&] { read_reference_logps(other, "abc"); });
+  EXPECT_NE(message.find("reference/abc/train/chosen_tokens[4] = 1"), std::string::npos) << message;
+  EXPECT_NE(message.find(other), std::string::npos) << message;
+
+  // Arrays sized differently from the split: refused before they are read.
+  {
+    RawFile file(path);
+    file.declare_huge("/reference/abc/val/chosen_logps", H5T_IEEE_F64LE, hsize_t{1} << 40);
+  }
+  message = error_of([&] { read_reference_logps(path, "abc"); });
+  EXPECT_NE(message.find("reference/abc/val/chosen_logps declares"), std::string::npos) << message;
+}
+
+TEST(PreparedDataset, StaleTemporariesOfDeadProcessesAreRemoved) {
+  testing::TempDir dir;
+  // A pid that surely exited: a child that ran `true` and was waited for.
+  pid_t child = ::fork();
+  if (child == 0)
+    _exit(0);
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  const std::string dead = std::to_string(child);
+  const std::string stale = dir.file("p.h5.tmp." + dead + ".0");
+  const std::string stale_other = dir.file("other.h5.tmp." + dead + ".12");
+  const std::string alive = dir.file("p.h5.tmp." + std::to_string(::getppid()) + ".0");
+  const std::string not_ours = dir.file("notes.txt.tmp." + dead + ".0");
+  const std::string not_a_temp = dir.file("p.h5.tmp." + dead + ".x");
+  for (const std::string& path : {stale, stale_other, alive, not_ours, not_a_temp})
+    testing::write_file(path, "partial");
+
+  write_prepared_dataset(dir.file("p.h5"), make_header(), make_split(2), make_split(1));
+  EXPECT_FALSE(std::filesystem::exists(stale));
+  EXPECT_FALSE(std::filesystem::exists(stale_other));
+  EXPECT_TRUE(std::filesystem::exists(alive));
+  EXPECT_TRUE(std::filesystem::exists(not_ours));
+  EXPECT_TRUE(std::filesystem::exists(not_a_temp));
+  EXPECT_TRUE(remove_stale_temporaries(dir.path()).empty());
+  testing::write_file(stale, "partial");
+  EXPECT_EQ(remove_stale_temporaries(dir.path()), std::vector<std::string>{stale});
+}
+
+// Root attributes are single values: an array in their place is refused, not read into one.
+TEST(PreparedDataset, AttributesHoldingArraysAreRefused) {
+  testing::TempDir dir;
+  const std::string good = dir.file("good.h5");
+  write_prepared_dataset(good, make_header(), make_split(2), make_split(1));
+  const std::string bytes = testing::read_file(good);
+  for (const char* name : {"version", "vocab_size", "fingerprint", "template"}) {
+    const std::string path = dir.file(std::string(name) + ".h5");
+    testing::write_file(path, bytes);
+    {
+      RawFile file(path);
+      ASSERT_GE(H5Adelete(file.id(), name), 0);
+      hsize_t size = 1000;
+      hid_t space = H5Screate_simple(1, &size, nullptr);
+      const bool text = std::string(name) == "fingerprint" || std::string(name) == "template";
+      hid_t type = H5T_STD_I64LE;
+      if (text) {
+        type = H5Tcopy(H5T_C_S1);
+        H5Tset_size(type, H5T_VARIABLE);
+      }
+      hid_t attribute = H5Acreate2(file.id(), name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+      ASSERT_GE(attribute, 0);
+      H5Aclose(attribute);
+      if (text)
+        H5Tclose(type);
+      H5Sclose(space);
+    }
+    std::string message = error_of([&] { read_prepared_header(path); });
+    EXPECT_NE(
+        message.find("attribute `" + std::string(name) + "` holds 1000 values instead of one"),
+        std::string::npos)
+        << message;
+  }
+}
+
+TEST(PreparedDataset, NotAPreparedFileSaysWhy) {
+  testing::TempDir dir;
+  EXPECT_EQ(not_a_prepared_file(dir.file("missing.h5")), "not an HDF5 file");
+  testing::write_file(dir.file("text.jsonl"), "{\"prompt\": \"x\"}\n");
+  EXPECT_EQ(not_a_prepared_file(dir.file("text.jsonl")), "not an HDF5 file");
+  const std::string good = dir.file("good.h5");
+  write_prepared_dataset(good, make_header(), make_split(2), make_split(1));
+  EXPECT_EQ(not_a_prepared_file(good), "");
+  {
+    RawFile file(good);
+    H5Adelete(file.id(), "format");
+  }
+  EXPECT_EQ(not_a_prepared_file(good), "an HDF5 file without dpo's `format` attribute");
 }
 
 }  // namespace
