@@ -26,6 +26,7 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "dataloader/pair_encoder.h"
+#include "dataloader/prepared_seal.h"
 
 namespace dpo {
 namespace {
@@ -98,10 +99,11 @@ H5::FileAccPropList memory_access() {
   return access;
 }
 
-// A new, empty HDF5 file in memory.
+// A new, empty HDF5 file in memory, with a user block for the seal (prepared_seal.h).
 H5::H5File create_memory_file() {
-  return H5::H5File(
-      memory_file_name().c_str(), H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, memory_access());
+  H5::FileCreatPropList creation;
+  creation.setUserblock(kPreparedUserBlockBytes);
+  return H5::H5File(memory_file_name().c_str(), H5F_ACC_TRUNC, creation, memory_access());
 }
 
 // An HDF5 file in memory opened from `bytes` (a file image), writable.
@@ -333,6 +335,8 @@ H5::H5File open_file(const std::string& path, unsigned flags) {
         errno_message("cannot open prepared dataset '" + path + "'", errno),
         "run `dpo prepare --out " + path + "` first");
   }
+  // A damaged file never reaches libhdf5, which can loop forever on one (prepared_seal.h).
+  verify_prepared_seal(path);
   bool is_hdf5 = false;
   try {
     is_hdf5 = H5::H5File::isHdf5(path.c_str());
@@ -987,11 +991,20 @@ void write_prepared_dataset(
     write_split(file, "val", val);
     return file_image(file);
   });
+  seal_prepared_image(image);
   write_image(path, image);
 }
 
 std::string not_a_prepared_file(const std::string& path) {
   H5::Exception::dontPrint();
+  // A damaged file never reaches libhdf5, which can loop forever on one (prepared_seal.h).
+  try {
+    verify_prepared_seal(path);
+  } catch (const CacheError&) {
+    return "a damaged prepared file (its checksum does not match)";
+  } catch (const IoError&) {
+    // Unreadable or absent: isHdf5 below says so as before.
+  }
   bool is_hdf5 = false;
   try {
     is_hdf5 = H5::H5File::isHdf5(path.c_str());
@@ -1090,12 +1103,14 @@ void write_reference_logps(const std::string& path, const ReferenceLogps& logps)
 
   // Copy-on-write in memory: the file is loaded, the group added, and the new image written
   // atomically; the prepared file is untouched until the rename.
+  verify_prepared_seal(path);
   std::string bytes = read_bytes(path);
   std::string image = guarded(path, "writing reference log-probs to", [&] {
     H5::H5File file = open_memory_file(bytes);
     write_reference_group(file, logps, fingerprint);
     return file_image(file);
   });
+  seal_prepared_image(image);
   try {
     write_image(path, image);
   } catch (const IoError& error) {
@@ -1112,6 +1127,7 @@ void write_reference_logps(const std::string& path, const ReferenceLogps& logps)
         write_reference_group(file, logps, fingerprint);
         return file_image(file);
       });
+      seal_prepared_image(small);
       write_image(sidecar, small);
       kept = "the computed values are kept in '" + sidecar +
              "': once there is room, cache them with `dpo prepare --out " + path +

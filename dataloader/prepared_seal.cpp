@@ -56,16 +56,19 @@ std::string seal_text(const Hash128& digest, uint64_t length) {
 
 }  // namespace
 
-void seal_prepared_file(const std::string& path) {
-  File f = open_file(path, "r+b", "seal it");
-  uint64_t length = 0;
-  const Hash128 digest = hash_after_user_block(f.get(), path, length);
-  std::string block = seal_text(digest, length);
+bool seal_prepared_image(std::string& image) {
+  static constexpr std::string_view kHdf5Signature("\x89HDF\r\n\x1a\n", 8);
+  if (image.size() < kPreparedUserBlockBytes + kHdf5Signature.size() ||
+      std::string_view(image).substr(kPreparedUserBlockBytes, kHdf5Signature.size()) !=
+          kHdf5Signature)
+    return false;
+  const std::string_view body = std::string_view(image).substr(kPreparedUserBlockBytes);
+  Hash128Stream hasher;
+  hasher.update(body);
+  std::string block = seal_text(hasher.digest(), body.size());
   block.resize(kPreparedUserBlockBytes, '\0');
-  if (std::fseek(f.get(), 0, SEEK_SET) != 0 ||
-      std::fwrite(block.data(), 1, block.size(), f.get()) != block.size() ||
-      std::fflush(f.get()) != 0)
-    throw IoError(format("cannot write the seal of '%s': %s", path.c_str(), std::strerror(errno)));
+  image.replace(0, block.size(), block);
+  return true;
 }
 
 bool verify_prepared_seal(const std::string& path) {

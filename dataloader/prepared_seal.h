@@ -12,9 +12,10 @@ namespace dpo {
 // Bytes reserved at the start of every prepared file (H5Pset_userblock); a power of two >= 512.
 constexpr uint64_t kPreparedUserBlockBytes = 512;
 
-// Writes the seal into the user block of the closed HDF5 file at `path`: XXH3-128 and length of
-// every byte after the user block. Throws IoError naming the file when it cannot be written.
-void seal_prepared_file(const std::string& path);
+// Writes the seal into the user block of an HDF5 file image (the bytes about to be written):
+// XXH3-128 and length of every byte after the user block. Returns false and leaves the image as
+// it is when it has no user block (a file written by dpo before seals, given a reference cache).
+bool seal_prepared_image(std::string& image);
 
 // Checks the seal of the file at `path` before it is opened with libhdf5. Returns false when the
 // file carries no seal (written by dpo before 0.2, or by another tool): it is then read as it is.

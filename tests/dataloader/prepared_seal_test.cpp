@@ -12,26 +12,35 @@
 namespace dpo {
 namespace {
 
-// A stand-in for an HDF5 file with a user block: 512 zero bytes, then the "HDF5" payload.
-std::string unsealed_file(const testing::TempDir& dir, const std::string& payload) {
+const std::string kSignature("\x89HDF\r\n\x1a\n", 8);
+
+// A stand-in for an HDF5 file with a user block: 512 zero bytes, the signature, the payload.
+std::string unsealed_image(const std::string& payload) {
+  return std::string(kPreparedUserBlockBytes, '\0') + kSignature + payload;
+}
+
+std::string sealed_file(const testing::TempDir& dir, const std::string& payload) {
+  std::string image = unsealed_image(payload);
+  EXPECT_TRUE(seal_prepared_image(image));
   const std::string path = dir.file("pairs.h5");
-  testing::write_file(path, std::string(kPreparedUserBlockBytes, '\0') + payload);
+  testing::write_file(path, image);
   return path;
 }
 
 TEST(PreparedSeal, ASealedFileVerifies) {
   testing::TempDir dir;
-  const std::string path = unsealed_file(dir, "\x89HDF\r\n\x1a\n and the datasets");
-  seal_prepared_file(path);
+  const std::string path = sealed_file(dir, " and the datasets");
   EXPECT_TRUE(verify_prepared_seal(path));
   const std::string bytes = testing::read_file(path);
   EXPECT_EQ(bytes.rfind("dpo-seal v1 xxh3-128 ", 0), 0u) << bytes.substr(0, 80);
-  EXPECT_EQ(bytes.substr(kPreparedUserBlockBytes), "\x89HDF\r\n\x1a\n and the datasets");
+  EXPECT_EQ(bytes.substr(kPreparedUserBlockBytes), kSignature + " and the datasets");
 }
 
 TEST(PreparedSeal, AFileWithoutSealIsReadAsItIs) {
   testing::TempDir dir;
-  EXPECT_FALSE(verify_prepared_seal(unsealed_file(dir, "payload")));
+  const std::string unsealed = dir.file("unsealed.h5");
+  testing::write_file(unsealed, unsealed_image("payload"));
+  EXPECT_FALSE(verify_prepared_seal(unsealed));
   const std::string tiny = dir.file("tiny.h5");
   testing::write_file(tiny, "x");
   EXPECT_FALSE(verify_prepared_seal(tiny));
@@ -49,8 +58,7 @@ void expect_damaged(const std::string& path) {
 
 TEST(PreparedSeal, AFlippedByteIsRefused) {
   testing::TempDir dir;
-  const std::string path = unsealed_file(dir, std::string(5000, 'a'));
-  seal_prepared_file(path);
+  const std::string path = sealed_file(dir, std::string(5000, 'a'));
   std::string bytes = testing::read_file(path);
   bytes[kPreparedUserBlockBytes + 4321] ^= 0x01;
   testing::write_file(path, bytes);
@@ -59,8 +67,7 @@ TEST(PreparedSeal, AFlippedByteIsRefused) {
 
 TEST(PreparedSeal, ATruncatedOrExtendedFileIsRefused) {
   testing::TempDir dir;
-  const std::string path = unsealed_file(dir, std::string(5000, 'a'));
-  seal_prepared_file(path);
+  const std::string path = sealed_file(dir, std::string(5000, 'a'));
   const std::string bytes = testing::read_file(path);
   testing::write_file(path, bytes.substr(0, bytes.size() - 1));
   expect_damaged(path);
@@ -70,18 +77,23 @@ TEST(PreparedSeal, ATruncatedOrExtendedFileIsRefused) {
 
 TEST(PreparedSeal, AnEditedSealIsRefused) {
   testing::TempDir dir;
-  const std::string path = unsealed_file(dir, "payload");
-  seal_prepared_file(path);
+  const std::string path = sealed_file(dir, "payload");
   std::string bytes = testing::read_file(path);
   bytes[30] = bytes[30] == '0' ? '1' : '0';  // a digit of the checksum
   testing::write_file(path, bytes);
   expect_damaged(path);
 }
 
+TEST(PreparedSeal, AnImageWithoutUserBlockIsLeftAsItIs) {
+  std::string image = kSignature + "payload of an older file";
+  const std::string before = image;
+  EXPECT_FALSE(seal_prepared_image(image));
+  EXPECT_EQ(image, before);
+}
+
 TEST(PreparedSeal, AMissingFileIsAnIoError) {
   testing::TempDir dir;
   EXPECT_THROW(verify_prepared_seal(dir.file("absent.h5")), IoError);
-  EXPECT_THROW(seal_prepared_file(dir.file("absent.h5")), IoError);
 }
 
 }  // namespace

@@ -436,10 +436,11 @@ def prepared_cases(fx: Fixtures, d: str) -> List[Case]:
         cases.append(Case("prepared", f"flipped_{offset}", ["inspect", path, "--pair", "0"],
                           (0, 1, 2), []))
     # Datasets that lie about their sizes (written with h5py, Debian's python3-h5py).
-    def h5_edit(name: str, code: str, expect: Sequence[str], command: str = "inspect") -> None:
+    def h5_edit(name: str, code: str, expect: Sequence[str], command: str = "inspect",
+                unseal: bool = True) -> None:
         path = os.path.join(d, name + ".h5")
         shutil.copy(fx.prepared, path)
-        h5py_script(path, code)
+        h5py_script(path, code, unseal)
         args = ["inspect", path, "--pair", "0"] if command == "inspect" else [command, path]
         cases.append(Case("prepared", name, args, (2,), [os.path.basename(path), *expect]))
 
@@ -451,6 +452,10 @@ f.create_dataset('train/chosen_ids', shape=(2**40,), dtype='int32', chunks=(1024
 del f['val/prompt_offsets']
 f.create_dataset('val/prompt_offsets', shape=(2**40,), dtype='int64', chunks=(1024,))""",
             ["prompt_offsets"])
+    h5_edit("sealed_file_edited", """
+o = f['train/chosen_offsets'][...]
+o[2] = o[2] + 1
+f['train/chosen_offsets'][...] = o""", ["damaged", "checksum"], unseal=False)
     h5_edit("offsets_not_monotonic", """
 o = f['train/chosen_offsets'][...]
 o[2], o[3] = o[3], o[2]
@@ -493,12 +498,17 @@ f.visititems(bump)""")
     return cases
 
 
-def h5py_script(path: str, code: str) -> None:
+def h5py_script(path: str, code: str, unseal: bool = True) -> None:
     """Runs `code` with `f` an h5py.File open on `path` for writing (Debian's python3, which
-    has python3-h5py; the interpreter running this script may not)."""
+    has python3-h5py; the interpreter running this script may not). With `unseal`, the seal in
+    the user block is then blanked, as in a file of an older dpo: the checks behind the seal are
+    what the case tests. Without it the edit must be caught by the seal."""
     program = "import h5py\nwith h5py.File(%r, 'r+') as f:\n" % path + "".join(
         "    " + line + "\n" for line in code.strip("\n").splitlines())
     subprocess.run(["/usr/bin/python3", "-c", program], check=True)
+    if unseal:
+        with open(path, "r+b") as f:
+            f.write(b"\0" * 512)
 
 
 def train_cases(fx: Fixtures, d: str) -> List[Case]:
