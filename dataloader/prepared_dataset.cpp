@@ -125,6 +125,11 @@ std::string file_image(H5::H5File& file) {
   std::string image(static_cast<size_t>(size), '\0');
   if (H5Fget_file_image(file.getId(), image.data(), image.size()) != size)
     throw H5::FileIException("H5Fget_file_image", "cannot copy the file image");
+  // The image starts at the superblock: a file with a user block (the seal's place) gets its
+  // user block back in front, where the superblock's base address says it is.
+  const hsize_t user_block = file.getCreatePlist().getUserblock();
+  if (user_block > 0 && image.compare(0, 8, "\x89HDF\r\n\x1a\n") == 0)
+    image.insert(0, static_cast<size_t>(user_block), '\0');
   return image;
 }
 
