@@ -16,8 +16,9 @@
 namespace dpo {
 
 std::string JsonProblem::describe() const {
-  std::string out =
-      reason + " at line " + std::to_string(line) + ", column " + std::to_string(column);
+  std::string out = reason + (column_only ? " at column " + std::to_string(column)
+                                          : " at line " + std::to_string(line) + ", column " +
+                                                std::to_string(column));
   if (!note.empty())
     out += " (" + note + ")";
   return out;
@@ -76,10 +77,16 @@ std::string describe_byte_at(std::string_view text, size_t pos) {
 template <class J, bool kBuild>
 class Parser {
  public:
-  Parser(std::string_view text, const JsonParseOptions& options) : text_(text), options_(options) {}
+  Parser(std::string_view text, const JsonParseOptions& options)
+      : text_(text), options_(options), column_only_(column_only(text, options)) {}
+
+  static bool column_only(std::string_view text, const JsonParseOptions& options) {
+    return options.column_only_when_one_line &&
+           text.find_first_of("\r\n") == std::string_view::npos;
+  }
 
   J parse() {
-    if (text_.size() >= 3 && text_.substr(0, 3) == "\xEF\xBB\xBF")
+    if (options_.skip_leading_bom && text_.size() >= 3 && text_.substr(0, 3) == "\xEF\xBB\xBF")
       pos_ = 3;  // a BOM at the very start, as nlohmann and Python's utf-8-sig accept
     skip_space();
     if (pos_ >= text_.size()) {
@@ -101,7 +108,10 @@ class Parser {
   std::string where(size_t offset) const {
     uint64_t line = 0, column = 0;
     json_text_position(text_, offset, line, column);
-    return "line " + std::to_string(line) + ", column " + std::to_string(column);
+    if (column_only_)
+      return "column " + std::to_string(column);
+    return "line " + std::to_string(line + options_.first_line - 1) + ", column " +
+           std::to_string(column);
   }
 
   void skip_space() {
@@ -499,6 +509,7 @@ class Parser {
 
   std::string_view text_;
   const JsonParseOptions& options_;
+  const bool column_only_;
   size_t pos_ = 0;
   std::vector<std::string> path_;
 };
@@ -512,6 +523,8 @@ bool run_parser(std::string_view text, J& out, JsonProblem& problem, const JsonP
     problem = JsonProblem();
     problem.offset = refusal.offset;
     json_text_position(text, refusal.offset, problem.line, problem.column);
+    problem.line += o.first_line - 1;
+    problem.column_only = Parser<J, kBuild>::column_only(text, o);
     problem.reason = refusal.reason;
     problem.note = refusal.note;
     return false;

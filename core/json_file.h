@@ -21,21 +21,27 @@ namespace dpo {
 // Where and why a text is not acceptable JSON.
 struct JsonProblem {
   uint64_t offset = 0;  // byte offset into the text
-  uint64_t line = 1;    // 1-based; \n, \r\n and a lone \r end a line
+  uint64_t line = 1;    // 1-based (from JsonParseOptions::first_line); \n, \r\n, lone \r end one
   uint64_t column = 1;  // 1-based, in characters (an invalid byte counts as one)
-  std::string reason;   // "duplicate key 'train.max_steps'", "unterminated string", ...
-  std::string note;     // more context, e.g. "first at line 2, column 3"; may be empty
+  bool column_only = false;  // the text is one line: positions are written "column C"
+  std::string reason;        // "duplicate key 'train.max_steps'", "unterminated string", ...
+  std::string note;          // more context, e.g. "first at line 2, column 3"; may be empty
 
-  // "<reason> at line L, column C" plus " (<note>)" when there is one.
+  // "<reason> at line L, column C" (or "at column C") plus " (<note>)" when there is one.
   std::string describe() const;
 };
 
 struct JsonParseOptions {
-  bool allow_comments = false;  // // and /* */ comments (dpo's own config files)
-  int max_depth = 512;          // nesting of arrays and objects; deeper is refused
+  bool allow_comments = false;   // // and /* */ comments (dpo's own config files)
+  int max_depth = 512;           // nesting of arrays and objects; deeper is refused
+  bool skip_leading_bom = true;  // a UTF-8 BOM at the very start is skipped (false: an error)
+  uint64_t first_line = 1;       // the line number of the text's first line (a record in a file)
+  // Write positions as "column C" when the text holds no line break (a JSONL record, whose line
+  // the caller names).
+  bool column_only_when_one_line = false;
 };
 
-// The line and column (as in JsonProblem) of byte `offset` of `text`.
+// The line and column (as in JsonProblem, first line 1) of byte `offset` of `text`.
 void json_text_position(std::string_view text, uint64_t offset, uint64_t& line, uint64_t& column);
 
 // Checks `text` without building a value: nothing when it is acceptable, else the first problem.

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/json_file.h"
+#include "core/text.h"
 
 namespace dpo {
 namespace {
@@ -190,24 +191,47 @@ HfTokenizerConfig parse_hf_tokenizer_config(
   return config;
 }
 
+namespace {
+constexpr const char* kModelFolderHint =
+    "pass the folder of a Hugging Face model (with tokenizer_config.json and tokenizer.model), "
+    "or give --tokenizer and --template instead";
+
+// Throws the real reason a file the model folder must hold cannot be used: missing, a folder, a
+// symlink loop, unreadable.
+void require_model_file(
+    const std::string& folder, const char* name, const char* role, const std::string& hint) {
+  const std::string path = folder + "/" + name;
+  const std::string problem = describe_path_problem(path, PathKind::regular_file);
+  if (problem.empty())
+    return;
+  if (problem == "does not exist")
+    throw IoError("'" + printable(folder) + "' has no " + name, hint);
+  throw IoError(std::string(role) + " '" + printable(path) + "' " + problem, hint);
+}
+}  // namespace
+
 HfTokenizerConfig read_hf_tokenizer_config(const std::string& folder) {
+  require_directory(folder, "model folder", kModelFolderHint);
+  require_model_file(folder, "tokenizer_config.json", "tokenizer config", kModelFolderHint);
   std::string config_file = folder + "/tokenizer_config.json";
-  if (!is_regular_file(config_file)) {
-    throw IoError(
-        "'" + folder + "' has no tokenizer_config.json",
-        "pass the folder of a Hugging Face model (with tokenizer_config.json and "
-        "tokenizer.model), or give --tokenizer and --template instead");
-  }
   std::string map_file = folder + "/special_tokens_map.json";
+  // special_tokens_map.json is optional, but one that exists and cannot be read is an error.
+  const std::string map_problem = describe_path_problem(map_file, PathKind::regular_file);
+  if (!map_problem.empty() && map_problem != "does not exist") {
+    throw IoError(
+        "special tokens map '" + printable(map_file) + "' " + map_problem,
+        "fix or delete the file");
+  }
   HfTokenizerConfig config = parse_hf_tokenizer_config(
       folder,
       read_file(config_file, "tokenizer config"),
-      is_regular_file(map_file) ? read_file(map_file, "special tokens map") : std::string());
+      map_problem.empty() ? read_file(map_file, "special tokens map") : std::string());
 
   return config;
 }
 
 std::string find_tokenizer_model(const std::string& folder) {
+  require_directory(folder, "model folder", kModelFolderHint);
   std::string path = folder + "/tokenizer.model";
   if (is_regular_file(path))
     return path;
@@ -215,7 +239,8 @@ std::string find_tokenizer_model(const std::string& folder) {
   if (is_regular_file(folder + "/tokenizer.json")) {
     hint += "; this folder only has tokenizer.json (a fast tokenizer), which dpo does not read";
   }
-  throw IoError("'" + folder + "' has no tokenizer.model", hint);
+  require_model_file(folder, "tokenizer.model", "tokenizer model", hint);
+  throw IoError("'" + printable(folder) + "' has no tokenizer.model", hint);  // not reached
 }
 
 }  // namespace dpo

@@ -73,6 +73,11 @@ TEST(JsonFile, ByteOrderMarkOnlyAtTheStart) {
       problem("{\"a\": 1,\n\"b\": 2,\n\xEF\xBB\xBF\"c\": 3}"),
       "expected a key in double quotes, found byte 0xEF (a UTF-8 BOM) at line 3, column 1 "
       "(in the object opened at line 1, column 1)");
+  JsonParseOptions strict;
+  strict.skip_leading_bom = false;
+  EXPECT_EQ(
+      problem("\xEF\xBB\xBF{}", strict),
+      "unexpected byte 0xEF (a UTF-8 BOM) where a value was expected at line 1, column 1");
   EXPECT_EQ(
       problem("[1]\n\xEF\xBB\xBF"),
       "unexpected byte 0xEF (a UTF-8 BOM) after the JSON value at line 2, column 1");
