@@ -112,7 +112,8 @@ void read_added_tokens(const json& root, const std::string& file, HfTokenizerCon
     long id = std::strtol(it.key().c_str(), &end, 10);
     if (it.key().empty() || *end != '\0' || errno != 0 || id < 0 || id > INT32_MAX) {
       throw ConfigError(
-          "'" + file + "': `added_tokens_decoder` key '" + it.key() + "' is not a token id",
+          "'" + file + "': `added_tokens_decoder` key '" + printable(it.key()) +
+              "' is not a token id",
           "keys are decimal token ids such as \"32000\"");
     }
     if (!it.value().is_object())
@@ -125,10 +126,21 @@ void read_added_tokens(const json& root, const std::string& file, HfTokenizerCon
     token.id = static_cast<int>(id);
     config.added_tokens.push_back(std::move(token));
   }
-  std::sort(
+  std::stable_sort(  // stable: a repeated id is reported in key order
       config.added_tokens.begin(),
       config.added_tokens.end(),
       [](const HfAddedToken& a, const HfAddedToken& b) { return a.id < b.id; });
+  // "7" and "07" are different JSON keys but the same id: which token it is would be a guess.
+  for (size_t i = 1; i < config.added_tokens.size(); ++i) {
+    if (config.added_tokens[i].id == config.added_tokens[i - 1].id) {
+      throw ConfigError(
+          "'" + file + "': `added_tokens_decoder` names token id " +
+              std::to_string(config.added_tokens[i].id) + " twice ('" +
+              printable(config.added_tokens[i - 1].content) + "' and '" +
+              printable(config.added_tokens[i].content) + "')",
+          "keep one entry per id");
+    }
+  }
 }
 
 void read_options(const json& root, const std::string& file, HfTokenizerConfig& config) {

@@ -111,6 +111,15 @@ TEST(HfTokenizerConfig, ErrorsNameTheFileAndKey) {
   EXPECT_NE(bad_token.find("`bos_token`"), std::string::npos) << bad_token;
   std::string bad_id = message_of(R"({"added_tokens_decoder": {"abc": {"content": "x"}}})");
   EXPECT_NE(bad_id.find("abc"), std::string::npos) << bad_id;
+  std::string same_id = message_of(
+      R"({"added_tokens_decoder": {"7": {"content": "<a>"}, "07": {"content": "<b>"}}})");
+  EXPECT_NE(
+      same_id.find("`added_tokens_decoder` names token id 7 twice ('<b>' and '<a>')"),
+      std::string::npos)
+      << same_id;
+  std::string same_key =
+      message_of(R"({"added_tokens_decoder": {"7": {"content": "<a>"}, "7": {"content": "<b>"}}})");
+  EXPECT_NE(same_key.find("duplicate key 'added_tokens_decoder.7'"), std::string::npos) << same_key;
   std::string bad_map = message_of("{}", "[1, 2]");
   EXPECT_NE(bad_map.find("special_tokens_map.json"), std::string::npos) << bad_map;
   std::string no_content = message_of(R"({"eos_token": {"rstrip": true}})");
