@@ -10,6 +10,10 @@ namespace dpo {
 struct Message {
   std::string role;  // "system" | "user" | "assistant" | "tool"
   std::string content;
+  // An assistant turn's tool calls as compact JSON, exactly as the row gave them: a list of
+  // {"type": "function", "function": {"name": ..., "arguments": ...}} objects. Empty when the
+  // turn has none. Templates see it as messages[i].tool_calls, as transformers passes it.
+  std::string tool_calls_json = {};
 };
 
 }  // namespace dpo

@@ -85,6 +85,56 @@ std::string excerpt_for_message(std::string_view text, size_t max_bytes) {
   return out;
 }
 
+namespace {
+// One pass of printable(); returns true when anything needed an escape.
+bool append_printable(std::string_view text, bool double_backslashes, std::string& out) {
+  static const char kHex[] = "0123456789abcdef";
+  bool escaped = false;
+  auto hex = [&](const char* prefix, unsigned value) {
+    out += prefix;
+    out += kHex[(value >> 4) & 15];
+    out += kHex[value & 15];
+    escaped = true;
+  };
+  size_t i = 0;
+  while (i < text.size()) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    size_t length = 1;
+    if (c == '\\' && double_backslashes) {
+      out += "\\\\";
+    } else if (c == '\n' || c == '\t' || c == '\r') {
+      out += c == '\n' ? "\\n" : c == '\t' ? "\\t" : "\\r";
+      escaped = true;
+    } else if (c < 0x20 || c == 0x7F) {
+      hex("\\x", c);
+    } else if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else {
+      const uint32_t code = decode_utf8_at(text, i, length);
+      if (code == kInvalidCodePoint)
+        hex("\\x", c);
+      else if (code <= 0x9F)
+        hex("\\u00", code);
+      else
+        out.append(text.substr(i, length));
+    }
+    i += length;
+  }
+  return escaped;
+}
+}  // namespace
+
+std::string printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  if (!append_printable(text, /*double_backslashes=*/false, out))
+    return out;
+  // Once something is escaped a backslash could be mistaken for an escape: double them.
+  out.clear();
+  append_printable(text, /*double_backslashes=*/true, out);
+  return out;
+}
+
 void append_json_escaped(std::string_view text, std::string& out) {
   for (char ch : text) {
     const unsigned char c = static_cast<unsigned char>(ch);

@@ -35,6 +35,12 @@ void append_matching_key(std::string_view text, std::string& out);
 // for quoting user data in one-line messages.
 std::string excerpt_for_message(std::string_view text, size_t max_bytes = 60);
 
+// The text with every byte a terminal could misread made visible, for echoing paths and values
+// from files in messages: control bytes (< 0x20, 0x7F) as \xNN (\n, \t, \r as themselves
+// escaped), C1 controls U+0080-U+009F as \u00NN, bytes that are not valid UTF-8 as \xNN, and a
+// backslash as \\ only when the text needed another escape (so ordinary paths read unchanged).
+std::string printable(std::string_view text);
+
 // The text as a JSON string literal, quotes included (UTF-8 passed through, control characters
 // escaped as Python's json.dumps(ensure_ascii=False) escapes them). Used where writing a line of
 // JSON does not warrant a JSON library.

@@ -54,6 +54,11 @@ const IssueInfo kIssues[] = {
      "record_too_large",
      Severity::error,
      "the record is longer than --max-record-bytes and was skipped unread"},
+    {IssueCode::duplicate_key,
+     "duplicate_key",
+     Severity::error,
+     "an object of the record (the row, a message, metadata) holds the same key twice; which "
+     "one counts would be up to the reader, so the row is refused"},
     {IssueCode::near_identical_responses,
      "near_identical_responses",
      Severity::warning,

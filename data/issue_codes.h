@@ -24,6 +24,7 @@ enum class IssueCode {
   bad_role_order,
   prompt_mismatch,
   record_too_large,
+  duplicate_key,
   // Row warnings: the row is kept (or, for ties, excluded) but deserves a look.
   near_identical_responses,
   duplicate_pair,

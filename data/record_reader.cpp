@@ -68,7 +68,11 @@ void RecordReader::detect_layout() {
   // Leading whitespace: blank lines in JSONL, indentation before '[' in a JSON file.
   while (true) {
     while (begin_ < end_ && is_ascii_space(static_cast<unsigned char>(buffer_[begin_]))) {
-      if (buffer_[begin_] == '\n') {
+      // \n, \r\n and a lone \r end a line (a \r at the end of the data read so far counts
+      // as lone; a rare miscount of one blank line).
+      const bool lone_cr =
+          buffer_[begin_] == '\r' && (begin_ + 1 == end_ || buffer_[begin_ + 1] != '\n');
+      if (buffer_[begin_] == '\n' || lone_cr) {
         ++line_;
         ++blank_lines_;
       }
@@ -88,24 +92,49 @@ bool RecordReader::next(Record& record) {
   return layout_ == FileLayout::jsonl ? next_line(record) : next_array_element(record);
 }
 
+// The end of the line that starts at or before `from`: the first \n, or \r (a \r\n pair or a
+// lone \r, the line end of old Mac files, as Python's universal newlines read it). nullptr when
+// [from, end) holds none, or when it ends with a \r whose next byte is not read yet.
+// `terminator` is set to the line end's length (1 or 2).
+const char* RecordReader::find_line_end(
+    const char* from, const char* end, size_t& terminator) const {
+  const char* lf = static_cast<const char*>(std::memchr(from, '\n', end - from));
+  const char* limit = lf ? lf : end;
+  const char* cr = static_cast<const char*>(std::memchr(from, '\r', limit - from));
+  if (cr == nullptr) {
+    terminator = 1;
+    return lf;
+  }
+  if (cr + 1 == end) {
+    if (!eof_)
+      return nullptr;  // \r\n split across reads: wait for the next byte
+    terminator = 1;
+    return cr;
+  }
+  terminator = cr[1] == '\n' ? 2 : 1;
+  return cr;
+}
+
 bool RecordReader::next_line(Record& record) {
-  size_t scanned = 0;  // bytes after begin_ already known to hold no newline
+  size_t scanned = 0;  // bytes after begin_ already known to hold no line end
   while (true) {
     char* base = buffer_.data();
-    const void* found = std::memchr(base + begin_ + scanned, '\n', end_ - begin_ - scanned);
+    size_t terminator = 1;
+    const char* found = find_line_end(base + begin_ + scanned, base + end_, terminator);
     bool at_end_of_data = found == nullptr && eof_;
     if (found != nullptr || at_end_of_data) {
       if (at_end_of_data && begin_ == end_)
         return false;
-      size_t stop = found ? static_cast<size_t>(static_cast<const char*>(found) - base) : end_;
+      size_t stop = found ? static_cast<size_t>(found - base) : end_;
       size_t start = begin_;
       record.line = line_;
       record.byte_offset = consumed_before_buffer_ + start;
-      begin_ = found ? stop + 1 : end_;
-      if (found)
+      begin_ = found ? stop + terminator : end_;
+      if (found) {
         ++line_;
-      if (stop > start && base[stop - 1] == '\r')
-        --stop;  // CRLF
+        if (terminator == 1 && *found == '\r')
+          ++cr_line_ends_;
+      }
       std::string_view text(base + start, stop - start);
       if (is_blank(text)) {
         ++blank_lines_;
@@ -121,26 +150,42 @@ bool RecordReader::next_line(Record& record) {
       return true;
     }
     scanned = end_ - begin_;
+    if (scanned > 0 && base[end_ - 1] == '\r')
+      --scanned;  // a \r at the end is looked at again with the byte after it
     if (scanned > max_record_bytes_) {
       // Too large: count the rest of the line without keeping it.
       record.line = line_;
       record.byte_offset = consumed_before_buffer_ + begin_;
       record.problem = RecordProblem::too_large;
       uint64_t size = scanned;
-      consumed_before_buffer_ += end_;
-      begin_ = end_ = 0;
-      while (fill()) {
-        const void* nl = std::memchr(buffer_.data(), '\n', end_);
-        if (nl != nullptr) {
-          size_t pos = static_cast<size_t>(static_cast<const char*>(nl) - buffer_.data());
+      consumed_before_buffer_ += begin_ + scanned;
+      std::memmove(buffer_.data(), buffer_.data() + begin_ + scanned, end_ - begin_ - scanned);
+      end_ -= begin_ + scanned;
+      begin_ = 0;
+      while (true) {
+        const bool more = fill();
+        const char* line_end = find_line_end(buffer_.data(), buffer_.data() + end_, terminator);
+        if (line_end != nullptr) {
+          size_t pos = static_cast<size_t>(line_end - buffer_.data());
           size += pos;
-          begin_ = pos + 1;
+          begin_ = pos + terminator;
           ++line_;
+          if (terminator == 1 && *line_end == '\r')
+            ++cr_line_ends_;
           break;
         }
-        size += end_;
-        consumed_before_buffer_ += end_;
-        begin_ = end_ = 0;
+        if (!more && eof_) {
+          size += end_;
+          begin_ = end_;
+          break;
+        }
+        // Keep a trailing \r for the next round; drop the rest.
+        const size_t keep = end_ > 0 && buffer_[end_ - 1] == '\r' ? 1 : 0;
+        size += end_ - keep;
+        consumed_before_buffer_ += end_ - keep;
+        if (keep)
+          buffer_[0] = '\r';
+        end_ = keep;
       }
       record.size = size;
       return true;

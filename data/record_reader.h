@@ -1,6 +1,6 @@
 // Splits a data file into JSON records without holding the file in memory:
-//  - JSONL: one record per line (CRLF and a missing final newline accepted, blank lines
-//    skipped and counted);
+//  - JSONL: one record per line (lines end at \n, \r\n or a lone \r, as Python's universal
+//    newlines read them; a missing final newline accepted; blank lines skipped and counted);
 //  - a JSON array: one record per element, found by a streaming scan of the brackets.
 // Either may be gzip-compressed. A UTF-8 byte order mark at the start is skipped.
 // A record longer than the cap is skipped without being held whole and reported as too large.
@@ -64,6 +64,10 @@ class RecordReader {
   uint64_t blank_lines() const {
     return blank_lines_;
   }
+  // JSONL lines that ended with a lone \r (old Mac line ends), for reports.
+  uint64_t cr_line_ends() const {
+    return cr_line_ends_;
+  }
   // Bytes of (decompressed) data consumed so far.
   uint64_t bytes_consumed() const {
     return consumed_before_buffer_ + begin_;
@@ -74,6 +78,7 @@ class RecordReader {
   void make_room();  // moves [begin_, end_) to the front, grows the buffer when full
   void detect_layout();
   bool next_line(Record& record);
+  const char* find_line_end(const char* from, const char* end, size_t& terminator) const;
   bool next_array_element(Record& record);
   bool finish_array(Record& record);
 
@@ -87,6 +92,7 @@ class RecordReader {
   uint64_t consumed_before_buffer_ = 0;  // stream offset of buffer_[0]
   uint64_t line_ = 1;                    // line number at begin_
   uint64_t blank_lines_ = 0;
+  uint64_t cr_line_ends_ = 0;
   bool had_bom_ = false;
   FileLayout layout_ = FileLayout::jsonl;
 

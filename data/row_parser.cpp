@@ -5,8 +5,10 @@
 #include <array>
 #include <bitset>
 #include <map>
+#include <optional>
 
 #include "core/error.h"
+#include "core/json_file.h"
 #include "core/text.h"
 #include "data/hh_dialogue.h"
 #include "data/record_reader.h"
@@ -177,7 +179,74 @@ bool read_content(element value, const std::string& path, std::string& out, Erro
   return true;
 }
 
-// A message: {role|from, content|value}.
+// An assistant turn's tool_calls: a list of {"type": "function", "function": {"name": str,
+// "arguments": str or object}} (OpenAI's and transformers' shape; "type" may be left out). Kept
+// as compact JSON for the template.
+bool read_tool_calls(element value, const std::string& path, Message& out, Errors& errors) {
+  if (out.role != "assistant") {
+    errors.add(
+        IssueCode::bad_role_order,
+        "'" + path + "' on a '" + out.role + "' turn; only assistant turns call tools");
+    return false;
+  }
+  simdjson::dom::array calls;
+  if (value.get_array().get(calls) != simdjson::SUCCESS) {
+    wrong_type(errors, path, "a list of tool calls", value);
+    return false;
+  }
+  size_t index = 0;
+  for (element call : calls) {
+    const std::string call_path = path + "[" + std::to_string(index++) + "]";
+    simdjson::dom::object call_object;
+    if (call.get_object().get(call_object) != simdjson::SUCCESS) {
+      wrong_type(errors, call_path, "an object {type, function: {name, arguments}}", call);
+      return false;
+    }
+    element type;
+    std::string_view type_name;
+    if (call_object["type"].get(type) == simdjson::SUCCESS &&
+        (type.get_string().get(type_name) != simdjson::SUCCESS || type_name != "function")) {
+      errors.add(
+          IssueCode::invalid_value,
+          "'" + call_path + ".type' must be \"function\", found " +
+              excerpt_for_message(simdjson::minify(type), 30));
+      return false;
+    }
+    element function;
+    if (call_object["function"].get(function) != simdjson::SUCCESS) {
+      errors.add(IssueCode::missing_field, "'" + call_path + "' has no 'function' field");
+      return false;
+    }
+    if (!function.is_object()) {
+      wrong_type(errors, call_path + ".function", "an object {name, arguments}", function);
+      return false;
+    }
+    element name;
+    if (function["name"].get(name) != simdjson::SUCCESS) {
+      errors.add(IssueCode::missing_field, "'" + call_path + ".function' has no 'name' field");
+      return false;
+    }
+    if (!name.is_string()) {
+      wrong_type(errors, call_path + ".function.name", "a string", name);
+      return false;
+    }
+    element arguments;
+    if (function["arguments"].get(arguments) == simdjson::SUCCESS && !arguments.is_string() &&
+        !arguments.is_object()) {
+      wrong_type(errors, call_path + ".function.arguments", "a string or an object", arguments);
+      return false;
+    }
+  }
+  if (index == 0) {
+    out.tool_calls_json.clear();  // [] is no call
+    return true;
+  }
+  out.tool_calls_json = simdjson::minify(value);
+  return true;
+}
+
+// A message: {role|from, content|value}, and on assistant turns an optional tool_calls list (the
+// content may then be null or absent).
 bool read_message(element value, const std::string& path, Message& out, Errors& errors) {
   simdjson::dom::object object;
   if (value.get_object().get(object) != simdjson::SUCCESS) {
@@ -202,9 +271,18 @@ bool read_message(element value, const std::string& path, Message& out, Errors& 
             "', not one of system, user, assistant, tool (or human, gpt, observation)");
     return false;
   }
+  element tool_calls;
+  const bool has_tool_calls =
+      object["tool_calls"].get(tool_calls) == simdjson::SUCCESS && !tool_calls.is_null();
+  if (has_tool_calls && !read_tool_calls(tool_calls, path + ".tool_calls", out, errors))
+    return false;
   element content_value;
   if (object["content"].get(content_value) != simdjson::SUCCESS &&
       object["value"].get(content_value) != simdjson::SUCCESS) {
+    if (has_tool_calls) {
+      out.content.clear();  // a turn that only calls tools
+      return true;
+    }
     errors.add(IssueCode::missing_field, "'" + path + "' has no 'content' (or 'value') field");
     return false;
   }
@@ -272,8 +350,10 @@ bool same_messages(
   for (size_t i = 0; i < count; ++i) {
     const Message& x = a[a_begin + i];
     const Message& y = b[b_begin + i];
-    if (x.role != y.role || trim_whitespace(x.content) != trim_whitespace(y.content))
+    if (x.role != y.role || trim_whitespace(x.content) != trim_whitespace(y.content) ||
+        x.tool_calls_json != y.tool_calls_json) {
       return false;
+    }
   }
   return true;
 }
@@ -318,6 +398,25 @@ void detach_repeated_prompt(
   completion.erase(completion.begin(), completion.begin() + static_cast<long>(start));
 }
 
+// A prompt with turns must hold a user turn: a tool result, an assistant turn or a system message
+// alone is not a question the answer responds to. (A prompt with no turn besides the system
+// message is the validator's empty_prompt.)
+void check_prompt_has_user_turn(const std::vector<Message>& prompt, Errors& errors) {
+  std::string roles;
+  for (const Message& message : prompt) {
+    if (message.role == "user")
+      return;
+    roles += (roles.empty() ? "" : ", ") + message.role;
+  }
+  bool only_system = true;
+  for (const Message& message : prompt)
+    only_system = only_system && message.role == "system";
+  if (only_system)
+    return;
+  errors.add(
+      IssueCode::bad_role_order, "the prompt has no user turn (its turns are: " + roles + ")");
+}
+
 // Implicit prompt: split two whole conversations into the shared prompt and two answers.
 bool split_implicit_prompt(
     std::vector<Message>& chosen,
@@ -349,6 +448,90 @@ bool split_implicit_prompt(
   chosen.erase(chosen.begin(), chosen.begin() + static_cast<long>(chosen_start));
   rejected.erase(rejected.begin(), rejected.begin() + static_cast<long>(rejected_start));
   return true;
+}
+
+// True when some object in `value` (at any depth) holds a key twice. simdjson keeps both
+// fields, and a lookup would silently take one of them.
+bool has_duplicate_key(element value) {
+  simdjson::dom::array array;
+  if (value.get_array().get(array) == simdjson::SUCCESS) {
+    for (element item : array) {
+      if (has_duplicate_key(item))
+        return true;
+    }
+    return false;
+  }
+  simdjson::dom::object object;
+  if (value.get_object().get(object) != simdjson::SUCCESS)
+    return false;
+  // Rows' objects are small: compare each key with the ones before it.
+  constexpr size_t kInline = 16;
+  std::string_view inline_keys[kInline];
+  std::vector<std::string_view> more_keys;
+  size_t count = 0;
+  for (simdjson::dom::key_value_pair field : object) {
+    for (size_t i = 0; i < count; ++i) {
+      if ((i < kInline ? inline_keys[i] : more_keys[i - kInline]) == field.key)
+        return true;
+    }
+    if (count < kInline)
+      inline_keys[count] = field.key;
+    else
+      more_keys.push_back(field.key);
+    ++count;
+    if (has_duplicate_key(field.value))
+      return true;
+  }
+  return false;
+}
+
+// The strict parser's account of what is wrong with `record` (which simdjson refused or found a
+// duplicate key in): the real reason and the column (or line and column). `first_line` is the
+// record's line in its file, 0 when unknown.
+std::optional<JsonProblem> locate_problem(std::string_view record, uint64_t first_line) {
+  JsonParseOptions options;
+  options.max_depth = static_cast<int>(simdjson::DEFAULT_MAX_DEPTH);
+  options.first_line = first_line == 0 ? 1 : first_line;
+  options.column_only_when_one_line = true;
+  options.skip_leading_bom = false;  // only the file's first bytes may be a BOM (the reader's)
+  return find_json_problem(record, options);
+}
+
+std::string problem_text(const JsonProblem& problem, uint64_t first_line) {
+  std::string text = problem.describe();
+  if (first_line == 0 && !problem.column_only)
+    text += " (lines counted from the record's first line)";
+  return text;
+}
+
+// A record simdjson refused: invalid_utf8 for bytes or escapes that are not characters (lone
+// surrogates included), invalid_json for the rest, with the reason and the place.
+void report_unparsable(
+    std::string_view record, uint64_t first_line, simdjson::error_code code, Errors& errors) {
+  std::optional<JsonProblem> problem = locate_problem(record, first_line);
+  if (!problem) {
+    // The strict parser accepts what simdjson refused (a limit of simdjson's): its own words.
+    if (code == simdjson::UTF8_ERROR) {
+      errors.add(
+          IssueCode::invalid_utf8,
+          "invalid UTF-8 at byte " + std::to_string(first_invalid_utf8(record)) + " of the record");
+    } else {
+      errors.add(IssueCode::invalid_json, simdjson::error_message(code));
+    }
+    return;
+  }
+  const bool not_text = code == simdjson::UTF8_ERROR ||
+                        problem->reason.find("surrogate") != std::string::npos ||
+                        problem->reason.find("invalid UTF-8") != std::string::npos ||
+                        problem->reason.find("not valid UTF-8") != std::string::npos;
+  if (not_text) {
+    errors.add(
+        IssueCode::invalid_utf8,
+        problem_text(*problem, first_line) + ", byte " + std::to_string(problem->offset) +
+            " of the record");
+  } else {
+    errors.add(IssueCode::invalid_json, problem_text(*problem, first_line));
+  }
 }
 
 }  // namespace
@@ -669,21 +852,26 @@ DataFormat RowParser::format() const {
   return impl_->format;
 }
 
-bool RowParser::parse(std::string_view record, PreferenceRow& row, std::vector<RowError>& errors) {
+bool RowParser::parse(
+    std::string_view record,
+    PreferenceRow& row,
+    std::vector<RowError>& errors,
+    uint64_t first_line) {
   row.clear();
   Errors row_errors(errors);
   element root;
   simdjson::error_code code =
       impl_->parser.parse(record.data(), record.size(), /*realloc_if_needed=*/false).get(root);
-  if (code == simdjson::UTF8_ERROR) {
-    size_t offset = first_invalid_utf8(record);
-    row_errors.add(
-        IssueCode::invalid_utf8,
-        "invalid UTF-8 at byte " + std::to_string(offset) + " of the record");
+  if (code != simdjson::SUCCESS) {
+    report_unparsable(record, first_line, code, row_errors);
     return false;
   }
-  if (code != simdjson::SUCCESS) {
-    row_errors.add(IssueCode::invalid_json, simdjson::error_message(code));
+  if (has_duplicate_key(root)) {
+    std::optional<JsonProblem> problem = locate_problem(record, first_line);
+    row_errors.add(
+        IssueCode::duplicate_key,
+        problem ? problem_text(*problem, first_line)
+                : std::string("a key occurs twice in one object"));
     return false;
   }
   simdjson::dom::object object;
@@ -724,8 +912,10 @@ bool RowParser::parse(std::string_view record, PreferenceRow& row, std::vector<R
     case DataFormat::auto_detect:
       break;
   }
-  if (built)
+  if (built) {
     impl_->add_system(slots, row, row_errors);
+    check_prompt_has_user_turn(row.prompt, row_errors);
+  }
   impl_->read_optional_fields(slots, row, row_errors);
   return built && !row_errors.any();
 }
@@ -738,12 +928,21 @@ std::vector<Message> parse_conversation(std::string_view json, const std::string
   simdjson::padded_string padded(json);
   element root;
   simdjson::error_code code = parser.parse(padded).get(root);
-  if (code == simdjson::UTF8_ERROR) {
+  if (code != simdjson::SUCCESS || has_duplicate_key(root)) {
+    JsonParseOptions options;
+    options.max_depth = static_cast<int>(simdjson::DEFAULT_MAX_DEPTH);
+    options.skip_leading_bom = false;  // simdjson refuses one
+    std::optional<JsonProblem> problem = find_json_problem(json, options);
+    if (code == simdjson::UTF8_ERROR && !problem) {
+      throw DataError(
+          where + " has invalid UTF-8 at byte " + std::to_string(first_invalid_utf8(json)));
+    }
     throw DataError(
-        where + " has invalid UTF-8 at byte " + std::to_string(first_invalid_utf8(json)));
-  }
-  if (code != simdjson::SUCCESS) {
-    throw DataError(where + " is not valid JSON: " + simdjson::error_message(code), hint);
+        where + " is not valid JSON: " +
+            (problem                     ? problem->describe()
+             : code == simdjson::SUCCESS ? std::string("a key occurs twice in one object")
+                                         : simdjson::error_message(code)),
+        hint);
   }
   element list = root;
   element messages_value;

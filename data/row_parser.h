@@ -11,6 +11,7 @@
 // See docs/data-formats.md.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -58,9 +59,17 @@ class RowParser {
 
   // `record` must be followed by kRecordPadding readable bytes (as RecordReader provides).
   // Returns true and fills `row` when the record is a well-formed pair; otherwise appends
-  // the reasons to `errors` (and `row` is unspecified). Semantic checks (empty texts, role
-  // order, duplicates) are the validator's.
-  bool parse(std::string_view record, PreferenceRow& row, std::vector<RowError>& errors);
+  // the reasons to `errors` (and `row` is unspecified). JSON problems are named with their
+  // place: "at column C" for a one-line record, else "at line L, column C" with `first_line`
+  // the record's line in its file (0: unknown, lines then count from the record's start).
+  // A key given twice in any object is a duplicate_key error. Semantic checks (empty texts,
+  // role order, duplicate pairs) are the validator's, except that a prompt with turns but no
+  // user turn is a bad_role_order here.
+  bool parse(
+      std::string_view record,
+      PreferenceRow& row,
+      std::vector<RowError>& errors,
+      uint64_t first_line = 0);
 
   // The forced format, or the one detected from the first JSON object (auto_detect before).
   DataFormat format() const;

@@ -8,6 +8,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/json_file.h"
 
 namespace dpo {
 
@@ -189,7 +190,7 @@ bool ModelConfig::operator==(const ModelConfig& o) const {
 }
 
 ModelConfig parse_model_config(const std::string& json_text, const std::string& name) {
-  json root = json::parse(json_text, nullptr, false);
+  json root = parse_json_file_text(json_text, name);  // syntax errors: line, column, reason
   if (root.is_discarded() || !root.is_object()) {
     throw ConfigError(
         "config '" + name + "' is not a JSON object",

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/json_file.h"
 
 namespace dpo {
 
@@ -167,8 +168,13 @@ SafeTensorsHeader parse_safetensors_header(
   if (text.empty() || text[0] != '{')
     fail(name, "header does not start with '{'");
 
-  // Invalid JSON or invalid UTF-8 in strings yields a discarded value (no exception).
-  nlohmann::json root = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+  // Invalid JSON, invalid UTF-8 and a tensor named twice are refused with line and column.
+  nlohmann::json root = parse_json(
+      text,
+      JsonSource(
+          "safetensors '" + name + "': header is not a valid UTF-8 JSON object",
+          JsonErrorKind::checkpoint,
+          kFormatHint));
   if (root.is_discarded() || !root.is_object())
     fail(name, "header is not a valid UTF-8 JSON object");
 

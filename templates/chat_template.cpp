@@ -2,9 +2,14 @@
 // conversation with transformers' variables (see chat_template.h).
 #include "templates/chat_template.h"
 
+#include <limits>
+#include <nlohmann/json.hpp>
+
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/hash.h"
+#include "core/json_file.h"
+#include "core/text.h"
 #include "templates/jinja/embedded_templates.h"
 #include "templates/jinja/template.h"
 #include "templates/model_chat_templates.h"
@@ -52,6 +57,45 @@ ChatTemplate from_model_templates(
   return ChatTemplate(chosen->text, origin);
 }
 
+// A JSON value as the template sees what Python's json.loads returns: dicts keep their order.
+Value to_template_value(const nlohmann::ordered_json& j) {
+  switch (j.type()) {
+    case nlohmann::ordered_json::value_t::null:
+      return Value::none();
+    case nlohmann::ordered_json::value_t::boolean:
+      return Value::boolean(j.get<bool>());
+    case nlohmann::ordered_json::value_t::number_integer:
+      return Value::integer(j.get<int64_t>());
+    case nlohmann::ordered_json::value_t::number_unsigned: {
+      const uint64_t u = j.get<uint64_t>();
+      if (u <= uint64_t(std::numeric_limits<int64_t>::max()))
+        return Value::integer(static_cast<int64_t>(u));
+      return Value::floating(static_cast<double>(u));  // beyond int64: this engine's ints
+    }
+    case nlohmann::ordered_json::value_t::number_float:
+      return Value::floating(j.get<double>());
+    case nlohmann::ordered_json::value_t::string:
+      return Value::string(j.get<std::string>());
+    case nlohmann::ordered_json::value_t::array: {
+      jinja::ValueList items;
+      items.reserve(j.size());
+      for (const auto& item : j)
+        items.push_back(to_template_value(item));
+      return Value::list(std::move(items));
+    }
+    case nlohmann::ordered_json::value_t::object: {
+      Value dict = Value::dict();
+      for (const auto& item : j.items())
+        dict.dict_data().entries.emplace_back(
+            Value::string(item.key()), to_template_value(item.value()));
+      return dict;
+    }
+    default:
+      break;
+  }
+  return Value::none();  // binary and discarded values do not come out of the parser
+}
+
 }  // namespace
 
 ChatTemplate::ChatTemplate(std::string text, std::string origin)
@@ -85,7 +129,7 @@ ChatTemplate ChatTemplate::load(const std::string& spec) {
         !is_regular_file(path + "/chat_template.jinja") &&
         !is_regular_file(path + "/chat_template.json")) {
       throw IoError(
-          "'" + path + "' has no tokenizer_config.json",
+          "'" + printable(path) + "' has no tokenizer_config.json",
           "pass the folder of a Hugging Face model (with tokenizer_config.json and "
           "tokenizer.model), or give --tokenizer and --template instead");
     }
@@ -117,8 +161,14 @@ ChatTemplate ChatTemplate::load(const std::string& spec) {
         "use a built-in (" + builtin_list() +
             "), a .jinja file, a model folder or a tokenizer_config.json");
   }
+  const std::string problem = describe_path_problem(path, PathKind::regular_file);
+  if (problem != "does not exist") {
+    throw IoError(
+        "chat template '" + printable(path) + "' " + problem,
+        "pass a .jinja file, a model folder or a built-in (" + builtin_list() + ")");
+  }
   throw IoError(
-      "chat template '" + spec + "' not found (no such file or folder)",
+      "chat template '" + printable(spec) + "' not found (no such file or folder)",
       "check the path; built-ins are: " + builtin_list());
 }
 
@@ -128,10 +178,26 @@ std::string ChatTemplate::render(
     const ChatTemplateVariables& variables) const {
   jinja::ValueList list;
   list.reserve(messages.size());
-  for (const Message& message : messages) {
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const Message& message = messages[i];
     Value dict = Value::dict();
     dict.dict_data().entries.emplace_back(Value::string("role"), Value::string(message.role));
-    dict.dict_data().entries.emplace_back(Value::string("content"), Value::string(message.content));
+    if (message.tool_calls_json.empty()) {
+      dict.dict_data().entries.emplace_back(
+          Value::string("content"), Value::string(message.content));
+    } else {
+      // A tool-calling turn: content None when it has none, as the row (and transformers) has
+      // it, so that `message.content is none` and `if message.content` work as in Python.
+      dict.dict_data().entries.emplace_back(
+          Value::string("content"),
+          message.content.empty() ? Value::none() : Value::string(message.content));
+      const nlohmann::ordered_json calls = parse_ordered_json(
+          message.tool_calls_json,
+          JsonSource(
+              "messages[" + std::to_string(i) + "].tool_calls is not valid JSON",
+              JsonErrorKind::data));
+      dict.dict_data().entries.emplace_back(Value::string("tool_calls"), to_template_value(calls));
+    }
     list.push_back(dict);
   }
   // What transformers passes: messages, tools=None, documents=None, add_generation_prompt, the

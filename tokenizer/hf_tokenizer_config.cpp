@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/json_file.h"
+#include "core/text.h"
 
 namespace dpo {
 namespace {
@@ -111,7 +112,8 @@ void read_added_tokens(const json& root, const std::string& file, HfTokenizerCon
     long id = std::strtol(it.key().c_str(), &end, 10);
     if (it.key().empty() || *end != '\0' || errno != 0 || id < 0 || id > INT32_MAX) {
       throw ConfigError(
-          "'" + file + "': `added_tokens_decoder` key '" + it.key() + "' is not a token id",
+          "'" + file + "': `added_tokens_decoder` key '" + printable(it.key()) +
+              "' is not a token id",
           "keys are decimal token ids such as \"32000\"");
     }
     if (!it.value().is_object())
@@ -124,10 +126,21 @@ void read_added_tokens(const json& root, const std::string& file, HfTokenizerCon
     token.id = static_cast<int>(id);
     config.added_tokens.push_back(std::move(token));
   }
-  std::sort(
+  std::stable_sort(  // stable: a repeated id is reported in key order
       config.added_tokens.begin(),
       config.added_tokens.end(),
       [](const HfAddedToken& a, const HfAddedToken& b) { return a.id < b.id; });
+  // "7" and "07" are different JSON keys but the same id: which token it is would be a guess.
+  for (size_t i = 1; i < config.added_tokens.size(); ++i) {
+    if (config.added_tokens[i].id == config.added_tokens[i - 1].id) {
+      throw ConfigError(
+          "'" + file + "': `added_tokens_decoder` names token id " +
+              std::to_string(config.added_tokens[i].id) + " twice ('" +
+              printable(config.added_tokens[i - 1].content) + "' and '" +
+              printable(config.added_tokens[i].content) + "')",
+          "keep one entry per id");
+    }
+  }
 }
 
 void read_options(const json& root, const std::string& file, HfTokenizerConfig& config) {
@@ -190,24 +203,47 @@ HfTokenizerConfig parse_hf_tokenizer_config(
   return config;
 }
 
+namespace {
+constexpr const char* kModelFolderHint =
+    "pass the folder of a Hugging Face model (with tokenizer_config.json and tokenizer.model), "
+    "or give --tokenizer and --template instead";
+
+// Throws the real reason a file the model folder must hold cannot be used: missing, a folder, a
+// symlink loop, unreadable.
+void require_model_file(
+    const std::string& folder, const char* name, const char* role, const std::string& hint) {
+  const std::string path = folder + "/" + name;
+  const std::string problem = describe_path_problem(path, PathKind::regular_file);
+  if (problem.empty())
+    return;
+  if (problem == "does not exist")
+    throw IoError("'" + printable(folder) + "' has no " + name, hint);
+  throw IoError(std::string(role) + " '" + printable(path) + "' " + problem, hint);
+}
+}  // namespace
+
 HfTokenizerConfig read_hf_tokenizer_config(const std::string& folder) {
+  require_directory(folder, "model folder", kModelFolderHint);
+  require_model_file(folder, "tokenizer_config.json", "tokenizer config", kModelFolderHint);
   std::string config_file = folder + "/tokenizer_config.json";
-  if (!is_regular_file(config_file)) {
-    throw IoError(
-        "'" + folder + "' has no tokenizer_config.json",
-        "pass the folder of a Hugging Face model (with tokenizer_config.json and "
-        "tokenizer.model), or give --tokenizer and --template instead");
-  }
   std::string map_file = folder + "/special_tokens_map.json";
+  // special_tokens_map.json is optional, but one that exists and cannot be read is an error.
+  const std::string map_problem = describe_path_problem(map_file, PathKind::regular_file);
+  if (!map_problem.empty() && map_problem != "does not exist") {
+    throw IoError(
+        "special tokens map '" + printable(map_file) + "' " + map_problem,
+        "fix or delete the file");
+  }
   HfTokenizerConfig config = parse_hf_tokenizer_config(
       folder,
       read_file(config_file, "tokenizer config"),
-      is_regular_file(map_file) ? read_file(map_file, "special tokens map") : std::string());
+      map_problem.empty() ? read_file(map_file, "special tokens map") : std::string());
 
   return config;
 }
 
 std::string find_tokenizer_model(const std::string& folder) {
+  require_directory(folder, "model folder", kModelFolderHint);
   std::string path = folder + "/tokenizer.model";
   if (is_regular_file(path))
     return path;
@@ -215,7 +251,8 @@ std::string find_tokenizer_model(const std::string& folder) {
   if (is_regular_file(folder + "/tokenizer.json")) {
     hint += "; this folder only has tokenizer.json (a fast tokenizer), which dpo does not read";
   }
-  throw IoError("'" + folder + "' has no tokenizer.model", hint);
+  require_model_file(folder, "tokenizer.model", "tokenizer model", hint);
+  throw IoError("'" + printable(folder) + "' has no tokenizer.model", hint);  // not reached
 }
 
 }  // namespace dpo

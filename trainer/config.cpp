@@ -17,6 +17,8 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/hash.h"
+#include "core/json_file.h"
+#include "core/text.h"
 
 namespace dpo {
 
@@ -222,7 +224,7 @@ const char* json_type_name(const Json& j) {
 
 class Reader {
  public:
-  Reader(const Json& root, std::string origin) : root_(root), origin_(std::move(origin)) {}
+  Reader(const Json& root, const std::string& origin) : root_(root), origin_(printable(origin)) {}
 
   void read(Config& config) {
     if (!root_.is_object()) {
@@ -234,7 +236,7 @@ class Reader {
     for (const auto& item : root_.items()) {
       if (!known_sections_.count(item.key())) {
         throw ConfigError(
-            "unknown section '" + item.key() + "' in " + origin_,
+            "unknown section '" + printable(item.key()) + "' in " + origin_,
             "known sections: " + join(section_order_));
       }
     }
@@ -263,7 +265,7 @@ class Reader {
     for (const auto& item : current_->items()) {
       if (std::find(known_keys_.begin(), known_keys_.end(), item.key()) == known_keys_.end()) {
         throw ConfigError(
-            "unknown key '" + section_name_ + "." + item.key() + "' in " + origin_,
+            "unknown key '" + section_name_ + "." + printable(item.key()) + "' in " + origin_,
             "keys of '" + section_name_ + "': " + join(known_keys_) + " (docs/config.md)");
       }
     }
@@ -291,7 +293,7 @@ class Reader {
   [[noreturn]] void type_error(const std::string& path, const Json& j, const char* expected) {
     throw ConfigError(
         "'" + path + "' in " + origin_ + " must be " + expected + ", got " + json_type_name(j) +
-            " " + j.dump(),
+            " " + printable(j.dump(-1, ' ', false, Json::error_handler_t::replace)),
         "see docs/config.md for the type of each key");
   }
 
@@ -377,7 +379,7 @@ class Reader {
       out = parse(name);
     } catch (const std::invalid_argument& e) {
       throw ConfigError(
-          "'" + path + "' in " + origin_ + ": unknown value '" + name + "'",
+          "'" + path + "' in " + origin_ + ": unknown value '" + printable(name) + "'",
           std::string("use one of ") + e.what());
     } catch (const Error& e) {
       throw ConfigError("'" + path + "' in " + origin_ + ": " + e.message(), e.hint());
@@ -488,13 +490,45 @@ struct KeyLister {
 };
 
 Json parse_json(const std::string& text, const std::string& origin) {
-  try {
-    return Json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
-  } catch (const Json::parse_error& e) {
+  JsonParseOptions options;
+  options.allow_comments = true;
+  return parse_ordered_json(
+      text,
+      JsonSource(
+          "cannot parse " + printable(origin) + " as JSON",
+          JsonErrorKind::config,
+          "check commas and quotes; // and /* */ comments are allowed; each key once",
+          options));
+}
+
+// The value of `--set key=<text>`: JSON when it reads as JSON, else the text as a bare string
+// (cosine, a path). Text that can only be meant as JSON (a number, an array, an object, a quoted
+// string) but is not valid JSON is refused with the reason rather than taken as a string.
+Json override_value(const std::string& text, const std::string& assignment) {
+  const size_t bad = first_invalid_utf8(text);
+  if (bad != std::string::npos) {
     throw ConfigError(
-        "cannot parse " + origin + " as JSON: " + e.what(),
-        "check commas and quotes; // and /* */ comments are allowed");
+        "--set '" + printable(assignment) + "': the value is not valid UTF-8 (byte " +
+            std::to_string(bad) + ")",
+        "write the value as UTF-8 text");
   }
+  Json value;
+  JsonProblem problem;
+  if (parse_json_strict(text, value, problem))
+    return value;
+  const std::string_view start = trim_whitespace(text);
+  const bool json_intended =
+      !start.empty() &&
+      (start[0] == '[' || start[0] == '{' || start[0] == '"' ||
+       (start[0] >= '0' && start[0] <= '9') ||
+       (start[0] == '-' && start.size() > 1 && start[1] >= '0' && start[1] <= '9'));
+  if (json_intended) {
+    throw ConfigError(
+        "--set '" + printable(assignment) + "': the value is not valid JSON: " + problem.describe(),
+        "numbers must fit in a double; arrays and strings are JSON, e.g. "
+        "--set loss.types='[\"sigmoid\",\"sft\"]'");
+  }
+  return Json(text);
 }
 
 // ---- validation helpers ------------------------------------------------------------------
@@ -550,16 +584,10 @@ void apply_override(Config& config, const std::string& assignment) {
   const size_t dot = key.find('.');
   if (eq == std::string::npos || dot == std::string::npos || dot == 0 || dot + 1 == key.size()) {
     throw UsageError(
-        "--set '" + assignment + "' is not section.key=value",
+        "--set '" + printable(assignment) + "' is not section.key=value",
         "e.g. --set optim.lr=5e-7 or --set loss.types='[\"sigmoid\",\"sft\"]'");
   }
-  const std::string text = assignment.substr(eq + 1);
-  Json value;
-  try {
-    value = Json::parse(text);
-  } catch (const Json::parse_error&) {
-    value = text;  // a bare word such as cosine or a path
-  }
+  const Json value = override_value(assignment.substr(eq + 1), assignment);
   Json root = Json::object();
   root[key.substr(0, dot)] = Json::object();
   root[key.substr(0, dot)][key.substr(dot + 1)] = value;

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/json_file.h"
 
 namespace dpo {
 namespace {
@@ -61,7 +62,8 @@ std::string to_json_text(const TrainState& s) {
 }
 
 TrainState train_state_from_json_text(const std::string& text, const std::string& origin) {
-  const json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  const json root = parse_json(
+      text, JsonSource("'" + origin + "' is not valid JSON", JsonErrorKind::checkpoint, kHint));
   if (root.is_discarded() || !root.is_object()) {
     throw CheckpointError("'" + origin + "' is not a JSON object", kHint);
   }

@@ -56,5 +56,27 @@ TEST(Text, HtmlEscapeMatchesMarkupsafe) {
   EXPECT_EQ(html_escape("plain ünïcode"), "plain ünïcode");
 }
 
+TEST(Printable, LeavesOrdinaryTextAlone) {
+  EXPECT_EQ(
+      printable("models/qwen2.5 (copy)/tokenizer.json"), "models/qwen2.5 (copy)/tokenizer.json");
+  EXPECT_EQ(printable("d\xC3\xA9j\xC3\xA0 \xE4\xB8\xAD"), "d\xC3\xA9j\xC3\xA0 \xE4\xB8\xAD");
+  EXPECT_EQ(printable("C:\\runs"), "C:\\runs");  // a lone backslash needs no escape
+  EXPECT_EQ(printable(""), "");
+}
+
+TEST(Printable, EscapesControlBytesAndInvalidUtf8) {
+  EXPECT_EQ(printable("a\x1b[2Jb"), "a\\x1b[2Jb");
+  EXPECT_EQ(printable(std::string("a\0b", 3)), "a\\x00b");
+  EXPECT_EQ(printable("l1\nl2\tx\r"), "l1\\nl2\\tx\\r");
+  EXPECT_EQ(printable("\x7f"), "\\x7f");
+  EXPECT_EQ(printable("bad\xFF\xC3"), "bad\\xff\\xc3");
+  EXPECT_EQ(
+      printable("\xC2\x9B"
+                "31m"),
+      "\\u009b31m");  // C1 CSI
+  // Once something is escaped, original backslashes are doubled so the output is unambiguous.
+  EXPECT_EQ(printable("a\\x00\x01"), "a\\\\x00\\x01");
+}
+
 }  // namespace
 }  // namespace dpo

@@ -56,6 +56,77 @@ TEST(RecordReader, CrlfBlankLinesAndAMissingFinalNewline) {
   EXPECT_EQ(reader.layout(), FileLayout::jsonl);
 }
 
+TEST(RecordReader, LoneCarriageReturnsEndLines) {
+  // Old Mac line ends: ten records, not one "improper structure" row.
+  testing::TempDir dir;
+  std::string text;
+  for (int i = 0; i < 10; ++i)
+    text += "{\"n\":" + std::to_string(i) + "}\r";
+  testing::write_file(dir.file("a.jsonl"), text);
+  RecordReader reader(dir.file("a.jsonl"), 1 << 20);
+  std::vector<ReadRecord> records;
+  Record r;
+  while (reader.next(r))
+    records.push_back({std::string(r.text), r.line, r.index, r.byte_offset, r.size, r.problem});
+  ASSERT_EQ(records.size(), 10u);
+  EXPECT_EQ(records[3].text, "{\"n\":3}");
+  EXPECT_EQ(records[3].line, 4u);
+  EXPECT_EQ(records[3].byte_offset, 3u * 8);
+  EXPECT_EQ(reader.cr_line_ends(), 10u);
+}
+
+TEST(RecordReader, MixedLineEndsCountLinesAsEditorsDo) {
+  testing::TempDir dir;
+  testing::write_file(dir.file("a.jsonl"), "\r{\"a\":1}\r\n\r{\"b\":2}\n\r\n{\"c\":3}\r");
+  RecordReader reader(dir.file("a.jsonl"), 1 << 20);
+  Record r;
+  ASSERT_TRUE(reader.next(r));
+  EXPECT_EQ(r.text, "{\"a\":1}");
+  EXPECT_EQ(r.line, 2u);
+  ASSERT_TRUE(reader.next(r));
+  EXPECT_EQ(r.text, "{\"b\":2}");
+  EXPECT_EQ(r.line, 4u);
+  ASSERT_TRUE(reader.next(r));
+  EXPECT_EQ(r.text, "{\"c\":3}");
+  EXPECT_EQ(r.line, 6u);
+  EXPECT_FALSE(reader.next(r));
+  EXPECT_EQ(reader.blank_lines(), 3u);
+  EXPECT_EQ(reader.cr_line_ends(), 2u);  // line 3 and the last line
+}
+
+TEST(RecordReader, CrLfSplitAcrossReadsIsOneLineEnd) {
+  // The 1 MiB read buffer ends between \r and \n: still one line end, no blank line.
+  testing::TempDir dir;
+  const std::string first = "{\"a\":\"" + std::string((1 << 20) - 9, 'x') + "\"}";
+  ASSERT_EQ(first.size() + 1, size_t(1) << 20);  // the \r is the buffer's last byte
+  testing::write_file(dir.file("a.jsonl"), first + "\r\n{\"b\":2}\r\n");
+  auto records = read_all(dir.file("a.jsonl"), size_t(4) << 20);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].text, first);
+  EXPECT_EQ(records[1].text, "{\"b\":2}");
+  EXPECT_EQ(records[1].line, 2u);
+}
+
+TEST(RecordReader, TooLargeLinesEndAtALoneCarriageReturnToo) {
+  testing::TempDir dir;
+  std::string big(3'000'000, 'x');
+  testing::write_file(dir.file("a.jsonl"), "{\"a\":1}\r" + big + "\r{\"c\":3}\r");
+  auto records = read_all(dir.file("a.jsonl"), /*cap=*/1000);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[1].problem, RecordProblem::too_large);
+  EXPECT_EQ(records[1].size, big.size());
+  EXPECT_EQ(records[2].text, "{\"c\":3}");
+  EXPECT_EQ(records[2].line, 3u);
+  // A too-large line ending in \r\n exactly where a read ends.
+  std::string exact((1 << 20) - 1, 'y');
+  testing::write_file(dir.file("b.jsonl"), exact + "\r\n{\"d\":4}\n");
+  records = read_all(dir.file("b.jsonl"), /*cap=*/1000);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].size, exact.size());
+  EXPECT_EQ(records[1].text, "{\"d\":4}");
+  EXPECT_EQ(records[1].line, 2u);
+}
+
 TEST(RecordReader, SkipsAByteOrderMark) {
   testing::TempDir dir;
   testing::write_file(dir.file("a.jsonl"), "\xEF\xBB\xBF{\"a\":1}\n");

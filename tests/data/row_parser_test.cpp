@@ -205,6 +205,226 @@ TEST(RowParser, InvalidUtf8NamesTheByteOffset) {
   EXPECT_NE(p.errors[0].message.find("byte 12"), std::string::npos) << p.messages();
 }
 
+// The message of the one error with `code`; "" when there is none.
+std::string message_for(const Parsed& p, IssueCode code) {
+  for (const RowError& e : p.errors) {
+    if (e.code == code)
+      return e.message;
+  }
+  return "";
+}
+
+TEST(RowParser, DuplicateKeysAreADuplicateKeyErrorWithBothColumns) {
+  Parsed p = parse(R"({"prompt":"a","chosen":"b","rejected":"c","prompt":"d"})");
+  EXPECT_FALSE(p.ok);
+  ASSERT_TRUE(p.has(IssueCode::duplicate_key)) << p.messages();
+  EXPECT_EQ(
+      message_for(p, IssueCode::duplicate_key),
+      "duplicate key 'prompt' at column 43 (first at column 2)");
+  EXPECT_EQ(p.errors.size(), 1u) << p.messages();
+}
+
+TEST(RowParser, DuplicateKeysInNestedObjectsToo) {
+  Parsed content = parse(
+      R"({"prompt":[{"role":"user","content":"q","content":"other"}],"chosen":"a","rejected":"b"})");
+  EXPECT_NE(
+      message_for(content, IssueCode::duplicate_key).find("duplicate key 'prompt[0].content'"),
+      std::string::npos)
+      << content.messages();
+  Parsed role = parse(
+      R"({"prompt":"q","chosen":[{"role":"assistant","role":"user","content":"a"}],"rejected":"b"})");
+  EXPECT_TRUE(role.has(IssueCode::duplicate_key)) << role.messages();
+  Parsed metadata =
+      parse(R"({"prompt":"q","chosen":"a","rejected":"b","metadata":{"source":"x","source":"y"}})");
+  EXPECT_NE(
+      message_for(metadata, IssueCode::duplicate_key).find("'metadata.source'"), std::string::npos)
+      << metadata.messages();
+  // Keys are compared unescaped: "prompt" and "pr\u006fmpt" are the same key.
+  EXPECT_TRUE(parse(R"({"prompt":"q","chosen":"a","rejected":"b","pr\u006fmpt":"z"})")
+                  .has(IssueCode::duplicate_key));
+  // Many keys (past the inline comparison): still found.
+  std::string wide = R"({"prompt":"q","chosen":"a","rejected":"b","metadata":{)";
+  for (int i = 0; i < 40; ++i)
+    wide += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+  wide += R"("k7":0}})";
+  EXPECT_TRUE(parse(wide).has(IssueCode::duplicate_key));
+  // The same key in sibling objects is not a duplicate.
+  Parsed fine = parse(
+      R"({"prompt":[{"role":"user","content":"q"},{"role":"assistant","content":"r"},{"role":"user","content":"s"}],"chosen":"a","rejected":"b","metadata":{"role":1}})");
+  EXPECT_TRUE(fine.ok) << fine.messages();
+}
+
+TEST(RowParser, MultiLineRecordsNameTheFileLine) {
+  RowParser parser(DataFormat::auto_detect, {});
+  const std::string record = "{\"prompt\": \"q\",\n \"chosen\": \"a\",\n \"prompt\": \"b\"}";
+  std::string padded = record + std::string(kRecordPadding, ' ');
+  PreferenceRow row;
+  std::vector<RowError> errors;
+  EXPECT_FALSE(parser.parse(std::string_view(padded.data(), record.size()), row, errors, 10));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].code, IssueCode::duplicate_key);
+  EXPECT_EQ(
+      errors[0].message,
+      "duplicate key 'prompt' at line 12, column 2 (first at line 10, column 2)");
+  // Unknown line: counted from the record and said so.
+  errors.clear();
+  EXPECT_FALSE(parser.parse(std::string_view(padded.data(), record.size()), row, errors));
+  EXPECT_NE(errors[0].message.find("at line 3, column 2"), std::string::npos) << errors[0].message;
+  EXPECT_NE(errors[0].message.find("counted from the record's first line"), std::string::npos);
+}
+
+TEST(RowParser, JsonErrorsNameTheRealReasonAndColumn) {
+  // A byte order mark in the middle of a file (two files concatenated).
+  Parsed bom = parse("\xEF\xBB\xBF{\"prompt\":\"q\",\"chosen\":\"a\",\"rejected\":\"b\"}");
+  EXPECT_EQ(
+      message_for(bom, IssueCode::invalid_json),
+      "unexpected byte 0xEF (a UTF-8 BOM) where a value was expected at column 1");
+  Parsed comma = parse(R"({"prompt":"q","chosen":"a" "rejected":"b"})");
+  EXPECT_EQ(
+      message_for(comma, IssueCode::invalid_json),
+      "expected ',' or '}' after the value of 'chosen', found '\"' at column 28 (in the object "
+      "opened at column 1)");
+  Parsed cut = parse(R"({"prompt":"q","chosen":"a","rejected":"b)");
+  EXPECT_NE(
+      message_for(cut, IssueCode::invalid_json).find("unterminated string"), std::string::npos)
+      << cut.messages();
+  Parsed trailing = parse(R"({"prompt":"q","chosen":"a","rejected":"b",})");
+  EXPECT_NE(
+      message_for(trailing, IssueCode::invalid_json).find("trailing comma before '}'"),
+      std::string::npos);
+  Parsed two = parse(R"({"prompt":"q","chosen":"a","rejected":"b"}{"prompt":"r"})");
+  EXPECT_NE(
+      message_for(two, IssueCode::invalid_json).find("after the JSON value at column 43"),
+      std::string::npos)
+      << two.messages();
+}
+
+TEST(RowParser, LoneSurrogatesAreInvalidUtf8WithTheColumn) {
+  Parsed high = parse(R"({"prompt":"q\ud800","chosen":"a","rejected":"b"})");
+  EXPECT_FALSE(high.ok);
+  EXPECT_EQ(
+      message_for(high, IssueCode::invalid_utf8),
+      "lone surrogate \\ud800 in a string at column 13 (a high surrogate must be followed by a "
+      "\\udc00-\\udfff escape), byte 12 of the record");
+  Parsed low = parse(R"({"prompt":"q","chosen":"\udfff","rejected":"b"})");
+  EXPECT_NE(
+      message_for(low, IssueCode::invalid_utf8).find("lone surrogate \\udfff"), std::string::npos)
+      << low.messages();
+  // A valid pair is a character.
+  Parsed pair = parse(R"({"prompt":"q\ud83d\ude00","chosen":"a","rejected":"b"})");
+  ASSERT_TRUE(pair.ok) << pair.messages();
+  EXPECT_EQ(pair.row.prompt[0].content, "q\xF0\x9F\x98\x80");
+  // Surrogates written as UTF-8 bytes (CESU-8) are invalid UTF-8 too.
+  EXPECT_TRUE(parse("{\"prompt\":\"q\xED\xA0\x80\",\"chosen\":\"a\",\"rejected\":\"b\"}")
+                  .has(IssueCode::invalid_utf8));
+}
+
+TEST(RowParser, ToolCallsReachTheMessage) {
+  Parsed p = parse(
+      R"({"prompt":[{"role":"user","content":"Weather in Paris?"}],)"
+      R"("chosen":[{"role":"assistant","content":null,"tool_calls":[{"type":"function","function":{"name":"get_weather","arguments":{"city":"Paris"}}}]},)"
+      R"({"role":"tool","content":"18C"},{"role":"assistant","content":"18C and sunny."}],)"
+      R"("rejected":[{"role":"assistant","content":"No idea."}]})");
+  ASSERT_TRUE(p.ok) << p.messages();
+  ASSERT_EQ(p.row.chosen.size(), 3u);
+  EXPECT_EQ(p.row.chosen[0].content, "");
+  EXPECT_EQ(
+      p.row.chosen[0].tool_calls_json,
+      R"([{"type":"function","function":{"name":"get_weather","arguments":{"city":"Paris"}}}])");
+  EXPECT_EQ(p.row.chosen[1].tool_calls_json, "");
+  // Content absent, arguments as a JSON string (OpenAI's form), no "type".
+  Parsed absent = parse(
+      R"({"prompt":"q","chosen":[{"role":"assistant","tool_calls":[{"function":{"name":"f","arguments":"{\"x\": 1}"}}]},{"role":"tool","content":"1"},{"role":"assistant","content":"done"}],"rejected":"b"})");
+  ASSERT_TRUE(absent.ok) << absent.messages();
+  EXPECT_EQ(absent.row.chosen[0].content, "");
+  // Tool calls count when prompts are compared: different calls are a prompt mismatch.
+  Parsed implicit = parse(
+      R"({"chosen":[{"role":"user","content":"q"},{"role":"assistant","content":null,"tool_calls":[{"function":{"name":"f"}}]},{"role":"tool","content":"1"},{"role":"assistant","content":"a"}],)"
+      R"("rejected":[{"role":"user","content":"q"},{"role":"assistant","content":null,"tool_calls":[{"function":{"name":"g"}}]},{"role":"tool","content":"1"},{"role":"assistant","content":"b"}]})");
+  EXPECT_TRUE(implicit.has(IssueCode::prompt_mismatch)) << implicit.messages();
+}
+
+TEST(RowParser, MalformedToolCallsAreNamed) {
+  auto with_calls = [](const std::string& calls, const std::string& role = "assistant") {
+    return parse(
+        R"({"prompt":"q","chosen":[{"role":")" + role + R"(","content":null,"tool_calls":)" +
+        calls +
+        R"(},{"role":"tool","content":"r"},{"role":"assistant","content":"a"}],"rejected":"b"})");
+  };
+  EXPECT_NE(
+      with_calls(R"({"name":"f"})").messages().find("wrong_type: 'chosen[0].tool_calls' must be"),
+      std::string::npos);
+  EXPECT_NE(
+      with_calls(R"(["f"])").messages().find("'chosen[0].tool_calls[0]' must be an object"),
+      std::string::npos);
+  EXPECT_NE(
+      with_calls(R"([{"type":"function"}])").messages().find("has no 'function' field"),
+      std::string::npos);
+  EXPECT_NE(
+      with_calls(R"([{"function":{"arguments":{}}}])").messages().find("has no 'name' field"),
+      std::string::npos);
+  EXPECT_NE(
+      with_calls(R"([{"function":{"name":3}}])").messages().find(".function.name' must be"),
+      std::string::npos);
+  EXPECT_NE(
+      with_calls(R"([{"function":{"name":"f","arguments":[1]}}])").messages().find(".arguments'"),
+      std::string::npos);
+  EXPECT_TRUE(
+      with_calls(R"([{"type":"code","function":{"name":"f"}}])").has(IssueCode::invalid_value));
+  EXPECT_TRUE(with_calls(R"([{"function":{"name":"f"}}])", "user").has(IssueCode::bad_role_order));
+  // Without tool calls a null content is still an empty turn and a missing one an error.
+  EXPECT_TRUE(parse(R"({"prompt":"q","chosen":[{"role":"assistant"}],"rejected":"b"})")
+                  .has(IssueCode::missing_field));
+}
+
+TEST(RowParser, APromptWithoutAUserTurnIsABadRoleOrder) {
+  for (const char* prompt :
+       {R"([{"role":"tool","content":"42"}])",
+        R"([{"role":"system","content":"s"},{"role":"tool","content":"42"}])",
+        R"([{"role":"assistant","content":"Hi, ask me."}])",
+        R"([{"role":"system","content":"s"},{"role":"observation","content":"x"}])"}) {
+    Parsed p = parse(std::string(R"({"prompt":)") + prompt + R"(,"chosen":"a","rejected":"b"})");
+    EXPECT_FALSE(p.ok) << prompt;
+    EXPECT_NE(
+        message_for(p, IssueCode::bad_role_order)
+            .find("the prompt has no user turn (its turns are: "),
+        std::string::npos)
+        << prompt << "\n"
+        << p.messages();
+  }
+  // The sharegpt format too.
+  Parsed sharegpt = parse(
+      R"({"conversations":[{"from":"function","value":"r"}],"chosen":{"from":"gpt","value":"a"},"rejected":{"from":"gpt","value":"b"}})");
+  EXPECT_TRUE(sharegpt.has(IssueCode::bad_role_order)) << sharegpt.messages();
+  // A system message alone is left to the validator (empty_prompt), and tool turns after a user
+  // turn are fine.
+  EXPECT_TRUE(
+      parse(R"({"prompt":[{"role":"system","content":"s"}],"chosen":"a","rejected":"b"})").ok);
+  EXPECT_TRUE(
+      parse(
+          R"({"prompt":[{"role":"user","content":"q"},{"role":"assistant","content":null,"tool_calls":[{"function":{"name":"f"}}]},{"role":"tool","content":"1"}],"chosen":"a","rejected":"b"})")
+          .ok);
+}
+
+TEST(RowParser, ConversationInputsRefuseDuplicatesAndNameJsonErrors) {
+  try {
+    parse_conversation(R"([{"role":"user","content":"a","content":"b"}])", "m.json");
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(
+        e.message().find("'m.json' is not valid JSON: duplicate key '[0].content' at line 1"),
+        std::string::npos)
+        << e.message();
+  }
+  try {
+    parse_conversation("[{\"role\":\"user\",\n \"content\":\"a\\ud800\"}]", "m.json");
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(e.message().find("lone surrogate \\ud800 in a string at line 2"), std::string::npos)
+        << e.message();
+  }
+}
+
 TEST(RowParser, MissingAndWronglyTypedFields) {
   Parsed missing = parse(R"({"prompt":"q","chosen":"a"})");
   EXPECT_TRUE(missing.has(IssueCode::missing_field)) << missing.messages();

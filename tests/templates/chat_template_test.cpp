@@ -1,6 +1,8 @@
 // ChatTemplate: loading (built-ins, .jinja files, model folders, tokenizer_config.json with
 // named templates), the variables transformers passes, pinning by SHA-256, and errors.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -101,6 +103,63 @@ TEST(ChatTemplate, ToolsAndDocumentsAreNoneAsInTransformers) {
   EXPECT_EQ(t.render({}, true, {}), "True True True");
 }
 
+// An assistant turn that calls two tools (arguments as an object and as a JSON string), their
+// results, and the answer. Expected text: transformers' apply_chat_template (jinja2 3.1.6,
+// ImmutableSandboxedEnvironment, tojson = json.dumps) on the same messages.
+std::vector<Message> tool_conversation() {
+  std::vector<Message> messages = chat({{"user", "Weather in Paris?"}});
+  Message call{"assistant", ""};
+  call.tool_calls_json =
+      R"([{"type":"function","function":{"name":"get_weather","arguments":{"city":"Paris","days":2}}},)"
+      R"({"type":"function","function":{"name":"get_time","arguments":"{\"tz\": \"CET\"}"}}])";
+  messages.push_back(call);
+  messages.push_back(Message{"tool", "18C"});
+  messages.push_back(Message{"tool", "14:00"});
+  messages.push_back(Message{"assistant", "18C and sunny."});
+  return messages;
+}
+
+TEST(ChatTemplate, ToolCallsReachTheTemplateAsInTransformers) {
+  const std::string text = ChatTemplate::load("qwen2_5").render(tool_conversation(), false, {});
+  EXPECT_EQ(
+      text,
+      "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful "
+      "assistant.<|im_end|>\n<|im_start|>user\nWeather in Paris?<|im_end|>\n"
+      "<|im_start|>assistant\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": "
+      "\"Paris\", \"days\": 2}}\n</tool_call>\n<tool_call>\n{\"name\": \"get_time\", "
+      "\"arguments\": \"{\\\"tz\\\": \\\"CET\\\"}\"}\n</tool_call><|im_end|>\n"
+      "<|im_start|>user\n<tool_response>\n18C\n</tool_response>\n<tool_response>\n14:00\n"
+      "</tool_response><|im_end|>\n<|im_start|>assistant\n18C and sunny.<|im_end|>\n");
+}
+
+TEST(ChatTemplate, ToolCallTurnsHaveNoneContentAndIndexableCalls) {
+  // The Llama 3.1 way: message.tool_calls[0].function, its arguments through tojson.
+  ChatTemplate t(
+      "{% for m in messages %}{{ m.role }}:"
+      "{% if m.tool_calls is defined %}{{ m.content is none }}|{{ m.tool_calls | length }}|"
+      "{{ m.tool_calls[0].function.name }}|{{ m.tool_calls[0].function.arguments | tojson }}|"
+      "{{ m.tool_calls[0]['type'] }}"
+      "{% else %}{{ m.content }}{% endif %};{% endfor %}",
+      "t.jinja");
+  EXPECT_EQ(
+      t.render(tool_conversation(), false, {}),
+      "user:Weather in Paris?;assistant:True|2|get_weather|{\"city\": \"Paris\", \"days\": 2}|"
+      "function;tool:18C;tool:14:00;assistant:18C and sunny.;");
+  // A turn with text and a call keeps its text.
+  std::vector<Message> messages = chat({{"user", "q"}});
+  Message call{"assistant", "Let me check."};
+  call.tool_calls_json =
+      R"([{"function":{"name":"f","arguments":{"n":1.0,"ok":true,"none":null,"list":[1,"a"]}}}])";
+  messages.push_back(call);
+  ChatTemplate args(
+      "{{ messages[1].content }}|{{ messages[1].tool_calls[0].function.arguments | tojson }}",
+      "a.jinja");
+  EXPECT_EQ(
+      args.render(messages, false, {}),
+      "Let me check.|{\"n\": 1.0, \"ok\": true, \"none\": null, "
+      "\"list\": [1, \"a\"]}");
+}
+
 TEST(ChatTemplate, StrftimeNowUsesTheGivenTime) {
   ChatTemplate t("{{ strftime_now('%d %b %Y') }}", "t");
   ChatTemplateVariables v;
@@ -170,6 +229,35 @@ TEST(ChatTemplate, LoadErrorsSayWhatToDo) {
   } catch (const ConfigError& e) {
     EXPECT_EQ(std::string(e.what()).find(dir.file("bad.jinja") + ":2:7:"), 0u) << e.what();
   }
+}
+
+TEST(ChatTemplate, PathsThatCannotBeReadSayWhy) {
+  testing::TempDir dir;
+  ASSERT_EQ(symlink("loop.jinja", dir.file("loop.jinja").c_str()), 0);
+  ASSERT_EQ(symlink("gone.jinja", dir.file("dangling.jinja").c_str()), 0);
+  auto io_message = [](const std::string& spec) {
+    try {
+      ChatTemplate::load(spec);
+    } catch (const IoError& e) {
+      return e.message();
+    }
+    return std::string("(no IoError)");
+  };
+  EXPECT_EQ(
+      io_message(dir.file("loop.jinja")),
+      "chat template '" + dir.file("loop.jinja") +
+          "' is a symlink loop (ELOOP: too many levels of symbolic links)");
+  EXPECT_EQ(
+      io_message(dir.file("dangling.jinja")),
+      "chat template '" + dir.file("dangling.jinja") +
+          "' is a dangling symlink to 'gone.jinja' (its target does not exist)");
+  EXPECT_EQ(
+      io_message(dir.file("missing.jinja")),
+      "chat template '" + dir.file("missing.jinja") + "' not found (no such file or folder)");
+  // A model folder without the files names what is missing, with the path escaped.
+  ASSERT_EQ(mkdir(dir.file("m\x1b").c_str(), 0755), 0);
+  EXPECT_EQ(
+      io_message(dir.file("m\x1b")), "'" + dir.file("m\\x1b") + "' has no tokenizer_config.json");
 }
 
 }  // namespace

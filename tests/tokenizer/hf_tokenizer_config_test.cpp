@@ -1,6 +1,10 @@
 #include "tokenizer/hf_tokenizer_config.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <functional>
 
 #include "core/error.h"
 #include "tests/support/test_support.h"
@@ -107,6 +111,15 @@ TEST(HfTokenizerConfig, ErrorsNameTheFileAndKey) {
   EXPECT_NE(bad_token.find("`bos_token`"), std::string::npos) << bad_token;
   std::string bad_id = message_of(R"({"added_tokens_decoder": {"abc": {"content": "x"}}})");
   EXPECT_NE(bad_id.find("abc"), std::string::npos) << bad_id;
+  std::string same_id = message_of(
+      R"({"added_tokens_decoder": {"7": {"content": "<a>"}, "07": {"content": "<b>"}}})");
+  EXPECT_NE(
+      same_id.find("`added_tokens_decoder` names token id 7 twice ('<b>' and '<a>')"),
+      std::string::npos)
+      << same_id;
+  std::string same_key =
+      message_of(R"({"added_tokens_decoder": {"7": {"content": "<a>"}, "7": {"content": "<b>"}}})");
+  EXPECT_NE(same_key.find("duplicate key 'added_tokens_decoder.7'"), std::string::npos) << same_key;
   std::string bad_map = message_of("{}", "[1, 2]");
   EXPECT_NE(bad_map.find("special_tokens_map.json"), std::string::npos) << bad_map;
   std::string no_content = message_of(R"({"eos_token": {"rstrip": true}})");
@@ -133,6 +146,90 @@ TEST(HfTokenizerConfig, ReadsAFolderAndFindsTheModel) {
   }
   testing::write_file(folder.file("tokenizer.model"), "x");
   EXPECT_EQ(find_tokenizer_model(folder.path()), folder.file("tokenizer.model"));
+}
+
+std::string io_message(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const IoError& e) {
+    return e.message();
+  }
+  return "(no error)";
+}
+
+TEST(HfTokenizerConfig, AModelPathThatIsNotAFolderSaysWhy) {
+  testing::TempDir dir;
+  testing::write_file(dir.file("model.safetensors"), "x");
+  ASSERT_EQ(symlink("b", dir.file("a").c_str()), 0);
+  ASSERT_EQ(symlink("a", dir.file("b").c_str()), 0);
+  // A file given as --model.
+  EXPECT_EQ(
+      io_message([&] { read_hf_tokenizer_config(dir.file("model.safetensors")); }),
+      "model folder '" + dir.file("model.safetensors") + "' is a file, not a folder");
+  EXPECT_EQ(
+      io_message([&] { find_tokenizer_model(dir.file("model.safetensors")); }),
+      "model folder '" + dir.file("model.safetensors") + "' is a file, not a folder");
+  EXPECT_EQ(
+      io_message([&] { read_hf_tokenizer_config(dir.file("a")); }),
+      "model folder '" + dir.file("a") +
+          "' is a symlink loop (ELOOP: too many levels of symbolic links)");
+  EXPECT_EQ(
+      io_message([&] { read_hf_tokenizer_config(dir.file("missing")); }),
+      "model folder '" + dir.file("missing") + "' does not exist");
+  // Only a real folder without the file "has no tokenizer_config.json".
+  EXPECT_EQ(
+      io_message([&] { read_hf_tokenizer_config(dir.path()); }),
+      "'" + dir.path() + "' has no tokenizer_config.json");
+}
+
+TEST(HfTokenizerConfig, FilesOfTheFolderThatCannotBeReadSayWhy) {
+  testing::TempDir dir;
+  ASSERT_EQ(mkdir(dir.file("tokenizer_config.json").c_str(), 0755), 0);
+  EXPECT_EQ(
+      io_message([&] { read_hf_tokenizer_config(dir.path()); }),
+      "tokenizer config '" + dir.file("tokenizer_config.json") + "' is a folder, not a file");
+  ASSERT_EQ(symlink("tokenizer.model", dir.file("tokenizer.model").c_str()), 0);
+  EXPECT_EQ(
+      io_message([&] { find_tokenizer_model(dir.path()); }),
+      "tokenizer model '" + dir.file("tokenizer.model") +
+          "' is a symlink loop (ELOOP: too many levels of symbolic links)");
+  testing::TempDir second;
+  testing::write_file(second.file("tokenizer_config.json"), "{}");
+  ASSERT_EQ(symlink("nowhere.json", second.file("special_tokens_map.json").c_str()), 0);
+  EXPECT_NE(
+      io_message([&] { read_hf_tokenizer_config(second.path()); })
+          .find(
+              "special tokens map '" + second.file("special_tokens_map.json") +
+              "' is a dangling symlink to 'nowhere.json'"),
+      std::string::npos);
+}
+
+TEST(HfTokenizerConfig, DuplicateKeysAndBadJsonNameTheLine) {
+  testing::TempDir dir;
+  testing::write_file(
+      dir.file("tokenizer_config.json"), "{\"bos_token\": \"<s>\",\n \"bos_token\": \"<x>\"}");
+  try {
+    read_hf_tokenizer_config(dir.path());
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(
+        e.message(),
+        "'" + dir.file("tokenizer_config.json") +
+            "' is not valid JSON: duplicate key 'bos_token' at line 2, column 2 (first at line 1, "
+            "column 2)");
+  }
+  testing::write_file(dir.file("tokenizer_config.json"), "{}");
+  testing::write_file(dir.file("special_tokens_map.json"), "{\"eos_token\": \"</s>\"\n\"x\": 1}");
+  try {
+    read_hf_tokenizer_config(dir.path());
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(
+        e.message().find("special_tokens_map.json' is not valid JSON: expected ',' or '}'"),
+        std::string::npos)
+        << e.message();
+    EXPECT_NE(e.message().find("at line 2, column 1"), std::string::npos) << e.message();
+  }
 }
 
 }  // namespace

@@ -66,6 +66,11 @@ class TokenizerTest : public ::testing::Test {
       "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>")" +
            extra + "}";
   }
+  // The same roles with the test's own added_tokens_decoder (`extra` holds it; a second
+  // "added_tokens_decoder" key would be a duplicate key).
+  static std::string llama_roles(const std::string& extra) {
+    return R"({"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>")" + extra + "}";
+  }
 
   static testing::TempDir* dir_;
   static std::string model_path_;
@@ -156,7 +161,7 @@ TEST_F(TokenizerTest, AddBosOnlyWhenMissing) {
 
 TEST_F(TokenizerTest, LongestAddedTokenWinsAndNewTokensGoPastTheVocabulary) {
   const int32_t n = sp_->vocab_size();
-  Tokenizer tokenizer = with_config(llama_config(R"(,
+  Tokenizer tokenizer = with_config(llama_roles(R"(,
       "added_tokens_decoder": {
         "1": {"content": "<s>", "special": true}, "2": {"content": "</s>", "special": true},
         ")" + std::to_string(n) + R"(": {"content": "<tool>", "special": false},
@@ -178,7 +183,7 @@ TEST_F(TokenizerTest, LongestAddedTokenWinsAndNewTokensGoPastTheVocabulary) {
 
 TEST_F(TokenizerTest, LstripAndRstripEatWhitespaceAsTransformers) {
   const int32_t n = sp_->vocab_size();
-  Tokenizer tokenizer = with_config(llama_config(R"(,
+  Tokenizer tokenizer = with_config(llama_roles(R"(,
       "added_tokens_decoder": {
         ")" + std::to_string(n) + R"(": {"content": "<r>", "rstrip": true, "special": true},
         ")" + std::to_string(n + 1) + R"(": {"content": "<l>", "lstrip": true, "special": true},

@@ -135,6 +135,79 @@ TEST(Config, BadOverridesAreRejected) {
   EXPECT_THROW(apply_override(c, "train.max_steps=ten"), ConfigError);
 }
 
+TEST(Config, DuplicateKeysAreRefusedWithFileKeyAndLine) {
+  const std::string e = error_of([] {
+    config_from_json_text(
+        "{\n  \"train\": {\n    \"max_steps\": 3,\n    \"max_steps\": 40\n  }\n}", "runs/c.json");
+  });
+  EXPECT_NE(
+      e.find("cannot parse runs/c.json as JSON: duplicate key 'train.max_steps' at line 4, "
+             "column 5 (first at line 3, column 5)"),
+      std::string::npos)
+      << e;
+  // A section given twice is a duplicate too (the second would replace the whole first one).
+  const std::string s = error_of([] {
+    config_from_json_text(R"({"optim": {"lr": 1e-6}, "train": {}, "optim": {}})", "c.json");
+  });
+  EXPECT_NE(s.find("duplicate key 'optim' at line 1, column 38"), std::string::npos) << s;
+  // Comments do not hide a duplicate.
+  const std::string c = error_of([] {
+    config_from_json_text(
+        "{\"eval\": {/* a */ \"every_steps\": 1, // b\n\"every_steps\": 2}}", "c");
+  });
+  EXPECT_NE(c.find("duplicate key 'eval.every_steps' at line 2, column 1"), std::string::npos) << c;
+}
+
+TEST(Config, SyntaxErrorsNameTheLineAndTheReason) {
+  const std::string bom = error_of([] {
+    config_from_json_text("{\"train\": {\"seed\": 1},\n\xEF\xBB\xBF\"eval\": {}}", "c.json");
+  });
+  EXPECT_NE(bom.find("found byte 0xEF (a UTF-8 BOM) at line 2, column 1"), std::string::npos)
+      << bom;
+  // A BOM at the very start is accepted, as before.
+  EXPECT_EQ(config_from_json_text("\xEF\xBB\xBF{\"train\": {\"seed\": 4}}", "c").train.seed, 4u);
+  const std::string overflow =
+      error_of([] { config_from_json_text(R"({"optim": {"lr": 1e400}})", "c.json"); });
+  EXPECT_NE(overflow.find("number 1e400 is out of range"), std::string::npos) << overflow;
+  EXPECT_NE(overflow.find("line 1, column 18"), std::string::npos) << overflow;
+  const std::string surrogate =
+      error_of([] { config_from_json_text(R"({"train": {"out_dir": "runs/\ud800"}})", "c.json"); });
+  EXPECT_NE(surrogate.find("lone surrogate \\ud800"), std::string::npos) << surrogate;
+  const std::string comma =
+      error_of([] { config_from_json_text("{\"train\": {\"seed\": 1,}}", "c.json"); });
+  EXPECT_NE(comma.find("a trailing comma before '}'"), std::string::npos) << comma;
+}
+
+TEST(Config, OverrideValuesThatCannotBeReadAreConfigErrors) {
+  Config c;
+  // Out of range: today's "internal error" (nlohmann's out_of_range) becomes a ConfigError.
+  std::string e = error_of([&] { apply_override(c, "optim.lr=1e400"); });
+  EXPECT_NE(e.find("--set 'optim.lr=1e400'"), std::string::npos) << e;
+  EXPECT_NE(e.find("out of range"), std::string::npos) << e;
+  EXPECT_THROW(apply_override(c, "optim.lr=1e400"), ConfigError);
+  EXPECT_THROW(apply_override(c, "optim.lr=-1e999"), ConfigError);
+  // Meant as JSON but malformed: the reason, not "must be an array, got a string".
+  e = error_of([&] { apply_override(c, "loss.types=[\"sigmoid\",]"); });
+  EXPECT_NE(e.find("a trailing comma before ']'"), std::string::npos) << e;
+  EXPECT_THROW(apply_override(c, "loss.types={\"a\": 1, \"a\": 2}"), ConfigError);
+  EXPECT_THROW(apply_override(c, "template.source=\"open"), ConfigError);
+  EXPECT_THROW(apply_override(c, "train.max_steps=01"), ConfigError);
+  // An integer too large for 64 bits reads as a number and is refused by type, not by a crash.
+  e = error_of([&] { apply_override(c, "train.max_steps=99999999999999999999"); });
+  EXPECT_NE(e.find("'train.max_steps'"), std::string::npos) << e;
+  // Bytes that are not UTF-8 would make the config unwritable later: refused here.
+  e = error_of([&] { apply_override(c, "train.out_dir=runs/\xff"); });
+  EXPECT_NE(e.find("not valid UTF-8 (byte 5)"), std::string::npos) << e;
+  EXPECT_NE(e.find("runs/\\xff"), std::string::npos) << e;  // echoed escaped
+  // Control characters in an echoed value are escaped.
+  e = error_of([&] { apply_override(c, "optim.schedule=\x1b[2J"); });
+  EXPECT_NE(e.find("\\x1b[2J"), std::string::npos) << e;
+  EXPECT_EQ(e.find('\x1b'), std::string::npos) << e;
+  // Bare words still read as strings.
+  apply_override(c, "data.prepared=-dash/start");
+  EXPECT_EQ(c.data.prepared, "-dash/start");
+}
+
 TEST(Config, ValidatorChecksRanges) {
   auto invalid = [](const std::string& assignment, const std::string& key) {
     const std::string e = error_of([&] { load_config("", {assignment}); });
