@@ -466,7 +466,7 @@ ValidationReport validate_files(
       } else if (record.problem == RecordProblem::malformed_array) {
         errors.push_back({IssueCode::invalid_json, record.problem_detail});
         validator.add_rejected(where, "", errors);
-      } else if (parser.parse(record.text, row, errors)) {
+      } else if (parser.parse(record.text, row, errors, record.line)) {
         Split split;
         if (validator.add_row(row, where, &split) && sink)
           sink(row, where, split);
