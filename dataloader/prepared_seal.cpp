@@ -18,6 +18,11 @@ namespace dpo {
 namespace {
 
 constexpr char kMagic[] = "dpo-seal v1 ";
+constexpr std::string_view kHdf5Signature("\x89HDF\r\n\x1a\n", 8);
+const char* const kDamagedHint =
+    "the file was truncated, modified by another tool, or corrupted on disk; run dpo prepare "
+    "again (cached reference log-probs are recomputed by dpo train or dpo score "
+    "--write-reference)";
 
 struct FileCloser {
   void operator()(FILE* f) const {
@@ -57,7 +62,6 @@ std::string seal_text(const Hash128& digest, uint64_t length) {
 }  // namespace
 
 bool seal_prepared_image(std::string& image) {
-  static constexpr std::string_view kHdf5Signature("\x89HDF\r\n\x1a\n", 8);
   if (image.size() < kPreparedUserBlockBytes + kHdf5Signature.size() ||
       std::string_view(image).substr(kPreparedUserBlockBytes, kHdf5Signature.size()) !=
           kHdf5Signature)
@@ -75,8 +79,22 @@ bool verify_prepared_seal(const std::string& path) {
   File f = open_file(path, "rb", "read it");
   std::string block(kPreparedUserBlockBytes, '\0');
   const size_t got = std::fread(block.data(), 1, block.size(), f.get());
-  if (got < sizeof(kMagic) - 1 || block.compare(0, sizeof(kMagic) - 1, kMagic) != 0)
+  if (got < sizeof(kMagic) - 1 || block.compare(0, sizeof(kMagic) - 1, kMagic) != 0) {
+    // Without a seal the file is one of an older dpo or another tool, unless its HDF5 data
+    // starts after a user block: only sealed files have one, so the seal was overwritten.
+    char signature[sizeof(kHdf5Signature)] = {};
+    if (std::fseek(f.get(), static_cast<long>(kPreparedUserBlockBytes), SEEK_SET) == 0 &&
+        std::fread(signature, 1, kHdf5Signature.size(), f.get()) == kHdf5Signature.size() &&
+        std::string_view(signature, kHdf5Signature.size()) == kHdf5Signature) {
+      throw CacheError(
+          format(
+              "'%s' is damaged: the checksum dpo wrote at its start is missing or "
+              "overwritten",
+              path.c_str()),
+          kDamagedHint);
+    }
     return false;
+  }
   block.resize(std::min(block.find('\0'), got));
   uint64_t length = 0;
   const Hash128 digest = hash_after_user_block(f.get(), path, length);
@@ -90,9 +108,7 @@ bool verify_prepared_seal(const std::string& path) {
             path.c_str(),
             length,
             block.substr(sizeof(kMagic) - 1).c_str()),
-        "the file was truncated, modified by another tool, or corrupted on disk; run dpo prepare "
-        "again (cached reference log-probs are recomputed by dpo train or dpo score "
-        "--write-reference)");
+        kDamagedHint);
   }
   return true;
 }

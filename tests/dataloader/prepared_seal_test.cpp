@@ -39,7 +39,7 @@ TEST(PreparedSeal, ASealedFileVerifies) {
 TEST(PreparedSeal, AFileWithoutSealIsReadAsItIs) {
   testing::TempDir dir;
   const std::string unsealed = dir.file("unsealed.h5");
-  testing::write_file(unsealed, unsealed_image("payload"));
+  testing::write_file(unsealed, kSignature + "payload of a file without user block");
   EXPECT_FALSE(verify_prepared_seal(unsealed));
   const std::string tiny = dir.file("tiny.h5");
   testing::write_file(tiny, "x");
@@ -72,6 +72,18 @@ TEST(PreparedSeal, ATruncatedOrExtendedFileIsRefused) {
   testing::write_file(path, bytes.substr(0, bytes.size() - 1));
   expect_damaged(path);
   testing::write_file(path, bytes + "b");
+  expect_damaged(path);
+}
+
+TEST(PreparedSeal, AnOverwrittenSealIsRefused) {
+  // A user block (which only sealed files have) without the seal: its start was overwritten.
+  testing::TempDir dir;
+  const std::string path = dir.file("pairs.h5");
+  testing::write_file(path, unsealed_image("payload"));
+  expect_damaged(path);
+  std::string bytes = testing::read_file(sealed_file(dir, "payload"));
+  bytes[0] = 'x';
+  testing::write_file(path, bytes);
   expect_damaged(path);
 }
 
