@@ -1,6 +1,7 @@
 // String, dict and list methods (see methods.h).
 #include "templates/jinja/methods.h"
 
+#include "templates/jinja/limits.h"
 #include "templates/jinja/operations.h"
 #include "templates/jinja/unicode.h"
 
@@ -164,7 +165,9 @@ Value string_method(const Value& receiver, const std::string& name) {
           out += text;
         first = false;
         out += string_arg(item, "sequence item");
+        check_string_growth(out.size());
       }
+      check_string_size(out.size());
       return Value::string(std::move(out));
     });
   }

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "templates/jinja/limits.h"
 #include "templates/jinja/unicode.h"
 
 namespace dpo::jinja {
@@ -192,12 +193,36 @@ bool Value::truthy() const {
 
 namespace {
 
+// How deep the value being printed or compared is, on this thread: a namespace can hold itself
+// (and lists nest as deep as a loop makes them), so the recursion below is bounded.
+thread_local int g_walk_depth = 0;
+
+class WalkGuard {
+ public:
+  WalkGuard() {
+    const int limit = current_limits().max_render_depth;
+    if (++g_walk_depth > limit) {
+      --g_walk_depth;
+      throw RenderError(
+          RenderError::Kind::limit,
+          "a value nested deeper than " + std::to_string(limit) +
+              " levels (a namespace that holds itself?)");
+    }
+  }
+  ~WalkGuard() {
+    --g_walk_depth;
+  }
+  WalkGuard(const WalkGuard&) = delete;
+  WalkGuard& operator=(const WalkGuard&) = delete;
+};
+
 std::string join_reprs(const ValueList& items) {
   std::string out;
   for (size_t i = 0; i < items.size(); ++i) {
     if (i > 0)
       out += ", ";
     out += items[i].repr();
+    check_string_growth(out.size());
   }
   return out;
 }
@@ -208,6 +233,7 @@ std::string dict_repr(const DictData& data) {
     if (i > 0)
       out += ", ";
     out += data.entries[i].first.repr() + ": " + data.entries[i].second.repr();
+    check_string_growth(out.size());
   }
   return out + "}";
 }
@@ -215,6 +241,7 @@ std::string dict_repr(const DictData& data) {
 }  // namespace
 
 std::string Value::to_str() const {
+  WalkGuard walk;
   if (kind_ == ValueKind::list && flavor_ != SequenceFlavor::list) {
     throw RenderError(
         RenderError::Kind::unsupported,
@@ -298,6 +325,7 @@ std::string Value::type_name() const {
 }
 
 bool values_equal(const Value& a, const Value& b) {
+  WalkGuard walk;
   if (a.is_number() && b.is_number()) {
     if (a.is_float() || b.is_float())
       return a.float_value() == b.float_value();
@@ -346,6 +374,7 @@ bool values_equal(const Value& a, const Value& b) {
 }
 
 bool value_less(const Value& a, const Value& b) {
+  WalkGuard walk;
   if (a.is_number() && b.is_number()) {
     if (a.is_float() || b.is_float())
       return a.float_value() < b.float_value();

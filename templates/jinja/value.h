@@ -20,11 +20,12 @@ using ValueList = std::vector<Value>;
 class RenderError : public std::runtime_error {
  public:
   enum class Kind {
-    type,        // an operation on values of the wrong type (Python's TypeError, ValueError)
-    undefined,   // an undefined value was used (jinja2.UndefinedError)
-    security,    // the sandbox refused an operation (jinja2.sandbox.SecurityError)
-    raised,      // the template called raise_exception(message)
-    unsupported  // valid Jinja2 that this engine does not implement
+    type,         // an operation on values of the wrong type (Python's TypeError, ValueError)
+    undefined,    // an undefined value was used (jinja2.UndefinedError)
+    security,     // the sandbox refused an operation (jinja2.sandbox.SecurityError)
+    raised,       // the template called raise_exception(message)
+    unsupported,  // valid Jinja2 that this engine does not implement
+    limit         // the template exceeded one of its work limits (limits.h)
   };
   RenderError(Kind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
   Kind kind() const {
