@@ -1,6 +1,9 @@
 // The work limits of template rendering (see limits.h).
 #include "templates/jinja/limits.h"
 
+#include <algorithm>
+#include <utility>
+
 #include "templates/jinja/value.h"
 
 namespace dpo::jinja {
@@ -29,6 +32,39 @@ RenderBudget::RenderBudget(const Limits& limits) : limits_(limits), previous_(g_
 
 RenderBudget::~RenderBudget() {
   g_current = previous_;
+  // Empty every namespace while all of them are still held here: freeing their contents then
+  // never reaches a namespace's own destructor, so it recurses no deeper than a list nests.
+  for (const std::shared_ptr<DictData>& ns : namespaces_) {
+    std::vector<std::pair<Value, Value>> entries = std::move(ns->entries);
+    ns->entries.clear();
+  }
+}
+
+void RenderBudget::keep_namespace(std::shared_ptr<DictData> ns) {
+  if (namespaces_.size() >= prune_at_) {
+    release_unreachable_namespaces();
+    prune_at_ = std::max<size_t>(1024, 2 * namespaces_.size());
+  }
+  namespaces_.push_back(std::move(ns));
+}
+
+void RenderBudget::release_unreachable_namespaces() {
+  // Held only here: nothing can reach them any more (a cycle through themselves aside, which
+  // emptying breaks).
+  for (std::shared_ptr<DictData>& ns : namespaces_) {
+    if (ns.use_count() == 1) {
+      std::vector<std::pair<Value, Value>> entries = std::move(ns->entries);
+      ns->entries.clear();
+    }
+  }
+  // A namespace emptied above may have been the last holder of another one; those go on the
+  // next round. Removing the freed ones now is safe: they are empty.
+  namespaces_.erase(
+      std::remove_if(
+          namespaces_.begin(),
+          namespaces_.end(),
+          [](const std::shared_ptr<DictData>& ns) { return ns.use_count() == 1; }),
+      namespaces_.end());
 }
 
 void RenderBudget::charge(uint64_t units) {
@@ -82,6 +118,11 @@ void check_list_size(uint64_t items) {
 void charge_work(uint64_t units) {
   if (g_current != nullptr)
     g_current->charge(units);
+}
+
+void keep_namespace(const std::shared_ptr<DictData>& ns) {
+  if (g_current != nullptr)
+    g_current->keep_namespace(ns);
 }
 
 }  // namespace dpo::jinja

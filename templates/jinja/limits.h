@@ -8,10 +8,15 @@
 // a string or list that would exceed a limit is refused before it is built.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace dpo::jinja {
+
+struct DictData;
 
 struct Limits {
   // The rendered text.
@@ -57,10 +62,20 @@ class RenderBudget {
     return loop_iterations_;
   }
 
+  // Namespaces are the only containers a template can change after making them, so the only
+  // way to a cycle (ns.me = ns) or to a chain deeper than any list (ns.next = namespace(...)).
+  // The budget keeps each one it sees made and empties them all, one by one, when the
+  // rendering ends: nothing leaks and nothing is freed recursively.
+  void keep_namespace(std::shared_ptr<DictData> ns);
+
  private:
+  void release_unreachable_namespaces();
+
   Limits limits_;
   uint64_t work_ = 0;
   uint64_t loop_iterations_ = 0;
+  std::vector<std::shared_ptr<DictData>> namespaces_;
+  size_t prune_at_ = 1024;
   RenderBudget* previous_;
 };
 
@@ -75,6 +90,8 @@ void check_string_growth(uint64_t bytes);
 void check_list_size(uint64_t items);
 // Charges `units` of work to the running rendering (nothing when none is running).
 void charge_work(uint64_t units);
+// Hands a new namespace to the running rendering (see RenderBudget::keep_namespace).
+void keep_namespace(const std::shared_ptr<DictData>& ns);
 // "16 MiB" for 16777216, else the number of bytes.
 std::string byte_size_text(uint64_t bytes);
 

@@ -256,6 +256,7 @@ Value dict_method(const Value& receiver, const std::string& name) {
       bind_arguments(what, args, {});
       Value copy = Value::dict();
       copy.dict_data().entries = receiver.dict_data().entries;
+      copy.dict_data().depth = receiver.dict_data().depth;
       return copy;
     });
   }

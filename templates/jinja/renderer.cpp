@@ -1,6 +1,8 @@
 // The template renderer (see renderer.h).
 #include "templates/jinja/renderer.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "templates/jinja/filters.h"
 #include "templates/jinja/limits.h"
@@ -45,6 +47,15 @@ class Renderer {
  public:
   Renderer(const std::string& origin, std::shared_ptr<Frame> globals, RenderBudget& budget)
       : origin_(origin), frame_(std::move(globals)), budget_(budget) {}
+
+  // A macro defined in a scope is stored in that scope and holds it (a cycle): the scopes the
+  // macros hold are let go when the rendering ends, so that they are freed.
+  ~Renderer() {
+    for (const auto& closure : closures_)
+      closure->reset();
+  }
+  Renderer(const Renderer&) = delete;
+  Renderer& operator=(const Renderer&) = delete;
 
   std::string run(const NodeList& nodes) {
     std::string out;
@@ -256,13 +267,15 @@ class Renderer {
     }
   }
 
+  // `changed_state` is the loop's, held weakly: loop.changed(loop) stores the loop object in it,
+  // which must not keep itself alive.
   static Value make_loop(
       const ValueList& items,
       size_t i,
-      const std::shared_ptr<std::pair<bool, ValueList>>& changed_state) {
-    Value loop = Value::namespace_object();
+      const std::shared_ptr<std::pair<bool, ValueList>>& loop_state) {
+    Value loop = Value::namespace_object(/*read_only=*/true);
     DictData& d = loop.dict_data();
-    d.read_only = true;
+    std::weak_ptr<std::pair<bool, ValueList>> changed_state = loop_state;
     int64_t n = static_cast<int64_t>(items.size());
     int64_t k = static_cast<int64_t>(i);
     auto set = [&](const char* name, Value v) {
@@ -277,22 +290,36 @@ class Renderer {
     set("length", Value::integer(n));
     set("depth", Value::integer(1));
     set("depth0", Value::integer(0));
-    set("previtem", k > 0 ? items[i - 1] : Value::undefined("there is no previous item"));
-    set("nextitem", k + 1 < n ? items[i + 1] : Value::undefined("there is no next item"));
+    Value previous = k > 0 ? items[i - 1] : Value::undefined("there is no previous item");
+    Value next = k + 1 < n ? items[i + 1] : Value::undefined("there is no next item");
+    // Immutable once made: its nesting is that of the items it holds (a loop over a list that
+    // holds the previous loop object chains them).
+    const uint32_t depth = std::max(previous.nesting(), next.nesting()) + 1;
+    const int limit = current_limits().max_render_depth;
+    if (depth > static_cast<uint32_t>(limit)) {
+      throw RenderError(
+          RenderError::Kind::limit,
+          "a value nested deeper than " + std::to_string(limit) + " levels");
+    }
+    d.depth = depth;
+    set("previtem", std::move(previous));
+    set("nextitem", std::move(next));
     set("cycle", Value::function("loop.cycle", [k](const CallArgs& args) {
           if (args.positional.empty())
             throw_type_error("no items for cycling given");
           return args.positional[static_cast<size_t>(k) % args.positional.size()];
         }));
     set("changed", Value::function("loop.changed", [changed_state](const CallArgs& args) {
-          bool differs =
-              !changed_state->first || changed_state->second.size() != args.positional.size();
+          auto state = changed_state.lock();
+          if (!state)  // the loop has ended (the object was kept): nothing to compare with
+            return Value::boolean(true);
+          bool differs = !state->first || state->second.size() != args.positional.size();
           for (size_t j = 0; !differs && j < args.positional.size(); ++j) {
-            differs = !values_equal(changed_state->second[j], args.positional[j]);
+            differs = !values_equal(state->second[j], args.positional[j]);
           }
           if (differs) {
-            changed_state->first = true;
-            changed_state->second = args.positional;
+            state->first = true;
+            state->second = args.positional;
           }
           return Value::boolean(differs);
         }));
@@ -337,10 +364,28 @@ class Renderer {
   }
 
   // ---- macros ----
-  Value make_macro(const Node& node, std::shared_ptr<Frame> closure) {
+  // The scope a macro or caller closes over, held through a handle the renderer can reset.
+  using Closure = std::shared_ptr<std::shared_ptr<Frame>>;
+  Closure keep_closure(std::shared_ptr<Frame> frame) {
+    if (closures_.size() >= prune_closures_at_) {
+      // Handles no macro holds any more (only this list does) are dropped.
+      closures_.erase(
+          std::remove_if(
+              closures_.begin(),
+              closures_.end(),
+              [](const Closure& closure) { return closure.use_count() == 1; }),
+          closures_.end());
+      prune_closures_at_ = std::max<size_t>(1024, 2 * closures_.size());
+    }
+    closures_.push_back(std::make_shared<std::shared_ptr<Frame>>(std::move(frame)));
+    return closures_.back();
+  }
+
+  Value make_macro(const Node& node, std::shared_ptr<Frame> frame) {
     const Node* macro = &node;
+    Closure closure = keep_closure(std::move(frame));
     return Value::function(node.name, [this, macro, closure](const CallArgs& args) {
-      return call_macro(*macro, closure, args, Value());
+      return call_macro(*macro, *closure, args, Value());
     });
   }
 
@@ -425,9 +470,9 @@ class Renderer {
 
   Value render_call_block(const Node& node) {
     const Node* block = &node;
-    std::shared_ptr<Frame> closure = frame_;
+    Closure closure = keep_closure(frame_);
     Value caller = Value::function("caller", [this, block, closure](const CallArgs& args) {
-      return call_macro(*block, closure, args, Value());
+      return call_macro(*block, *closure, args, Value());
     });
     const Expr& call = *node.expr;
     Value callee = eval(*call.args[0]);
@@ -574,6 +619,8 @@ class Renderer {
   const std::string& origin_;
   std::shared_ptr<Frame> frame_;
   RenderBudget& budget_;
+  std::vector<Closure> closures_;
+  size_t prune_closures_at_ = 1024;
   const std::string* output_ = nullptr;  // the rendered text (other strings are captures)
   int depth_ = 0;                        // macro calls
   int render_depth_ = 0;                 // statements and expressions being evaluated

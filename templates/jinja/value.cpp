@@ -1,6 +1,7 @@
 // Template values with Python semantics (see value.h).
 #include "templates/jinja/value.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -30,7 +31,31 @@ const Value* DictData::find(const std::string& key) const {
   return nullptr;
 }
 
+namespace {
+
+// Values nest no deeper than rendering may recurse, so that freeing one cannot exhaust the
+// stack either (a loop can wrap a list in a list a million times).
+uint32_t checked_depth(uint32_t depth) {
+  const int limit = current_limits().max_render_depth;
+  if (depth > static_cast<uint32_t>(limit)) {
+    throw RenderError(
+        RenderError::Kind::limit,
+        "a value nested deeper than " + std::to_string(limit) + " levels");
+  }
+  return depth;
+}
+
+uint32_t list_depth(const ValueList& items) {
+  uint32_t deepest = 0;
+  for (const Value& item : items)
+    deepest = std::max(deepest, item.nesting());
+  return checked_depth(deepest + 1);
+}
+
+}  // namespace
+
 void DictData::set(const Value& key, Value value) {
+  depth = std::max(depth, checked_depth(std::max(key.nesting(), value.nesting()) + 1));
   for (auto& entry : entries) {
     if (values_equal(entry.first, key)) {
       entry.second = std::move(value);
@@ -89,6 +114,7 @@ Value Value::markup(std::string value) {
 
 Value Value::list(ValueList items) {
   Value v;
+  v.depth_ = list_depth(items);
   v.kind_ = ValueKind::list;
   v.list_ = std::make_shared<ValueList>(std::move(items));
   return v;
@@ -113,10 +139,27 @@ Value Value::dict() {
   return v;
 }
 
-Value Value::namespace_object() {
+Value Value::namespace_object(bool read_only) {
   Value v = dict();
   v.kind_ = ValueKind::ns;
+  v.dict_->read_only = read_only;
+  if (!read_only)
+    keep_namespace(v.dict_);
   return v;
+}
+
+uint32_t Value::nesting() const {
+  switch (kind_) {
+    case ValueKind::list:
+    case ValueKind::tuple:
+      return depth_;
+    case ValueKind::dict:
+      return dict_->depth;
+    case ValueKind::ns:
+      return dict_->read_only ? dict_->depth : 1;
+    default:
+      return 0;
+  }
 }
 
 Value Value::function(std::string name, NativeFunction call) {

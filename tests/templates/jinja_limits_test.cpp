@@ -253,6 +253,44 @@ TEST(JinjaLimits, ValuesNestedDeeplyOrInThemselves) {
       "{% set ns = namespace(l=[]) %}{% for i in range(100000) %}{% set ns.l = [ns.l] %}"
       "{% endfor %}{{ ns.l | tojson }}",
       "nested deeper than");
+  // Building such a value is refused as it passes the render depth (a million nested lists
+  // freed at the end of the rendering exhausted the stack), whatever container nests.
+  const std::string million = "{% for i in range(10) %}{% for j in range(99990) %}";
+  const std::string end = "{% endfor %}{% endfor %}";
+  expect_limit(
+      "{% set ns = namespace(l=[]) %}" + million + "{% set ns.l = [ns.l] %}" + end,
+      "a value nested deeper than 2048 levels");
+  expect_limit(
+      "{% set ns = namespace(l=[]) %}" + million + "{% set ns.l = (ns.l,) %}" + end,
+      "a value nested deeper than 2048 levels");
+  expect_limit(
+      "{% set ns = namespace(d={}) %}" + million + "{% set ns.d = {'a': ns.d} %}" + end,
+      "a value nested deeper than 2048 levels");
+  expect_limit(
+      "{% set ns = namespace(d={}) %}" + million + "{% set ns.d = dict(a=ns.d) %}" + end,
+      "a value nested deeper than 2048 levels");
+  expect_limit(
+      "{% set ns = namespace(l=none) %}" + million +
+          "{% for x in [ns.l, 0] %}{% set ns.l = loop %}{% endfor %}" + end,
+      "a value nested deeper than 2048 levels");
+  // Namespaces may chain without limit (each is kept by the rendering and emptied at its
+  // end, so freeing the chain does not recurse), and may hold themselves.
+  EXPECT_EQ(
+      render("{% set ns = namespace(tail=namespace()) %}{% set head = ns.tail %}"
+             "{% for i in range(2) %}{% for j in range(100000) %}{% set n = namespace() %}"
+             "{% set t = ns.tail %}{% set t.next = n %}{% set ns.tail = n %}{% endfor %}"
+             "{% endfor %}{{ head.next is defined }}"),
+      "True");
+  EXPECT_EQ(
+      render("{% set ns = namespace(c=namespace()) %}{% for i in range(2) %}"
+             "{% for j in range(100000) %}{% set ns.c = namespace(x=ns.c) %}{% endfor %}"
+             "{% endfor %}ok"),
+      "ok");
+  EXPECT_EQ(
+      render("{% set ns = namespace() %}{% set ns.me = ns %}{{ ns.me.me is defined }}"), "True");
+  EXPECT_EQ(render("{% for x in [1, 1, 2] %}{{ loop.changed(x) }}{% endfor %}"), "TrueFalseTrue");
+  EXPECT_EQ(
+      render("{% for x in [1] %}{% set k = loop %}{{ loop.changed(k) }}{% endfor %}"), "True");
 }
 
 TEST(JinjaLimits, ArithmeticEdgeCases) {
