@@ -220,6 +220,22 @@ Value f_batch(const Value& input, const CallArgs& args) {
   return Value::sequence(std::move(batches), SequenceFlavor::generator);
 }
 
+// Python's str.center(width): the padding split in two, the odd space on the left when the width
+// is odd (CPython: left = pad / 2 + (pad & width & 1)). The width is checked against the
+// string limit before the padding is made.
+Value f_center(const Value& input, const CallArgs& args) {
+  ValueList a = bind_arguments(filter_name("center"), args, {{"width", Value::integer(80)}});
+  const std::string text = input.to_str();
+  const int64_t width = require_int(a[0], "width");
+  const int64_t length = static_cast<int64_t>(code_point_count(text));
+  if (width <= length)
+    return string_value(text);
+  const uint64_t pad = static_cast<uint64_t>(width - length);
+  check_string_size(text.size() + pad);
+  const uint64_t left = pad / 2 + (pad & static_cast<uint64_t>(width) & 1);
+  return string_value(std::string(left, ' ') + text + std::string(pad - left, ' '));
+}
+
 Value f_capitalize(const Value& input, const CallArgs& args) {
   bind_arguments(filter_name("capitalize"), args, {});
   return string_value(python_capitalize(input.to_str()));
@@ -710,25 +726,45 @@ Value f_unique(const Value& input, const CallArgs& args) {
 
 const std::map<std::string, Filter>& filters() {
   static const std::map<std::string, Filter> table = {
-      {"abs", f_abs},         {"attr", f_attr},
-      {"batch", f_batch},     {"capitalize", f_capitalize},
-      {"count", f_length},    {"d", f_default},
-      {"default", f_default}, {"dictsort", f_dictsort},
-      {"first", f_first},     {"float", f_float},
-      {"format", f_format},   {"indent", f_indent},
-      {"int", f_int},         {"items", f_items},
-      {"join", f_join},       {"last", f_last},
-      {"length", f_length},   {"list", f_list},
-      {"lower", f_lower},     {"map", f_map},
-      {"max", f_max},         {"min", f_min},
-      {"reject", f_reject},   {"rejectattr", f_rejectattr},
-      {"replace", f_replace}, {"reverse", f_reverse},
-      {"round", f_round},     {"safe", f_safe},
-      {"select", f_select},   {"selectattr", f_selectattr},
-      {"sort", f_sort},       {"string", f_string},
-      {"sum", f_sum},         {"title", f_title},
-      {"tojson", f_tojson},   {"trim", f_trim},
-      {"unique", f_unique},   {"upper", f_upper},
+      {"abs", f_abs},
+      {"attr", f_attr},
+      {"batch", f_batch},
+      {"capitalize", f_capitalize},
+      {"center", f_center},
+      {"count", f_length},
+      {"d", f_default},
+      {"default", f_default},
+      {"dictsort", f_dictsort},
+      {"first", f_first},
+      {"float", f_float},
+      {"format", f_format},
+      {"indent", f_indent},
+      {"int", f_int},
+      {"items", f_items},
+      {"join", f_join},
+      {"last", f_last},
+      {"length", f_length},
+      {"list", f_list},
+      {"lower", f_lower},
+      {"map", f_map},
+      {"max", f_max},
+      {"min", f_min},
+      {"reject", f_reject},
+      {"rejectattr", f_rejectattr},
+      {"replace", f_replace},
+      {"reverse", f_reverse},
+      {"round", f_round},
+      {"safe", f_safe},
+      {"select", f_select},
+      {"selectattr", f_selectattr},
+      {"sort", f_sort},
+      {"string", f_string},
+      {"sum", f_sum},
+      {"title", f_title},
+      {"tojson", f_tojson},
+      {"trim", f_trim},
+      {"unique", f_unique},
+      {"upper", f_upper},
   };
   return table;
 }
@@ -914,7 +950,6 @@ bool has_filter(const std::string& name) {
 
 bool is_known_unsupported_filter(const std::string& name) {
   static const char* const names[] = {
-      "center",
       "e",
       "escape",
       "filesizeformat",

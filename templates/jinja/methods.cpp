@@ -97,6 +97,13 @@ Value string_method(const Value& receiver, const std::string& name) {
       const std::string& sep = string_arg(a[0], "sep");
       if (sep.empty())
         throw_type_error("ValueError: empty separator");
+      // The number of parts is known before splitting: refused unbuilt when over the limit.
+      uint64_t parts = 1;
+      for (size_t at = text.find(sep);
+           at != std::string::npos && (maxsplit < 0 || parts <= static_cast<uint64_t>(maxsplit));
+           at = text.find(sep, at + sep.size()))
+        ++parts;
+      check_list_size(parts);
       return string_list(
           from_right ? python_rsplit(text, sep, maxsplit) : python_split(text, sep, maxsplit));
     });

@@ -98,6 +98,13 @@ TEST(JinjaLimits, StringsBuiltByFiltersAndMethods) {
   expect_limit("{{ ('x' * 1000000).replace('x', 'y' * 100) }}", limit);
   expect_limit("{{ ('x' * 1000000) | replace('', 'y' * 100) }}", limit);
   expect_limit("{{ 'abc' | indent(100000000000) }}", limit);
+  expect_limit("{{ 'x' | center(2000000000) }}", "a string of 2000000000 bytes " + limit);
+  // center as Python's str.center: the odd space goes left when the width is odd.
+  EXPECT_EQ(
+      render("[{{ 'ab' | center(5) }}][{{ 'abc' | center(6) }}][{{ 'abc' | center(2) }}]"),
+      "[  ab ][ abc  ][abc]");
+  EXPECT_EQ(render("[{{ 'é' | center(4) }}][{{ 'x' | center(-3) }}]"), "[ é  ][x]");
+  EXPECT_EQ(render("{{ 'a' | center | length }}"), "80");
   expect_limit("{{ ('a\\n' * 1000000) | indent(100) }}", limit);
   expect_limit("{{ ['x' * 10000000, 'y' * 10000000] | join }}", limit);
   expect_limit("{{ (['x' * 10000000] * 2) | join(',') }}", limit);
@@ -122,6 +129,9 @@ TEST(JinjaLimits, ListsBuiltByOperatorsAndFilters) {
   expect_limit("{{ [1] | batch(10000000000, 0) | list }}", limit);
   expect_limit("{{ ('x' * 2000000) | list | length }}", limit);
   expect_limit("{% for c in 'x' * 2000000 %}{% endfor %}", limit);
+  expect_limit("{{ (',' * 2000000).split(',') | length }}", "a list of 2000001 " + limit);
+  expect_limit("{{ (',' * 2000000).rsplit(',') | length }}", limit);
+  EXPECT_EQ(render("{{ (',' * 2000000).split(',', 3) | length }}"), "4");
 }
 
 TEST(JinjaLimits, LoopIterations) {
