@@ -278,7 +278,9 @@ LlamaForCausalLM allocate_model(
   const std::string what = "the model of '" + name + "' (" + std::to_string(parameters) +
                            " parameters, " + gib_text(bytes) + " as " +
                            model_dtype_name(options.dtype().toScalarType()) + ")";
-  const char* hint = "use a smaller model, a machine with more memory, or --dtype bf16";
+  const char* hint =
+      "use a smaller model (or a smaller --dtype where the command has one) or a machine with more "
+      "memory";
   struct sysinfo info {};
   if (options.device().is_cpu() && ::sysinfo(&info) == 0) {
     // Larger than RAM + swap: every page could never be touched; refused before the allocator
