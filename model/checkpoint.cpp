@@ -3,11 +3,15 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
+#include <cstdio>
 #include <filesystem>
 #include <map>
+#include <new>
 #include <set>
 
 #include "core/atomic_file.h"
@@ -77,39 +81,174 @@ std::string model_dtype_name(at::ScalarType type) {
   }
 }
 
-void load_weights(LlamaForCausalLMImpl& model, const std::string& folder) {
-  SafeTensorsCheckpoint checkpoint(folder);
+namespace {
+
+// "model.layers.12.mlp..." -> 12; -1 for other names (and absurd indices).
+int64_t layer_index(const std::string& name) {
+  static const std::string kPrefix = "model.layers.";
+  if (name.compare(0, kPrefix.size(), kPrefix) != 0)
+    return -1;
+  size_t end = kPrefix.size();
+  while (end < name.size() && std::isdigit(static_cast<unsigned char>(name[end])))
+    ++end;
+  if (end == kPrefix.size() || end - kPrefix.size() > 9 || end >= name.size() || name[end] != '.')
+    return -1;
+  return std::stoll(name.substr(kPrefix.size(), end - kPrefix.size()));
+}
+
+// Copies the checked tensors into the model's parameters.
+void copy_weights(
+    LlamaForCausalLMImpl& model,
+    const SafeTensorsCheckpoint& checkpoint,
+    const std::string& folder) {
   auto params = model.named_parameters(/*recurse=*/true);
-  std::vector<std::string> missing, unexpected, wrong;
-  std::vector<std::string> tied_extra;
+  at::NoGradGuard no_grad;
+  for (auto& item : params)
+    item.value().copy_(checkpoint.tensor(item.key()));
+  if (model.config().tie_word_embeddings && checkpoint.contains("lm_head.weight")) {
+    // transformers ignores lm_head.weight when the embeddings are tied; dpo does too, but only
+    // when it is the same matrix (otherwise the config's tie_word_embeddings is wrong).
+    at::Tensor head = checkpoint.tensor("lm_head.weight").to(at::kFloat);
+    at::Tensor embed = model.model->embed_tokens->weight.detach().to(at::kCPU, at::kFloat);
+    if (head.sizes() != embed.sizes() || !at::equal(head, embed)) {
+      throw CheckpointError(
+          "'" + folder +
+              "' has an lm_head.weight different from the embeddings, but config.json "
+              "says tie_word_embeddings: true",
+          "set tie_word_embeddings to false in config.json if the head is separate");
+    }
+  }
+}
+
+std::string gib_text(double bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f GiB", bytes / (1024.0 * 1024.0 * 1024.0));
+  return text;
+}
+
+}  // namespace
+
+void check_checkpoint_matches(
+    const ModelConfig& config,
+    const std::string& config_name,
+    const SafeTensorsCheckpoint& checkpoint,
+    const std::string& folder) {
+  const std::string hint =
+      "the checkpoint and its config.json do not belong together (or the architecture is not "
+      "the one config.json names); re-export the model";
+  const std::string held_in = checkpoint.sharded()
+                                  ? "the shards of '" + folder + "/model.safetensors.index.json'"
+                                  : "'" + folder + "/model.safetensors'";
+  auto key_mismatch = [&](const std::string& key, int64_t value, const std::string& held) {
+    throw CheckpointError(
+        "config '" + config_name + "': key '" + key + "' = " + std::to_string(value) + ", but " +
+            held_in + " " + held,
+        hint);
+  };
+  auto held_shape = [&](const std::string& name, size_t dims) -> const std::vector<int64_t>* {
+    if (!checkpoint.contains(name) || checkpoint.info(name).shape.size() != dims)
+      return nullptr;
+    return &checkpoint.info(name).shape;
+  };
+
+  // 1. Mismatches one config key explains, named by that key.
+  std::set<int64_t> layers;
   for (const std::string& name : checkpoint.names()) {
-    const at::Tensor* param = params.find(name);
-    if (param == nullptr) {
+    int64_t index = layer_index(name);
+    if (index >= 0)
+      layers.insert(index);
+  }
+  const int64_t held_layers = static_cast<int64_t>(layers.size());
+  if (held_layers != config.num_hidden_layers &&
+      (layers.empty() || *layers.rbegin() == held_layers - 1)) {
+    key_mismatch(
+        "num_hidden_layers",
+        config.num_hidden_layers,
+        layers.empty() ? "holds no decoder layer (model.layers.N.*)"
+                       : "holds " + std::to_string(held_layers) + " layers (model.layers.0 to " +
+                             "model.layers." + std::to_string(held_layers - 1) + ")");
+  }
+  const std::string embed = "model.embed_tokens.weight";
+  if (const auto* shape = held_shape(embed, 2)) {
+    const std::string held = "holds " + embed + " " + shape_text(*shape);
+    if ((*shape)[0] != config.vocab_size)
+      key_mismatch("vocab_size", config.vocab_size, held);
+    if ((*shape)[1] != config.hidden_size)
+      key_mismatch("hidden_size", config.hidden_size, held);
+  }
+  const std::string gate = "model.layers.0.mlp.gate_proj.weight";
+  if (const auto* shape = held_shape(gate, 2)) {
+    if ((*shape)[0] != config.intermediate_size) {
+      key_mismatch(
+          "intermediate_size",
+          config.intermediate_size,
+          "holds " + gate + " " + shape_text(*shape));
+    }
+  }
+  const std::string q_proj = "model.layers.0.self_attn.q_proj.weight";
+  if (const auto* shape = held_shape(q_proj, 2)) {
+    if ((*shape)[0] != config.num_attention_heads * config.head_dim) {
+      key_mismatch(
+          "num_attention_heads",
+          config.num_attention_heads,
+          "holds " + q_proj + " " + shape_text(*shape) + " (the config needs " +
+              std::to_string(config.num_attention_heads * config.head_dim) +
+              " rows: heads x head_dim " + std::to_string(config.head_dim) + ")");
+    }
+  }
+  const std::string k_proj = "model.layers.0.self_attn.k_proj.weight";
+  if (const auto* shape = held_shape(k_proj, 2)) {
+    if ((*shape)[0] != config.num_key_value_heads * config.head_dim) {
+      key_mismatch(
+          "num_key_value_heads",
+          config.num_key_value_heads,
+          "holds " + k_proj + " " + shape_text(*shape) + " (the config needs " +
+              std::to_string(config.num_key_value_heads * config.head_dim) +
+              " rows: key/value heads x head_dim " + std::to_string(config.head_dim) + ")");
+    }
+  }
+  if (!config.tie_word_embeddings && !checkpoint.contains("lm_head.weight") &&
+      checkpoint.contains(embed)) {
+    throw CheckpointError(
+        "config '" + config_name + "': key 'tie_word_embeddings' is false, but " + held_in +
+            " holds no lm_head.weight",
+        "set tie_word_embeddings to true in config.json if the head shares the embeddings");
+  }
+
+  // 2. Everything else, listed by tensor.
+  std::map<std::string, std::vector<int64_t>> expected;
+  for (TensorSpec& spec : model_tensor_specs(config))
+    expected.emplace(std::move(spec.name), std::move(spec.shape));
+  std::vector<std::string> missing, unexpected, wrong;
+  for (const std::string& name : checkpoint.names()) {
+    auto it = expected.find(name);
+    if (it == expected.end()) {
       if (ends_with(name, "rotary_emb.inv_freq"))
         continue;  // a buffer old transformers saved
-      if (name == "lm_head.weight" && model.config().tie_word_embeddings) {
-        tied_extra.push_back(name);
+      if (name == "lm_head.weight" && config.tie_word_embeddings) {
+        const SafeTensorInfo& info = checkpoint.info(name);
+        if (info.shape == std::vector<int64_t>{config.vocab_size, config.hidden_size})
+          continue;  // compared with the embeddings once loaded
+        wrong.push_back(
+            name + " " + shape_text(info.shape) + " (config needs " +
+            shape_text(std::vector<int64_t>{config.vocab_size, config.hidden_size}) + ")");
         continue;
       }
       unexpected.push_back(name);
       continue;
     }
     const SafeTensorInfo& info = checkpoint.info(name);
-    if (info.shape != param->sizes().vec()) {
+    if (info.shape != it->second) {
       wrong.push_back(
-          name + " " + shape_text(info.shape) + " (config needs " + shape_text(param->sizes()) +
-          ")");
+          name + " " + shape_text(info.shape) + " (config needs " + shape_text(it->second) + ")");
     } else if (info.dtype == SafeDType::I64 || info.dtype == SafeDType::I32) {
       wrong.push_back(name + " of integer type " + safe_dtype_name(info.dtype));
     }
   }
-  for (const auto& item : params) {
-    if (!checkpoint.contains(item.key()))
-      missing.push_back(item.key());
+  for (const auto& item : expected) {
+    if (!checkpoint.contains(item.first))
+      missing.push_back(item.first);
   }
-  const std::string hint =
-      "the checkpoint and its config.json do not belong together (or the architecture is not "
-      "the one config.json names); re-export the model";
   if (!missing.empty()) {
     throw CheckpointError(
         "'" + folder + "' lacks tensors the config needs: " + join_names(missing), hint);
@@ -122,29 +261,60 @@ void load_weights(LlamaForCausalLMImpl& model, const std::string& folder) {
     throw CheckpointError(
         "'" + folder + "' has tensors of the wrong shape or type: " + join_names(wrong), hint);
   }
-  at::NoGradGuard no_grad;
-  for (auto& item : params)
-    item.value().copy_(checkpoint.tensor(item.key()));
-  for (const std::string& name : tied_extra) {
-    // transformers ignores lm_head.weight when the embeddings are tied; dpo does too, but only
-    // when it is the same matrix (otherwise the config's tie_word_embeddings is wrong).
-    at::Tensor head = checkpoint.tensor(name).to(at::kFloat);
-    at::Tensor embed = model.model->embed_tokens->weight.detach().to(at::kCPU, at::kFloat);
-    if (head.sizes() != embed.sizes() || !at::equal(head, embed)) {
-      throw CheckpointError(
-          "'" + folder +
-              "' has an lm_head.weight different from the embeddings, but config.json "
-              "says tie_word_embeddings: true",
-          "set tie_word_embeddings to false in config.json if the head is separate");
+}
+
+void load_weights(LlamaForCausalLMImpl& model, const std::string& folder) {
+  SafeTensorsCheckpoint checkpoint(folder);
+  check_checkpoint_matches(model.config(), folder + "/config.json", checkpoint, folder);
+  copy_weights(model, checkpoint, folder);
+}
+
+LlamaForCausalLM allocate_model(
+    const ModelConfig& config, const at::TensorOptions& options, const std::string& name) {
+  validate_model_config(config, name);
+  const int64_t parameters = config.num_parameters();  // < 2^51 within the size limits
+  const double bytes = static_cast<double>(parameters) *
+                       static_cast<double>(c10::elementSize(options.dtype().toScalarType()));
+  const std::string what = "the model of '" + name + "' (" + std::to_string(parameters) +
+                           " parameters, " + gib_text(bytes) + " as " +
+                           model_dtype_name(options.dtype().toScalarType()) + ")";
+  const char* hint =
+      "use a smaller model (or a smaller --dtype where the command has one) or a machine with more "
+      "memory";
+  struct sysinfo info {};
+  if (options.device().is_cpu() && ::sysinfo(&info) == 0) {
+    // Larger than RAM + swap: every page could never be touched; refused before the allocator
+    // (which may overcommit) hands out memory the kernel then kills the process for.
+    const double memory = (static_cast<double>(info.totalram) + info.totalswap) * info.mem_unit;
+    if (bytes > memory) {
+      throw ConfigError(
+          what + " does not fit in this machine's memory (" + gib_text(memory) +
+              " of RAM and swap)",
+          hint);
     }
+  }
+  try {
+    return LlamaForCausalLM(config, options);
+  } catch (const c10::Error& e) {
+    throw ConfigError(
+        "cannot allocate " + what + " on " + options.device().str() + ": " +
+            e.what_without_backtrace(),
+        hint);
+  } catch (const std::bad_alloc&) {
+    throw ConfigError(
+        "cannot allocate " + what + " on " + options.device().str() + ": out of memory", hint);
   }
 }
 
 LoadedModel load_pretrained(const std::string& folder, at::ScalarType dtype, at::Device device) {
   LoadedModel out;
-  out.config = read_model_config(folder + "/config.json");
-  out.model = LlamaForCausalLM(out.config, at::TensorOptions().dtype(dtype).device(device));
-  load_weights(*out.model, folder);
+  const std::string config_path = folder + "/config.json";
+  out.config = read_model_config(config_path);
+  // Headers only (the files are mapped, not read): the shapes are checked before allocating.
+  SafeTensorsCheckpoint checkpoint(folder);
+  check_checkpoint_matches(out.config, config_path, checkpoint, folder);
+  out.model = allocate_model(out.config, at::TensorOptions().dtype(dtype).device(device), folder);
+  copy_weights(*out.model, checkpoint, folder);
   DPO_LOG_INFO(
       "model",
       "loaded %s (%s, %lld parameters) as %s on %s",

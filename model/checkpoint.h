@@ -26,12 +26,35 @@ struct LoadedModel {
   LlamaForCausalLM model{nullptr};
 };
 
-// Loads `folder` (config.json + model.safetensors or model.safetensors.index.json).
+class SafeTensorsCheckpoint;
+
+// Loads `folder` (config.json + model.safetensors or model.safetensors.index.json). Nothing is
+// allocated before config.json is within the size limits (model_config.h) and every tensor the
+// config implies is in the safetensors headers with its shape (check_checkpoint_matches).
 LoadedModel load_pretrained(const std::string& folder, at::ScalarType dtype, at::Device device);
 
 // Copies the checkpoint's tensors into `model`'s parameters (see the checks above).
 // `folder` names the checkpoint in messages.
 void load_weights(LlamaForCausalLMImpl& model, const std::string& folder);
+
+// Checks the tensors of `checkpoint` (read from its headers only; nothing is allocated) against
+// those `config` implies (model_tensor_specs). A mismatch that one config key explains (layer
+// count, vocabulary, hidden or intermediate size, heads, tied head) is a CheckpointError naming
+// the key, its value and what the checkpoint holds, e.g. "config 'm/config.json': key
+// 'num_hidden_layers' = 8, but 'm/model.safetensors' holds 4 layers"; otherwise the missing,
+// unexpected and misshapen tensors are listed. `config_name` and `folder` are for messages.
+void check_checkpoint_matches(
+    const ModelConfig& config,
+    const std::string& config_name,
+    const SafeTensorsCheckpoint& checkpoint,
+    const std::string& folder);
+
+// Builds the model's (uninitialised) parameters. On the CPU, a model larger than the machine's
+// memory (RAM + swap) is refused before allocating; an allocation that fails anyway (LibTorch's
+// c10::Error, std::bad_alloc, CUDA out of memory) is a ConfigError naming `name`, the parameter
+// count and the bytes asked for.
+LlamaForCausalLM allocate_model(
+    const ModelConfig& config, const at::TensorOptions& options, const std::string& name);
 
 // The tokenizer files copied from a source folder when saving, when present there.
 const std::vector<std::string>& tokenizer_file_names();

@@ -3,7 +3,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <climits>
 #include <cmath>
+#include <utility>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -40,6 +42,9 @@ struct Reader {
   int64_t integer(const json& v, const std::string& key) const {
     if (!v.is_number_integer())
       fail(key, "must be an integer, got " + v.dump());
+    // Above INT64_MAX, get<int64_t>() would wrap to a negative number.
+    if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+      fail(key, "= " + v.dump() + " is too large");
     return v.get<int64_t>();
   }
   int64_t positive(const std::string& key) const {
@@ -307,13 +312,30 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
 }
 
 void validate_model_config(const ModelConfig& c, const std::string& name) {
-  auto fail = [&](const std::string& key, const std::string& what) {
-    throw ConfigError("config '" + name + "': key '" + key + "' " + what);
+  auto fail = [&](const std::string& key, const std::string& what, const std::string& hint = "") {
+    throw ConfigError("config '" + name + "': key '" + key + "' " + what, hint);
   };
-  if (c.hidden_size <= 0 || c.intermediate_size <= 0 || c.num_hidden_layers <= 0 ||
-      c.num_attention_heads <= 0 || c.num_key_value_heads <= 0 || c.vocab_size <= 0 ||
-      c.head_dim <= 0) {
-    fail("hidden_size", "and the other sizes must be positive");
+  // Every size is bounded before any product of sizes is formed or allocated.
+  const std::pair<const char*, std::pair<int64_t, int64_t>> sizes[] = {
+      {"vocab_size", {c.vocab_size, kMaxVocabSize}},
+      {"hidden_size", {c.hidden_size, kMaxHiddenSize}},
+      {"intermediate_size", {c.intermediate_size, kMaxIntermediateSize}},
+      {"num_hidden_layers", {c.num_hidden_layers, kMaxHiddenLayers}},
+      {"num_attention_heads", {c.num_attention_heads, kMaxAttentionHeads}},
+      {"num_key_value_heads", {c.num_key_value_heads, kMaxAttentionHeads}},
+      {"head_dim", {c.head_dim, kMaxHeadDim}},
+      {"max_position_embeddings", {c.max_position_embeddings, kMaxPositionEmbeddings}}};
+  for (const auto& [key, value_and_limit] : sizes) {
+    const auto [value, limit] = value_and_limit;
+    if (value <= 0)
+      fail(key, "must be positive, got " + std::to_string(value));
+    if (value > limit) {
+      fail(
+          key,
+          "= " + std::to_string(value) + " is above dpo's limit of " + std::to_string(limit),
+          "no released model comes near it: the file is corrupted or not a model's config.json "
+          "(limits: docs/model.md)");
+    }
   }
   if (c.num_attention_heads % c.num_key_value_heads != 0) {
     fail(
@@ -331,6 +353,35 @@ void validate_model_config(const ModelConfig& c, const std::string& name) {
     if (id >= c.vocab_size)
       fail("eos_token_id", "is not below vocab_size");
   }
+}
+
+std::vector<TensorSpec> model_tensor_specs(const ModelConfig& c) {
+  // The order and names of LlamaForCausalLMImpl's register_parameter calls (model/llama.cpp).
+  std::vector<TensorSpec> specs;
+  const int64_t h = c.hidden_size, q = c.num_attention_heads * c.head_dim,
+                kv = c.num_key_value_heads * c.head_dim, ff = c.intermediate_size;
+  specs.push_back({"model.embed_tokens.weight", {c.vocab_size, h}});
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const std::string layer = "model.layers." + std::to_string(i) + ".";
+    auto linear = [&](const std::string& name, int64_t in, int64_t out, bool bias) {
+      specs.push_back({layer + name + ".weight", {out, in}});
+      if (bias)
+        specs.push_back({layer + name + ".bias", {out}});
+    };
+    linear("self_attn.q_proj", h, q, c.qkv_bias());
+    linear("self_attn.k_proj", h, kv, c.qkv_bias());
+    linear("self_attn.v_proj", h, kv, c.qkv_bias());
+    linear("self_attn.o_proj", q, h, c.o_proj_bias());
+    linear("mlp.gate_proj", h, ff, false);
+    linear("mlp.up_proj", h, ff, false);
+    linear("mlp.down_proj", ff, h, false);
+    specs.push_back({layer + "input_layernorm.weight", {h}});
+    specs.push_back({layer + "post_attention_layernorm.weight", {h}});
+  }
+  specs.push_back({"model.norm.weight", {h}});
+  if (!c.tie_word_embeddings)
+    specs.push_back({"lm_head.weight", {c.vocab_size, h}});
+  return specs;
 }
 
 void check_tokenizer_fits(const ModelConfig& c, int64_t tokenizer_vocab, const std::string& name) {

@@ -17,6 +17,18 @@
 
 namespace dpo {
 
+// Upper bounds on the sizes a config.json may declare, checked before anything is allocated
+// (docs/model.md). Generous: the largest released Llama-family models stay far below each
+// (Llama 3.1 405B: hidden 16384, intermediate 53248, 126 layers, 128 heads, vocab 128256), so
+// a value above one is a corrupted or hostile file, not a model.
+constexpr int64_t kMaxVocabSize = int64_t{1} << 22;           // 4,194,304 tokens
+constexpr int64_t kMaxHiddenSize = int64_t{1} << 16;          // 65,536
+constexpr int64_t kMaxIntermediateSize = int64_t{1} << 20;    // 1,048,576
+constexpr int64_t kMaxHiddenLayers = 1024;                    //
+constexpr int64_t kMaxAttentionHeads = 1024;                  // also key/value heads
+constexpr int64_t kMaxHeadDim = 4096;                         //
+constexpr int64_t kMaxPositionEmbeddings = int64_t{1} << 24;  // 16,777,216 positions
+
 struct RopeScaling {
   std::string type = "default";  // "default" (none), "linear" or "llama3"
   double factor = 1.0;
@@ -67,11 +79,21 @@ struct ModelConfig {
 ModelConfig parse_model_config(const std::string& json_text, const std::string& name);
 // Reads `path`; throws IoError or ConfigError.
 ModelConfig read_model_config(const std::string& path);
-// Throws ConfigError (naming `name` and the key) when sizes are inconsistent.
+// Throws ConfigError (naming `name` and the key) when sizes are not positive, above the limits
+// above, or inconsistent.
 void validate_model_config(const ModelConfig& config, const std::string& name);
 // Throws ConfigError when the tokenizer has more tokens than the model's vocabulary.
 void check_tokenizer_fits(
     const ModelConfig& config, int64_t tokenizer_vocab, const std::string& name);
+
+// One parameter of LlamaForCausalLM: its Hugging Face name and shape.
+struct TensorSpec {
+  std::string name;
+  std::vector<int64_t> shape;
+};
+// The parameters a LlamaForCausalLM built from `config` registers, in registration order, computed
+// without allocating anything (what a checkpoint's headers are checked against).
+std::vector<TensorSpec> model_tensor_specs(const ModelConfig& config);
 
 // config.json text with Hugging Face's keys (transformers loads it).
 std::string model_config_to_json(const ModelConfig& config);

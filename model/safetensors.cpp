@@ -144,11 +144,31 @@ SafeTensorsCheckpoint::SafeTensorsCheckpoint(const std::string& folder) {
   if (::stat(index_path.c_str(), &st) == 0) {
     sharded_ = true;
     const std::string text = read_file(index_path, "checkpoint index");
-    nlohmann::json index = nlohmann::json::parse(text, nullptr, false);
+    // nlohmann keeps the last of two equal keys; a tensor named twice in the weight_map must
+    // be refused, so the keys of the top-level "weight_map" object are collected as parsed.
+    std::string top_key, duplicate;
+    std::set<std::string> mapped;
+    auto watch_keys = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& value) {
+      if (event == nlohmann::json::parse_event_t::key && value.is_string()) {
+        if (depth == 1)
+          top_key = value.get<std::string>();
+        else if (
+            depth == 2 && top_key == "weight_map" &&
+            !mapped.insert(value.get<std::string>()).second && duplicate.empty())
+          duplicate = value.get<std::string>();
+      }
+      return true;
+    };
+    nlohmann::json index = nlohmann::json::parse(text, watch_keys, false);
     const char* hint = "the index must be {\"metadata\": {...}, \"weight_map\": {tensor: file}}";
     if (index.is_discarded() || !index.is_object() || !index.contains("weight_map") ||
         !index["weight_map"].is_object()) {
       throw CheckpointError("'" + index_path + "' is not a valid safetensors index", hint);
+    }
+    if (!duplicate.empty()) {
+      throw CheckpointError(
+          "'" + index_path + "': weight_map names tensor '" + duplicate + "' twice",
+          "the index is corrupted; re-download the checkpoint");
     }
     std::map<std::string, std::string> weight_map;
     std::map<std::string, SafeTensorsFile*> shards;
@@ -176,6 +196,19 @@ SafeTensorsCheckpoint::SafeTensorsCheckpoint(const std::string& folder) {
             "the shards and the index do not belong together; re-download the checkpoint");
       }
       where_[tensor] = shards[file];
+    }
+    // A tensor held by two shards is named as such, whichever of them the index points to.
+    std::map<std::string, std::string> holder;  // tensor -> the shard holding it
+    for (const auto& [file, shard] : shards) {
+      for (const std::string& tensor : shard->names()) {
+        auto [seen, first] = holder.emplace(tensor, shard->path());
+        if (!first) {
+          throw CheckpointError(
+              "tensor '" + tensor + "' is in two shards: '" + seen->second + "' and '" +
+                  shard->path() + "'",
+              "the shards and the index do not belong together; re-download the checkpoint");
+        }
+      }
     }
     for (const auto& [file, shard] : shards) {
       for (const std::string& tensor : shard->names()) {

@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -38,6 +39,7 @@ ModelConfig import_llama2c(const Llama2cImportOptions& options) {
   std::unique_ptr<FILE, FileCloser> in(std::fopen(path.c_str(), "rb"));
   if (!in)
     throw IoError(errno_message("cannot open '" + path + "'", errno));
+  // ftell is -1 for what cannot seek (a pipe, a directory): refused as too short below.
   std::fseek(in.get(), 0, SEEK_END);
   const int64_t file_size = std::ftell(in.get());
   std::fseek(in.get(), 0, SEEK_SET);
@@ -71,16 +73,21 @@ ModelConfig import_llama2c(const Llama2cImportOptions& options) {
         "is this a llama2.c model.bin (export version 0)?");
   }
   const int64_t head_size = dim / heads, kv_dim = kv_heads * head_size;
-  // Expected size, in floats (each term < 2^62 given the limits above).
-  const int64_t floats =
-      vocab * dim +
-      layers * (2 * dim + dim * dim + 2 * dim * kv_dim + dim * dim + 3 * dim * hidden) + dim +
-      seq_len * head_size + (shared ? 0 : vocab * dim);
-  const int64_t expected = static_cast<int64_t>(sizeof header) + 4 * floats;
-  if (file_size != expected) {
+  // Expected size, in floats: up to ~2^63 within the limits above, so computed in 128 bits
+  // (a crafted header must not wrap around to the size of a small file).
+  using Wide = __int128;
+  const Wide floats = Wide{vocab} * dim +
+                      Wide{layers} * (Wide{2} * dim + Wide{dim} * dim + Wide{2} * dim * kv_dim +
+                                      Wide{dim} * dim + Wide{3} * dim * hidden) +
+                      dim + Wide{seq_len} * head_size + (shared ? Wide{0} : Wide{vocab} * dim);
+  const Wide expected = Wide{sizeof header} + 4 * floats;
+  if (Wide{file_size} != expected) {
+    const std::string needs = expected > Wide{INT64_MAX}
+                                  ? "more than 2^63"
+                                  : std::to_string(static_cast<int64_t>(expected));
     throw CheckpointError(
         "'" + path + "' has " + std::to_string(file_size) + " bytes, but its header (" + sizes +
-            ") needs " + std::to_string(expected),
+            ") needs " + needs,
         "the file is truncated or not a llama2.c export version 0");
   }
 
@@ -133,7 +140,7 @@ ModelConfig import_llama2c(const Llama2cImportOptions& options) {
     save.write_files["generation_config.json"] = generation.dump(2) + "\n";
   }
 
-  LlamaForCausalLM model(config, at::TensorOptions().dtype(at::kFloat));
+  LlamaForCausalLM model = allocate_model(config, at::TensorOptions().dtype(at::kFloat), path);
   auto read = [&](std::vector<int64_t> shape) {
     at::Tensor t = at::empty(shape, at::kFloat);
     if (std::fread(t.data_ptr(), 4, t.numel(), in.get()) != static_cast<size_t>(t.numel())) {

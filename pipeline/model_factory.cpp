@@ -57,7 +57,10 @@ InitModelResult init_model_folder(const InitModelOptions& options) {
   tokenizer_options.model_max_length = result.config.max_position_embeddings;
   write_tokenizer_folder(staging, options.tokenizer_path, tokenizer_options);
 
-  LlamaForCausalLM model(result.config, at::TensorOptions().dtype(at::kFloat).device(at::kCPU));
+  LlamaForCausalLM model = allocate_model(
+      result.config,
+      at::TensorOptions().dtype(at::kFloat).device(at::kCPU),
+      options.preset.empty() ? options.config_path : options.preset);
   init_random_weights(*model, options.seed);
   SaveOptions save;
   save.tokenizer_source = staging;

@@ -34,6 +34,30 @@ enum class ExprKind {
 };
 
 struct Expr {
+  Expr() = default;
+  Expr(const Expr&) = delete;
+  Expr& operator=(const Expr&) = delete;
+  // Iterative: a long operator chain (a + a + ... + a) is a deep tree, and destroying it
+  // recursively could exhaust the stack before the parser reports it as too deep.
+  ~Expr() {
+    std::vector<ExprPtr> pending;
+    auto take_children = [&pending](Expr& expr) {
+      for (ExprPtr& arg : expr.args)
+        pending.push_back(std::move(arg));
+      for (auto& kwarg : expr.kwargs)
+        pending.push_back(std::move(kwarg.second));
+      expr.args.clear();
+      expr.kwargs.clear();
+    };
+    take_children(*this);
+    while (!pending.empty()) {
+      ExprPtr expr = std::move(pending.back());
+      pending.pop_back();
+      if (expr)
+        take_children(*expr);
+    }
+  }
+
   ExprKind kind = ExprKind::literal;
   Position position;
   Value value;       // literal

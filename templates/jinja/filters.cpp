@@ -9,6 +9,7 @@
 #include <map>
 
 #include "templates/jinja/json_format.h"
+#include "templates/jinja/limits.h"
 #include "templates/jinja/operations.h"
 #include "templates/jinja/unicode.h"
 
@@ -199,6 +200,8 @@ Value f_batch(const Value& input, const CallArgs& args) {
   int64_t count = require_int(a[0], "linecount");
   if (count <= 0)
     throw_type_error("batch size must be positive");
+  if (!a[1].is_none())
+    check_list_size(static_cast<uint64_t>(count));  // the last batch is filled up to count
   ValueList batches, current;
   for (const Value& item : iterate(input)) {
     current.push_back(item);
@@ -215,6 +218,22 @@ Value f_batch(const Value& input, const CallArgs& args) {
     batches.push_back(Value::list(std::move(current)));
   }
   return Value::sequence(std::move(batches), SequenceFlavor::generator);
+}
+
+// Python's str.center(width): the padding split in two, the odd space on the left when the width
+// is odd (CPython: left = pad / 2 + (pad & width & 1)). The width is checked against the
+// string limit before the padding is made.
+Value f_center(const Value& input, const CallArgs& args) {
+  ValueList a = bind_arguments(filter_name("center"), args, {{"width", Value::integer(80)}});
+  const std::string text = input.to_str();
+  const int64_t width = require_int(a[0], "width");
+  const int64_t length = static_cast<int64_t>(code_point_count(text));
+  if (width <= length)
+    return string_value(text);
+  const uint64_t pad = static_cast<uint64_t>(width - length);
+  check_string_size(text.size() + pad);
+  const uint64_t left = pad / 2 + (pad & static_cast<uint64_t>(width) & 1);
+  return string_value(std::string(left, ' ') + text + std::string(pad - left, ' '));
 }
 
 Value f_capitalize(const Value& input, const CallArgs& args) {
@@ -319,9 +338,14 @@ Value f_indent(const Value& input, const CallArgs& args) {
     indention = a[0].str();
   } else {
     int64_t width = require_int(a[0], "indent width");
+    check_string_size(static_cast<uint64_t>(std::max<int64_t>(width, 0)));
     indention = std::string(static_cast<size_t>(std::max<int64_t>(width, 0)), ' ');
   }
   std::vector<std::string> lines = python_splitlines(input.str() + "\n");
+  // Every line may get the indentation: the size is known before anything is built.
+  const unsigned __int128 size =
+      input.str().size() + static_cast<unsigned __int128>(lines.size() + 1) * indention.size();
+  check_string_size(size > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(size));
   std::string out;
   if (a[2].truthy()) {
     for (size_t i = 0; i < lines.size(); ++i) {
@@ -394,7 +418,9 @@ Value f_join(const Value& input, const CallArgs& args) {
       out += separator;
     first = false;
     out += a[1].is_none() ? item.to_str() : lookup_attribute_path(item, a[1]).to_str();
+    check_string_growth(out.size());
   }
+  check_string_size(out.size());
   return string_value(std::move(out));
 }
 
@@ -652,8 +678,9 @@ Value f_tojson(const Value& input, const CallArgs& args) {
   if (a[1].is_string()) {
     options.indent = a[1].str();
   } else if (!a[1].is_none()) {
-    options.indent =
-        std::string(static_cast<size_t>(std::max<int64_t>(require_int(a[1], "indent"), 0)), ' ');
+    const int64_t width = std::max<int64_t>(require_int(a[1], "indent"), 0);
+    check_string_size(static_cast<uint64_t>(width));
+    options.indent = std::string(static_cast<size_t>(width), ' ');
   }
   if (!a[2].is_none()) {
     if (!a[2].is_sequence() || a[2].items().size() != 2 || !a[2].items()[0].is_string() ||
@@ -684,6 +711,7 @@ Value f_unique(const Value& input, const CallArgs& args) {
     Value key = sort_key(item, a[1], a[0].truthy());
     require_hashable(key);
     bool duplicate = false;
+    charge_work(seen.size());  // quadratic: a long list must not run unbounded
     for (const Value& s : seen) {
       if (values_equal(s, key))
         duplicate = true;
@@ -698,25 +726,45 @@ Value f_unique(const Value& input, const CallArgs& args) {
 
 const std::map<std::string, Filter>& filters() {
   static const std::map<std::string, Filter> table = {
-      {"abs", f_abs},         {"attr", f_attr},
-      {"batch", f_batch},     {"capitalize", f_capitalize},
-      {"count", f_length},    {"d", f_default},
-      {"default", f_default}, {"dictsort", f_dictsort},
-      {"first", f_first},     {"float", f_float},
-      {"format", f_format},   {"indent", f_indent},
-      {"int", f_int},         {"items", f_items},
-      {"join", f_join},       {"last", f_last},
-      {"length", f_length},   {"list", f_list},
-      {"lower", f_lower},     {"map", f_map},
-      {"max", f_max},         {"min", f_min},
-      {"reject", f_reject},   {"rejectattr", f_rejectattr},
-      {"replace", f_replace}, {"reverse", f_reverse},
-      {"round", f_round},     {"safe", f_safe},
-      {"select", f_select},   {"selectattr", f_selectattr},
-      {"sort", f_sort},       {"string", f_string},
-      {"sum", f_sum},         {"title", f_title},
-      {"tojson", f_tojson},   {"trim", f_trim},
-      {"unique", f_unique},   {"upper", f_upper},
+      {"abs", f_abs},
+      {"attr", f_attr},
+      {"batch", f_batch},
+      {"capitalize", f_capitalize},
+      {"center", f_center},
+      {"count", f_length},
+      {"d", f_default},
+      {"default", f_default},
+      {"dictsort", f_dictsort},
+      {"first", f_first},
+      {"float", f_float},
+      {"format", f_format},
+      {"indent", f_indent},
+      {"int", f_int},
+      {"items", f_items},
+      {"join", f_join},
+      {"last", f_last},
+      {"length", f_length},
+      {"list", f_list},
+      {"lower", f_lower},
+      {"map", f_map},
+      {"max", f_max},
+      {"min", f_min},
+      {"reject", f_reject},
+      {"rejectattr", f_rejectattr},
+      {"replace", f_replace},
+      {"reverse", f_reverse},
+      {"round", f_round},
+      {"safe", f_safe},
+      {"select", f_select},
+      {"selectattr", f_selectattr},
+      {"sort", f_sort},
+      {"string", f_string},
+      {"sum", f_sum},
+      {"title", f_title},
+      {"tojson", f_tojson},
+      {"trim", f_trim},
+      {"unique", f_unique},
+      {"upper", f_upper},
   };
   return table;
 }
@@ -902,7 +950,6 @@ bool has_filter(const std::string& name) {
 
 bool is_known_unsupported_filter(const std::string& name) {
   static const char* const names[] = {
-      "center",
       "e",
       "escape",
       "filesizeformat",

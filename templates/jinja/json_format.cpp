@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "core/text.h"
+#include "templates/jinja/limits.h"
 #include "templates/jinja/unicode.h"
 
 namespace dpo::jinja {
@@ -63,6 +64,14 @@ class JsonWriter {
   }
 
   void write(const Value& value, int depth, std::string& out) {
+    // Bounded like every string a template builds, and nested no deeper than rendering may be.
+    check_string_growth(out.size());
+    if (depth > current_limits().max_render_depth) {
+      throw RenderError(
+          RenderError::Kind::limit,
+          "tojson: a value nested deeper than " +
+              std::to_string(current_limits().max_render_depth) + " levels");
+    }
     switch (value.kind()) {
       case ValueKind::none:
         out += "null";
@@ -98,8 +107,10 @@ class JsonWriter {
     if (!options_.indent)
       return;
     out += '\n';
-    for (int i = 0; i < depth; ++i)
+    for (int i = 0; i < depth; ++i) {
       out += *options_.indent;
+      check_string_growth(out.size());
+    }
   }
 
   void write_list(const ValueList& items, int depth, std::string& out) {
@@ -174,6 +185,7 @@ class JsonWriter {
 std::string to_json(const Value& value, const JsonOptions& options) {
   std::string out;
   JsonWriter(options).write(value, 0, out);
+  check_string_size(out.size());
   return out;
 }
 

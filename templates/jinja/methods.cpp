@@ -1,6 +1,7 @@
 // String, dict and list methods (see methods.h).
 #include "templates/jinja/methods.h"
 
+#include "templates/jinja/limits.h"
 #include "templates/jinja/operations.h"
 #include "templates/jinja/unicode.h"
 
@@ -96,6 +97,13 @@ Value string_method(const Value& receiver, const std::string& name) {
       const std::string& sep = string_arg(a[0], "sep");
       if (sep.empty())
         throw_type_error("ValueError: empty separator");
+      // The number of parts is known before splitting: refused unbuilt when over the limit.
+      uint64_t parts = 1;
+      for (size_t at = text.find(sep);
+           at != std::string::npos && (maxsplit < 0 || parts <= static_cast<uint64_t>(maxsplit));
+           at = text.find(sep, at + sep.size()))
+        ++parts;
+      check_list_size(parts);
       return string_list(
           from_right ? python_rsplit(text, sep, maxsplit) : python_split(text, sep, maxsplit));
     });
@@ -164,7 +172,9 @@ Value string_method(const Value& receiver, const std::string& name) {
           out += text;
         first = false;
         out += string_arg(item, "sequence item");
+        check_string_growth(out.size());
       }
+      check_string_size(out.size());
       return Value::string(std::move(out));
     });
   }
@@ -253,6 +263,7 @@ Value dict_method(const Value& receiver, const std::string& name) {
       bind_arguments(what, args, {});
       Value copy = Value::dict();
       copy.dict_data().entries = receiver.dict_data().entries;
+      copy.dict_data().depth = receiver.dict_data().depth;
       return copy;
     });
   }

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "core/text.h"
+#include "templates/jinja/limits.h"
 #include "templates/jinja/methods.h"
 #include "templates/jinja/unicode.h"
 
@@ -48,15 +49,28 @@ Value missing_element(const Value& object, const Value& key) {
   return Value::undefined(object_description(object) + " has no element " + key.repr());
 }
 
+// The size of `times` copies of something of `size`, checked before anything is built
+// (`'x' * 1000000000` must be refused, not computed). Python gives an empty result for n <= 0.
+uint64_t repeated_size(uint64_t size, int64_t times) {
+  if (times <= 0 || size == 0)
+    return 0;
+  uint64_t total = 0;
+  if (__builtin_mul_overflow(size, static_cast<uint64_t>(times), &total))
+    return UINT64_MAX;
+  return total;
+}
+
 Value repeat(const Value& sequence, int64_t times) {
   if (sequence.is_string()) {
+    check_string_size(repeated_size(sequence.str().size(), times));
     std::string out;
     for (int64_t i = 0; i < times; ++i)
       out += sequence.str();
     return Value::string(std::move(out));
   }
+  check_list_size(repeated_size(sequence.items().size(), times));
   ValueList out;
-  for (int64_t i = 0; i < times; ++i) {
+  for (int64_t i = 0; i < times && !sequence.items().empty(); ++i) {
     out.insert(out.end(), sequence.items().begin(), sequence.items().end());
   }
   return sequence.kind() == ValueKind::tuple ? Value::tuple(std::move(out))
@@ -92,12 +106,17 @@ double python_float_floordiv(double x, double y) {
 }
 
 int64_t checked_pow(int64_t base, int64_t exponent) {
+  // 0, 1 and -1 never overflow, whatever the exponent: answered without looping over it.
+  if (base == 0)
+    return exponent == 0 ? 1 : 0;
+  if (base == 1)
+    return 1;
+  if (base == -1)
+    return exponent % 2 == 0 ? 1 : -1;
   int64_t result = 1;
-  for (int64_t i = 0; i < exponent; ++i) {
+  for (int64_t i = 0; i < exponent; ++i) {  // |base| >= 2: overflows within 63 steps
     if (__builtin_mul_overflow(result, base, &result))
       overflow();
-    if (result == 0 || result == 1)
-      break;
   }
   return result;
 }
@@ -142,8 +161,11 @@ int64_t require_int(const Value& value, const std::string& what) {
 }
 
 Value binary_operation(const std::string& op, const Value& a, const Value& b) {
-  if (op == "~")
-    return Value::string(a.to_str() + b.to_str());
+  if (op == "~") {
+    std::string left = a.to_str(), right = b.to_str();
+    check_string_size(left.size() + right.size());
+    return Value::string(left + right);
+  }
   if (op == "%" && a.is_string())
     return Value::string(percent_format(a.str(), b));
   a.require_defined();
@@ -160,6 +182,7 @@ Value binary_operation(const std::string& op, const Value& a, const Value& b) {
     if (numbers)
       return Value::floating(a.float_value() + b.float_value());
     if (a.is_string() && b.is_string()) {
+      check_string_size(a.str().size() + b.str().size());
       if (a.is_markup() || b.is_markup()) {
         return Value::markup(
             (a.is_markup() ? a.str() : html_escape(a.str())) +
@@ -168,6 +191,7 @@ Value binary_operation(const std::string& op, const Value& a, const Value& b) {
       return Value::string(a.str() + b.str());
     }
     if (is_plain_sequence(a) && is_plain_sequence(b) && a.kind() == b.kind()) {
+      check_list_size(a.items().size() + b.items().size());
       ValueList out = a.items();
       out.insert(out.end(), b.items().begin(), b.items().end());
       return a.kind() == ValueKind::tuple ? Value::tuple(std::move(out))
@@ -356,6 +380,7 @@ ValueList iterate(const Value& value) {
     case ValueKind::string: {
       ValueList out;
       std::vector<uint32_t> cps = decode_utf8(value.str());
+      check_list_size(cps.size());
       out.reserve(cps.size());
       for (uint32_t c : cps) {
         std::string ch;
@@ -569,6 +594,7 @@ std::string percent_format(const std::string& format, const Value& args) {
         throw_type_error("not enough arguments for format string");
       value = &values[next++];
     }
+    check_string_growth(out.size());
     if (spec == 's') {
       out += value->to_str();
     } else if (spec == 'r') {
@@ -587,6 +613,7 @@ std::string percent_format(const std::string& format, const Value& args) {
   if (mapping == nullptr && next < values.size()) {
     throw_type_error("not all arguments converted during string formatting");
   }
+  check_string_size(out.size());
   return out;
 }
 
@@ -635,6 +662,9 @@ std::string brace_format(const std::string& format, const CallArgs& args) {
     }
     const Value* value = nullptr;
     if (field.empty() || std::isdigit(static_cast<unsigned char>(field[0]))) {
+      // At most 9 digits: a longer index is out of range anyway (and stoul would throw).
+      if (field.size() > 9 || field.find_first_not_of("0123456789") != std::string::npos)
+        throw_type_error("Replacement index " + field + " out of range");
       size_t index = field.empty() ? auto_index++ : std::stoul(field);
       if (index >= args.positional.size())
         throw_type_error("Replacement index out of range");
@@ -647,6 +677,7 @@ std::string brace_format(const std::string& format, const CallArgs& args) {
       if (value == nullptr)
         throw_type_error("KeyError: '" + field + "'");
     }
+    check_string_growth(out.size());
     if (conversion == 'r') {
       out += value->repr();
     } else if (conversion == 0 || conversion == 's') {
@@ -655,6 +686,7 @@ std::string brace_format(const std::string& format, const CallArgs& args) {
       throw_type_error(std::string("unknown conversion specifier ") + conversion);
     }
   }
+  check_string_size(out.size());
   return out;
 }
 

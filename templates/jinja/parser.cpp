@@ -41,17 +41,85 @@ std::string describe(const Token& token) {
   }
 }
 
+// The depth of the deepest expression under `root`, measured without recursion (an operator
+// chain is built by a loop, so its depth is not bounded by the parser's own recursion).
+int expression_depth(const Expr& root) {
+  int deepest = 0;
+  std::vector<std::pair<const Expr*, int>> pending = {{&root, 1}};
+  while (!pending.empty()) {
+    auto [expr, depth] = pending.back();
+    pending.pop_back();
+    deepest = std::max(deepest, depth);
+    for (const ExprPtr& arg : expr->args) {
+      if (arg)
+        pending.emplace_back(arg.get(), depth + 1);
+    }
+    for (const auto& kwarg : expr->kwargs) {
+      if (kwarg.second)
+        pending.emplace_back(kwarg.second.get(), depth + 1);
+    }
+  }
+  return deepest;
+}
+
 class Parser {
  public:
-  Parser(const std::vector<Token>& tokens, const std::string& origin)
-      : tokens_(tokens), origin_(origin) {}
+  Parser(const std::vector<Token>& tokens, const std::string& origin, int max_depth)
+      : tokens_(tokens), origin_(origin), max_depth_(max_depth) {}
 
   NodeList parse() {
     NodeList body = subparse({});
+    check_depth(body);
     return body;
   }
 
  private:
+  // ---- nesting ----
+  // Counts the parser's own recursion (parentheses, `not`, unary signs, conditional
+  // expressions, nested statements).
+  class NestingGuard {
+   public:
+    explicit NestingGuard(Parser& parser) : parser_(parser) {
+      if (++parser_.nesting_ > parser_.max_depth_) {
+        parser_.fail(
+            parser_.current().position,
+            "expressions or blocks nested deeper than " + std::to_string(parser_.max_depth_) +
+                " levels");
+      }
+    }
+    ~NestingGuard() {
+      --parser_.nesting_;
+    }
+
+   private:
+    Parser& parser_;
+  };
+
+  void check_expression(const ExprPtr& expr) {
+    if (expr && expression_depth(*expr) > max_depth_) {
+      fail(
+          expr->position,
+          "an expression nested deeper than " + std::to_string(max_depth_) +
+              " levels (operators, filters, attributes or calls)");
+    }
+  }
+
+  void check_depth(const NodeList& nodes) {
+    for (const NodePtr& node : nodes) {
+      check_expression(node->expr);
+      check_expression(node->target);
+      check_expression(node->condition);
+      for (const MacroParam& param : node->params)
+        check_expression(param.default_value);
+      for (const auto& assignment : node->assignments) {
+        check_expression(assignment.first);
+        check_expression(assignment.second);
+      }
+      check_depth(node->body);
+      check_depth(node->else_body);
+    }
+  }
+
   // ---- token stream ----
   const Token& current() const {
     return tokens_[pos_];
@@ -173,6 +241,7 @@ class Parser {
   }
 
   NodePtr parse_statement(std::initializer_list<const char*> open_end_tags) {
+    NestingGuard nesting(*this);
     const Token& token = current();
     if (token.type != TokenType::name)
       fail(token.position, "tag name expected, got " + describe(token));
@@ -476,6 +545,7 @@ class Parser {
   }
 
   ExprPtr parse_condexpr() {
+    NestingGuard nesting(*this);
     Position position = current().position;
     ExprPtr expr = parse_or();
     while (skip_name("if")) {
@@ -519,6 +589,7 @@ class Parser {
   }
 
   ExprPtr parse_not() {
+    NestingGuard nesting(*this);
     if (is_name("not")) {
       Position position = next().position;
       auto node = make(ExprKind::unary, position);
@@ -598,6 +669,7 @@ class Parser {
   }
 
   ExprPtr parse_unary(bool with_filter) {
+    NestingGuard nesting(*this);
     ExprPtr node;
     if (is_op("-") || is_op("+")) {
       const Token& token = next();
@@ -914,14 +986,17 @@ class Parser {
   const std::vector<Token>& tokens_;
   const std::string& origin_;
   size_t pos_ = 0;
+  int max_depth_;
+  int nesting_ = 0;
   int loop_depth_ = 0;
   std::vector<MacroNames*> macro_names_;
 };
 
 }  // namespace
 
-NodeList parse_template(const std::vector<Token>& tokens, const std::string& origin) {
-  return Parser(tokens, origin).parse();
+NodeList parse_template(
+    const std::vector<Token>& tokens, const std::string& origin, int max_depth) {
+  return Parser(tokens, origin, max_depth).parse();
 }
 
 }  // namespace dpo::jinja

@@ -11,7 +11,10 @@
 
 namespace dpo::jinja {
 
-// Throws ConfigError "origin:line:column: ..." on bad or unsupported syntax.
-NodeList parse_template(const std::vector<Token>& tokens, const std::string& origin);
+// Throws ConfigError "origin:line:column: ..." on bad or unsupported syntax, and when
+// expressions or blocks nest deeper than `max_depth` (parentheses, operator chains, filters,
+// nested statements), so that neither parsing nor rendering can exhaust the stack.
+NodeList parse_template(
+    const std::vector<Token>& tokens, const std::string& origin, int max_depth = 256);
 
 }  // namespace dpo::jinja

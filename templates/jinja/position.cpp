@@ -34,10 +34,16 @@ Position LineIndex::at(size_t offset) const {
   size_t line = static_cast<size_t>(it - line_starts_.begin());  // 1-based
   size_t start = line_starts_[line - 1];
   int column = 1;
+  if (last_offset_ >= start && last_offset_ <= offset) {
+    start = last_offset_;  // same line, further on
+    column = last_column_;
+  }
   for (size_t i = start; i < offset && i < source_.size(); ++i) {
     if ((static_cast<unsigned char>(source_[i]) & 0xC0) != 0x80)
       ++column;
   }
+  last_offset_ = offset;
+  last_column_ = column;
   return Position{static_cast<int>(line), column};
 }
 

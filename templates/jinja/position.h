@@ -22,7 +22,9 @@ std::string format_position(const std::string& origin, Position position);
     const std::string& message,
     const std::string& hint = "");
 
-// Maps byte offsets of a source text to line and column.
+// Maps byte offsets of a source text to line and column. The lexer asks for increasing offsets;
+// counting resumes from the previous answer on the same line, so a template written on one
+// long line costs linear time, not quadratic.
 class LineIndex {
  public:
   explicit LineIndex(std::string_view source);
@@ -31,6 +33,8 @@ class LineIndex {
  private:
   std::string_view source_;
   std::vector<size_t> line_starts_;
+  mutable size_t last_offset_ = 0;  // the previous query and its column
+  mutable int last_column_ = 1;
 };
 
 }  // namespace dpo::jinja

@@ -1,8 +1,11 @@
 // The template renderer (see renderer.h).
 #include "templates/jinja/renderer.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "templates/jinja/filters.h"
+#include "templates/jinja/limits.h"
 #include "templates/jinja/operations.h"
 #include "templates/jinja/position.h"
 
@@ -37,15 +40,26 @@ struct LocatedError {
   Position position;
 };
 
-constexpr int kMaxCallDepth = 256;
+// Work charged for each statement and expression evaluated (limits.h).
+constexpr uint64_t kStepUnits = 16;
 
 class Renderer {
  public:
-  Renderer(const std::string& origin, std::shared_ptr<Frame> globals)
-      : origin_(origin), frame_(std::move(globals)) {}
+  Renderer(const std::string& origin, std::shared_ptr<Frame> globals, RenderBudget& budget)
+      : origin_(origin), frame_(std::move(globals)), budget_(budget) {}
+
+  // A macro defined in a scope is stored in that scope and holds it (a cycle): the scopes the
+  // macros hold are let go when the rendering ends, so that they are freed.
+  ~Renderer() {
+    for (const auto& closure : closures_)
+      closure->reset();
+  }
+  Renderer(const Renderer&) = delete;
+  Renderer& operator=(const Renderer&) = delete;
 
   std::string run(const NodeList& nodes) {
     std::string out;
+    output_ = &out;
     try {
       render_list(nodes, out);
     } catch (const LocatedError& e) {
@@ -58,12 +72,16 @@ class Renderer {
       const char* kind = e.kind == RenderError::Kind::undefined     ? "undefined value: "
                          : e.kind == RenderError::Kind::security    ? "sandbox: "
                          : e.kind == RenderError::Kind::unsupported ? "not supported: "
+                         : e.kind == RenderError::Kind::limit       ? "limit exceeded: "
                                                                     : "";
-      throw DataError(
-          where + ": rendering failed: " + kind + e.message,
+      const char* hint =
           e.kind == RenderError::Kind::unsupported
               ? "see docs/chat-templates.md for what the engine supports"
-              : "the template cannot render this conversation");
+          : e.kind == RenderError::Kind::limit
+              ? "the template does too much work for one conversation; the limits are in "
+                "docs/chat-templates.md"
+              : "the template cannot render this conversation";
+      throw DataError(where + ": rendering failed: " + kind + e.message, hint);
     }
     return out;
   }
@@ -98,6 +116,46 @@ class Renderer {
     throw LocatedError{kind, message, position};
   }
 
+  // Counts one level of statements or expressions being evaluated (macro calls included), so
+  // that no template recurses until the stack runs out.
+  class DepthGuard {
+   public:
+    explicit DepthGuard(Renderer& renderer) : renderer_(renderer) {
+      const int limit = renderer_.budget_.limits().max_render_depth;
+      if (++renderer_.render_depth_ > limit) {
+        --renderer_.render_depth_;
+        throw RenderError(
+            RenderError::Kind::limit,
+            "statements and expressions nested deeper than " + std::to_string(limit) +
+                " levels (macro calls included)");
+      }
+    }
+    ~DepthGuard() {
+      --renderer_.render_depth_;
+    }
+
+   private:
+    Renderer& renderer_;
+  };
+
+  // Appends rendered text: the output is bounded by max_output_bytes, text captured by a
+  // {% set %} or {% filter %} block or a macro by max_string_bytes.
+  void append(std::string& out, const std::string& text) {
+    const Limits& limits = budget_.limits();
+    if (&out == output_) {
+      if (out.size() + text.size() > limits.max_output_bytes) {
+        throw RenderError(
+            RenderError::Kind::limit,
+            "the template exceeded the output limit of " + byte_size_text(limits.max_output_bytes));
+      }
+      budget_.charge(text.size());
+    } else {
+      check_string_growth(out.size() + text.size());
+      budget_.charge(text.size());
+    }
+    out += text;
+  }
+
   // ---- statements ----
   Flow render_list(const NodeList& nodes, std::string& out) {
     for (const NodePtr& node : nodes) {
@@ -110,6 +168,8 @@ class Renderer {
 
   Flow render_node(const Node& node, std::string& out) {
     try {
+      DepthGuard depth(*this);
+      budget_.charge(kStepUnits);
       return render_node_inner(node, out);
     } catch (const RenderError& e) {
       fail_at(node.position, e.kind(), e.what());
@@ -119,10 +179,10 @@ class Renderer {
   Flow render_node_inner(const Node& node, std::string& out) {
     switch (node.kind) {
       case NodeKind::text:
-        out += node.text;
+        append(out, node.text);
         return Flow::normal;
       case NodeKind::output:
-        out += eval(*node.expr).to_str();
+        append(out, eval(*node.expr).to_str());
         return Flow::normal;
       case NodeKind::if_block:
         return render_list(eval(*node.expr).truthy() ? node.body : node.else_body, out);
@@ -145,12 +205,12 @@ class Renderer {
         frame_->set(node.name, make_macro(node, frame_));
         return Flow::normal;
       case NodeKind::call_block:
-        out += render_call_block(node).to_str();
+        append(out, render_call_block(node).to_str());
         return Flow::normal;
       case NodeKind::filter_block: {
         std::string captured;
         render_list(node.body, captured);
-        out += apply_filter_chain(*node.expr, Value::string(std::move(captured))).to_str();
+        append(out, apply_filter_chain(*node.expr, Value::string(std::move(captured))).to_str());
         return Flow::normal;
       }
       case NodeKind::with_block: {
@@ -178,6 +238,7 @@ class Renderer {
       // `for x in xs if cond`: filtered before the loop, so loop.length counts what remains.
       ValueList kept;
       for (const Value& item : items) {
+        budget_.count_loop_iteration();
         ScopeGuard scope(*this, child_frame());
         assign(*node.target, item);
         if (eval(*node.condition).truthy())
@@ -190,6 +251,7 @@ class Renderer {
     bool completed_an_iteration = false;
     auto changed_state = std::make_shared<std::pair<bool, ValueList>>(false, ValueList{});
     for (size_t i = 0; i < items.size(); ++i) {
+      budget_.count_loop_iteration();
       ScopeGuard scope(*this, child_frame());
       assign(*node.target, items[i]);
       frame_->set("loop", make_loop(items, i, changed_state));
@@ -205,13 +267,15 @@ class Renderer {
     }
   }
 
+  // `changed_state` is the loop's, held weakly: loop.changed(loop) stores the loop object in it,
+  // which must not keep itself alive.
   static Value make_loop(
       const ValueList& items,
       size_t i,
-      const std::shared_ptr<std::pair<bool, ValueList>>& changed_state) {
-    Value loop = Value::namespace_object();
+      const std::shared_ptr<std::pair<bool, ValueList>>& loop_state) {
+    Value loop = Value::namespace_object(/*read_only=*/true);
     DictData& d = loop.dict_data();
-    d.read_only = true;
+    std::weak_ptr<std::pair<bool, ValueList>> changed_state = loop_state;
     int64_t n = static_cast<int64_t>(items.size());
     int64_t k = static_cast<int64_t>(i);
     auto set = [&](const char* name, Value v) {
@@ -226,22 +290,36 @@ class Renderer {
     set("length", Value::integer(n));
     set("depth", Value::integer(1));
     set("depth0", Value::integer(0));
-    set("previtem", k > 0 ? items[i - 1] : Value::undefined("there is no previous item"));
-    set("nextitem", k + 1 < n ? items[i + 1] : Value::undefined("there is no next item"));
+    Value previous = k > 0 ? items[i - 1] : Value::undefined("there is no previous item");
+    Value next = k + 1 < n ? items[i + 1] : Value::undefined("there is no next item");
+    // Immutable once made: its nesting is that of the items it holds (a loop over a list that
+    // holds the previous loop object chains them).
+    const uint32_t depth = std::max(previous.nesting(), next.nesting()) + 1;
+    const int limit = current_limits().max_render_depth;
+    if (depth > static_cast<uint32_t>(limit)) {
+      throw RenderError(
+          RenderError::Kind::limit,
+          "a value nested deeper than " + std::to_string(limit) + " levels");
+    }
+    d.depth = depth;
+    set("previtem", std::move(previous));
+    set("nextitem", std::move(next));
     set("cycle", Value::function("loop.cycle", [k](const CallArgs& args) {
           if (args.positional.empty())
             throw_type_error("no items for cycling given");
           return args.positional[static_cast<size_t>(k) % args.positional.size()];
         }));
     set("changed", Value::function("loop.changed", [changed_state](const CallArgs& args) {
-          bool differs =
-              !changed_state->first || changed_state->second.size() != args.positional.size();
+          auto state = changed_state.lock();
+          if (!state)  // the loop has ended (the object was kept): nothing to compare with
+            return Value::boolean(true);
+          bool differs = !state->first || state->second.size() != args.positional.size();
           for (size_t j = 0; !differs && j < args.positional.size(); ++j) {
-            differs = !values_equal(changed_state->second[j], args.positional[j]);
+            differs = !values_equal(state->second[j], args.positional[j]);
           }
           if (differs) {
-            changed_state->first = true;
-            changed_state->second = args.positional;
+            state->first = true;
+            state->second = args.positional;
           }
           return Value::boolean(differs);
         }));
@@ -286,10 +364,28 @@ class Renderer {
   }
 
   // ---- macros ----
-  Value make_macro(const Node& node, std::shared_ptr<Frame> closure) {
+  // The scope a macro or caller closes over, held through a handle the renderer can reset.
+  using Closure = std::shared_ptr<std::shared_ptr<Frame>>;
+  Closure keep_closure(std::shared_ptr<Frame> frame) {
+    if (closures_.size() >= prune_closures_at_) {
+      // Handles no macro holds any more (only this list does) are dropped.
+      closures_.erase(
+          std::remove_if(
+              closures_.begin(),
+              closures_.end(),
+              [](const Closure& closure) { return closure.use_count() == 1; }),
+          closures_.end());
+      prune_closures_at_ = std::max<size_t>(1024, 2 * closures_.size());
+    }
+    closures_.push_back(std::make_shared<std::shared_ptr<Frame>>(std::move(frame)));
+    return closures_.back();
+  }
+
+  Value make_macro(const Node& node, std::shared_ptr<Frame> frame) {
     const Node* macro = &node;
+    Closure closure = keep_closure(std::move(frame));
     return Value::function(node.name, [this, macro, closure](const CallArgs& args) {
-      return call_macro(*macro, closure, args, Value());
+      return call_macro(*macro, *closure, args, Value());
     });
   }
 
@@ -298,8 +394,11 @@ class Renderer {
       const std::shared_ptr<Frame>& closure,
       const CallArgs& args,
       const Value& caller) {
-    if (depth_ >= kMaxCallDepth) {
-      throw RenderError(RenderError::Kind::unsupported, "maximum macro recursion depth exceeded");
+    if (depth_ >= budget_.limits().max_call_depth) {
+      throw RenderError(
+          RenderError::Kind::limit,
+          "macro calls nested deeper than " + std::to_string(budget_.limits().max_call_depth) +
+              " (maximum macro recursion depth exceeded)");
     }
     std::string label = macro.kind == NodeKind::macro ? "macro '" + macro.name + "'" : "caller";
     auto frame = std::make_shared<Frame>();
@@ -371,9 +470,9 @@ class Renderer {
 
   Value render_call_block(const Node& node) {
     const Node* block = &node;
-    std::shared_ptr<Frame> closure = frame_;
+    Closure closure = keep_closure(frame_);
     Value caller = Value::function("caller", [this, block, closure](const CallArgs& args) {
-      return call_macro(*block, closure, args, Value());
+      return call_macro(*block, *closure, args, Value());
     });
     const Expr& call = *node.expr;
     Value callee = eval(*call.args[0]);
@@ -389,7 +488,11 @@ class Renderer {
   // ---- expressions ----
   Value eval(const Expr& expr) {
     try {
-      return eval_inner(expr);
+      DepthGuard depth(*this);
+      budget_.charge(kStepUnits);
+      Value value = eval_inner(expr);
+      charge_size(value);
+      return value;
     } catch (const RenderError& e) {
       fail_at(expr.position, e.kind(), e.what());
     } catch (const LocatedError&) {
@@ -398,6 +501,18 @@ class Renderer {
       throw;
     } catch (const std::exception& e) {
       fail_at(expr.position, RenderError::Kind::type, e.what());
+    }
+  }
+
+  // Every value an expression produces is charged by its size: building it, or reading it where
+  // an operator or filter then walks it, costs about that much.
+  void charge_size(const Value& value) {
+    if (value.is_string()) {
+      check_string_size(value.str().size());
+    } else if (value.is_sequence()) {
+      check_list_size(value.items().size());
+    } else if (value.is_dict() || value.is_namespace()) {
+      check_list_size(value.dict_data().entries.size());
     }
   }
 
@@ -503,16 +618,25 @@ class Renderer {
 
   const std::string& origin_;
   std::shared_ptr<Frame> frame_;
-  int depth_ = 0;
+  RenderBudget& budget_;
+  std::vector<Closure> closures_;
+  size_t prune_closures_at_ = 1024;
+  const std::string* output_ = nullptr;  // the rendered text (other strings are captures)
+  int depth_ = 0;                        // macro calls
+  int render_depth_ = 0;                 // statements and expressions being evaluated
 };
 
 }  // namespace
 
 std::string render_nodes(
-    const NodeList& nodes, const std::string& origin, std::shared_ptr<Frame> globals) {
+    const NodeList& nodes,
+    const std::string& origin,
+    std::shared_ptr<Frame> globals,
+    const Limits& limits) {
+  RenderBudget budget(limits);
   auto top = std::make_shared<Frame>();
   top->parent = std::move(globals);
-  return Renderer(origin, top).run(nodes);
+  return Renderer(origin, top, budget).run(nodes);
 }
 
 }  // namespace dpo::jinja

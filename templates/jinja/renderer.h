@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "templates/jinja/ast.h"
+#include "templates/jinja/limits.h"
 #include "templates/jinja/value.h"
 
 namespace dpo::jinja {
@@ -21,9 +22,12 @@ struct Frame {
   void set(const std::string& name, Value value);
 };
 
-// Renders `nodes` with `globals` as the outermost scope. Throws DataError naming
-// origin:line:column.
+// Renders `nodes` with `globals` as the outermost scope, within `limits`. Throws DataError
+// naming origin:line:column (and the limit, when one was exceeded).
 std::string render_nodes(
-    const NodeList& nodes, const std::string& origin, std::shared_ptr<Frame> globals);
+    const NodeList& nodes,
+    const std::string& origin,
+    std::shared_ptr<Frame> globals,
+    const Limits& limits = Limits());
 
 }  // namespace dpo::jinja

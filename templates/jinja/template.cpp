@@ -88,10 +88,11 @@ Globals jinja_builtin_globals() {
   };
 }
 
-Template::Template(const std::string& source, std::string origin) : origin_(std::move(origin)) {
+Template::Template(const std::string& source, std::string origin, const Limits& limits)
+    : origin_(std::move(origin)), limits_(limits) {
   std::string normalized = normalize_template_source(source);
   std::vector<Token> tokens = tokenize(normalized, origin_);
-  nodes_ = parse_template(tokens, origin_);
+  nodes_ = parse_template(tokens, origin_, limits_.max_nesting_depth);
 }
 
 std::string Template::render(const Globals& globals) const {
@@ -100,7 +101,7 @@ std::string Template::render(const Globals& globals) const {
     frame->set(global.first, std::move(global.second));
   for (const auto& global : globals)
     frame->set(global.first, global.second);
-  return render_nodes(nodes_, origin_, frame);
+  return render_nodes(nodes_, origin_, frame, limits_);
 }
 
 }  // namespace dpo::jinja

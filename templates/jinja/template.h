@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "templates/jinja/ast.h"
+#include "templates/jinja/limits.h"
 #include "templates/jinja/value.h"
 
 namespace dpo::jinja {
@@ -17,20 +18,26 @@ using Globals = std::vector<std::pair<std::string, Value>>;
 
 class Template {
  public:
-  // Throws ConfigError "origin:line:column: ..." when the source is not a valid template.
-  Template(const std::string& source, std::string origin);
+  // Throws ConfigError "origin:line:column: ..." when the source is not a valid template (or
+  // nests deeper than limits.max_nesting_depth). `limits` bound every rendering (limits.h).
+  Template(const std::string& source, std::string origin, const Limits& limits = Limits());
 
   // Renders with `globals` plus Jinja2's own globals (range, dict, namespace). Throws
   // DataError "origin:line:column: ..." when rendering fails; raise_exception(msg) gives
-  // "origin:line:column: raise_exception: msg".
+  // "origin:line:column: raise_exception: msg"; a limit exceeded gives
+  // "origin:line:column: rendering failed: limit exceeded: <which limit>".
   std::string render(const Globals& globals) const;
 
   const std::string& origin() const {
     return origin_;
   }
+  const Limits& limits() const {
+    return limits_;
+  }
 
  private:
   std::string origin_;
+  Limits limits_;
   NodeList nodes_;
 };
 

@@ -1,8 +1,11 @@
 // Python-compatible text operations on UTF-8 strings (see unicode.h).
 #include "templates/jinja/unicode.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <initializer_list>
+
+#include "templates/jinja/limits.h"
 
 namespace dpo::jinja {
 
@@ -367,8 +370,37 @@ std::vector<std::string> python_splitlines(std::string_view text) {
   return lines;
 }
 
+namespace {
+
+// The length of python_replace's result, computed first so that a replacement that would build
+// a string over the limit (1 MB of text, each character replaced by 1 KB) is refused unbuilt.
+uint64_t replaced_size(
+    std::string_view text, std::string_view old_text, std::string_view new_text, int64_t count) {
+  uint64_t replacements = 0;
+  if (old_text.empty()) {
+    replacements = code_point_count(text) + 1;
+  } else {
+    for (size_t at = text.find(old_text); at != std::string_view::npos;
+         at = text.find(old_text, at + old_text.size())) {
+      ++replacements;
+      if (count >= 0 && replacements >= static_cast<uint64_t>(count))
+        break;
+    }
+  }
+  if (count >= 0)
+    replacements = std::min<uint64_t>(replacements, static_cast<uint64_t>(count));
+  // text - removed + inserted, each term at most 2^24 x 2^24 within the string limits
+  const unsigned __int128 size = static_cast<unsigned __int128>(text.size()) -
+                                 replacements * old_text.size() +
+                                 static_cast<unsigned __int128>(replacements) * new_text.size();
+  return size > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(size);
+}
+
+}  // namespace
+
 std::string python_replace(
     std::string_view text, std::string_view old_text, std::string_view new_text, int64_t count) {
+  check_string_size(replaced_size(text, old_text, new_text, count));
   std::string out;
   if (old_text.empty()) {
     // Python inserts `new` before every code point and at the end.

@@ -1,10 +1,12 @@
 // Template values with Python semantics (see value.h).
 #include "templates/jinja/value.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
+#include "templates/jinja/limits.h"
 #include "templates/jinja/unicode.h"
 
 namespace dpo::jinja {
@@ -29,7 +31,31 @@ const Value* DictData::find(const std::string& key) const {
   return nullptr;
 }
 
+namespace {
+
+// Values nest no deeper than rendering may recurse, so that freeing one cannot exhaust the
+// stack either (a loop can wrap a list in a list a million times).
+uint32_t checked_depth(uint32_t depth) {
+  const int limit = current_limits().max_render_depth;
+  if (depth > static_cast<uint32_t>(limit)) {
+    throw RenderError(
+        RenderError::Kind::limit,
+        "a value nested deeper than " + std::to_string(limit) + " levels");
+  }
+  return depth;
+}
+
+uint32_t list_depth(const ValueList& items) {
+  uint32_t deepest = 0;
+  for (const Value& item : items)
+    deepest = std::max(deepest, item.nesting());
+  return checked_depth(deepest + 1);
+}
+
+}  // namespace
+
 void DictData::set(const Value& key, Value value) {
+  depth = std::max(depth, checked_depth(std::max(key.nesting(), value.nesting()) + 1));
   for (auto& entry : entries) {
     if (values_equal(entry.first, key)) {
       entry.second = std::move(value);
@@ -88,6 +114,7 @@ Value Value::markup(std::string value) {
 
 Value Value::list(ValueList items) {
   Value v;
+  v.depth_ = list_depth(items);
   v.kind_ = ValueKind::list;
   v.list_ = std::make_shared<ValueList>(std::move(items));
   return v;
@@ -112,10 +139,27 @@ Value Value::dict() {
   return v;
 }
 
-Value Value::namespace_object() {
+Value Value::namespace_object(bool read_only) {
   Value v = dict();
   v.kind_ = ValueKind::ns;
+  v.dict_->read_only = read_only;
+  if (!read_only)
+    keep_namespace(v.dict_);
   return v;
+}
+
+uint32_t Value::nesting() const {
+  switch (kind_) {
+    case ValueKind::list:
+    case ValueKind::tuple:
+      return depth_;
+    case ValueKind::dict:
+      return dict_->depth;
+    case ValueKind::ns:
+      return dict_->read_only ? dict_->depth : 1;
+    default:
+      return 0;
+  }
 }
 
 Value Value::function(std::string name, NativeFunction call) {
@@ -192,12 +236,36 @@ bool Value::truthy() const {
 
 namespace {
 
+// How deep the value being printed or compared is, on this thread: a namespace can hold itself
+// (and lists nest as deep as a loop makes them), so the recursion below is bounded.
+thread_local int g_walk_depth = 0;
+
+class WalkGuard {
+ public:
+  WalkGuard() {
+    const int limit = current_limits().max_render_depth;
+    if (++g_walk_depth > limit) {
+      --g_walk_depth;
+      throw RenderError(
+          RenderError::Kind::limit,
+          "a value nested deeper than " + std::to_string(limit) +
+              " levels (a namespace that holds itself?)");
+    }
+  }
+  ~WalkGuard() {
+    --g_walk_depth;
+  }
+  WalkGuard(const WalkGuard&) = delete;
+  WalkGuard& operator=(const WalkGuard&) = delete;
+};
+
 std::string join_reprs(const ValueList& items) {
   std::string out;
   for (size_t i = 0; i < items.size(); ++i) {
     if (i > 0)
       out += ", ";
     out += items[i].repr();
+    check_string_growth(out.size());
   }
   return out;
 }
@@ -208,6 +276,7 @@ std::string dict_repr(const DictData& data) {
     if (i > 0)
       out += ", ";
     out += data.entries[i].first.repr() + ": " + data.entries[i].second.repr();
+    check_string_growth(out.size());
   }
   return out + "}";
 }
@@ -215,6 +284,7 @@ std::string dict_repr(const DictData& data) {
 }  // namespace
 
 std::string Value::to_str() const {
+  WalkGuard walk;
   if (kind_ == ValueKind::list && flavor_ != SequenceFlavor::list) {
     throw RenderError(
         RenderError::Kind::unsupported,
@@ -298,6 +368,7 @@ std::string Value::type_name() const {
 }
 
 bool values_equal(const Value& a, const Value& b) {
+  WalkGuard walk;
   if (a.is_number() && b.is_number()) {
     if (a.is_float() || b.is_float())
       return a.float_value() == b.float_value();
@@ -346,6 +417,7 @@ bool values_equal(const Value& a, const Value& b) {
 }
 
 bool value_less(const Value& a, const Value& b) {
+  WalkGuard walk;
   if (a.is_number() && b.is_number()) {
     if (a.is_float() || b.is_float())
       return a.float_value() < b.float_value();

@@ -20,11 +20,12 @@ using ValueList = std::vector<Value>;
 class RenderError : public std::runtime_error {
  public:
   enum class Kind {
-    type,        // an operation on values of the wrong type (Python's TypeError, ValueError)
-    undefined,   // an undefined value was used (jinja2.UndefinedError)
-    security,    // the sandbox refused an operation (jinja2.sandbox.SecurityError)
-    raised,      // the template called raise_exception(message)
-    unsupported  // valid Jinja2 that this engine does not implement
+    type,         // an operation on values of the wrong type (Python's TypeError, ValueError)
+    undefined,    // an undefined value was used (jinja2.UndefinedError)
+    security,     // the sandbox refused an operation (jinja2.sandbox.SecurityError)
+    raised,       // the template called raise_exception(message)
+    unsupported,  // valid Jinja2 that this engine does not implement
+    limit         // the template exceeded one of its work limits (limits.h)
   };
   RenderError(Kind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
   Kind kind() const {
@@ -66,6 +67,8 @@ enum class ValueKind : uint8_t {
 struct DictData {
   std::vector<std::pair<Value, Value>> entries;
   bool read_only = false;  // the `loop` object: attributes cannot be assigned
+  // 1 + the deepest key or value (see Value::nesting); kept by set(), bounded by the limits.
+  uint32_t depth = 1;
   const Value* find(const Value& key) const;
   const Value* find(const std::string& key) const;
   void set(const Value& key, Value value);
@@ -94,7 +97,9 @@ class Value {
   static Value tuple(ValueList items);
   static Value sequence(ValueList items, SequenceFlavor flavor);
   static Value dict();
-  static Value namespace_object();
+  // A namespace() object, handed to the running rendering (limits.h); with `read_only`, the
+  // `loop` object instead: filled once by its maker (who sets DictData::depth), then immutable.
+  static Value namespace_object(bool read_only = false);
   static Value function(std::string name, NativeFunction call);
 
   ValueKind kind() const {
@@ -158,6 +163,12 @@ class Value {
   DictData& dict_data() const;  // dict or namespace
   const FunctionData& function_data() const;
 
+  // How deeply lists, tuples and dicts nest in this value: 0 for scalars, 1 + the deepest item
+  // for a list, tuple or dict. A namespace counts 1 whatever it holds: it is the only mutable
+  // container, and the rendering that made it keeps it and empties it at the end (limits.h),
+  // so neither printing (bounded separately) nor freeing a value recurses through one.
+  uint32_t nesting() const;
+
   bool truthy() const;            // Python bool()
   std::string to_str() const;     // Python str(), as {{ value }} prints it ("" for undefined)
   std::string repr() const;       // Python repr()
@@ -170,6 +181,7 @@ class Value {
   ValueKind kind_ = ValueKind::undefined;
   SequenceFlavor flavor_ = SequenceFlavor::list;
   bool markup_ = false;
+  uint32_t depth_ = 0;  // list and tuple: nesting()
   union {
     bool b;
     int64_t i;

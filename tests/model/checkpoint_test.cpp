@@ -5,6 +5,9 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
+#include <cstdlib>
 #include <filesystem>
 
 #include "core/error.h"
@@ -35,6 +38,13 @@ std::string saved_model(
   LlamaForCausalLM model = make_test_model(c);
   save_pretrained(*model, dir.file(name));
   return dir.file(name);
+}
+
+// The process's mapped address space (VmSize), for an RLIMIT_AS a little above it.
+uint64_t virtual_memory_bytes() {
+  std::string status = testing::read_file("/proc/self/status");
+  size_t at = status.find("VmSize:");
+  return at == std::string::npos ? 0 : std::stoull(status.substr(at + 7)) * 1024;
 }
 
 // Expects load_pretrained(folder) to throw a CheckpointError mentioning `fragment`.
@@ -165,7 +175,164 @@ TEST(Checkpoint, MissingUnexpectedAndMisshapenTensorsAreNamed) {
   ModelConfig deeper = c;
   deeper.num_hidden_layers = 3;
   write_model_config(folder + "/config.json", deeper);
-  expect_load_error(folder, "model.layers.2.");
+  expect_load_error(
+      folder, "key 'num_hidden_layers' = 3, but '" + folder + "/model.safetensors' holds 2 layers");
+}
+
+// What LlamaForCausalLM registers is exactly what model_tensor_specs lists, for every variant
+// of the architecture (the header check relies on it).
+TEST(Checkpoint, TensorSpecsEqualTheModulesParameters) {
+  std::vector<ModelConfig> configs = {test_config(), test_config(4, 4, true), test_config(2, 1)};
+  ModelConfig qwen = test_config();
+  qwen.architecture = "Qwen2ForCausalLM";
+  ModelConfig biased = test_config();
+  biased.attention_bias = true;
+  ModelConfig wide_heads = test_config();
+  wide_heads.head_dim = 16;  // heads x head_dim != hidden_size
+  for (const ModelConfig& c : {qwen, biased, wide_heads})
+    configs.push_back(c);
+  for (const ModelConfig& c : configs) {
+    LlamaForCausalLM model(c, at::TensorOptions());
+    NamedTensors state = model_state(*model);
+    std::vector<TensorSpec> specs = model_tensor_specs(c);
+    ASSERT_EQ(specs.size(), state.size()) << c.architecture;
+    for (size_t i = 0; i < specs.size(); ++i) {
+      EXPECT_EQ(specs[i].name, state[i].first);
+      EXPECT_EQ(specs[i].shape, state[i].second.sizes().vec()) << specs[i].name;
+    }
+  }
+}
+
+// Each config key whose value does not match the checkpoint is named with both sides, from the
+// headers alone: check_checkpoint_matches never builds a model.
+TEST(Checkpoint, ConfigKeysThatDisagreeWithTheTensorsAreNamed) {
+  TempDir dir;
+  const ModelConfig c = test_config();
+  const std::string folder = saved_model(dir, c);
+  const SafeTensorsCheckpoint checkpoint(folder);
+  const std::string file = "'" + folder + "/model.safetensors'";
+  auto expect_key = [&](const ModelConfig& config, const std::string& fragment) {
+    try {
+      check_checkpoint_matches(config, "cfg.json", checkpoint, folder);
+      ADD_FAILURE() << "accepted; expected " << fragment;
+    } catch (const CheckpointError& e) {
+      EXPECT_NE(std::string(e.what()).find("config 'cfg.json': " + fragment), std::string::npos)
+          << e.what();
+    }
+  };
+  ModelConfig v = c;
+  v.num_hidden_layers = 1000;
+  expect_key(v, "key 'num_hidden_layers' = 1000, but " + file + " holds 2 layers");
+  v = c;
+  v.num_hidden_layers = 1;
+  expect_key(v, "key 'num_hidden_layers' = 1, but " + file + " holds 2 layers");
+  v = c;
+  v.vocab_size = kMaxVocabSize;  // within the limits, 1 GiB to allocate: refused first
+  expect_key(
+      v, "key 'vocab_size' = 4194304, but " + file + " holds model.embed_tokens.weight [53, 32]");
+  v = c;
+  v.hidden_size = 64;
+  v.head_dim = 16;
+  expect_key(v, "key 'hidden_size' = 64, but");
+  v = c;
+  v.intermediate_size = kMaxIntermediateSize;
+  expect_key(
+      v,
+      "key 'intermediate_size' = 1048576, but " + file +
+          " holds model.layers.0.mlp.gate_proj.weight [48, 32]");
+  v = c;
+  v.num_attention_heads = 8;
+  expect_key(v, "key 'num_attention_heads' = 8, but");
+  v = c;
+  v.num_key_value_heads = 4;
+  expect_key(v, "key 'num_key_value_heads' = 4, but");
+  v = c;
+  v.head_dim = 16;  // q_proj would need 64 rows
+  expect_key(v, "key 'num_attention_heads' = 4, but");
+  v = c;
+  v.tie_word_embeddings = true;  // the checkpoint's separate lm_head is not the embeddings
+  EXPECT_NO_THROW(check_checkpoint_matches(v, "cfg.json", checkpoint, folder));  // compared at load
+  const std::string tied = saved_model(dir, test_config(4, 2, true), "tied");
+  v = test_config(4, 2, true);
+  v.tie_word_embeddings = false;
+  try {
+    check_checkpoint_matches(v, "cfg.json", SafeTensorsCheckpoint(tied), tied);
+    ADD_FAILURE() << "accepted an untied config for a tied checkpoint";
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("key 'tie_word_embeddings' is false"), std::string::npos)
+        << e.what();
+  }
+}
+
+// load_pretrained refuses a config.json whose sizes would allocate far more than the checkpoint
+// holds, before allocating: it runs under an address-space limit that such an allocation breaks.
+TEST(Checkpoint, OversizedConfigsAreRefusedBeforeAnyAllocation) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // the child re-runs this test alone
+  TempDir dir;
+  const ModelConfig c = test_config();
+  const std::string folder = saved_model(dir, c);
+  ModelConfig big = c;
+  big.vocab_size = kMaxVocabSize;                // 2 x 512 MiB of embeddings and head
+  big.intermediate_size = kMaxIntermediateSize;  // 6 x 128 MiB of MLP
+  write_model_config(folder + "/config.json", big);
+  EXPECT_EXIT(
+      {
+        struct rlimit limit {};
+        getrlimit(RLIMIT_AS, &limit);
+        // Room for what the process maps already plus 256 MiB: far below the model's 1.7 GiB.
+        limit.rlim_cur = static_cast<rlim_t>(virtual_memory_bytes()) + (256u << 20);
+        setrlimit(RLIMIT_AS, &limit);
+        try {
+          load_pretrained(folder, at::kFloat, at::kCPU);
+        } catch (const CheckpointError& e) {
+          std::exit(
+              std::string(e.what()).find("key 'vocab_size' = 4194304") != std::string::npos ? 0
+                                                                                            : 3);
+        } catch (...) {
+          std::exit(4);
+        }
+        std::exit(5);
+      },
+      ::testing::ExitedWithCode(0),
+      "");
+  // Sanity of the harness: the same limit does break the allocation itself, which is then
+  // a ConfigError naming the model (never LibTorch's "internal error").
+  EXPECT_EXIT(
+      {
+        struct rlimit limit {};
+        getrlimit(RLIMIT_AS, &limit);
+        limit.rlim_cur = static_cast<rlim_t>(virtual_memory_bytes()) + (256u << 20);
+        setrlimit(RLIMIT_AS, &limit);
+        try {
+          allocate_model(big, at::TensorOptions(), "big");
+        } catch (const ConfigError& e) {
+          std::exit(
+              std::string(e.what()).find("cannot allocate the model of 'big'") != std::string::npos
+                  ? 0
+                  : 3);
+        } catch (...) {
+          std::exit(4);
+        }
+        std::exit(5);
+      },
+      ::testing::ExitedWithCode(0),
+      "");
+}
+
+TEST(Checkpoint, ModelsLargerThanTheMachineAreRefusedBeforeAllocating) {
+  ModelConfig c = model_config_preset("tinyllama-1b", kMaxVocabSize);
+  c.hidden_size = kMaxHiddenSize;
+  c.head_dim = kMaxHiddenSize / c.num_attention_heads;
+  c.intermediate_size = kMaxIntermediateSize;
+  c.num_hidden_layers = kMaxHiddenLayers;  // about 2^48 parameters: a petabyte
+  try {
+    allocate_model(c, at::TensorOptions(), "huge/config.json");
+    ADD_FAILURE() << "allocated a petabyte model";
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("the model of 'huge/config.json' ("), std::string::npos) << what;
+    EXPECT_NE(what.find("does not fit in this machine's memory"), std::string::npos) << what;
+  }
 }
 
 TEST(Checkpoint, TiedCheckpointMayCarryTheSameLmHead) {

@@ -145,6 +145,82 @@ TEST(ModelConfig, StrictErrorsNameTheKey) {
   EXPECT_THROW(parse_model_config("{not json", "c"), ConfigError);
 }
 
+// Sizes that would allocate terabytes (or wrap around) are refused while reading, naming the key
+// and the limit; nothing is allocated from config.json before they pass.
+TEST(ModelConfig, SizesAboveTheLimitsAreRefusedNamingTheKey) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"vocab_size", "137438953472"},  // 2^37: "tried to allocate 549755813632 bytes" before
+      {"intermediate_size", "137438953472"},
+      {"num_hidden_layers", "1000000"},
+      {"hidden_size", "131072"},
+      {"num_attention_heads", "2048"},
+      {"num_key_value_heads", "2048"},
+      {"head_dim", "8192"},
+      {"max_position_embeddings", "1099511627776"}};
+  for (const auto& [key, value] : cases) {
+    try {
+      parse_model_config(tinyllama_with(key, value), "cfg.json");
+      ADD_FAILURE() << "accepted " << key << " = " << value;
+    } catch (const ConfigError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("cfg.json"), std::string::npos) << what;
+      EXPECT_NE(what.find(std::string("key '") + key + "' = " + value), std::string::npos) << what;
+      EXPECT_NE(what.find("above dpo's limit"), std::string::npos) << what;
+    }
+  }
+  // The limits themselves are accepted (a generous bound, not a tight one).
+  EXPECT_EQ(
+      parse_model_config(tinyllama_with("num_hidden_layers", "1024"), "c").num_hidden_layers,
+      kMaxHiddenLayers);
+  EXPECT_EQ(
+      parse_model_config(tinyllama_with("vocab_size", "4194304"), "c").vocab_size, kMaxVocabSize);
+}
+
+TEST(ModelConfig, NegativeZeroAndOutOfRangeSizesAreRefused) {
+  for (const char* key :
+       {"vocab_size",
+        "hidden_size",
+        "intermediate_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "num_key_value_heads",
+        "head_dim",
+        "max_position_embeddings"}) {
+    expect_config_error(tinyllama_with(key, "-1"), key);
+    expect_config_error(tinyllama_with(key, "0"), key);
+    expect_config_error(tinyllama_with(key, "-9223372036854775808"), key);
+    // Above INT64_MAX: read as unsigned by the JSON parser, must not wrap to a negative size.
+    expect_config_error(tinyllama_with(key, "18446744073709551615"), key);
+    expect_config_error(tinyllama_with(key, "1e30"), key);
+    expect_config_error(tinyllama_with(key, "64.5"), key);
+  }
+  // hidden_size not divisible by the heads (and no head_dim to say otherwise).
+  expect_config_error(tinyllama_with("num_attention_heads", "3"), "num_attention_heads");
+  // validate_model_config checks structs built in code too (presets, imports).
+  ModelConfig c = model_config_preset("tiny", 1000);
+  c.num_hidden_layers = 5000;
+  try {
+    validate_model_config(c, "preset");
+    ADD_FAILURE() << "accepted 5000 layers";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("'num_hidden_layers' = 5000"), std::string::npos);
+  }
+}
+
+// The tensor list is computed from the config alone (checked against the module in
+// checkpoint_test.cpp) and costs nothing for the largest configs allowed.
+TEST(ModelConfig, TensorSpecsOfTheLargestConfigAreCheapToList) {
+  ModelConfig c = model_config_preset("tinyllama-1b", 32000);
+  c.num_hidden_layers = kMaxHiddenLayers;
+  c.vocab_size = kMaxVocabSize;
+  std::vector<TensorSpec> specs = model_tensor_specs(c);
+  EXPECT_EQ(specs.size(), 1 + 9 * 1024 + 2u);
+  EXPECT_EQ(specs.front().name, "model.embed_tokens.weight");
+  EXPECT_EQ(specs.front().shape, (std::vector<int64_t>{kMaxVocabSize, 2048}));
+  EXPECT_EQ(specs.back().name, "lm_head.weight");
+  EXPECT_GT(c.num_parameters(), 0);  // no overflow at the limits
+}
+
 TEST(ModelConfig, TokenizerMustFit) {
   ModelConfig c = parse_model_config(kTinyLlama, "config.json");
   EXPECT_NO_THROW(check_tokenizer_fits(c, 32000, "config.json"));

@@ -213,6 +213,48 @@ TEST(SafeTensors, ShardedIndexMustMatchTheShards) {
   EXPECT_THROW(SafeTensorsCheckpoint checkpoint(empty.path()), CheckpointError);
 }
 
+// A tensor declared twice across a checkpoint, in the index or in two shards, is refused by
+// name (nlohmann's parser alone would keep the last of two equal keys).
+TEST(SafeTensors, ATensorDeclaredTwiceAcrossShardsIsRefusedByName) {
+  TempDir dir;
+  NamedTensors tensors = {{"a", at::ones({4})}, {"b", at::ones({4})}, {"c", at::ones({4})}};
+  write_safetensors_checkpoint(dir.path(), tensors, 32);
+  const std::string index = dir.file("model.safetensors.index.json");
+  const std::string shard1 = "model-00001-of-00002.safetensors";
+  const std::string shard2 = "model-00002-of-00002.safetensors";
+  auto expect_error = [&](const std::string& fragment) {
+    try {
+      SafeTensorsCheckpoint checkpoint(dir.path());
+      ADD_FAILURE() << "accepted; expected " << fragment;
+    } catch (const CheckpointError& e) {
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+    }
+  };
+  // The same key twice in weight_map, to the same shard and to two shards.
+  for (const std::string& second : {shard1, shard2}) {
+    testing::write_file(
+        index,
+        R"({"weight_map":{"a":")" + shard1 + R"(","b":")" + shard1 + R"(","c":")" + shard2 +
+            R"(","a":")" + second + R"("}})");
+    expect_error(index + "': weight_map names tensor 'a' twice");
+  }
+  // A key repeated elsewhere in the index (metadata) is no tensor name: still accepted.
+  testing::write_file(
+      index,
+      R"({"metadata":{"a":1,"a":2},"weight_map":{"a":")" + shard1 + R"(","b":")" + shard1 +
+          R"(","c":")" + shard2 + R"("}})");
+  EXPECT_NO_THROW(SafeTensorsCheckpoint checkpoint(dir.path()));
+  // Shard 2 also holds "a", which the index maps to shard 1.
+  write_safetensors(dir.file(shard2), {{"a", at::zeros({4})}, {"c", at::ones({4})}});
+  expect_error("tensor 'a' is in two shards: '");
+  // And with the shards read in the other order (the copy in the first shard unmapped).
+  testing::write_file(
+      index,
+      R"({"weight_map":{"a":")" + shard2 + R"(","b":")" + shard1 + R"(","c":")" + shard2 +
+          R"("}})");
+  expect_error("tensor 'a' is in two shards: '");
+}
+
 TEST(SafeTensors, WriterRejectsDuplicateNamesAndUnsupportedTypes) {
   TempDir dir;
   EXPECT_THROW(

@@ -179,6 +179,43 @@ TEST(Llama2cImport, RejectsMalformedCheckpoints) {
   int32_t three = 3;
   std::memcpy(&bad_heads[12], &three, 4);  // n_heads = 3 does not divide dim 16
   expect_error(bad_heads, "inconsistent");
+  // Headers whose sizes multiply past 2^63 bytes: computed without wrapping around, so they
+  // can never match the file's size, and refused before anything is allocated.
+  auto header = [](std::vector<int32_t> values) {
+    return std::string(reinterpret_cast<const char*>(values.data()), values.size() * 4);
+  };
+  const int32_t big = 1 << 20;
+  expect_error(header({big, big, big, 1024, 1024, big, big}) + "xxxx", "needs more than 2^63");
+  expect_error(header({big, big, big, 1024, 1024, -big, big}) + "xxxx", "needs more than 2^63");
+  expect_error(header({16, 24, big, 4, 2, 128, 32}) + good.substr(28), "needs");
+  expect_error(header({16, 24, 2, 4, 2, big + 1, 32}) + good.substr(28), "inconsistent");
+  expect_error(header({-16, 24, 2, 4, 2, 128, 32}) + good.substr(28), "inconsistent");
+  expect_error(header({16, 24, 2, 4, 0, 128, 32}) + good.substr(28), "inconsistent");
+  EXPECT_FALSE(std::filesystem::exists(options.out));
+}
+
+// A checkpoint of consistent size whose sizes are above the model limits (here 2000 layers of
+// a tiny model) is refused by the config check naming the key, before the model is built.
+TEST(Llama2cImport, SizesAboveTheModelLimitsAreRefused) {
+  TempDir dir;
+  const int64_t layers = 2000, dim = 2, hidden = 2, vocab = 4, seq_len = 1;
+  std::string bytes;
+  int32_t header[7] = {dim, hidden, layers, 1, 1, vocab, seq_len};
+  bytes.append(reinterpret_cast<const char*>(header), sizeof header);
+  const int64_t floats =
+      vocab * dim + layers * (2 * dim + 4 * dim * dim + 3 * dim * hidden) + dim + seq_len * dim;
+  bytes.append(static_cast<size_t>(floats) * 4, '\0');
+  testing::write_file(dir.file("deep.bin"), bytes);
+  Llama2cImportOptions options;
+  options.checkpoint = dir.file("deep.bin");
+  options.out = dir.file("out");
+  try {
+    import_llama2c(options);
+    ADD_FAILURE() << "imported 2000 layers";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("'num_hidden_layers' = 2000"), std::string::npos)
+        << e.what();
+  }
   EXPECT_FALSE(std::filesystem::exists(options.out));
 }
 
