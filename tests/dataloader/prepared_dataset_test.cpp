@@ -19,9 +19,11 @@ namespace {
 
 // Blanks the seal of a prepared file (prepared_seal.h), as in a file of an older dpo: an edit
 // made behind dpo's back then reaches the checks behind the seal instead of the seal itself.
+// The user block goes too (HDF5 finds the superblock at the start instead): a user block without
+// a seal would be refused as an overwritten seal.
 void unseal(std::string& bytes) {
   if (bytes.rfind("dpo-seal", 0) == 0)
-    bytes.replace(0, kPreparedUserBlockBytes, std::string(kPreparedUserBlockBytes, '\0'));
+    bytes.erase(0, kPreparedUserBlockBytes);
 }
 
 // `n` pairs whose token ids and lengths follow from their index.
