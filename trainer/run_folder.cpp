@@ -79,39 +79,64 @@ void create_run_folder(const std::string& out_dir) {
 
 std::vector<std::string> remove_stale_temporaries(const std::string& out_dir) {
   std::vector<std::string> removed;
-  std::error_code error;
   auto remove = [&](const fs::path& path, const std::string& why) {
-    std::error_code remove_error;
-    fs::remove_all(path, remove_error);
-    if (remove_error) {
+    std::error_code error;
+    fs::remove_all(path, error);
+    if (error) {
       DPO_LOG_WARN(
           "train",
           "could not remove the stale temporary %s: %s",
           path.string().c_str(),
-          remove_error.message().c_str());
+          error.message().c_str());
       return;
     }
     DPO_LOG_INFO("train", "removed %s (%s)", path.string().c_str(), why.c_str());
     removed.push_back(path.string());
   };
-  fs::recursive_directory_iterator it(
-      out_dir, fs::directory_options::skip_permission_denied, error);
-  for (fs::recursive_directory_iterator end; !error && it != end; it.increment(error)) {
-    const fs::path path = it->path();
-    const std::string name = path.filename().string();
-    std::error_code entry_error;
-    const bool is_folder = it->is_directory(entry_error) && !it->is_symlink(entry_error);
-    if (is_folder && name.rfind("step-", 0) == 0 && name.size() > 4 &&
-        name.compare(name.size() - 4, 4, ".tmp") == 0 &&
-        path.parent_path().filename() == "checkpoints") {
-      it.disable_recursion_pending();
-      remove(path, "an unfinished checkpoint of a process that stopped while writing it");
-      continue;
+  // Only the names a run writes: another program's files in the folder are not ours to judge.
+  auto is_run_temporary = [](const std::string& base, bool in_checkpoints) {
+    if (in_checkpoints)
+      return base == "LATEST";
+    static const char* const kBases[] = {
+        "metrics.jsonl",
+        "manifest.json",
+        "eval_pairs.jsonl",
+        "validate.json",
+        "report.html",
+        "final",
+        "best"};
+    for (const char* known : kBases) {
+      if (base == known)
+        return true;
     }
-    const pid_t owner = temp_file_owner(name);
-    if (owner > 0) {
-      if (is_folder)
-        it.disable_recursion_pending();
+    return base.size() > 3 && base.compare(base.size() - 3, 3, ".h5") == 0;  // prepared.h5
+  };
+  for (const bool in_checkpoints : {false, true}) {
+    const fs::path folder = in_checkpoints ? fs::path(out_dir) / "checkpoints" : fs::path(out_dir);
+    std::error_code error;
+    if (!fs::is_directory(folder, error))
+      continue;
+    std::vector<fs::path> entries;
+    for (fs::directory_iterator it(folder, error), end; !error && it != end; it.increment(error))
+      entries.push_back(it->path());
+    if (error) {
+      DPO_LOG_WARN(
+          "train",
+          "could not look through %s for stale temporaries: %s",
+          folder.string().c_str(),
+          error.message().c_str());
+    }
+    for (const fs::path& path : entries) {
+      const std::string name = path.filename().string();
+      if (in_checkpoints && name.rfind("step-", 0) == 0 && name.size() > 9 &&
+          name.compare(name.size() - 4, 4, ".tmp") == 0 &&
+          fs::is_directory(fs::symlink_status(path, error))) {
+        remove(path, "an unfinished checkpoint of a process that stopped while writing it");
+        continue;
+      }
+      const pid_t owner = temp_file_owner(name);
+      if (owner <= 0 || !is_run_temporary(name.substr(0, name.rfind(".tmp.")), in_checkpoints))
+        continue;
       if (owner_is_gone(owner)) {
         remove(path, "a temporary of pid " + std::to_string(owner) + ", which is gone");
       } else {
@@ -121,17 +146,7 @@ std::vector<std::string> remove_stale_temporaries(const std::string& out_dir) {
             path.string().c_str(),
             static_cast<int>(owner));
       }
-      continue;
     }
-    if (is_folder && it.depth() >= 3)
-      it.disable_recursion_pending();  // out_dir/a/b/c/FILE is as deep as a run writes one
-  }
-  if (error) {
-    DPO_LOG_WARN(
-        "train",
-        "could not look through %s for stale temporaries: %s",
-        out_dir.c_str(),
-        error.message().c_str());
   }
   return removed;
 }

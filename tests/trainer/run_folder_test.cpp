@@ -96,7 +96,7 @@ TEST(RemoveStaleTemporaries, RemovesWhatDeadProcessesLeftAndNamesEach) {
       run + "/manifest.json.tmp." + dead + ".3",
       run + "/prepared.h5.tmp." + dead + ".1",
       run + "/checkpoints/LATEST.tmp." + dead + ".2",
-      run + "/final/model.safetensors.tmp." + dead + ".7",
+      run + "/eval_pairs.jsonl.tmp." + dead + ".7",
       run + "/metrics.jsonl.tmp." + std::to_string(getpid()) + ".9",  // a pid reused by us
   };
   fs::create_directories(run + "/final");
@@ -108,7 +108,9 @@ TEST(RemoveStaleTemporaries, RemovesWhatDeadProcessesLeftAndNamesEach) {
       run + "/metrics.jsonl",
       run + "/notes.tmp",
       run + "/data.tmp.x.1",
-      run + "/metrics.jsonl.tmp." + alive + ".0",  // its writer still runs
+      run + "/metrics.jsonl.tmp." + alive + ".0",           // its writer still runs
+      run + "/notes.txt.tmp." + dead + ".1",                // not a file a run writes
+      run + "/final/model.safetensors.tmp." + dead + ".2",  // inside a folder: not looked at
       run + "/checkpoints/step-00000004/trainer_state.json"};
   for (const std::string& path : kept) {
     if (!fs::exists(path))
