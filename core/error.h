@@ -12,6 +12,9 @@ enum ExitCode : int {
   kExitOk = 0,         // the command did what was asked and found nothing wrong
   kExitFailed = 1,     // the command ran and its verdict is "fail" (errors found, gate failed)
   kExitCannotRun = 2,  // bad arguments, unreadable input, or an error that stopped the run
+  // A training run stopped by a signal after saving a checkpoint (the shell's 128 + signal).
+  kExitInterrupted = 130,  // SIGINT
+  kExitTerminated = 143,   // SIGTERM
 };
 
 class Error : public std::runtime_error {

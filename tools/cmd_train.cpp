@@ -1,8 +1,13 @@
 // dpo train --config FILE [--set section.key=value]... [--resume] : a DPO pass (see
-// trainer/dpo_trainer.h and docs/config.md).
+// trainer/dpo_trainer.h and docs/config.md). Exit codes: 0 finished, 1 stopped on non-finite
+// steps, 2 could not run, 130/143 stopped by SIGINT/SIGTERM after saving a checkpoint.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <cctype>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
 #include "core/error.h"
@@ -10,6 +15,7 @@
 #include "tools/commands.h"
 #include "trainer/config.h"
 #include "trainer/dpo_trainer.h"
+#include "trainer/run_folder.h"
 
 namespace dpo {
 namespace {
@@ -19,12 +25,60 @@ struct TrainFlags {
   std::vector<std::string> overrides;
   bool resume = false;
   bool overwrite = false;
+  std::vector<std::string> allowed_changes;
 };
+
+// A word for a POSIX shell: as is when it is plain, else in single quotes.
+std::string shell_word(const std::string& word) {
+  const bool plain = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("_-./=:,+@%", c) != nullptr;
+  });
+  if (plain)
+    return word;
+  std::string quoted = "'";
+  for (char c : word)
+    quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+// The command that continues an interrupted run: this one's config and overrides, with --resume.
+std::string resume_command(const TrainFlags& flags) {
+  std::string command = "dpo train";
+  if (!flags.config_path.empty())
+    command += " --config " + shell_word(flags.config_path);
+  for (const std::string& assignment : flags.overrides)
+    command += " --set " + shell_word(assignment);
+  for (const std::string& key : flags.allowed_changes)
+    command += " --resume-allow-change " + shell_word(key);
+  return command + " --resume";
+}
+
+// Console summary of a run stopped by a signal; returns the shell's exit code for it.
+int report_interrupted(const TrainResult& result, const TrainFlags& flags) {
+  const bool sigint = result.stop_signal == SIGINT;
+  std::printf(
+      "\ninterrupted by %s at step %lld after %.1f s\n",
+      sigint ? "SIGINT" : (result.stop_signal == SIGTERM ? "SIGTERM" : "a stop request"),
+      static_cast<long long>(result.steps),
+      result.seconds);
+  if (result.initial_eval.pairs > 0) {
+    std::printf(
+        "held-out preference accuracy before training: %.3f (%lld pairs); no final evaluation\n",
+        result.initial_eval.rewards_accuracies,
+        static_cast<long long>(result.initial_eval.pairs));
+  }
+  if (!result.last_checkpoint.empty())
+    std::printf("checkpoint: %s\n", result.last_checkpoint.c_str());
+  std::printf("resume with: %s\n", resume_command(flags).c_str());
+  std::fflush(stdout);
+  return sigint ? kExitInterrupted : kExitTerminated;
+}
 
 // JSONL data in the config: prepared first into the run folder with the model's template.
 void prepare_if_needed(Config& config) {
   if (!config.data.prepared.empty() || config.data.files.empty())
     return;
+  create_run_folder(config.train.out_dir);
   PrepareOptions prepare = prepare_options_from_config(
       config, config.data.files, config.model.path, config.train.out_dir + "/prepared.h5");
   PrepareResult result = prepare_dataset(prepare);
@@ -33,21 +87,34 @@ void prepare_if_needed(Config& config) {
 }
 
 int run_train(const TrainFlags& flags) {
+  if (!flags.allowed_changes.empty() && !flags.resume)
+    throw UsageError("--resume-allow-change is for --resume: a fresh run has nothing to compare");
   Config config = load_config(flags.config_path, flags.overrides);
   prepare_if_needed(config);
   RunFlags run;
   run.resume = flags.resume;
   run.overwrite = flags.overwrite;
+  run.allowed_changes = flags.allowed_changes;
   TrainResult result = train_dpo(config, run);
+  if (result.stop_reason == "interrupted")
+    return report_interrupted(result, flags);
 
   std::printf(
       "\n%s after %lld steps (%s) in %.1f s, %.0f tokens/s\n",
-      result.stop_reason == "interrupted" ? "stopped" : "finished",
+      result.stop_reason == "max_steps" || result.stop_reason == "early_stop" ? "finished"
+                                                                              : "stopped",
       static_cast<long long>(result.steps),
       result.stop_reason.c_str(),
       result.seconds,
       result.tokens_per_second);
-  if (result.initial_eval.pairs > 0 || result.final_eval.pairs > 0) {
+  if (result.final_eval.pairs > 0 && result.initial_eval.pairs == 0) {
+    // Resumed: the evaluation before training belongs to the first process.
+    std::printf(
+        "held-out preference accuracy: %.3f   val loss: %.4f   (%lld pairs)\n",
+        result.final_eval.rewards_accuracies,
+        result.final_eval.loss,
+        static_cast<long long>(result.final_eval.pairs));
+  } else if (result.final_eval.pairs > 0) {
     std::printf(
         "held-out preference accuracy: %.3f -> %.3f   val loss: %.4f -> %.4f   (%lld pairs)\n",
         result.initial_eval.rewards_accuracies,
@@ -83,6 +150,11 @@ Command add_train_command(CLI::App& dpo) {
       "--overwrite",
       flags->overwrite,
       "Replace the run train.out_dir holds (without it, a fresh run refuses such a folder)");
+  app->add_option(
+      "--resume-allow-change",
+      flags->allowed_changes,
+      "With --resume: accept a changed value of this config key although it changes the data "
+      "order or the optimisation (repeatable; the resumed run is then not the one it continues)");
   return Command{app, [flags]() { return run_train(*flags); }};
 }
 

@@ -71,6 +71,18 @@ std::map<std::string, at::Tensor> AdamW::state_tensors() const {
   return out;
 }
 
+std::vector<std::pair<std::string, at::Tensor>> AdamW::state_views() const {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    const std::string& name = parameters_[i].name;
+    out.emplace_back(name + ".exp_avg", slots_[i].exp_avg);
+    out.emplace_back(name + ".exp_avg_sq", slots_[i].exp_avg_sq);
+    if (slots_[i].master.defined())
+      out.emplace_back(name + ".master", slots_[i].master);
+  }
+  return out;
+}
+
 void AdamW::load_state(const std::map<std::string, at::Tensor>& tensors, int64_t step) {
   at::NoGradGuard no_grad;
   auto take = [&](const std::string& key, at::Tensor& into) {

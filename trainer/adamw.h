@@ -50,6 +50,8 @@ class AdamW {
   // "<param>.master") plus the step count, and back. load_state checks names and shapes.
   std::map<std::string, at::Tensor> state_tensors() const;
   void load_state(const std::map<std::string, at::Tensor>& tensors, int64_t step);
+  // The same tensors where they live (the parameters' device), without a copy: for checks.
+  std::vector<std::pair<std::string, at::Tensor>> state_views() const;
 
   const std::vector<NamedParameter>& parameters() const {
     return parameters_;

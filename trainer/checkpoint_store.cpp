@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -21,11 +22,43 @@ constexpr const char* kPrefix = "step-";
 constexpr const char* kTempSuffix = ".tmp";
 
 void fsync_tree(const fs::path& root) {
-  for (const auto& entry : fs::recursive_directory_iterator(root)) {
-    if (entry.is_regular_file() || entry.is_directory())
-      fsync_path(entry.path().string());
+  std::error_code error;
+  for (fs::recursive_directory_iterator it(root, error), end; !error && it != end;
+       it.increment(error)) {
+    std::error_code kind;
+    if (it->is_regular_file(kind) || it->is_directory(kind))
+      fsync_path(it->path().string());
   }
+  if (error)
+    throw IoError("cannot list '" + root.string() + "' to sync it: " + error.message());
   fsync_path(root.string());
+}
+
+// User-controlled bytes (a LATEST file's content) for a message: printable ASCII as is, any
+// other byte as \xNN, cut after `limit` bytes.
+std::string printable(std::string_view bytes, size_t limit = 80) {
+  std::string out;
+  for (size_t i = 0; i < bytes.size() && i < limit; ++i) {
+    const unsigned char c = static_cast<unsigned char>(bytes[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\')
+      out += static_cast<char>(c);
+    else
+      out += format("\\x%02x", c);
+  }
+  if (bytes.size() > limit)
+    out += "...";
+  return out;
+}
+
+// "step-" and decimal digits, nothing else: a name inside checkpoints/, never a path.
+bool is_checkpoint_name(std::string_view name) {
+  const std::string_view prefix = kPrefix;
+  if (name.size() <= prefix.size() || name.substr(0, prefix.size()) != prefix)
+    return false;
+  return std::all_of(
+      name.begin() + static_cast<std::ptrdiff_t>(prefix.size()), name.end(), [](char c) {
+        return c >= '0' && c <= '9';
+      });
 }
 
 }  // namespace
@@ -80,17 +113,36 @@ std::string CheckpointStore::commit(uint64_t step) {
 }
 
 std::optional<std::string> CheckpointStore::latest() const {
-  std::ifstream file(dir_ + "/LATEST");
-  if (!file)
+  const std::string latest_path = dir_ + "/LATEST";
+  std::error_code error;
+  if (!fs::exists(fs::symlink_status(latest_path, error)))
     return std::nullopt;
-  std::string name;
-  std::getline(file, name);
-  name = std::string(trim_whitespace(name));
-  fs::path folder = fs::path(dir_) / name;
-  if (name.empty() || !fs::is_directory(folder)) {
+  constexpr const char* kHint =
+      "point LATEST at an existing checkpoint of this run (one line: a step-* folder name from "
+      "checkpoints/), or start again with --overwrite";
+  // A short file: more than a name in it is not a LATEST this program wrote.
+  std::ifstream file(latest_path, std::ios::binary);
+  std::string content(257, '\0');
+  file.read(content.data(), static_cast<std::streamsize>(content.size()));
+  if (file.bad() || (!file && file.gcount() == 0 && !file.eof())) {
+    throw CheckpointError("cannot read '" + latest_path + "'", kHint);
+  }
+  content.resize(static_cast<size_t>(file.gcount()));
+  const std::string name(trim_whitespace(content));
+  if (!is_checkpoint_name(name)) {
     throw CheckpointError(
-        "'" + dir_ + "/LATEST' names '" + name + "', which is not a checkpoint folder",
-        "delete LATEST to start over, or point it at an existing step-* folder");
+        "'" + latest_path + "' holds '" + printable(content) +
+            "', which is not the name of a checkpoint folder (step-N inside checkpoints/)",
+        kHint);
+  }
+  const fs::path folder = fs::path(dir_) / name;
+  const fs::file_status status = fs::symlink_status(folder, error);
+  if (!fs::is_directory(status)) {
+    throw CheckpointError(
+        "'" + latest_path + "' names '" + name + "', which " +
+            (fs::exists(status) ? "is not a folder (a symlink or a file)" : "does not exist") +
+            " in '" + dir_ + "'",
+        kHint);
   }
   return folder.string();
 }
@@ -100,13 +152,13 @@ std::vector<std::string> CheckpointStore::list() const {
   std::error_code error;
   if (!fs::is_directory(dir_, error))
     return folders;
-  for (const auto& entry : fs::directory_iterator(dir_)) {
-    std::string name = entry.path().filename().string();
-    if (entry.is_directory() && name.rfind(kPrefix, 0) == 0 &&
-        name.find(kTempSuffix) == std::string::npos) {
-      folders.push_back(entry.path().string());
-    }
+  for (fs::directory_iterator it(dir_, error), end; !error && it != end; it.increment(error)) {
+    std::string name = it->path().filename().string();
+    if (it->is_directory(error) && is_checkpoint_name(name))
+      folders.push_back(it->path().string());
   }
+  if (error)
+    throw IoError("cannot list '" + dir_ + "': " + error.message());
   std::sort(folders.begin(), folders.end());  // zero-padded step numbers sort by step
   return folders;
 }

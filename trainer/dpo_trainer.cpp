@@ -9,6 +9,7 @@
 #include <ATen/core/grad_mode.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -18,12 +19,14 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "core/atomic_file.h"
 #include "core/build_info.h"
 #include "core/error.h"
 #include "core/folder_lock.h"
+#include "core/format.h"
 #include "core/log.h"
 #include "dataloader/batch_loader.h"
 #include "dataloader/prepared_dataset.h"
@@ -38,10 +41,12 @@
 #include "trainer/device_setup.h"
 #include "trainer/divergence_monitor.h"
 #include "trainer/evaluation.h"
+#include "trainer/finite_check.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/metrics_log.h"
 #include "trainer/pair_scoring.h"
 #include "trainer/reference_logprobs.h"
+#include "trainer/resume_check.h"
 #include "trainer/run_folder.h"
 #include "trainer/step0_check.h"
 #include "trainer/train_state.h"
@@ -52,19 +57,22 @@ using json = nlohmann::json;
 namespace dpo {
 namespace {
 
-std::atomic<bool> g_stop_requested{false};
-extern "C" void request_stop(int) {
-  g_stop_requested = true;
+// The signal that asked the run to stop (0: none).
+std::atomic<int> g_stop_signal{0};
+extern "C" void request_stop(int signal_number) {
+  g_stop_signal = signal_number;
 }
 
-// SIGINT/SIGTERM: finish the current step, save a checkpoint, exit (a graceful stop).
+// SIGINT/SIGTERM: finish the current step, save a checkpoint, exit (a graceful stop). The handler
+// is reset by the first signal, so a second one kills the process (checkpoints stay atomic).
 struct StopSignals {
   struct sigaction old_int {
   }, old_term{};
   StopSignals() {
-    g_stop_requested = false;
+    g_stop_signal = 0;
     struct sigaction action {};
     action.sa_handler = request_stop;
+    action.sa_flags = SA_RESETHAND;
     sigemptyset(&action.sa_mask);
     sigaction(SIGINT, &action, &old_int);
     sigaction(SIGTERM, &action, &old_term);
@@ -126,14 +134,48 @@ void set_cpu_rng_state(const at::Tensor& state) {
   generator.set_state(state.to(at::kByte));
 }
 
+// What a message can promise about the newest checkpoint: its name, or that there is none.
+std::string last_checkpoint_note(const CheckpointStore& store) {
+  try {
+    std::optional<std::string> latest = store.latest();
+    if (latest) {
+      return "the last checkpoint, " + *latest +
+             ", is intact: resume from it with --resume (lower optim.lr, or raise optim.eps, "
+             "if the run diverges again)";
+    }
+  } catch (const Error&) {
+  }
+  return "no checkpoint was written in this run: start again (lower optim.lr, or raise optim.eps)";
+}
+
+// The first non-finite tensor of what a checkpoint would hold: "the weight 'x' (...)" or "the
+// optimizer state 'x.exp_avg' (...)"; nullopt when all are finite.
+std::optional<std::string> non_finite_state(
+    LlamaForCausalLMImpl& policy, const AdamW& optimizer, double bco_mean) {
+  if (std::optional<std::string> weight = first_non_finite_weight(policy))
+    return "the weight " + *weight;
+  if (std::optional<std::string> moment = first_non_finite(optimizer.state_views()))
+    return "the optimizer state " + *moment;
+  if (!std::isfinite(bco_mean))
+    return "BCO's running reward mean (" + format("%g", bco_mean) + ")";
+  return std::nullopt;
+}
+
 // A checkpoint: the policy's weights, the optimizer's tensors with the CPU generator's state,
-// and trainer_state.json.
+// and trainer_state.json. Non-finite state is never written: CheckpointError naming the tensor,
+// with LATEST, the checkpoints and their rotation left as they were.
 void save_checkpoint(
     CheckpointStore& store,
     LlamaForCausalLMImpl& policy,
     const AdamW& optimizer,
     const TrainState& state,
     const std::string& tokenizer_source) {
+  if (std::optional<std::string> bad = non_finite_state(policy, optimizer, state.bco_mean)) {
+    throw CheckpointError(
+        "step " + std::to_string(state.step) + ": " + *bad +
+            " is not finite, so no checkpoint was written",
+        last_checkpoint_note(store));
+  }
   std::string temp = store.begin(static_cast<uint64_t>(state.step));
   SaveOptions save;
   save.tokenizer_source = tokenizer_source;
@@ -151,9 +193,8 @@ void save_checkpoint(
 // The other half of save_checkpoint: weights, optimizer and generator restored from `folder`;
 // the loop's state returned.
 TrainState load_checkpoint(
-    const std::string& folder, LlamaForCausalLMImpl& policy, AdamW& optimizer) {
+    const std::string& folder, LlamaForCausalLMImpl& policy, AdamW& optimizer, TrainState state) {
   load_weights(policy, folder + "/model");
-  TrainState state = read_train_state(folder + "/trainer_state.json");
   SafeTensorsFile tensors(folder + "/optimizer.safetensors");
   std::map<std::string, at::Tensor> optimizer_state;
   for (const std::string& name : tensors.names())
@@ -164,11 +205,41 @@ TrainState load_checkpoint(
   return state;
 }
 
+// A checkpoint folder must hold its three parts before any is read: a missing file is named as
+// missing (not as a file that does not parse).
+void require_complete_checkpoint(const std::string& folder) {
+  const std::pair<const char*, bool> parts[] = {
+      {"model", true}, {"optimizer.safetensors", false}, {"trainer_state.json", false}};
+  for (const auto& [part, is_folder] : parts) {
+    const std::string path = folder + "/" + part;
+    std::error_code error;
+    const fs::file_status status = fs::status(path, error);
+    const bool ok = is_folder ? fs::is_directory(status) : fs::is_regular_file(status);
+    if (ok)
+      continue;
+    throw CheckpointError(
+        "checkpoint '" + folder + "' is incomplete: " + part + " is " +
+            (fs::exists(status) ? (is_folder ? "not a folder" : "not a file") : "missing"),
+        "point checkpoints/LATEST at an earlier complete step-* folder, or start again with "
+        "--overwrite");
+  }
+}
+
+// What --resume checks against this invocation (trainer/resume_check.h).
+struct ResumeContext {
+  std::string prepared_fingerprint, reference_hash;
+  int64_t total_steps = 0;
+  std::vector<std::string> allowed_changes;
+};
+
 // --resume: the newest checkpoint's weights, optimizer and loop state, the loader moved to its
-// position, the monitor given its evaluations, and metrics.jsonl cut back to its step.
+// position, the monitor given its evaluations, and metrics.jsonl cut back to its step. The state
+// and the config are checked before anything is loaded.
 TrainState resume_from_latest(
     const std::string& out_dir,
     const CheckpointStore& store,
+    const Config& config,
+    const ResumeContext& context,
     LlamaForCausalLMImpl& policy,
     AdamW& optimizer,
     BatchLoader& loader,
@@ -180,7 +251,32 @@ TrainState resume_from_latest(
         "nothing to resume in '" + out_dir + "': no checkpoints/LATEST",
         "run without --resume to start, or set train.save_every_steps");
   }
-  TrainState state = load_checkpoint(*latest, policy, optimizer);
+  require_complete_checkpoint(*latest);
+  const std::string state_path = *latest + "/trainer_state.json";
+  TrainState saved = read_train_state(state_path);
+  check_train_state(saved, state_path);
+  if (fs::path(*latest).filename().string() !=
+      CheckpointStore::folder_name(static_cast<uint64_t>(saved.step))) {
+    throw CheckpointError(
+        "'" + state_path + "': key 'step' (" + std::to_string(saved.step) +
+            ") is not the step of its folder",
+        "the checkpoint was copied or edited: point checkpoints/LATEST at another step-* folder");
+  }
+  check_resume_config(
+      saved,
+      config,
+      context.prepared_fingerprint,
+      context.reference_hash,
+      context.total_steps,
+      context.allowed_changes,
+      state_path);
+  check_loader_position(saved, loader.batches_per_epoch(), state_path);
+  TrainState state = load_checkpoint(*latest, policy, optimizer, std::move(saved));
+  if (std::optional<std::string> bad = non_finite_state(policy, optimizer, state.bco_mean)) {
+    throw CheckpointError(
+        "checkpoint '" + *latest + "' holds non-finite state: " + *bad,
+        "point checkpoints/LATEST at an earlier step-* folder, or start again with --overwrite");
+  }
   loader.seek(state.loader);
   for (const EvalPoint& point : state.evaluations)
     monitor.add(point);
@@ -471,9 +567,11 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   set_cpu_threads(threads);
   at::manual_seed(train.seed);
-  fs::create_directories(out_dir);
-  // The folder is this process's until it returns, and holds no other run unless resumed.
+  create_run_folder(out_dir);
+  // The folder is this process's until it returns, and holds no other run unless resumed; what
+  // a killed process left half-written in it goes first.
   FolderLock lock(out_dir, "run folder");
+  remove_stale_temporaries(out_dir);
   if (!flags.resume)
     claim_run_folder(out_dir, flags.overwrite);
 
@@ -489,6 +587,15 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
       template_spec(config));
   auto data = std::make_shared<PreparedDataset>(
       read_prepared_dataset(prepared_path, static_cast<int32_t>(loaded.config.vocab_size)));
+  const int64_t context = loaded.config.max_position_embeddings;
+  require_fits_context(data->train, "train", context, prepared_path, model_dir);
+  require_fits_context(data->val, "val", context, prepared_path, model_dir);
+  // A policy that starts non-finite would only skip steps (and score NaN on the held-out split).
+  if (std::optional<std::string> bad = first_non_finite_weight(*policy)) {
+    throw CheckpointError(
+        "the initial policy '" + model_dir + "' holds non-finite weights: " + *bad,
+        "the model folder is damaged or was saved from a diverged run: use an earlier checkpoint");
+  }
   RunLineage lineage;
   lineage.device = device;
   lineage.threads = threads;
@@ -511,7 +618,12 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
   lineage.reference_hash = lineage.initial_hash;
   LlamaForCausalLM reference_model{nullptr};
   if ((!config.reference.path.empty() && config.reference.path != model_dir) || live) {
-    reference_model = load_pretrained(lineage.reference_dir, dtype, device).model;
+    LoadedModel reference_loaded = load_pretrained(lineage.reference_dir, dtype, device);
+    const int64_t reference_context = reference_loaded.config.max_position_embeddings;
+    require_fits_context(
+        data->train, "train", reference_context, prepared_path, lineage.reference_dir);
+    require_fits_context(data->val, "val", reference_context, prepared_path, lineage.reference_dir);
+    reference_model = reference_loaded.model;
     reference_model->eval();
     lineage.reference_hash = model_content_hash(*reference_model);
   }
@@ -568,12 +680,17 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
   TrainState state;  // what a checkpoint saves
   BcoState bco;
   if (flags.resume) {
-    state = resume_from_latest(out_dir, store, *policy, optimizer, loader, monitor, metrics_path);
+    const ResumeContext context{
+        data->header.fingerprint, lineage.reference_hash, total_steps, flags.allowed_changes};
+    state = resume_from_latest(
+        out_dir, store, config, context, *policy, optimizer, loader, monitor, metrics_path);
     bco = BcoState::from_value(state.bco_mean, state.bco_count, device);
     result.bad_steps = state.bad_steps;
   }
   state.total_steps = total_steps;
   state.config = config;
+  state.prepared_fingerprint = data->header.fingerprint;
+  state.reference_hash = lineage.reference_hash;
   int64_t& step = state.step;
   MetricsLog metrics(metrics_path, flags.resume);
   HeldOutEvaluator held_out(
@@ -620,6 +737,7 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
       step_pairs += batches.back().pairs;
     }
     // 6b. Forward and backward, each micro-batch weighted by its share of the step's pairs.
+    const BcoState bco_before_step = bco;  // a skipped step leaves it as it was
     LossSums step_metrics;
     for (const Batch& batch : batches) {
       const BatchTensors tensors = batch_to_tensors(batch, device);
@@ -631,6 +749,11 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
 
       LossOutput out = compute_loss(pair, config.loss, bco);
       bco = out.bco;
+      if (std::find(flags.nan_loss_steps.begin(), flags.nan_loss_steps.end(), step + 1) !=
+          flags.nan_loss_steps.end()) {
+        out.loss = out.loss * std::nan("");  // testing aid: an overflowing step
+        out.metrics.loss = std::nan("");
+      }
       (out.loss * (static_cast<double>(batch.pairs) / static_cast<double>(step_pairs))).backward();
       step_metrics.add(out.metrics);
       tokens_seen += tensors.tokens;
@@ -643,6 +766,7 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
     const double grad_norm = global_grad_norm(parameters);
     if (!std::isfinite(step_metrics.loss) || !std::isfinite(grad_norm)) {
       optimizer.zero_grad();
+      bco = bco_before_step;
       ++result.bad_steps;
       ++state.consecutive_bad_steps;
       const std::string ids = pair_ids(batches, data->train);
@@ -654,12 +778,21 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
           grad_norm,
           ids.c_str());
       metrics.write_skipped(step, step_metrics.loss, grad_norm, ids);
+      // A non-finite loss from finite weights is a bad batch, worth skipping; from non-finite
+      // weights or optimizer state (an earlier update overflowed) every later step is bad too.
+      if (std::optional<std::string> bad = non_finite_state(*policy, optimizer, bco.mean_value())) {
+        throw CheckpointError(
+            "step " + std::to_string(step) + ": " + *bad +
+                " is not finite (an earlier update overflowed): stopping without a checkpoint",
+            last_checkpoint_note(store));
+      }
       if (state.consecutive_bad_steps >= train.max_bad_steps) {
         result.stop_reason = "bad_steps";
         DPO_LOG_ERROR(
             "train",
-            "%lld non-finite steps in a row: stopping; the last checkpoint is intact",
-            static_cast<long long>(state.consecutive_bad_steps));
+            "%lld non-finite steps in a row: stopping; %s",
+            static_cast<long long>(state.consecutive_bad_steps),
+            last_checkpoint_note(store).c_str());
         break;
       }
       continue;
@@ -671,6 +804,8 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
     const double lr = learning_rate(schedule, step);  // steps count from 1
     optimizer.step(lr);
     optimizer.zero_grad();
+    if (flags.after_update)
+      flags.after_update(step, optimizer);
     step_history.push_back(step_metrics);
     since_log.add(step_metrics);
     held_out.add_train(step_metrics);
@@ -694,8 +829,9 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
     }
 
     // 6e. Evaluate, save, stop.
+    const int stop_signal = g_stop_signal;
     const bool interrupted =
-        g_stop_requested || (flags.stop_after_steps > 0 && step >= flags.stop_after_steps);
+        stop_signal != 0 || (flags.stop_after_steps > 0 && step >= flags.stop_after_steps);
     if (config.eval.every_steps > 0 && step % config.eval.every_steps == 0 && step < total_steps) {
       if (tty)
         std::printf("\n");
@@ -712,12 +848,12 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
         break;
       }
     }
-    if ((train.save_every_steps > 0 && step % train.save_every_steps == 0) ||
-        (interrupted && g_stop_requested)) {
+    if ((train.save_every_steps > 0 && step % train.save_every_steps == 0) || stop_signal != 0) {
       checkpoint();
     }
     if (interrupted) {
       result.stop_reason = "interrupted";
+      result.stop_signal = stop_signal;
       break;
     }
   }
@@ -727,6 +863,8 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
   result.train_tail = tail_mean(step_history);
   result.seconds = seconds_since(run_start);
   result.tokens_per_second = result.seconds > 0 ? tokens_seen / seconds_since(loop_start) : 0;
+  if (std::optional<std::string> latest = store.latest())
+    result.last_checkpoint = *latest;
   if (result.stop_reason == "interrupted" || result.stop_reason == "bad_steps")
     return result;
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,9 +19,17 @@ namespace dpo {
 
 // How this invocation runs, beside the config (neither is recorded in the run's config).
 struct RunFlags {
-  bool resume = false;           // continue from train.out_dir/checkpoints/LATEST
-  bool overwrite = false;        // a fresh run may replace the run in train.out_dir
-  int64_t stop_after_steps = 0;  // testing aid: return after this many steps as if killed
+  bool resume = false;     // continue from train.out_dir/checkpoints/LATEST
+  bool overwrite = false;  // a fresh run may replace the run in train.out_dir
+  // Config keys a resumed run may change although they change the data order or the
+  // optimisation (--resume-allow-change); see trainer/resume_check.h.
+  std::vector<std::string> allowed_changes;
+  // Testing aids: return after this many steps as if killed; make the loss of these steps NaN
+  // (as an overflow would); called after each update with the step and the optimizer (to poison
+  // its state or the weights).
+  int64_t stop_after_steps = 0;
+  std::vector<int64_t> nan_loss_steps;
+  std::function<void(int64_t step, AdamW& optimizer)> after_update;
 };
 
 struct TrainResult {
@@ -30,13 +39,19 @@ struct TrainResult {
   LossMeans train_tail;                // train means over the last quarter of this process's steps
   std::vector<std::string> alarms;     // every alarm fired, "step N: name"
   std::string stop_reason;             // "max_steps", "early_stop", "bad_steps", "interrupted"
+  int stop_signal = 0;                 // SIGINT or SIGTERM when a signal interrupted the run
+  std::string last_checkpoint;         // the newest checkpoint folder at the end (empty: none)
   std::string final_dir;               // out_dir/final (empty when stopped early without one)
   double seconds = 0;
   double tokens_per_second = 0;
 };
 
 // Trains as `config` says (validated here with validate_config; data.prepared and model.path
-// must be set) and records that config in the run (manifest.json, checkpoints).
+// must be set) and records that config in the run (manifest.json, checkpoints). A checkpoint is
+// never written from non-finite weights or optimizer state: the run stops with a CheckpointError
+// naming the tensor and the last checkpoint, which is left as it was. SIGINT and SIGTERM end the
+// current step, save a checkpoint and return with stop_reason "interrupted" (a second signal
+// kills the process as usual).
 TrainResult train_dpo(const Config& config, const RunFlags& flags = {});
 
 // The optimizer's options under a config: betas, eps and weight decay from `optim`; fp32 master

@@ -4,11 +4,14 @@
 #include <ATen/core/grad_mode.h>
 
 #include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <type_traits>
 
 #include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/format.h"
 #include "model/checkpoint.h"
 #include "model/llama.h"
 #include "tokenizer/tokenizer.h"
@@ -40,12 +43,15 @@ LossSums evaluate_split(
     at::Device device,
     int64_t batch_pairs,
     int32_t pad_id,
-    EvalPairs* pairs_out) {
+    EvalPairs* pairs_out,
+    const std::string& policy_label) {
   if (split.size() == 0)
     return LossSums{};
   ScoreOptions options;
   options.batch_pairs = batch_pairs;
   options.pad_id = pad_id;
+  options.split_name = "val";
+  options.model_label = policy_label;
   PairScores scores = score_pairs(policy, split, device, options);
   at::NoGradGuard no_grad;
   auto f64 = at::TensorOptions().dtype(at::kDouble);
@@ -60,6 +66,12 @@ LossSums evaluate_split(
       std::vector<int64_t>(scores.rejected_tokens.begin(), scores.rejected_tokens.end()));
   // compute_loss is pure: the advanced BCO state it returns is dropped.
   LossOutput out = compute_loss(logps, loss, bco);
+  if (!std::isfinite(out.metrics.loss)) {
+    throw CheckpointError(
+        "the held-out loss of " + policy_label + " is " + format("%g", out.metrics.loss) +
+            " although every log-prob is finite (" + std::to_string(split.size()) + " val pairs)",
+        "the loss settings overflow (loss.beta, loss.types): check them in docs/losses.md");
+  }
   if (pairs_out != nullptr)
     *pairs_out = {out.rewards_chosen.cpu(), out.rewards_rejected.cpu()};
   return out.metrics;
@@ -144,28 +156,52 @@ LossMeans evaluate_model(
       read_prepared_header(prepared_path), prepared_path, model_dir, tokenizer);
   PreparedDataset data =
       read_prepared_dataset(prepared_path, static_cast<int32_t>(loaded.config.vocab_size));
+  require_fits_context(
+      data.val, "val", loaded.config.max_position_embeddings, prepared_path, model_dir);
   const int32_t pad_id = data.header.pad_id >= 0 ? data.header.pad_id : 0;
 
   // The reference: its cached log-probs, else scored now (not cached: `dpo eval` writes nothing
   // into the prepared file).
-  LlamaForCausalLM reference_model =
-      reference_dir.empty() ? loaded.model : load_pretrained(reference_dir, dtype, device).model;
+  LlamaForCausalLM reference_model = loaded.model;
+  if (!reference_dir.empty()) {
+    LoadedModel reference_loaded = load_pretrained(reference_dir, dtype, device);
+    require_fits_context(
+        data.val,
+        "val",
+        reference_loaded.config.max_position_embeddings,
+        prepared_path,
+        reference_dir);
+    reference_model = reference_loaded.model;
+  }
   std::string reference_hash = model_content_hash(*reference_model);
   std::optional<ReferenceLogps> cached = read_reference_logps(prepared_path, reference_hash);
   ReferenceLogps::Split reference;
   if (cached && cached->dtype == model_dtype_name(dtype)) {
+    require_finite_logps(cached->val, "val", prepared_path);
     reference = cached->val;
   } else {
     ScoreOptions options;
     options.batch_pairs = batch_pairs;
     options.pad_id = pad_id;
+    options.split_name = "val";
+    options.model_label =
+        "the reference model '" + (reference_dir.empty() ? model_dir : reference_dir) + "'";
     PairScores scores = score_pairs(*reference_model, data.val, device, options);
     reference = {
         scores.chosen_logps, scores.rejected_logps, scores.chosen_tokens, scores.rejected_tokens};
   }
   EvalPairs pairs;
   LossSums sums = evaluate_split(
-      *loaded.model, data.val, reference, loss, BcoState{}, device, batch_pairs, pad_id, &pairs);
+      *loaded.model,
+      data.val,
+      reference,
+      loss,
+      BcoState{},
+      device,
+      batch_pairs,
+      pad_id,
+      &pairs,
+      "the model '" + model_dir + "'");
   if (!pairs_out.empty() && data.val.size() > 0)
     write_eval_pairs(pairs_out, data, pairs, tokenizer);
   return sums.mean();

@@ -25,6 +25,9 @@ struct EvalPairs {
 
 // Loss and metrics (sums over the pairs) of the whole split, without gradients. `bco`: BCO's
 // running state, used and not advanced (evaluation must not move it). `pairs_out`: may be null.
+// A non-finite log-prob of the policy (CheckpointError naming the pair and the first non-finite
+// weight) or a non-finite loss is an error, never a "loss nan" figure. `policy_label` names the
+// policy in that message.
 LossSums evaluate_split(
     LlamaForCausalLMImpl& policy,
     const PreparedSplit& split,
@@ -34,7 +37,8 @@ LossSums evaluate_split(
     at::Device device,
     int64_t batch_pairs,
     int32_t pad_id,
-    EvalPairs* pairs_out);
+    EvalPairs* pairs_out,
+    const std::string& policy_label = "the policy");
 
 // One line per held-out pair of `data.val`: ids, source, rewards, margin and the decoded text.
 void write_eval_pairs(
@@ -50,7 +54,8 @@ ReferenceLogps::Split first_pairs(const ReferenceLogps::Split& split, size_t n);
 // `dpo eval`: `model_dir` on the held-out split of a prepared file, against `reference_dir`
 // (empty: the model itself; its cached log-probs when the prepared file holds them in this
 // dtype, else scored now). Means over the held-out pairs; `pairs_out`: eval_pairs.jsonl, or
-// empty for none.
+// empty for none. Refuses sequences longer than the model's context (require_fits_context) and
+// non-finite log-probs of either model.
 LossMeans evaluate_model(
     const std::string& model_dir,
     const std::string& prepared_path,

@@ -3,12 +3,47 @@
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
 
+#include <algorithm>
+#include <cmath>
 #include <memory>
+#include <optional>
 
+#include "core/error.h"
+#include "core/format.h"
 #include "model/llama.h"
 #include "model/sequence_logprobs.h"
+#include "trainer/finite_check.h"
 
 namespace dpo {
+namespace {
+
+std::string pair_label(const std::string& split_name, const PreparedSplit& split, size_t pair) {
+  return (split_name.empty() ? "" : split_name + " ") + "pair " + std::to_string(pair) + " (id '" +
+         split.row_ids[pair] + "')";
+}
+
+// A NaN or Inf log-prob poisons every loss it enters and, cached, every later run: refused
+// before the caller writes anything, with the weight to blame when there is one.
+[[noreturn]] void throw_non_finite_scores(
+    LlamaForCausalLMImpl& model,
+    const PreparedSplit& split,
+    const ScoreOptions& options,
+    size_t pair,
+    double chosen,
+    double rejected) {
+  const std::optional<std::string> weight = first_non_finite_weight(model);
+  throw CheckpointError(
+      options.model_label + " gives non-finite log-probs (chosen " + format("%g", chosen) +
+          ", rejected " + format("%g", rejected) + ") for " +
+          pair_label(options.split_name, split, pair) + ": " +
+          (weight ? "its weight " + *weight + " is not finite"
+                  : "its weights are finite, so the values overflow in this dtype"),
+      weight ? "the model folder is damaged or was saved from a diverged run: use an earlier "
+               "checkpoint"
+             : "score in fp32 (--dtype fp32, train.dtype = fp32)");
+}
+
+}  // namespace
 
 BatchTensors batch_to_tensors(const Batch& batch, at::Device device) {
   const int64_t rows = 2 * batch.pairs;
@@ -69,6 +104,8 @@ PairScores score_pairs(
     auto count = counts.accessor<int64_t, 1>();
     for (int64_t i = 0; i < batch.pairs; ++i) {
       size_t pair = static_cast<size_t>(batch.pair_indices[i]);
+      if (!std::isfinite(sum[i]) || !std::isfinite(sum[batch.pairs + i]))
+        throw_non_finite_scores(model, split, options, pair, sum[i], sum[batch.pairs + i]);
       scores.chosen_logps[pair] = sum[i];
       scores.rejected_logps[pair] = sum[batch.pairs + i];
       scores.chosen_tokens[pair] = static_cast<int32_t>(count[i]);
@@ -81,6 +118,44 @@ PairScores score_pairs(
   if (was_training)
     model.train();
   return scores;
+}
+
+void require_finite_logps(
+    const ReferenceLogps::Split& logps, const std::string& split_name, const std::string& origin) {
+  for (size_t i = 0; i < logps.chosen_logps.size() && i < logps.rejected_logps.size(); ++i) {
+    if (std::isfinite(logps.chosen_logps[i]) && std::isfinite(logps.rejected_logps[i]))
+      continue;
+    throw CacheError(
+        "the cached reference log-probs in '" + origin + "' are not finite for " + split_name +
+            " pair " + std::to_string(i) + " (chosen " + format("%g", logps.chosen_logps[i]) +
+            ", rejected " + format("%g", logps.rejected_logps[i]) + ")",
+        "the cache is damaged: score the reference again (dpo score --write-reference) or use "
+        "another copy of the prepared file");
+  }
+}
+
+void require_fits_context(
+    const PreparedSplit& split,
+    const std::string& split_name,
+    int64_t max_position_embeddings,
+    const std::string& prepared_path,
+    const std::string& model_dir) {
+  if (max_position_embeddings <= 0)
+    return;
+  for (size_t i = 0; i < split.size(); ++i) {
+    const int64_t chosen = split.chosen_length(i), rejected = split.rejected_length(i);
+    if (chosen <= max_position_embeddings && rejected <= max_position_embeddings)
+      continue;
+    throw DataError(
+        "'" + prepared_path + "': " + pair_label(split_name, split, i) + " has a " +
+            (chosen >= rejected ? "chosen" : "rejected") + " sequence of " +
+            std::to_string(std::max(chosen, rejected)) +
+            " tokens (prompt + completion), more than the " +
+            std::to_string(max_position_embeddings) + " positions of the model ('" + model_dir +
+            "/config.json': max_position_embeddings)",
+        "prepare the data again with --max-length " + std::to_string(max_position_embeddings) +
+            " (data.max_length) or less, or use a model with a longer context");
+  }
 }
 
 }  // namespace dpo

@@ -35,15 +35,37 @@ struct PairScores {
 struct ScoreOptions {
   int64_t batch_pairs = 8;
   int32_t pad_id = 0;
+  // For the message of a non-finite log-prob: the split's name ("train", "val") and the model
+  // ("the reference model 'DIR'").
+  std::string split_name;
+  std::string model_label = "the model";
   // Called after each batch with (pairs done, pairs total); may be empty.
   std::function<void(size_t, size_t)> progress;
 };
 
-// Runs the model in eval mode without gradients over every pair of `split`.
+// Runs the model in eval mode without gradients over every pair of `split`. A NaN or Inf
+// log-prob is a CheckpointError (at the first batch that gives one, before the caller can write
+// anything) naming the split, the pair (index and id) and the model's first non-finite weight.
 PairScores score_pairs(
     LlamaForCausalLMImpl& model,
     const PreparedSplit& split,
     at::Device device,
     const ScoreOptions& options);
+
+// Log-probs read from a cache (the reference group of a prepared file) must be finite too:
+// CacheError naming `origin`, the split and the first pair otherwise.
+void require_finite_logps(
+    const ReferenceLogps::Split& logps, const std::string& split_name, const std::string& origin);
+
+// The context check of every command that runs a model on prepared pairs (train, eval, score,
+// check, compare), before any forward pass: DataError when a sequence (prompt + completion) of
+// `split` is longer than the model's max_position_embeddings, naming the prepared file, the
+// split, the pair (index and id), its length and the model's config.json.
+void require_fits_context(
+    const PreparedSplit& split,
+    const std::string& split_name,
+    int64_t max_position_embeddings,
+    const std::string& prepared_path,
+    const std::string& model_dir);
 
 }  // namespace dpo

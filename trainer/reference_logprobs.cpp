@@ -3,7 +3,6 @@
 #include <ATen/ATen.h>
 
 #include <chrono>
-#include <cmath>
 #include <optional>
 
 #include "core/error.h"
@@ -14,26 +13,6 @@
 
 namespace dpo {
 namespace {
-
-// A NaN or Inf reference log-prob would poison every loss it enters and, cached, every later run:
-// refuse it before it is written, naming the first pair.
-void require_finite_reference(
-    const PairScores& scores,
-    const PreparedSplit& split,
-    const std::string& split_name,
-    const std::string& reference_dir) {
-  for (size_t i = 0; i < scores.chosen_logps.size(); ++i) {
-    if (std::isfinite(scores.chosen_logps[i]) && std::isfinite(scores.rejected_logps[i]))
-      continue;
-    throw CheckpointError(
-        "the reference model " + reference_dir + " gives non-finite log-probs (chosen " +
-            std::to_string(scores.chosen_logps[i]) + ", rejected " +
-            std::to_string(scores.rejected_logps[i]) + ") for " + split_name + " pair " +
-            std::to_string(i) + " (id '" + split.row_ids[i] + "')",
-        "its weights hold NaN or Inf, or overflow in this dtype: check it with `dpo score`, or use "
-        "fp32");
-  }
-}
 
 ReferenceLogps::Split as_split(const PairScores& scores) {
   return {scores.chosen_logps, scores.rejected_logps, scores.chosen_tokens, scores.rejected_tokens};
@@ -52,17 +31,21 @@ ReferenceLogps reference_logprobs(
         "reference log-probs of %s found in %s",
         source.model_hash.substr(0, 16).c_str(),
         source.prepared_path.c_str());
+    require_finite_logps(cached->train, "train", source.prepared_path);
+    require_finite_logps(cached->val, "val", source.prepared_path);
     return *cached;
   }
   ScoreOptions options;
   options.batch_pairs = source.batch_pairs;
   options.pad_id = source.pad_id;
+  options.model_label = "the reference model '" + source.model_dir + "'";
   auto start = std::chrono::steady_clock::now();
+  // score_pairs refuses a non-finite log-prob before anything is cached.
+  options.split_name = "train";
   PairScores train =
       source.live ? PairScores{} : score_pairs(scorer, data.train, source.device, options);
+  options.split_name = "val";
   PairScores val = score_pairs(scorer, data.val, source.device, options);
-  require_finite_reference(train, data.train, "train", source.model_dir);
-  require_finite_reference(val, data.val, "val", source.model_dir);
   ReferenceLogps reference;
   reference.model_hash = source.model_hash;
   reference.dtype = model_dtype_name(source.dtype);

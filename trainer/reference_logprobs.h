@@ -30,7 +30,7 @@ struct ReferenceSource {
 
 // The cached log-probs, or those of `scorer` (the reference model), cached unless live.
 // CheckpointError naming the first pair when the model gives a NaN or Inf log-prob (before
-// anything is cached).
+// anything is cached); CacheError when cached values are not finite.
 ReferenceLogps reference_logprobs(
     LlamaForCausalLMImpl& scorer, const PreparedDataset& data, const ReferenceSource& source);
 

@@ -47,6 +47,16 @@ ScoreSummary score_prepared(const ScoreRequest& request) {
       tokenizer);
   PreparedDataset data =
       read_prepared_dataset(request.prepared_path, static_cast<int32_t>(loaded.config.vocab_size));
+  for (const char* name : {"train", "val"}) {
+    if (request.split == "all" || request.split == name) {
+      require_fits_context(
+          data.split(name),
+          name,
+          loaded.config.max_position_embeddings,
+          request.prepared_path,
+          request.model_dir);
+    }
+  }
 
   ScoreSummary summary;
   summary.model_hash = model_content_hash(*loaded.model);
@@ -54,6 +64,7 @@ ScoreSummary score_prepared(const ScoreRequest& request) {
   ScoreOptions options;
   options.batch_pairs = request.batch_pairs;
   options.pad_id = data.header.pad_id >= 0 ? data.header.pad_id : 0;
+  options.model_label = "the model '" + request.model_dir + "'";
   options.progress = [](size_t done, size_t total) {
     if (isatty(fileno(stderr)))
       std::fprintf(stderr, "\rscored %zu/%zu pairs", done, total);
@@ -66,6 +77,7 @@ ScoreSummary score_prepared(const ScoreRequest& request) {
     const PreparedSplit& split = data.split(name);
     if (request.split != "all" && request.split != name)
       continue;
+    options.split_name = name;  // a non-finite log-prob stops here, before anything is written
     PairScores scores = score_pairs(*loaded.model, split, device, options);
     ReferenceLogps::Split& out = std::string(name) == "train" ? logps.train : logps.val;
     out = {
@@ -96,9 +108,25 @@ ScoreSummary score_prepared(const ScoreRequest& request) {
       if (!complete)
         throw UsageError("an .h5 output holds every pair: use --split all, or a .jsonl output");
       std::string temp = out + ".copying";
-      fs::copy_file(request.prepared_path, temp, fs::copy_options::overwrite_existing);
-      write_reference_logps(temp, logps);
-      fs::rename(temp, out);
+      std::error_code error;
+      fs::copy_file(request.prepared_path, temp, fs::copy_options::overwrite_existing, error);
+      if (error) {
+        fs::remove(temp, error);
+        throw IoError(
+            "cannot copy '" + request.prepared_path + "' to '" + temp + "': " + error.message());
+      }
+      try {
+        write_reference_logps(temp, logps);
+      } catch (...) {
+        fs::remove(temp, error);
+        throw;
+      }
+      fs::rename(temp, out, error);
+      if (error) {
+        const std::string reason = error.message();
+        fs::remove(temp, error);
+        throw IoError("cannot rename '" + temp + "' to '" + out + "': " + reason);
+      }
     } else {
       write_file_atomically(out, lines);
     }

@@ -57,7 +57,9 @@ std::string to_json_text(const TrainState& s) {
       {"bad_steps", s.bad_steps},
       {"evaluations", evaluations},
       {"total_steps", s.total_steps},
-      {"config", json::parse(to_json_text(s.config))}};
+      {"config", json::parse(to_json_text(s.config))},
+      {"prepared_fingerprint", s.prepared_fingerprint},
+      {"reference_hash", s.reference_hash}};
   return state.dump(2) + "\n";
 }
 
@@ -101,6 +103,10 @@ TrainState train_state_from_json_text(const std::string& text, const std::string
   } catch (const ConfigError& e) {
     throw CheckpointError(e.message(), kHint);
   }
+  if (root.contains("prepared_fingerprint"))
+    s.prepared_fingerprint = get<std::string>(root, "prepared_fingerprint", origin);
+  if (root.contains("reference_hash"))
+    s.reference_hash = get<std::string>(root, "reference_hash", origin);
   return s;
 }
 

@@ -26,10 +26,15 @@ struct TrainState {
   std::vector<EvalPoint> evaluations;  // the divergence monitor's history
   int64_t total_steps = 0;
   Config config;  // the resolved config of the run
+  // What data.prepared and the reference held, for --resume to compare (empty in checkpoints
+  // written before they were recorded).
+  std::string prepared_fingerprint;
+  std::string reference_hash;
 };
 
 // Pretty JSON with the keys step, optimizer_steps, loader_epoch, loader_cursor, bco_mean,
-// bco_count, consecutive_bad_steps, bad_steps, evaluations, total_steps, config.
+// bco_count, consecutive_bad_steps, bad_steps, evaluations, total_steps, config,
+// prepared_fingerprint, reference_hash (the last two optional when read).
 std::string to_json_text(const TrainState& state);
 // Parses what to_json_text writes. `origin` names the file in errors: CheckpointError naming
 // the file and the key that is missing or of the wrong type, with a hint.

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "tests/support/test_support.h"
 #include "tests/trainer/trainer_fixture.h"
@@ -156,6 +157,145 @@ TEST(TrainResumeCli, KilledRunResumesToTheSameLossesBitForBit) {
     checkpoints += entry.is_directory() ? 1 : 0;
   }
   EXPECT_EQ(checkpoints, 1u);
+}
+
+// A config whose run lasts long enough to be signalled: no checkpoint but the one a signal asks
+// for, a metrics line every step.
+const char* kLongConfig = R"({
+  // written by train_resume_cli_test.cpp
+  "loss": {"types": ["sigmoid"], "beta": 0.1},
+  "optim": {"lr": 5e-3, "schedule": "constant"},
+  "train": {"device": "cpu", "dtype": "fp32", "micro_batch_pairs": 4, "max_steps": 400,
+            "seed": 5, "threads": 1, "log_every_steps": 1, "save_every_steps": 0},
+  "eval": {"every_steps": 0}
+})";
+
+struct Signalled {
+  int exit_code = -1;
+  std::string output;
+};
+
+// Starts `command` (through sh, exec'd), sends `signal_number` once `run_dir` has logged three
+// steps, and waits for the exit.
+Signalled signal_run(
+    const std::string& command,
+    const std::string& log,
+    const std::string& run_dir,
+    int signal_number) {
+  Signalled result;
+  const std::string shell = "exec " + command + " > " + quote(log) + " 2>&1";
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", shell.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  int status = 0;
+  bool exited = false;
+  while (train_losses(run_dir).size() < 3 && std::chrono::steady_clock::now() < deadline) {
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      exited = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!exited) {
+    kill(pid, signal_number);
+    // A stuck process is killed after a minute: the test fails instead of hanging.
+    const auto stop_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (waitpid(pid, &status, WNOHANG) != pid) {
+      if (std::chrono::steady_clock::now() > stop_deadline) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 1000 + WTERMSIG(status);
+  result.output = testing::read_file(log);
+  return result;
+}
+
+// SIGTERM or SIGINT: the step ends, a checkpoint is written, the exit code is the shell's 128 +
+// signal, and the summary says so, names the checkpoint and prints the command that resumes; that
+// command finishes the run.
+TEST(TrainSignalCli, ASignalledRunSavesExitsWithTheSignalsCodeAndSaysHowToResume) {
+  testing::TempDir dir;
+  ASSERT_NO_FATAL_FAILURE(make_world(dir));
+  testing::write_file(dir.file("config.json"), kLongConfig);
+  for (const auto& [signal_number, name, code] :
+       {std::tuple<int, std::string, int>{SIGTERM, "SIGTERM", 143},
+        std::tuple<int, std::string, int>{SIGINT, "SIGINT", 130}}) {
+    SCOPED_TRACE(name);
+    const std::string run_dir = dir.file("run-" + name);
+    Signalled run =
+        signal_run(train_command(dir, run_dir), dir.file(name + ".log"), run_dir, signal_number);
+    ASSERT_EQ(run.exit_code, code) << run.output;
+    const size_t at = run.output.find("interrupted by " + name + " at step ");
+    ASSERT_NE(at, std::string::npos) << run.output;
+    const int64_t step =
+        std::stoll(run.output.substr(at + ("interrupted by " + name + " at step ").size()));
+    EXPECT_GE(step, 3);
+    EXPECT_LT(step, 400);
+    const std::string checkpoint = run_dir + "/checkpoints/step-" +
+                                   std::string(8 - std::to_string(step).size(), '0') +
+                                   std::to_string(step);
+    EXPECT_NE(run.output.find("checkpoint: " + checkpoint + "\n"), std::string::npos) << run.output;
+    EXPECT_TRUE(fs::is_directory(checkpoint));
+    EXPECT_EQ(
+        testing::read_file(run_dir + "/checkpoints/LATEST"),
+        fs::path(checkpoint).filename().string() + "\n");
+    EXPECT_EQ(run.output.find("(0 pairs)"), std::string::npos) << run.output;
+    EXPECT_EQ(run.output.find("-> 0.000"), std::string::npos) << run.output;
+    EXPECT_NE(
+        run.output.find("held-out preference accuracy before training: 0.500"), std::string::npos)
+        << run.output;
+    const size_t resume_at = run.output.find("resume with: dpo train --config ");
+    ASSERT_NE(resume_at, std::string::npos) << run.output;
+    std::string resume = run.output.substr(resume_at + std::string("resume with: dpo").size());
+    resume = resume.substr(0, resume.find('\n'));
+    EXPECT_NE(resume.find(" --set train.out_dir=" + run_dir), std::string::npos) << resume;
+    ASSERT_EQ(resume.substr(resume.size() - 9), " --resume") << resume;
+    if (signal_number == SIGTERM) {
+      auto resumed = run_command(kDpo + resume);
+      ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+      EXPECT_NE(resumed.output.find("resumed from " + checkpoint), std::string::npos)
+          << resumed.output;
+      EXPECT_EQ(train_losses(run_dir).size(), 400u);
+      EXPECT_TRUE(fs::is_directory(run_dir + "/final"));
+    }
+  }
+}
+
+// Bad run folders and resume states are dpo errors naming the path and the place (exit 2), never
+// "internal error".
+TEST(TrainSignalCli, BadFoldersAndStatesAreNamedErrors) {
+  testing::TempDir dir;
+  ASSERT_NO_FATAL_FAILURE(make_world(dir));
+  testing::write_file(dir.file("config.json"), kConfig);
+  testing::write_file(dir.file("file"), "x");
+  for (const std::string& out_dir : {dir.file("file"), dir.file("file/sub")}) {
+    auto result = run_command(train_command(dir, out_dir));
+    EXPECT_EQ(result.exit_code, 2) << result.output;
+    EXPECT_EQ(result.output.find("internal error"), std::string::npos) << result.output;
+    EXPECT_NE(
+        result.output.find("the run folder '" + out_dir + "' (train.out_dir)"), std::string::npos)
+        << result.output;
+  }
+  // Garbage in LATEST is shown escaped.
+  const std::string run_dir = dir.file("garbage");
+  fs::create_directories(run_dir + "/checkpoints");
+  testing::write_file(run_dir + "/checkpoints/LATEST", std::string("\x1b]0;pwned\x07\n", 11));
+  auto result = run_command(train_command(dir, run_dir) + " --resume");
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("holds '\\x1b]0;pwned\\x07\\x0a'"), std::string::npos)
+      << result.output;
+  EXPECT_EQ(result.output.find('\x1b'), std::string::npos);
+  // --resume-allow-change is only for --resume.
+  auto misuse = run_command(train_command(dir, dir.file("x")) + " --resume-allow-change optim.lr");
+  EXPECT_EQ(misuse.exit_code, 2) << misuse.output;
+  EXPECT_NE(misuse.output.find("--resume-allow-change is for --resume"), std::string::npos);
 }
 
 }  // namespace

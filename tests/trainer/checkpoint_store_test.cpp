@@ -58,7 +58,78 @@ TEST(CheckpointStore, LatestNamingAMissingFolderIsAClearError) {
   fs::create_directories(run.path() + "/checkpoints");
   testing::write_file(run.path() + "/checkpoints/LATEST", "step-00000099\n");
   CheckpointStore store(run.path(), 2);
-  EXPECT_THROW(store.latest(), CheckpointError);
+  try {
+    store.latest();
+    FAIL() << "expected CheckpointError";
+  } catch (const CheckpointError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(
+        message.find("LATEST' names 'step-00000099', which does not exist"), std::string::npos)
+        << message;
+  }
+}
+
+// The message of a LATEST that `content` makes unusable, or "" when latest() accepts it.
+std::string latest_error(const std::string& content, const std::string& setup = "") {
+  testing::TempDir run;
+  const std::string dir = run.path() + "/checkpoints";
+  fs::create_directories(dir + "/step-00000004");
+  fs::create_directories(run.path() + "/other/checkpoints/step-00000004");
+  if (setup == "file")
+    testing::write_file(dir + "/step-00000008", "not a folder");
+  if (setup == "symlink")
+    fs::create_directory_symlink(
+        run.path() + "/other/checkpoints/step-00000004", dir + "/step-00000008");
+  testing::write_file(dir + "/LATEST", content);
+  try {
+    CheckpointStore(run.path(), 2).latest();
+    return "";
+  } catch (const CheckpointError& error) {
+    return error.what();
+  }
+}
+
+// LATEST may only name a step-N folder inside its own checkpoints/: no path (another run's
+// folder, '..', an absolute path), no file or symlink of that name; what it holds is shown with
+// non-printable bytes escaped, never raw.
+TEST(CheckpointStore, LatestMayOnlyNameACheckpointFolderOfItsOwnRun) {
+  EXPECT_EQ(latest_error("step-00000004\n"), "");
+  EXPECT_EQ(latest_error("  step-00000004  \n"), "");
+  for (const std::string bad :
+       {"../other/checkpoints/step-00000004",
+        "../../x",
+        "/tmp",
+        "step-00000004/../step-00000004",
+        "step-",
+        "step-4a",
+        "STEP-00000004",
+        "",
+        "step-00000004\nstep-00000005\n"}) {
+    const std::string message = latest_error(bad);
+    EXPECT_NE(message.find("which is not the name of a checkpoint folder"), std::string::npos)
+        << bad << " -> " << message;
+    EXPECT_NE(message.find("checkpoints/LATEST' holds"), std::string::npos) << message;
+  }
+  EXPECT_NE(
+      latest_error("step-00000008", "file").find("is not a folder (a symlink or a file)"),
+      std::string::npos);
+  EXPECT_NE(
+      latest_error("step-00000008", "symlink").find("is not a folder (a symlink or a file)"),
+      std::string::npos);
+}
+
+TEST(CheckpointStore, GarbageInLatestIsShownEscaped) {
+  const std::string garbage = std::string("\x1b[2J\x00\xff", 6) + "evil\\";
+  const std::string message = latest_error(garbage);
+  EXPECT_NE(message.find("holds '\\x1b[2J\\x00\\xffevil\\x5c'"), std::string::npos) << message;
+  for (char c : message) {
+    const unsigned char byte = static_cast<unsigned char>(c);
+    EXPECT_TRUE(byte == '\n' || (byte >= 0x20 && byte < 0x7f)) << "raw byte " << int(byte);
+  }
+  // A long file is cut.
+  const std::string long_message = latest_error(std::string(5000, 'x'));
+  EXPECT_NE(long_message.find(std::string(80, 'x') + "...'"), std::string::npos) << long_message;
+  EXPECT_LT(long_message.size(), 600u);
 }
 
 // A folder numbered above the checkpoint just written (left by an earlier run) is not this run's

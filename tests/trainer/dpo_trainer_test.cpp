@@ -8,10 +8,13 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -442,9 +445,7 @@ TEST(DpoTrainer, LiveReferenceRunsDespiteAStaleCache) {
 // ---- 3. The non-finite guard -------------------------------------------------------------------
 
 // A copy of the initial model with one NaN in the final norm's weight: every logit, log-prob, loss
-// and gradient of it is NaN. The NaN model is the policy only; the reference is the clean initial
-// model (another content hash), so the reference pass is finite and the step-0 check (which
-// applies when the reference is the initial policy) does not run: the steps reach the guard.
+// and gradient of it is NaN.
 std::string write_nan_model(const testing::TempDir& dir) {
   LoadedModel loaded = load_pretrained(world().model_dir, at::kFloat, at::kCPU);
   bool found = false;
@@ -462,14 +463,25 @@ std::string write_nan_model(const testing::TempDir& dir) {
   return dir.file("nan_model");
 }
 
+// The optimizer's parameter named `name`.
+const NamedParameter& parameter(const AdamW& optimizer, const std::string& name) {
+  for (const NamedParameter& p : optimizer.parameters()) {
+    if (p.name == name)
+      return p;
+  }
+  throw std::runtime_error("no parameter " + name);
+}
+
+// Steps whose loss overflows (the testing aid makes it NaN) are skipped: no weight and no
+// optimizer moment moves.
 TEST(DpoTrainer, NonFiniteStepsAreSkippedWithoutTouchingTheWeights) {
   testing::TempDir dir;
   Config options = tiny_config(copy_prepared(dir), dir.file("run"));
-  options.model.path = write_nan_model(dir);
-  options.reference.path = world().model_dir;
   options.train.max_steps = 2;  // fewer than max_bad_steps: the run ends normally ...
   options.train.max_bad_steps = 3;
-  TrainResult result = train_dpo(options);
+  RunFlags flags;
+  flags.nan_loss_steps = {1, 2};
+  TrainResult result = train_dpo(options, flags);
   EXPECT_EQ(result.stop_reason, "max_steps");
   EXPECT_EQ(result.bad_steps, 2);
   // ... and final/ shows that neither step moved a weight (or the optimizer's moments, which
@@ -487,31 +499,168 @@ TEST(DpoTrainer, NonFiniteStepsAreSkippedWithoutTouchingTheWeights) {
   }
 }
 
-TEST(DpoTrainer, MaxBadStepsInARowStopTheRun) {
+TEST(DpoTrainer, MaxBadStepsInARowStopTheRunAndNameTheLastCheckpoint) {
   testing::TempDir dir;
   Config options = tiny_config(copy_prepared(dir), dir.file("run"));
-  options.model.path = write_nan_model(dir);
-  options.reference.path = world().model_dir;
   options.train.max_steps = 20;
   options.train.max_bad_steps = 3;
   options.train.save_every_steps = 1;
-  TrainResult result = train_dpo(options);
+  options.train.keep_checkpoints = 1;
+  RunFlags flags;
+  flags.nan_loss_steps = {3, 4, 5, 6, 7};
+  ::testing::internal::CaptureStderr();
+  TrainResult result = train_dpo(options, flags);
+  const std::string log = ::testing::internal::GetCapturedStderr();
   EXPECT_EQ(result.stop_reason, "bad_steps");
-  EXPECT_EQ(result.steps, 3);
+  EXPECT_EQ(result.steps, 5);
   EXPECT_EQ(result.bad_steps, 3);
   EXPECT_TRUE(result.final_dir.empty());
   EXPECT_FALSE(fs::exists(dir.file("run/final")));
-  // No bad step is checkpointed.
-  EXPECT_FALSE(fs::exists(dir.file("run/checkpoints/LATEST")));
+  // No bad step is checkpointed; the message names the one that is there.
+  const std::string step2 = dir.file("run/checkpoints/step-00000002");
+  EXPECT_EQ(CheckpointStore(options.train.out_dir, 1).latest().value(), step2);
+  EXPECT_EQ(result.last_checkpoint, step2);
+  EXPECT_NE(
+      log.find(
+          "3 non-finite steps in a row: stopping; the last checkpoint, " + step2 + ", is intact"),
+      std::string::npos)
+      << log;
   std::vector<json> train = testing::metrics_lines(dir.file("run/metrics.jsonl"), "train");
-  ASSERT_EQ(train.size(), 3u);
-  for (const json& line : train)
-    EXPECT_EQ(line["skipped"], true);
+  ASSERT_EQ(train.size(), 5u);
+  for (size_t i = 2; i < 5; ++i)
+    EXPECT_EQ(train[i]["skipped"], true);
 }
 
-// The NaN model as its own reference: in both modes its reference log-probs (live mode scores the
-// held-out split up front) are refused before any step, and before they reach the cache.
-TEST(DpoTrainer, ANanModelIsRefusedBeforeAnyStep) {
+// What a checkpoint refused for non-finite state leaves: LATEST and the last good checkpoint as
+// they were (keep_checkpoints 1: rotation would have deleted it), no new folder, no temporary.
+void expect_only_checkpoint(const std::string& out_dir, const std::string& name) {
+  EXPECT_EQ(CheckpointStore(out_dir, 1).latest().value(), out_dir + "/checkpoints/" + name);
+  std::vector<std::string> entries;
+  for (const auto& entry : fs::directory_iterator(out_dir + "/checkpoints"))
+    entries.push_back(entry.path().filename().string());
+  std::sort(entries.begin(), entries.end());
+  EXPECT_EQ(entries, (std::vector<std::string>{"LATEST", name}));
+  const TrainState state =
+      read_train_state(out_dir + "/checkpoints/" + name + "/trainer_state.json");
+  EXPECT_EQ(CheckpointStore::folder_name(static_cast<uint64_t>(state.step)), name);
+  for (const auto& [tensor_name, tensor] : weights_of(out_dir + "/checkpoints/" + name + "/model"))
+    EXPECT_TRUE(at::isfinite(tensor).all().item<bool>()) << tensor_name;
+}
+
+// NaN in the optimizer's state (here put there after step 4's update; an overflowing second
+// moment does the same) must never reach a checkpoint: the run stops with the tensor named and a
+// true statement about the last checkpoint.
+TEST(DpoTrainer, NonFiniteOptimizerStateIsNeverCheckpointed) {
+  for (const std::string slot : {"exp_avg", "exp_avg_sq"}) {
+    SCOPED_TRACE(slot);
+    testing::TempDir dir;
+    Config options = tiny_config(copy_prepared(dir), dir.file("run"));
+    options.train.max_steps = 10;
+    options.train.save_every_steps = 2;
+    options.train.keep_checkpoints = 1;
+    RunFlags flags;
+    const std::string key = "model.layers.1.mlp.down_proj.weight." + slot;
+    flags.after_update = [&](int64_t step, AdamW& optimizer) {
+      if (step != 4)
+        return;
+      std::map<std::string, at::Tensor> state = optimizer.state_tensors();
+      state[key] = state.at(key).clone();
+      state[key].view(-1)[5].fill_(slot == "exp_avg" ? std::nan("") : INFINITY);
+      optimizer.load_state(state, optimizer.steps());
+    };
+    try {
+      train_dpo(options, flags);
+      FAIL() << "expected CheckpointError";
+    } catch (const CheckpointError& error) {
+      const std::string message = error.what();
+      EXPECT_NE(
+          message.find(
+              "step 4: the optimizer state '" + key + "' (" +
+              (slot == "exp_avg" ? "1 NaN, 0 Inf" : "0 NaN, 1 Inf") +
+              " of 2048 values) is not finite, so no checkpoint was written"),
+          std::string::npos)
+          << message;
+      EXPECT_NE(
+          error.hint().find(
+              "the last checkpoint, " + dir.file("run/checkpoints/step-00000002") + ", is intact"),
+          std::string::npos)
+          << error.hint();
+    }
+    expect_only_checkpoint(options.train.out_dir, "step-00000002");
+    EXPECT_FALSE(fs::exists(dir.file("run/final")));
+  }
+}
+
+// A weight that turns NaN (an update overflowed) makes every later step non-finite: the guard
+// does not skip steps forever, it stops at once, naming the weight, and nothing is checkpointed.
+TEST(DpoTrainer, NonFiniteWeightsStopTheRunAtTheFirstBadStep) {
+  testing::TempDir dir;
+  Config options = tiny_config(copy_prepared(dir), dir.file("run"));
+  options.train.max_steps = 10;
+  options.train.save_every_steps = 2;
+  options.train.keep_checkpoints = 1;
+  options.train.max_bad_steps = 5;
+  RunFlags flags;
+  flags.after_update = [](int64_t step, AdamW& optimizer) {
+    if (step != 3)
+      return;
+    at::NoGradGuard no_grad;
+    parameter(optimizer, "model.norm.weight").tensor.detach()[0].fill_(std::nan(""));
+  };
+  try {
+    train_dpo(options, flags);
+    FAIL() << "expected CheckpointError";
+  } catch (const CheckpointError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(
+        message.find("step 4: the weight 'model.norm.weight' (1 NaN, 0 Inf of 32 values) is not "
+                     "finite (an earlier update overflowed)"),
+        std::string::npos)
+        << message;
+    EXPECT_NE(
+        error.hint().find(
+            "the last checkpoint, " + dir.file("run/checkpoints/step-00000002") + ", is intact"),
+        std::string::npos)
+        << error.hint();
+  }
+  expect_only_checkpoint(options.train.out_dir, "step-00000002");
+  // The bad step is logged before the stop.
+  std::vector<json> train = testing::metrics_lines(dir.file("run/metrics.jsonl"), "train");
+  ASSERT_EQ(train.size(), 4u);
+  EXPECT_EQ(train[3]["skipped"], true);
+}
+
+// Before any checkpoint: the message says that none was written (and does not claim one is
+// intact).
+TEST(DpoTrainer, NonFiniteStateBeforeTheFirstCheckpointSaysNoneWasWritten) {
+  testing::TempDir dir;
+  Config options = tiny_config(copy_prepared(dir), dir.file("run"));
+  options.train.max_steps = 4;
+  options.train.save_every_steps = 2;
+  RunFlags flags;
+  flags.after_update = [](int64_t step, AdamW& optimizer) {
+    if (step == 2) {
+      at::NoGradGuard no_grad;
+      parameter(optimizer, "lm_head.weight").tensor.detach()[3][1].fill_(INFINITY);
+    }
+  };
+  try {
+    train_dpo(options, flags);
+    FAIL() << "expected CheckpointError";
+  } catch (const CheckpointError& error) {
+    EXPECT_NE(
+        std::string(error.what()).find("the weight 'lm_head.weight' (0 NaN, 1 Inf"),
+        std::string::npos)
+        << error.what();
+    EXPECT_NE(error.hint().find("no checkpoint was written in this run"), std::string::npos);
+  }
+  EXPECT_FALSE(fs::exists(dir.file("run/checkpoints/LATEST")));
+  EXPECT_FALSE(fs::exists(dir.file("run/checkpoints/step-00000002")));
+}
+
+// A NaN policy is refused before any step, naming the weight; a NaN reference before its
+// log-probs reach the cache, naming the pair and the weight.
+TEST(DpoTrainer, ANanPolicyIsRefusedBeforeAnyStep) {
   for (std::string mode : {"precomputed", "live"}) {
     SCOPED_TRACE(mode);
     testing::TempDir dir;
@@ -523,16 +672,84 @@ TEST(DpoTrainer, ANanModelIsRefusedBeforeAnyStep) {
       FAIL() << "expected a CheckpointError";
     } catch (const CheckpointError& error) {
       std::string message = error.what();
-      EXPECT_NE(message.find("non-finite log-probs"), std::string::npos) << message;
-      EXPECT_NE(message.find("nan_model"), std::string::npos) << message;
+      EXPECT_NE(
+          message.find(
+              "the initial policy '" + options.model.path +
+              "' holds non-finite weights: 'model.norm.weight' (1 NaN"),
+          std::string::npos)
+          << message;
     }
     EXPECT_FALSE(fs::exists(dir.file("run/final")));
-    if (mode == "precomputed") {
-      LoadedModel nan_model = load_pretrained(options.model.path, at::kFloat, at::kCPU);
-      EXPECT_FALSE(read_reference_logps(options.data.prepared, model_content_hash(*nan_model.model))
-                       .has_value());
-    }
+    EXPECT_FALSE(fs::exists(dir.file("run/metrics.jsonl")));
   }
+}
+
+TEST(DpoTrainer, ANanReferenceIsRefusedBeforeAnythingIsCached) {
+  for (std::string mode : {"precomputed", "live"}) {
+    SCOPED_TRACE(mode);
+    testing::TempDir dir;
+    Config options = tiny_config(copy_prepared(dir), dir.file("run"));
+    options.reference.path = write_nan_model(dir);
+    options.reference.mode = mode == "live" ? ReferenceMode::live : ReferenceMode::precomputed;
+    try {
+      train_dpo(options);
+      FAIL() << "expected a CheckpointError";
+    } catch (const CheckpointError& error) {
+      std::string message = error.what();
+      EXPECT_NE(
+          message.find(
+              "the reference model '" + options.reference.path +
+              "' gives non-finite log-probs (chosen "),
+          std::string::npos)
+          << message;
+      // The first pair of the first batch scored: train in precomputed mode, val in live mode.
+      EXPECT_NE(
+          message.find(std::string(") for ") + (mode == "live" ? "val" : "train") + " pair "),
+          std::string::npos)
+          << message;
+      EXPECT_NE(message.find(" (id 'pair-"), std::string::npos) << message;
+      EXPECT_NE(
+          message.find("its weight 'model.norm.weight' (1 NaN, 0 Inf of 32 values) is not finite"),
+          std::string::npos)
+          << message;
+    }
+    EXPECT_FALSE(fs::exists(dir.file("run/final")));
+    EXPECT_TRUE(list_reference_logps(options.data.prepared).empty());
+  }
+}
+
+// Reference log-probs cached with a NaN (a damaged file) are refused when read, by train and eval.
+TEST(DpoTrainer, NonFiniteCachedReferenceLogProbsAreACacheError) {
+  testing::TempDir dir;
+  const std::string prepared = copy_prepared(dir);
+  ScoreRequest score;
+  score.model_dir = world().model_dir;
+  score.prepared_path = prepared;
+  score.device = DeviceChoice::cpu;
+  score.threads = 1;
+  score.write_reference = true;
+  score_prepared(score);
+  ReferenceLogps cached = read_reference_logps(prepared, world().model_hash).value();
+  cached.val.rejected_logps[2] = -INFINITY;
+  write_reference_logps(prepared, cached);
+
+  Config options = tiny_config(prepared, dir.file("run"));
+  try {
+    train_dpo(options);
+    FAIL() << "expected CacheError";
+  } catch (const CacheError& error) {
+    EXPECT_NE(
+        std::string(error.what())
+            .find(
+                "the cached reference log-probs in '" + prepared +
+                "' are not finite for val pair 2"),
+        std::string::npos)
+        << error.what();
+  }
+  EXPECT_THROW(
+      evaluate_model(
+          world().model_dir, prepared, "", LossConfig{}, DeviceChoice::cpu, TrainDtype::fp32, 8),
+      CacheError);
 }
 
 // ---- 4. Bitwise resume -------------------------------------------------------------------------
@@ -598,6 +815,260 @@ TEST(DpoTrainer, ResumeWithoutACheckpointIsACheckpointError) {
   RunFlags flags;
   flags.resume = true;
   EXPECT_THROW(train_dpo(options, flags), CheckpointError);
+}
+
+// ---- 4b. What --resume checks ------------------------------------------------------------------
+
+// A run stopped after step 5 with checkpoints at steps 2 and 4 (LATEST), in `dir`/base.
+Config stopped_run(const testing::TempDir& dir) {
+  Config config = tiny_config(copy_prepared(dir), dir.file("base"));
+  config.train.max_steps = 8;
+  config.train.save_every_steps = 2;
+  config.train.keep_checkpoints = 2;
+  config.train.micro_batch_pairs = 4;
+  RunFlags flags;
+  flags.stop_after_steps = 5;
+  EXPECT_EQ(train_dpo(config, flags).stop_reason, "interrupted");
+  return config;
+}
+
+// A copy of the stopped run in `name`, and its config pointing there.
+Config copy_of_run(const testing::TempDir& dir, const Config& base, const std::string& name) {
+  fs::copy(base.train.out_dir, dir.file(name), fs::copy_options::recursive);
+  Config config = base;
+  config.train.out_dir = dir.file(name);
+  return config;
+}
+
+// The CheckpointError message of resuming `config` (with `allowed` changes), "" when it resumes.
+std::string resume_error(const Config& config, const std::vector<std::string>& allowed = {}) {
+  RunFlags flags;
+  flags.resume = true;
+  flags.allowed_changes = allowed;
+  try {
+    train_dpo(config, flags);
+    return "";
+  } catch (const CheckpointError& error) {
+    return error.what();
+  }
+}
+
+TEST(DpoTrainerResume, ChecksTheConfigTheStateAndLatest) {
+  testing::TempDir dir;
+  const Config base = stopped_run(dir);
+  const std::string state_name = "checkpoints/step-00000004/trainer_state.json";
+
+  {  // A changed micro-batch size would reuse the cursor in another unit: refused, listed.
+    Config config = copy_of_run(dir, base, "micro");
+    config.train.micro_batch_pairs = 8;
+    config.optim.lr = 1e-3;
+    const std::string message = resume_error(config);
+    EXPECT_NE(
+        message.find("cannot resume from '" + config.train.out_dir + "/" + state_name),
+        std::string::npos)
+        << message;
+    EXPECT_NE(message.find("train.micro_batch_pairs: 4 -> 8"), std::string::npos) << message;
+    EXPECT_NE(message.find("optim.lr: 0.005 -> 0.001"), std::string::npos) << message;
+    // Nothing was loaded or cut: metrics.jsonl still holds the 5 steps.
+    EXPECT_EQ(train_losses(config.train.out_dir).size(), 5u);
+    // Allowed explicitly, the run continues.
+    EXPECT_EQ(resume_error(config, {"train.micro_batch_pairs", "optim.lr"}), "");
+  }
+  {  // Harmless changes only make a note.
+    Config config = copy_of_run(dir, base, "harmless");
+    config.train.log_every_steps = 2;
+    config.train.save_every_steps = 3;
+    config.eval.every_steps = 3;
+    ::testing::internal::CaptureStderr();
+    const std::string message = resume_error(config);
+    const std::string log = ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(message, "");
+    EXPECT_NE(
+        log.find("resuming with a changed setting: train.log_every_steps: 1 -> 2"),
+        std::string::npos)
+        << log;
+  }
+  {  // A trainer state that claims step 9999 does not "finish" the run.
+    Config config = copy_of_run(dir, base, "step9999");
+    const std::string path = config.train.out_dir + "/" + state_name;
+    json state = json::parse(testing::read_file(path));
+    state["step"] = 9999;
+    testing::write_file(path, state.dump(2));
+    const std::string message = resume_error(config);
+    EXPECT_NE(
+        message.find("'" + path + "': key 'step' (9999) is past key 'total_steps' (8)"),
+        std::string::npos)
+        << message;
+    EXPECT_FALSE(fs::exists(config.train.out_dir + "/final"));
+  }
+  {  // A cursor past the epoch.
+    Config config = copy_of_run(dir, base, "cursor");
+    const std::string path = config.train.out_dir + "/" + state_name;
+    json state = json::parse(testing::read_file(path));
+    state["loader_cursor"] = 100000;
+    testing::write_file(path, state.dump(2));
+    EXPECT_NE(
+        resume_error(config).find("'" + path + "': key 'loader_cursor' (100000)"),
+        std::string::npos);
+  }
+  {  // A deleted trainer_state.json is named as missing.
+    Config config = copy_of_run(dir, base, "deleted");
+    fs::remove(config.train.out_dir + "/" + state_name);
+    const std::string message = resume_error(config);
+    EXPECT_NE(
+        message.find(
+            "checkpoint '" + config.train.out_dir +
+            "/checkpoints/step-00000004' is incomplete: trainer_state.json is "
+            "missing"),
+        std::string::npos)
+        << message;
+  }
+  {  // LATEST pointing into another run's folder is not followed.
+    Config config = copy_of_run(dir, base, "elsewhere");
+    testing::write_file(
+        config.train.out_dir + "/checkpoints/LATEST", "../../base/checkpoints/step-00000004\n");
+    EXPECT_NE(
+        resume_error(config).find("which is not the name of a checkpoint folder"),
+        std::string::npos);
+  }
+  {  // Another prepared file (same path): refused by its fingerprint.
+    Config config = copy_of_run(dir, base, "data");
+    PrepareOptions prepare = prepare_options(world().pairs_path, dir.file("other.h5"));
+    prepare.model_dir = world().model_dir;
+    prepare.validate.val_fraction = 0.3;
+    prepare_dataset(prepare);
+    config.data.prepared = prepare.out_path;
+    EXPECT_NE(resume_error(config).find("prepared data fingerprint: "), std::string::npos);
+  }
+  {  // The unchanged run resumes to the end.
+    Config config = copy_of_run(dir, base, "same");
+    EXPECT_EQ(resume_error(config), "");
+    EXPECT_EQ(train_losses(config.train.out_dir).size(), 8u);
+  }
+}
+
+// A run killed while writing leaves temporaries; the next start in the folder removes them and
+// names each one.
+TEST(DpoTrainerResume, StaleTemporariesOfAKilledRunAreRemovedAtTheNextStart) {
+  testing::TempDir dir;
+  const Config base = stopped_run(dir);
+  Config config = copy_of_run(dir, base, "killed");
+  pid_t child = fork();
+  if (child == 0)
+    _exit(0);
+  int status = 0;
+  waitpid(child, &status, 0);  // a pid that is gone
+  const std::string dead = std::to_string(child);
+  const std::string out = config.train.out_dir;
+  fs::create_directories(out + "/checkpoints/step-00000006.tmp/model");
+  testing::write_file(out + "/checkpoints/step-00000006.tmp/model/config.json", "{");
+  const std::vector<std::string> stale = {
+      out + "/checkpoints/step-00000006.tmp",
+      out + "/metrics.jsonl.tmp." + dead + ".0",
+      out + "/checkpoints/LATEST.tmp." + dead + ".4",
+      out + "/manifest.json.tmp." + dead + ".2"};
+  for (size_t i = 1; i < stale.size(); ++i)
+    testing::write_file(stale[i], "torn");
+  ::testing::internal::CaptureStderr();
+  const std::string message = resume_error(config);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(message, "");
+  for (const std::string& path : stale) {
+    EXPECT_FALSE(fs::exists(path)) << path;
+    EXPECT_NE(log.find("removed " + path + " ("), std::string::npos) << path << "\n" << log;
+  }
+  EXPECT_TRUE(fs::is_directory(out + "/final"));
+}
+
+// ---- 4c. Folders and contexts that do not fit -------------------------------------------------
+
+TEST(DpoTrainer, AnOutDirThatIsAFileOrUnderAFileIsAnIoErrorNamingIt) {
+  testing::TempDir dir;
+  testing::write_file(dir.file("taken"), "x");
+  for (const std::string& out_dir : {dir.file("taken"), dir.file("taken/run")}) {
+    Config options = tiny_config(copy_prepared(dir), out_dir);
+    try {
+      train_dpo(options);
+      FAIL() << "expected IoError";
+    } catch (const IoError& error) {
+      const std::string message = error.what();
+      EXPECT_NE(message.find("the run folder '" + out_dir + "' (train.out_dir)"), std::string::npos)
+          << message;
+      const std::string reason = out_dir == dir.file("taken")
+                                     ? "is not a folder: a file of that name exists"
+                                     : "'" + dir.file("taken") + "' is a file, not a folder";
+      EXPECT_NE(message.find(reason), std::string::npos) << message;
+    }
+  }
+  EXPECT_EQ(testing::read_file(dir.file("taken")), "x");
+}
+
+// A copy of the world's model whose context is `positions` tokens (RoPE has no weights for it).
+std::string short_context_model(const testing::TempDir& dir, int64_t positions) {
+  const std::string folder = dir.file("short_model");
+  fs::copy(world().model_dir, folder, fs::copy_options::recursive);
+  json config = json::parse(testing::read_file(folder + "/config.json"));
+  config["max_position_embeddings"] = positions;
+  testing::write_file(folder + "/config.json", config.dump(2));
+  return folder;
+}
+
+// Every command that runs a model on prepared pairs refuses a sequence longer than its context,
+// with the same check and message, before any forward pass.
+TEST(SequenceLength, TrainScoreAndEvalRefuseSequencesLongerThanTheContext) {
+  testing::TempDir dir;
+  const std::string prepared = copy_prepared(dir);
+  const std::string model = short_context_model(dir, 16);
+  auto expect_refusal = [&](const std::function<void()>& run, const std::string& what) {
+    try {
+      run();
+      ADD_FAILURE() << what << ": expected DataError";
+    } catch (const DataError& error) {
+      const std::string message = error.what();
+      EXPECT_NE(message.find("'" + prepared + "': "), std::string::npos) << what << message;
+      EXPECT_NE(message.find(" pair "), std::string::npos) << what << message;
+      EXPECT_NE(
+          message.find(
+              "more than the 16 positions of the model ('" + model +
+              "/config.json': max_position_embeddings)"),
+          std::string::npos)
+          << what << message;
+      EXPECT_NE(error.hint().find("--max-length 16"), std::string::npos) << error.hint();
+    }
+  };
+  Config options = tiny_config(prepared, dir.file("run"));
+  options.model.path = model;
+  expect_refusal([&] { train_dpo(options); }, "train");
+  Config reference = tiny_config(prepared, dir.file("run2"));
+  reference.reference.path = model;  // the reference's context counts too
+  expect_refusal([&] { train_dpo(reference); }, "train, reference");
+  ScoreRequest score;
+  score.model_dir = model;
+  score.prepared_path = prepared;
+  score.device = DeviceChoice::cpu;
+  score.out_path = dir.file("scores.jsonl");
+  for (const std::string split : {"train", "val", "all"}) {
+    score.split = split;
+    expect_refusal([&] { score_prepared(score); }, "score " + split);
+  }
+  EXPECT_FALSE(fs::exists(score.out_path));
+  expect_refusal(
+      [&] {
+        evaluate_model(model, prepared, "", LossConfig{}, DeviceChoice::cpu, TrainDtype::fp32, 8);
+      },
+      "eval");
+  expect_refusal(
+      [&] {
+        evaluate_model(
+            world().model_dir,
+            prepared,
+            model,
+            LossConfig{},
+            DeviceChoice::cpu,
+            TrainDtype::fp32,
+            8);
+      },
+      "eval, reference");
 }
 
 // A restart that forgot --resume, or a new run pointed at an old folder: refused, because it would
@@ -739,6 +1210,71 @@ TEST(EvaluateModel, ATrainedModelBeatsItsReference) {
   EXPECT_EQ(metrics.pairs, static_cast<int64_t>(world().val_pairs));
   EXPECT_NEAR(metrics.rewards_accuracies, result.final_eval.rewards_accuracies, 1e-12);
   EXPECT_NEAR(metrics.loss, result.final_eval.loss, 1e-5);
+}
+
+// A model with a NaN weight: `dpo score` stops at the first pair, naming it and the weight, and
+// writes nothing (no output file, nothing cached); `dpo eval` too, for the model and for the
+// reference.
+TEST(ScorePrepared, ANonFiniteModelIsAnErrorAndNothingIsWritten) {
+  testing::TempDir dir;
+  const std::string nan_model = write_nan_model(dir);
+  for (const std::string split : {"train", "val"}) {
+    ScoreRequest request;
+    request.model_dir = nan_model;
+    request.prepared_path = copy_prepared(dir);
+    request.device = DeviceChoice::cpu;
+    request.threads = 1;
+    request.split = split;
+    request.out_path = dir.file("scores.jsonl");
+    request.write_reference = split == "train";  // refused later anyway; must not cache
+    try {
+      score_prepared(request);
+      FAIL() << "expected CheckpointError";
+    } catch (const CheckpointError& error) {
+      const std::string message = error.what();
+      EXPECT_NE(
+          message.find("the model '" + nan_model + "' gives non-finite log-probs"),
+          std::string::npos)
+          << message;
+      EXPECT_NE(message.find(") for " + split + " pair "), std::string::npos) << message;
+      EXPECT_NE(message.find("its weight 'model.norm.weight' (1 NaN"), std::string::npos)
+          << message;
+    }
+    EXPECT_FALSE(fs::exists(request.out_path));
+    EXPECT_TRUE(list_reference_logps(request.prepared_path).empty());
+  }
+}
+
+TEST(EvaluateModel, ANonFiniteModelOrReferenceIsAnErrorNotALossOfNan) {
+  testing::TempDir dir;
+  const std::string prepared = copy_prepared(dir);
+  const std::string nan_model = write_nan_model(dir);
+  const std::pair<std::string, std::string> cases[] = {
+      {nan_model, ""},  // the model as its own reference: the reference pass fails first
+      {nan_model, world().model_dir},
+      {world().model_dir, nan_model}};
+  for (const auto& [model, reference] : cases) {
+    SCOPED_TRACE(model + " against " + reference);
+    try {
+      evaluate_model(
+          model,
+          prepared,
+          reference,
+          LossConfig{},
+          DeviceChoice::cpu,
+          TrainDtype::fp32,
+          8,
+          dir.file("pairs.jsonl"));
+      FAIL() << "expected CheckpointError";
+    } catch (const CheckpointError& error) {
+      const std::string message = error.what();
+      EXPECT_NE(message.find("'" + nan_model + "' gives non-finite log-probs"), std::string::npos)
+          << message;
+      EXPECT_NE(message.find(") for val pair "), std::string::npos) << message;
+      EXPECT_NE(message.find("'model.norm.weight'"), std::string::npos) << message;
+    }
+    EXPECT_FALSE(fs::exists(dir.file("pairs.jsonl")));
+  }
 }
 
 // ---- 6. A prepared file from another tokenizer or template --------------------------------------
