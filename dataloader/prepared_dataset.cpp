@@ -193,7 +193,7 @@ bool temporary_owner(const std::string& name, long* pid) {
 
 }  // namespace
 
-std::vector<std::string> remove_stale_temporaries(const std::string& folder) {
+std::vector<std::string> remove_stale_prepared_temporaries(const std::string& folder) {
   std::vector<std::string> removed;
   DIR* dir = ::opendir(folder.c_str());
   if (dir == nullptr)
@@ -237,7 +237,7 @@ namespace {
 // text ("No space left on device") and the file named; the temporary file is removed.
 void write_image(const std::string& path, const std::string& image) {
   const std::string folder = parent_directory(path);
-  remove_stale_temporaries(folder);
+  remove_stale_prepared_temporaries(folder);
   const bool had_file = exists(path);
   const std::string unchanged =
       had_file ? "; the previous '" + path + "' is unchanged" : "; no file was written";

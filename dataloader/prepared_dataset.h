@@ -172,6 +172,6 @@ std::vector<std::string> list_reference_logps(const std::string& path);
 // Removes the temporary files `*.h5.tmp.<pid>.<n>` in `folder` whose process no longer exists
 // (kill(pid, 0) fails with ESRCH), with a log line each; returns their paths. Those of running
 // processes are left alone. Called by every write into a folder.
-std::vector<std::string> remove_stale_temporaries(const std::string& folder);
+std::vector<std::string> remove_stale_prepared_temporaries(const std::string& folder);
 
 }  // namespace dpo

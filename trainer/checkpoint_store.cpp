@@ -34,20 +34,10 @@ void fsync_tree(const fs::path& root) {
   fsync_path(root.string());
 }
 
-// User-controlled bytes (a LATEST file's content) for a message: printable ASCII as is, any
-// other byte as \xNN, cut after `limit` bytes.
-std::string printable(std::string_view bytes, size_t limit = 80) {
-  std::string out;
-  for (size_t i = 0; i < bytes.size() && i < limit; ++i) {
-    const unsigned char c = static_cast<unsigned char>(bytes[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\\')
-      out += static_cast<char>(c);
-    else
-      out += format("\\x%02x", c);
-  }
-  if (bytes.size() > limit)
-    out += "...";
-  return out;
+// User-controlled bytes (a LATEST file's content) for a message: escaped, cut after 80 bytes.
+std::string shown(std::string_view bytes) {
+  constexpr size_t kLimit = 80;
+  return printable(bytes.substr(0, kLimit)) + (bytes.size() > kLimit ? "..." : "");
 }
 
 // "step-" and decimal digits, nothing else: a name inside checkpoints/, never a path.
@@ -131,7 +121,7 @@ std::optional<std::string> CheckpointStore::latest() const {
   const std::string name(trim_whitespace(content));
   if (!is_checkpoint_name(name)) {
     throw CheckpointError(
-        "'" + latest_path + "' holds '" + printable(content) +
+        "'" + latest_path + "' holds '" + shown(content) +
             "', which is not the name of a checkpoint folder (step-N inside checkpoints/)",
         kHint);
   }

@@ -571,7 +571,7 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
   // The folder is this process's until it returns, and holds no other run unless resumed; what
   // a killed process left half-written in it goes first.
   FolderLock lock(out_dir, "run folder");
-  remove_stale_temporaries(out_dir);
+  remove_stale_run_temporaries(out_dir);
   if (!flags.resume)
     claim_run_folder(out_dir, flags.overwrite);
 

@@ -77,7 +77,7 @@ void create_run_folder(const std::string& out_dir) {
     throw IoError(errno_message("cannot write into " + what, errno), hint);
 }
 
-std::vector<std::string> remove_stale_temporaries(const std::string& out_dir) {
+std::vector<std::string> remove_stale_run_temporaries(const std::string& out_dir) {
   std::vector<std::string> removed;
   auto remove = [&](const fs::path& path, const std::string& why) {
     std::error_code error;

@@ -26,7 +26,7 @@ void create_run_folder(const std::string& out_dir);
 // writer PID is no longer running. Each one is removed with a log line naming it; a temporary of
 // a live process is left with a warning; other files are not looked at. Returns the paths
 // removed. Call it with the folder's lock held (core/folder_lock.h).
-std::vector<std::string> remove_stale_temporaries(const std::string& out_dir);
+std::vector<std::string> remove_stale_run_temporaries(const std::string& out_dir);
 
 // For a run that does not resume: throws CheckpointError naming the folder and the run files it
 // holds (with the ways out: --resume, --overwrite, another train.out_dir); with `overwrite`,

@@ -561,9 +561,9 @@ TEST(PreparedDataset, StaleTemporariesOfDeadProcessesAreRemoved) {
   EXPECT_TRUE(std::filesystem::exists(alive));
   EXPECT_TRUE(std::filesystem::exists(not_ours));
   EXPECT_TRUE(std::filesystem::exists(not_a_temp));
-  EXPECT_TRUE(remove_stale_temporaries(dir.path()).empty());
+  EXPECT_TRUE(remove_stale_prepared_temporaries(dir.path()).empty());
   testing::write_file(stale, "partial");
-  EXPECT_EQ(remove_stale_temporaries(dir.path()), std::vector<std::string>{stale});
+  EXPECT_EQ(remove_stale_prepared_temporaries(dir.path()), std::vector<std::string>{stale});
 }
 
 // Root attributes are single values: an array in their place is refused, not read into one.

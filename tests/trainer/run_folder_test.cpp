@@ -118,7 +118,7 @@ TEST(RemoveStaleTemporaries, RemovesWhatDeadProcessesLeftAndNamesEach) {
   }
 
   ::testing::internal::CaptureStderr();
-  std::vector<std::string> removed = remove_stale_temporaries(run);
+  std::vector<std::string> removed = remove_stale_run_temporaries(run);
   const std::string log = ::testing::internal::GetCapturedStderr();
 
   std::vector<std::string> expected = stale;
@@ -134,7 +134,7 @@ TEST(RemoveStaleTemporaries, RemovesWhatDeadProcessesLeftAndNamesEach) {
   for (const std::string& path : kept)
     EXPECT_TRUE(fs::exists(path)) << path;
   EXPECT_NE(log.find("its writer, pid " + alive + ", is still running"), std::string::npos) << log;
-  EXPECT_TRUE(remove_stale_temporaries(run).empty());  // nothing left the second time
+  EXPECT_TRUE(remove_stale_run_temporaries(run).empty());  // nothing left the second time
 }
 
 }  // namespace
