@@ -175,7 +175,7 @@ def data_cases(fx: Fixtures, d: str) -> List[Case]:
     validate("invalid_utf8", good[0].encode() + b'\n{"prompt": "a\xff\xfeb", "chosen": "c", '
              b'"rejected": "d"}\n', [":2", "invalid_utf8"])
     validate("truncated_row", good[0] + '\n{"prompt": "a", "chosen": "c", "rej', [":2"])
-    validate("deep_nesting", "[" * 100000 + "\n", [":1", "invalid_json"])
+    validate("deep_nesting", "[" * 100000 + "\n", ["line 1", "invalid_json"])
     validate("deep_nesting_object", '{"prompt": ' + "[" * 5000 + "]" * 5000 + "}\n",
              [":1"])
     validate("number_row", "12345\n" + good[0] + "\n", [":1"])
@@ -191,13 +191,13 @@ def data_cases(fx: Fixtures, d: str) -> List[Case]:
              json.dumps({"prompt": [{"role": "system", "content": "be nice"}],
                          "chosen": [{"role": "assistant", "content": "a"}],
                          "rejected": [{"role": "assistant", "content": "b"}]}) + "\n",
-             [":1", "bad_role_order"])
+             [":1", "no user turn"])
     validate("broken_json_array", "[" + good[0] + ", {\"prompt\": ]", ["["], suffix=".json")
     validate("truncated_gzip", gzip.compress(("\n".join(good) + "\n").encode())[:40],
              ["gz"], expect_exit=(1, 2), suffix=".jsonl.gz")
     validate("binary_garbage", bytes(range(256)) * 4, [":1"])
     # Paths that are not data files.
-    cases.append(Case("data", "data_is_a_folder", ["validate", d], (2,), [d, "folder"]))
+    cases.append(Case("data", "data_is_a_folder", ["validate", d], (2,), [d, "directory"]))
     missing = os.path.join(d, "no_such_file.jsonl")
     cases.append(Case("data", "data_missing", ["validate", missing], (2,),
                       ["no_such_file.jsonl"]))
@@ -304,13 +304,16 @@ def model_cases(fx: Fixtures, d: str) -> List[Case]:
         blob = f.read()
     write(st, blob[: len(blob) // 2])
     cases.append(Case("model", "truncated_weights", ["score", "--model", model, "--data",
-                                                     fx.prepared], (2,), ["model.safetensors"]))
+                                                     fx.prepared, "--out",
+                                                     os.path.join(d, "t.jsonl")],
+                      (2,), ["model.safetensors"]))
     model = fx.copy_model(os.path.join(d, "duplicate_tensor"))
     st = os.path.join(model, "model.safetensors")
     duplicate_first_tensor_name(st)
     cases.append(Case("model", "duplicate_tensor_name", ["score", "--model", model, "--data",
-                                                         fx.prepared], (2,),
-                      ["model.safetensors", "twice"]))
+                                                         fx.prepared, "--out",
+                                                         os.path.join(d, "u.jsonl")], (2,),
+                      ["model.safetensors", "duplicate"]))
     # Paths that are not model folders.
     a_file = write(os.path.join(d, "model_is_a_file"), "x")
     cases.append(Case("model", "model_is_a_file", ["prepare", "--data", fx.data, "--model",

@@ -289,7 +289,7 @@ TEST(TrainSignalCli, BadFoldersAndStatesAreNamedErrors) {
   testing::write_file(run_dir + "/checkpoints/LATEST", std::string("\x1b]0;pwned\x07\n", 11));
   auto result = run_command(train_command(dir, run_dir) + " --resume");
   EXPECT_EQ(result.exit_code, 2) << result.output;
-  EXPECT_NE(result.output.find("holds '\\x1b]0;pwned\\x07\\x0a'"), std::string::npos)
+  EXPECT_NE(result.output.find("holds '\\x1b]0;pwned\\x07\\n'"), std::string::npos)
       << result.output;
   EXPECT_EQ(result.output.find('\x1b'), std::string::npos);
   // --resume-allow-change is only for --resume.

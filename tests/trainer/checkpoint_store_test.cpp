@@ -121,7 +121,7 @@ TEST(CheckpointStore, LatestMayOnlyNameACheckpointFolderOfItsOwnRun) {
 TEST(CheckpointStore, GarbageInLatestIsShownEscaped) {
   const std::string garbage = std::string("\x1b[2J\x00\xff", 6) + "evil\\";
   const std::string message = latest_error(garbage);
-  EXPECT_NE(message.find("holds '\\x1b[2J\\x00\\xffevil\\x5c'"), std::string::npos) << message;
+  EXPECT_NE(message.find("holds '\\x1b[2J\\x00\\xffevil\\\\'"), std::string::npos) << message;
   for (char c : message) {
     const unsigned char byte = static_cast<unsigned char>(c);
     EXPECT_TRUE(byte == '\n' || (byte >= 0x20 && byte < 0x7f)) << "raw byte " << int(byte);
