@@ -112,7 +112,8 @@ int cli_main(int argc, char** argv, const CliProgram& program) {
   app.add_option("--log-level", log_level, "debug, info, warn, error or quiet")
       ->capture_default_str();
   app.footer(
-      "Exit codes: 0 ok, 1 the verdict is 'fail' (errors found, gate failed), 2 could not run.\n"
+      "Exit codes: 0 ok, 1 the verdict is 'fail' (errors found, gate failed), 2 could not run,\n"
+      "130/143 interrupted by SIGINT/SIGTERM (dpo train: checkpoint written, resume with --resume).\n"
       "Run 'dpo <command> --help' for the options of a command.");
 
   std::vector<Command> commands;
