@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/json_file.h"
 #include "report/html_page.h"
 
 namespace dpo::report_html {
@@ -28,25 +29,17 @@ std::optional<std::string> read_if_exists(const std::string& path) {
   return read_file(path, "report input");
 }
 
-// "syntax error while parsing value - invalid literal; last read: 'x'" from nlohmann's message.
-std::string parse_error_detail(const std::string& what) {
-  size_t column = what.find("column ");
-  size_t colon = column == std::string::npos ? std::string::npos : what.find(": ", column);
-  return colon == std::string::npos ? what : what.substr(colon + 2);
-}
-
 json parse_json(const std::string& text, const std::string& path, uint64_t first_line) {
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
-    size_t byte = std::min<size_t>(e.byte > 0 ? e.byte - 1 : 0, text.size());
-    uint64_t line =
-        first_line + static_cast<uint64_t>(std::count(
-                         text.begin(), text.begin() + static_cast<std::ptrdiff_t>(byte), '\n'));
+  json value;
+  JsonProblem problem;
+  JsonParseOptions options;
+  options.first_line = first_line;
+  if (!parse_json_strict(text, value, problem, options)) {
     throw DataError(
-        path + ":" + std::to_string(line) + ": malformed JSON: " + parse_error_detail(e.what()),
+        path + ":" + std::to_string(problem.line) + ": malformed JSON: " + problem.describe(),
         "dpo report reads the files that dpo writes; regenerate or repair this one");
   }
+  return value;
 }
 
 }  // namespace

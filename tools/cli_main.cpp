@@ -113,7 +113,8 @@ int cli_main(int argc, char** argv, const CliProgram& program) {
       ->capture_default_str();
   app.footer(
       "Exit codes: 0 ok, 1 the verdict is 'fail' (errors found, gate failed), 2 could not run,\n"
-      "130/143 interrupted by SIGINT/SIGTERM (dpo train: checkpoint written, resume with --resume).\n"
+      "130/143 interrupted by SIGINT/SIGTERM (dpo train: checkpoint written, resume with "
+      "--resume).\n"
       "Run 'dpo <command> --help' for the options of a command.");
 
   std::vector<Command> commands;

@@ -8,6 +8,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/json_file.h"
 
 namespace dpo {
 namespace {
@@ -92,8 +93,10 @@ void MetricsLog::truncate_after(const std::string& path, int64_t step) {
   while (std::getline(in, line)) {
     if (line.empty())
       continue;
-    json object = json::parse(line, nullptr, false);
-    if (object.is_discarded() || !object.contains("step"))
+    json object;
+    JsonProblem problem;
+    if (!parse_json_strict(line, object, problem) || !object.is_object() ||
+        !object.contains("step") || !object["step"].is_number_integer())
       continue;  // a torn last line
     if (object["step"].get<int64_t>() <= step)
       kept += line + "\n";

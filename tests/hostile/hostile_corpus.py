@@ -196,6 +196,18 @@ def data_cases(fx: Fixtures, d: str) -> List[Case]:
     validate("truncated_gzip", gzip.compress(("\n".join(good) + "\n").encode())[:40],
              ["gz"], expect_exit=(1, 2), suffix=".jsonl.gz")
     validate("binary_garbage", bytes(range(256)) * 4, [":1"])
+    # Run folders and report JSON given to `dpo report` (torch-free).
+    report = write(os.path.join(d, "report_duplicate.json"), '{"a": 1, "a": 2}')
+    cases.append(Case("data", "report_duplicate_key", ["report", report], (2,),
+                      ["report_duplicate.json", "duplicate key 'a'"]))
+    run = os.path.join(d, "report_run")
+    write(os.path.join(run, "metrics.jsonl"), '{"step": 1, "loss": 0.5}\n{"step": 1e400}\n')
+    cases.append(Case("data", "report_number_overflow", ["report", run], (2,),
+                      ["metrics.jsonl:2", "out of range"]))
+    run = os.path.join(d, "report_wrong_types")
+    write(os.path.join(run, "metrics.jsonl"), '{"step": "one", "loss": [1]}\n')
+    write(os.path.join(run, "manifest.json"), '{"result": 7, "config": "x"}')
+    cases.append(Case("data", "report_wrong_types", ["report", run], (0, 2), []))
     # Paths that are not data files.
     cases.append(Case("data", "data_is_a_folder", ["validate", d], (2,), [d, "directory"]))
     missing = os.path.join(d, "no_such_file.jsonl")
