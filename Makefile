@@ -8,12 +8,14 @@
 #                 "Install" section of README.md
 #   make fuzz     builds the libFuzzer harnesses (clang, build-fuzz/) and runs each parser's for
 #                 FUZZ_SECONDS (default 600) on a seed corpus; docs/reliability.md
+#   make oracle   creates .venv-oracle (tools/oracle/setup.sh): the pinned Python tokenizers,
+#                 transformers and torch that golden fixtures and parity tests compare with
 #   make fuzz-smoke  the same for FUZZ_SMOKE_SECONDS (default 30) per harness: CI runs it after
 #                 `make test`
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build demo test bench package fuzz fuzz-smoke clean
+.PHONY: all deps build demo test bench package fuzz fuzz-smoke oracle clean
 
 all: build
 
@@ -50,6 +52,9 @@ fuzz: build
 fuzz-smoke: build
 	tools/install_deps.sh clang libclang-rt-dev
 	BUILD=$(BUILD) tools/fuzz.sh --seconds $(FUZZ_SMOKE_SECONDS) --jobs $(JOBS)
+
+oracle:
+	tools/oracle/setup.sh .venv-oracle
 
 package: build
 	cd $(BUILD) && cpack -G DEB
