@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <new>
 #include <stdexcept>
 #include <tuple>
@@ -1006,6 +1007,14 @@ std::string not_a_prepared_file(const std::string& path) {
   try {
     verify_prepared_seal(path);
   } catch (const CacheError&) {
+    // HDF5 from the first byte: no user block, so never sealed (an older dpo's or another
+    // tool's file); otherwise the seal is there and does not match.
+    std::string start(8, '\0');
+    std::ifstream in(path, std::ios::binary);
+    in.read(start.data(), 8);
+    if (in && start == std::string("\x89HDF\r\n\x1a\n", 8))
+      return "an HDF5 file without dpo's checksum (a prepared file of dpo before 0.2, or "
+             "another tool's file)";
     return "a damaged prepared file (its checksum does not match)";
   } catch (const IoError&) {
     // Unreadable or absent: isHdf5 below says so as before.

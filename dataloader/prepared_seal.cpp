@@ -55,6 +55,13 @@ Hash128 hash_after_user_block(FILE* f, const std::string& path, uint64_t& length
   return hasher.digest();
 }
 
+bool hdf5_signature_at(FILE* f, uint64_t offset) {
+  char signature[kHdf5Signature.size()] = {};
+  return std::fseek(f, static_cast<long>(offset), SEEK_SET) == 0 &&
+         std::fread(signature, 1, kHdf5Signature.size(), f) == kHdf5Signature.size() &&
+         std::string_view(signature, kHdf5Signature.size()) == kHdf5Signature;
+}
+
 std::string seal_text(const Hash128& digest, uint64_t length) {
   return format("%sxxh3-128 %s bytes %" PRIu64 "\n", kMagic, digest.hex().c_str(), length);
 }
@@ -80,18 +87,26 @@ bool verify_prepared_seal(const std::string& path) {
   std::string block(kPreparedUserBlockBytes, '\0');
   const size_t got = std::fread(block.data(), 1, block.size(), f.get());
   if (got < sizeof(kMagic) - 1 || block.compare(0, sizeof(kMagic) - 1, kMagic) != 0) {
-    // Without a seal the file is one of an older dpo or another tool, unless its HDF5 data
-    // starts after a user block: only sealed files have one, so the seal was overwritten.
-    char signature[sizeof(kHdf5Signature)] = {};
-    if (std::fseek(f.get(), static_cast<long>(kPreparedUserBlockBytes), SEEK_SET) == 0 &&
-        std::fread(signature, 1, kHdf5Signature.size(), f.get()) == kHdf5Signature.size() &&
-        std::string_view(signature, kHdf5Signature.size()) == kHdf5Signature) {
+    // No seal. HDF5 data after a user block: only sealed files have one, so the seal was
+    // overwritten. HDF5 data at the start: a file of dpo before seals, or of another tool;
+    // libhdf5 cannot be trusted with it unchecked, so it is refused too. Anything else is not
+    // HDF5 at all, which the caller reports in its own words.
+    if (hdf5_signature_at(f.get(), kPreparedUserBlockBytes)) {
       throw CacheError(
           format(
               "'%s' is damaged: the checksum dpo wrote at its start is missing or "
               "overwritten",
               path.c_str()),
           kDamagedHint);
+    }
+    if (hdf5_signature_at(f.get(), 0)) {
+      throw CacheError(
+          format(
+              "'%s' carries no checksum: it was written by a dpo older than 0.2 or by another "
+              "tool, and dpo reads only prepared files it can verify (libhdf5 can hang or crash "
+              "on a damaged file)",
+              path.c_str()),
+          "run dpo prepare again to write it with a checksum");
     }
     return false;
   }

@@ -17,13 +17,10 @@
 namespace dpo {
 namespace {
 
-// Blanks the seal of a prepared file (prepared_seal.h), as in a file of an older dpo: an edit
-// made behind dpo's back then reaches the checks behind the seal instead of the seal itself.
-// The user block goes too (HDF5 finds the superblock at the start instead): a user block without
-// a seal would be refused as an overwritten seal.
-void unseal(std::string& bytes) {
-  if (bytes.rfind("dpo-seal", 0) == 0)
-    bytes.erase(0, kPreparedUserBlockBytes);
+// Seals a prepared file again after a deliberate edit (prepared_seal.h), as if dpo had written
+// the edited file: the edit then reaches the checks behind the seal instead of the seal itself.
+void reseal(std::string& bytes) {
+  ASSERT_TRUE(seal_prepared_image(bytes)) << "not a file with dpo's user block";
 }
 
 // `n` pairs whose token ids and lengths follow from their index.
@@ -177,7 +174,7 @@ TEST(PreparedDataset, BadFilesAreClearErrors) {
   testing::write_file(other, patched);
   message = error_of([&] { read_prepared_dataset(other); });
   EXPECT_NE(message.find("damaged"), std::string::npos) << message;  // the seal sees the edit
-  unseal(patched);
+  reseal(patched);
   testing::write_file(other, patched);
   message = error_of([&] { read_prepared_dataset(other); });
   EXPECT_NE(message.find("dpo-unknown!"), std::string::npos) << message;
@@ -274,7 +271,7 @@ TEST(PreparedDataset, ReferenceLogpsAreStoredPerModel) {
 
 // ---- hostile files, crafted with the HDF5 C API ----
 
-// Opens `path` for writing with the C API; closes and unseals it when destroyed.
+// Opens `path` for writing with the C API; closes and reseals it when destroyed.
 class RawFile {
  public:
   explicit RawFile(const std::string& path)
@@ -284,7 +281,7 @@ class RawFile {
   ~RawFile() {
     H5Fclose(id_);
     std::string bytes = testing::read_file(path_);
-    unseal(bytes);
+    reseal(bytes);
     testing::write_file(path_, bytes);
   }
   RawFile(const RawFile&) = delete;
@@ -614,6 +611,15 @@ TEST(PreparedDataset, NotAPreparedFileSaysWhy) {
     H5Adelete(file.id(), "format");
   }
   EXPECT_EQ(not_a_prepared_file(good), "an HDF5 file without dpo's `format` attribute");
+  std::string bytes = testing::read_file(good);
+  testing::write_file(good, bytes.substr(kPreparedUserBlockBytes));  // no user block, no seal
+  EXPECT_EQ(
+      not_a_prepared_file(good),
+      "an HDF5 file without dpo's checksum (a prepared file of dpo before 0.2, or another "
+      "tool's file)");
+  bytes[kPreparedUserBlockBytes + 100] ^= 1;
+  testing::write_file(good, bytes);
+  EXPECT_EQ(not_a_prepared_file(good), "a damaged prepared file (its checksum does not match)");
 }
 
 }  // namespace

@@ -36,14 +36,29 @@ TEST(PreparedSeal, ASealedFileVerifies) {
   EXPECT_EQ(bytes.substr(kPreparedUserBlockBytes), kSignature + " and the datasets");
 }
 
-TEST(PreparedSeal, AFileWithoutSealIsReadAsItIs) {
+TEST(PreparedSeal, AnHdf5FileWithoutSealIsRefused) {
+  // An older dpo's prepared file or another tool's HDF5: libhdf5 is not trusted with it.
   testing::TempDir dir;
   const std::string unsealed = dir.file("unsealed.h5");
   testing::write_file(unsealed, kSignature + "payload of a file without user block");
-  EXPECT_FALSE(verify_prepared_seal(unsealed));
+  try {
+    verify_prepared_seal(unsealed);
+    FAIL() << "an unsealed HDF5 file was accepted";
+  } catch (const CacheError& e) {
+    EXPECT_NE(std::string(e.what()).find(unsealed), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("carries no checksum"), std::string::npos) << e.what();
+    EXPECT_NE(e.hint().find("dpo prepare again"), std::string::npos) << e.hint();
+  }
+}
+
+TEST(PreparedSeal, AFileThatIsNotHdf5IsLeftToTheCaller) {
+  testing::TempDir dir;
   const std::string tiny = dir.file("tiny.h5");
   testing::write_file(tiny, "x");
   EXPECT_FALSE(verify_prepared_seal(tiny));
+  const std::string text = dir.file("rows.jsonl");
+  testing::write_file(text, std::string(600, '{'));
+  EXPECT_FALSE(verify_prepared_seal(text));
 }
 
 void expect_damaged(const std::string& path) {

@@ -31,6 +31,7 @@ from typing import Callable, List, Optional, Sequence
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE_DATA = os.path.join(REPO, "examples", "support", "pairs.jsonl")
+RESEAL = ""  # dpo_test_reseal, set from --reseal
 
 
 @dataclasses.dataclass
@@ -452,10 +453,10 @@ def prepared_cases(fx: Fixtures, d: str) -> List[Case]:
                           (0, 1, 2), []))
     # Datasets that lie about their sizes (written with h5py, Debian's python3-h5py).
     def h5_edit(name: str, code: str, expect: Sequence[str], command: str = "inspect",
-                unseal: bool = True) -> None:
+                reseal: bool = True) -> None:
         path = os.path.join(d, name + ".h5")
         shutil.copy(fx.prepared, path)
-        h5py_script(path, code, unseal)
+        h5py_script(path, code, reseal)
         args = ["inspect", path, "--pair", "0"] if command == "inspect" else [command, path]
         cases.append(Case("prepared", name, args, (2,), [os.path.basename(path), *expect]))
 
@@ -470,7 +471,7 @@ f.create_dataset('val/prompt_offsets', shape=(2**40,), dtype='int64', chunks=(10
     h5_edit("sealed_file_edited", """
 o = f['train/chosen_offsets'][...]
 o[2] = o[2] + 1
-f['train/chosen_offsets'][...] = o""", ["damaged", "checksum"], unseal=False)
+f['train/chosen_offsets'][...] = o""", ["damaged", "checksum"], reseal=False)
     h5_edit("offsets_not_monotonic", """
 o = f['train/chosen_offsets'][...]
 o[2], o[3] = o[3], o[2]
@@ -506,6 +507,19 @@ f.visititems(bump)""")
     cases.append(Case("prepared", "tampered_reference_cache",
                       ["train", "--config", config_path], (2,),
                       ["tampered_reference.h5", "checksum"]))
+    # Files without a seal (an older dpo's, another tool's, or a sealed file whose user block
+    # was cut off): refused before libhdf5 reads them, intact or corrupt.
+    with open(fx.prepared, "rb") as f:
+        body = f.read()[512:]
+    for name, data in (("unsealed_intact", body),
+                       ("unsealed_corrupt", body[:3000] + bytes(b ^ 0x5A for b in body[3000:3400])
+                        + body[3400:])):
+        path = write(os.path.join(d, name + ".h5"), data)
+        for command in ("inspect", "score"):
+            args = [command, path] if command == "inspect" else [
+                "score", "--model", fx.model, "--data", path, "--write-reference"]
+            cases.append(Case("prepared", f"{name}_{command}", args, (2,),
+                              [os.path.basename(path), "no checksum", "prepare again"]))
     text = write(os.path.join(d, "text.h5"), "hello\n")
     cases.append(Case("prepared", "text_file", ["inspect", text], (2,), ["text.h5"]))
     cases.append(Case("prepared", "pair_out_of_range",
@@ -513,19 +527,16 @@ f.visititems(bump)""")
     return cases
 
 
-def h5py_script(path: str, code: str, unseal: bool = True) -> None:
+def h5py_script(path: str, code: str, reseal: bool = True) -> None:
     """Runs `code` with `f` an h5py.File open on `path` for writing (Debian's python3, which
-    has python3-h5py; the interpreter running this script may not). With `unseal`, the seal in
-    the user block is then blanked, as in a file of an older dpo: the checks behind the seal are
-    what the case tests. Without it the edit must be caught by the seal."""
+    has python3-h5py; the interpreter running this script may not). With `reseal`, the file is
+    then sealed again (dpo_test_reseal), as if dpo had written the edited file: the checks behind
+    the seal are what the case tests. Without it the edit must be caught by the seal."""
     program = "import h5py\nwith h5py.File(%r, 'r+') as f:\n" % path + "".join(
         "    " + line + "\n" for line in code.strip("\n").splitlines())
     subprocess.run(["/usr/bin/python3", "-c", program], check=True)
-    if unseal:  # the user block goes too: one without a seal means an overwritten seal
-        with open(path, "rb") as f:
-            data = f.read()
-        if data.startswith(b"dpo-seal"):
-            write(path, data[512:])
+    if reseal:
+        subprocess.run([RESEAL, path], check=True)
 
 
 def train_cases(fx: Fixtures, d: str) -> List[Case]:
@@ -646,6 +657,8 @@ def run_case(dpo: str, case: Case) -> Outcome:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dpo", required=True, help="the dpo executable")
+    parser.add_argument("--reseal", required=True,
+                        help="dpo_test_reseal (tests/support/reseal_prepared_main.cpp)")
     parser.add_argument("--work", required=True, help="a scratch folder (fixtures are kept)")
     parser.add_argument("--group", action="append", choices=sorted(GROUPS),
                         help="run only this group (repeatable)")
@@ -655,6 +668,8 @@ def main() -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="print every output")
     args = parser.parse_args()
     dpo = os.path.abspath(args.dpo)
+    global RESEAL
+    RESEAL = os.path.abspath(args.reseal)
     work = os.path.abspath(args.work)
     fx = Fixtures(dpo, work, remake=args.setup)
     if args.setup:
