@@ -1013,7 +1013,7 @@ std::string not_a_prepared_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     in.read(start.data(), 8);
     if (in && start == std::string("\x89HDF\r\n\x1a\n", 8))
-      return "an HDF5 file without dpo's checksum (a prepared file of dpo before 0.2, or "
+      return "an HDF5 file without dpo's checksum (an older dpo's prepared file, or "
              "another tool's file)";
     return "a damaged prepared file (its checksum does not match)";
   } catch (const IoError&) {

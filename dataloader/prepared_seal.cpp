@@ -102,9 +102,9 @@ bool verify_prepared_seal(const std::string& path) {
     if (hdf5_signature_at(f.get(), 0)) {
       throw CacheError(
           format(
-              "'%s' carries no checksum: it was written by a dpo older than 0.2 or by another "
-              "tool, and dpo reads only prepared files it can verify (libhdf5 can hang or crash "
-              "on a damaged file)",
+              "'%s' carries no checksum: it was written by an older dpo (before prepared files "
+              "were sealed) or by another tool, and dpo reads only prepared files it can verify "
+              "(libhdf5 can hang or crash on a damaged file)",
               path.c_str()),
           "run dpo prepare again to write it with a checksum");
     }

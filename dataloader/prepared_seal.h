@@ -20,7 +20,7 @@ bool seal_prepared_image(std::string& image);
 // Checks the seal of the file at `path` before it is opened with libhdf5. Returns true when the
 // seal matches, false when the file is not HDF5 at all (the caller says what it is). Throws
 // CacheError naming the file when the seal does not match (the file was modified or damaged
-// after dpo wrote it) and when an HDF5 file has no seal (written by dpo before 0.2, or by another
+// after dpo wrote it) and when an HDF5 file has no seal (written by an older dpo or by another
 // tool: libhdf5 can loop forever on a damaged file, so no unverified file reaches it); IoError
 // when it cannot be read.
 bool verify_prepared_seal(const std::string& path);

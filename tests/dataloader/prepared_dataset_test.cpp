@@ -615,7 +615,7 @@ TEST(PreparedDataset, NotAPreparedFileSaysWhy) {
   testing::write_file(good, bytes.substr(kPreparedUserBlockBytes));  // no user block, no seal
   EXPECT_EQ(
       not_a_prepared_file(good),
-      "an HDF5 file without dpo's checksum (a prepared file of dpo before 0.2, or another "
+      "an HDF5 file without dpo's checksum (an older dpo's prepared file, or another "
       "tool's file)");
   bytes[kPreparedUserBlockBytes + 100] ^= 1;
   testing::write_file(good, bytes);
