@@ -14,7 +14,7 @@ namespace dpo {
 struct InitModelOptions {
   std::string preset;          // tiny | small | tinyllama-1b (model_config_preset_names())
   std::string config_path;     // or a config.json
-  std::string tokenizer_path;  // tokenizer.model
+  std::string tokenizer_path;  // tokenizer.model, or a tokenizer folder (tokenizer.json)
   std::string template_spec;   // a built-in name, .jinja file or model folder; empty: none
   std::vector<std::string> added_special_tokens;  // chat markers that are pieces of the model
   std::string eos_token;                          // empty: the model's </s>

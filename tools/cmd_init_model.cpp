@@ -1,4 +1,5 @@
-// dpo init-model (--preset NAME | --config config.json) --tokenizer tokenizer.model --out DIR:
+// dpo init-model (--preset NAME | --config config.json) --tokenizer (tokenizer.model | DIR)
+// --out DIR:
 // a randomly initialised model as a Hugging Face folder (tests, demos, benchmarks).
 #include <CLI/CLI.hpp>
 
@@ -21,7 +22,11 @@ Command add_init_model_command(CLI::App& dpo) {
       "init-model", "Write a randomly initialised Llama-family model as a Hugging Face folder.");
   app->add_option("--preset", options->preset, "Model shape: " + presets);
   app->add_option("--config", options->config_path, "Or a config.json giving the shape");
-  app->add_option("--tokenizer", options->tokenizer_path, "The tokenizer.model to ship with it")
+  app->add_option(
+         "--tokenizer",
+         options->tokenizer_path,
+         "The tokenizer to ship with it: a tokenizer.model, or a Hugging Face tokenizer folder "
+         "(tokenizer.json, tokenizer_config.json)")
       ->required();
   app->add_option(
       "--template",

@@ -8,7 +8,10 @@
 
 #include "core/error.h"
 #include "model/model_config.h"
+#include "templates/chat_template.h"
 #include "tests/support/test_support.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer_folder.h"
 
 namespace dpo {
 namespace {
@@ -70,6 +73,42 @@ TEST_F(InitModelLimits, ASmallConfigStillWorks) {
   InitModelResult result = init_model_folder(options_);
   EXPECT_EQ(result.config.num_hidden_layers, 4);
   EXPECT_TRUE(std::filesystem::exists(options_.out_dir + "/model.safetensors"));
+}
+
+// --tokenizer may name a Hugging Face tokenizer folder: its files are shipped as they are, with
+// the chat template replaced when one is given.
+TEST(InitModelFromTokenizerFolder, ShipsTheFolderWithTheGivenTemplate) {
+  TempDir dir;
+  const std::string model =
+      testing::train_tiny_sentencepiece(dir, testing::tokenizer_test_corpus(), 100);
+  const std::string source = dir.file("tokenizer");
+  std::filesystem::create_directories(source);
+  TokenizerFolderOptions folder_options;
+  folder_options.chat_template = "{{ messages[0]['content'] }}";
+  write_tokenizer_folder(source, model, folder_options);
+
+  InitModelOptions options;
+  options.preset = "tiny";
+  options.tokenizer_path = source;
+  options.template_spec = "chatml";
+  options.out_dir = dir.file("model");
+  InitModelResult result = init_model_folder(options);
+  EXPECT_EQ(result.config.vocab_size, Tokenizer::from_model_folder(source).vocab_size());
+  EXPECT_EQ(
+      Tokenizer::from_model_folder(options.out_dir).sha256(),
+      Tokenizer::from_model_folder(source).sha256());
+  EXPECT_EQ(ChatTemplate::load(options.out_dir).text(), ChatTemplate::load("chatml").text());
+  EXPECT_FALSE(std::filesystem::exists(options.out_dir + ".tokenizer-staging"));
+
+  options.out_dir = dir.file("model2");
+  options.eos_token = "</s>";
+  try {
+    init_model_folder(options);
+    ADD_FAILURE() << "--eos-token with a tokenizer folder was accepted";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("tokenizer folder"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(options.out_dir));
 }
 
 }  // namespace
