@@ -1,7 +1,9 @@
 // Golden tests: every built-in template and every template in tests/fixtures/templates/ is
 // rendered over the conversations of goldens.json and compared byte for byte with what Jinja2
 // rendered (tools/make_template_goldens.py, with transformers' environment). Cases where Jinja2
-// failed must fail here too; raise_exception messages must match.
+// failed must fail here too; raise_exception messages must match. The "rich" conversations
+// (tool_calls, reasoning_content, <think> blocks) go through render_json, the plain ones through
+// render(std::vector<Message>); cases may add `tools` and template keyword arguments.
 #include <gtest/gtest.h>
 
 #include <ctime>
@@ -16,7 +18,8 @@
 namespace dpo {
 namespace {
 
-using nlohmann::json;
+// Ordered: tools and messages must reach the template with their keys in the file's order.
+using json = nlohmann::ordered_json;
 
 // The repository root, from this file's path (the test needs no working directory).
 std::string source_root() {
@@ -59,7 +62,7 @@ TEST(ChatTemplateGolden, GoldensCoverEveryBuiltinTemplate) {
     EXPECT_NE(std::find(covered.begin(), covered.end(), "builtin:" + name), covered.end())
         << "re-run tools/make_template_goldens.py: built-in '" << name << "' has no goldens";
   }
-  EXPECT_GE(goldens()["cases"].size(), 500u);
+  EXPECT_GE(goldens()["cases"].size(), 1400u);
 }
 
 TEST(ChatTemplateGolden, TemplatesAreTheOnesJinjaRendered) {
@@ -86,31 +89,51 @@ TEST(ChatTemplateGolden, RenderingsEqualJinja2ByteForByte) {
     v.now = fixed_now();
     variables[tokens.key()] = v;
   }
-  size_t rendered = 0, failed_as_expected = 0;
+  size_t rendered = 0, failed_as_expected = 0, rich = 0, with_tools = 0, with_kwargs = 0;
   for (const json& c : goldens()["cases"]) {
     std::string label = c["template"].get<std::string>() + " / " +
                         c["conversation"].get<std::string>() + " / " +
                         c["tokens"].get<std::string>() +
-                        (c["add_generation_prompt"].get<bool>() ? " / add_generation_prompt" : "");
+                        (c["add_generation_prompt"].get<bool>() ? " / add_generation_prompt" : "") +
+                        (c.contains("tools") ? " / tools" : "") +
+                        (c.contains("kwargs") ? " / " + c["kwargs"].dump() : "");
     SCOPED_TRACE(label);
+    const std::string conversation = c["conversation"];
+    const bool is_rich = goldens()["rich_conversations"].contains(conversation);
     std::vector<Message> messages;
-    for (const json& m : goldens()["conversations"][c["conversation"].get<std::string>()]) {
-      messages.push_back(Message{m["role"], m["content"]});
+    if (!is_rich) {
+      for (const json& m : goldens()["conversations"][conversation])
+        messages.push_back(Message{m["role"], m["content"]});
     }
     const ChatTemplate& chat = templates.at(c["template"]);
-    const ChatTemplateVariables& vars = variables.at(c["tokens"]);
+    ChatTemplateVariables vars = variables.at(c["tokens"]);
+    if (c.contains("tools")) {
+      vars.tools_json = goldens()["tools"][c["tools"].get<std::string>()].dump();
+      ++with_tools;
+    }
+    if (c.contains("kwargs")) {
+      vars.kwargs_json = c["kwargs"].dump();
+      ++with_kwargs;
+    }
     bool add_generation_prompt = c["add_generation_prompt"];
+    auto render = [&] {
+      if (is_rich) {
+        ++rich;
+        return chat.render_json(
+            goldens()["rich_conversations"][conversation].dump(), add_generation_prompt, vars);
+      }
+      return chat.render(messages, add_generation_prompt, vars);
+    };
     if (c.contains("expected")) {
       try {
-        EXPECT_EQ(
-            chat.render(messages, add_generation_prompt, vars), c["expected"].get<std::string>());
+        EXPECT_EQ(render(), c["expected"].get<std::string>());
         ++rendered;
       } catch (const Error& e) {
         ADD_FAILURE() << "Jinja2 rendered this case but dpo failed: " << e.what();
       }
     } else {
       try {
-        std::string output = chat.render(messages, add_generation_prompt, vars);
+        std::string output = render();
         ADD_FAILURE() << "Jinja2 failed (" << c.dump() << ") but dpo rendered:\n" << output;
       } catch (const DataError& e) {
         ++failed_as_expected;
@@ -125,8 +148,11 @@ TEST(ChatTemplateGolden, RenderingsEqualJinja2ByteForByte) {
       }
     }
   }
-  EXPECT_GT(rendered, 400u);
+  EXPECT_GT(rendered, 1000u);
   EXPECT_GT(failed_as_expected, 50u);
+  EXPECT_GT(rich, 500u);
+  EXPECT_GT(with_tools, 100u);
+  EXPECT_GT(with_kwargs, 100u);
 }
 
 }  // namespace
