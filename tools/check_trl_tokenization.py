@@ -122,7 +122,8 @@ def read_rows(path, limit):
     for record in records:
         row = normalise(record)
         if row and row["prompt"] and row["chosen"] and row["rejected"]:
-            row["id"] = f"{os.path.basename(path)}#{len(rows)}"
+            own = record.get("id")
+            row["id"] = f"{os.path.basename(path)}#{own if isinstance(own, str) else len(rows)}"
             rows.append(row)
         if len(rows) >= limit:
             break
@@ -299,8 +300,22 @@ def check_model(args, model, data_files, workdir):
                         print(f"  RENDER DIFFERS {label} {row['id']} agp={agp}\n"
                               f"    dpo:          {ours[:300]!r}\n"
                               f"    transformers: {theirs[:300]!r}")
+        # TRL's own split with transformers' tokenizer, whatever dpo reads: rows whose prompt is
+        # not a token prefix of a full conversation (TRL cuts the prompt, dpo leaves them out).
+        trl_cut = 0
+        for row in rows:
+            try:
+                cut = trl_tokenize_row(tokenizer, row, chat_template)["prompt_cut"]
+            except Exception:  # noqa: BLE001: refused by the template, counted above
+                continue
+            if cut:
+                trl_cut += 1
+                if trl_cut <= args.show:
+                    print(f"  NOT A TOKEN PREFIX {label} {row['id']}: TRL cuts {cut} prompt "
+                          "tokens (dpo reports prefix_mismatch)")
         print(f"{label}: {len(rows)} rows, {rendered} renderings, {different} different"
-              + (f" ({refused} refused by both templates)" if refused else ""))
+              + (f" ({refused} refused by both templates)" if refused else "")
+              + f"; {trl_cut} rows whose prompt is not a token prefix for transformers' tokenizer")
         problems += different
         if args.render_only or tokenizer_unreadable:
             continue
@@ -393,7 +408,8 @@ def default_models():
 
 
 def default_data():
-    files = sorted(glob.glob(os.path.join(REPO, "examples", "*", "pairs.jsonl")))
+    files = [os.path.join(REPO, "tests", "fixtures", "templates", "trl_check_rows.jsonl")]
+    files += sorted(glob.glob(os.path.join(REPO, "examples", "*", "pairs.jsonl")))
     files += sorted(glob.glob(os.path.join(SHARED, "preference_data", "*.json*")))
     return files
 
@@ -403,7 +419,9 @@ def main():
     parser.add_argument("--model", action="append", help="model folder (repeatable); default: "
                         "each folder of ../shared/assets/hf_tokenizers with a chat_template")
     parser.add_argument("--data", action="append", help="preference data file (repeatable); "
-                        "default: examples/*/pairs.jsonl and ../shared/assets/preference_data")
+                        "default: tests/fixtures/templates/trl_check_rows.jsonl (thinking, "
+                        "multi-turn, whitespace, Unicode), examples/*/pairs.jsonl and "
+                        "../shared/assets/preference_data")
     parser.add_argument("--template", help="template for both sides (a dpo built-in name or a "
                         ".jinja file) instead of the folder's")
     parser.add_argument("--dpo", default=os.path.join(REPO, "build", "dpo"))
