@@ -261,6 +261,9 @@ def template_text(spec):
         return f.read()
 
 
+totals = {"bos_only": 0}
+
+
 def check_model(args, model, data_files, workdir):
     from transformers import AutoTokenizer
 
@@ -326,7 +329,16 @@ def check_model(args, model, data_files, workdir):
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
         out = os.path.join(workdir, "prepared.h5")
         max_length = max_length_of(model)
+        trl_rows = {}
+        for row in rows:
+            try:
+                trl_rows[row["id"]] = trl_tokenize_row(tokenizer, row, chat_template)
+            except Exception:  # noqa: BLE001: the template refuses the row (raise_exception)
+                trl_rows[row["id"]] = None
         status, output = dpo_prepare(args.dpo, model, template, data_copy, out, max_length)
+        if status != 0 and all(t is None for t in trl_rows.values()):
+            print(f"{label}: the template refuses every row, in dpo and in transformers alike")
+            continue
         if status != 0:
             print(f"{label}: dpo prepare failed (exit {status}):\n    " +
                   "\n    ".join(output.strip().splitlines()[-6:]))
@@ -338,10 +350,7 @@ def check_model(args, model, data_files, workdir):
         prepared = read_prepared(out, args.h5py_python)
         equal = trl_cuts = dropped = mismatched = too_long = refused = bos_only = 0
         for row in rows:
-            try:
-                trl = trl_tokenize_row(tokenizer, row, chat_template)
-            except Exception:  # noqa: BLE001: the template refuses the row (raise_exception)
-                trl = None
+            trl = trl_rows[row["id"]]
             ours = prepared.get(row["id"])
             if trl is None:
                 refused += 1
@@ -388,6 +397,7 @@ def check_model(args, model, data_files, workdir):
                           f"      TRL {tokenizer.convert_ids_to_tokens(trl[k][window])}")
         compared += len(rows)
         problems += mismatched
+        totals["bos_only"] += bos_only
         print(f"{label}: ids of {len(rows)} rows: {equal} equal to TRL's, {mismatched} different "
               f"({bos_only} of them only by the BOS dpo adds in front of the prompt), "
               f"{trl_cuts} left out by dpo where TRL cuts the prompt, {too_long} longer than "
@@ -451,7 +461,9 @@ def main():
             problems += p
             compared += c
     print(f"total: {problems} differences" +
-          ("" if args.render_only else f", {compared} rows tokenized by both"))
+          ("" if args.render_only else
+           f" ({totals['bos_only']} of them only by the BOS dpo adds), {compared} rows "
+           "compared"))
     return 1 if problems else 0
 
 
