@@ -9,6 +9,7 @@
 #include <ctime>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "core/error.h"
@@ -45,6 +46,30 @@ std::tm fixed_now() {
   std::time_t t = timegm(&when);
   gmtime_r(&t, &when);
   return when;
+}
+
+// A rich conversation as the data library gives it to templates (Message: role, content and
+// tool_calls; content None exactly when a turn has tool calls and no text), when it can be
+// written so: nullopt for reasoning_content, dict or list content, an empty string beside
+// tool calls.
+std::optional<std::vector<Message>> as_messages(const json& conversation) {
+  std::vector<Message> out;
+  for (const json& m : conversation) {
+    for (const auto& item : m.items()) {
+      if (item.key() != "role" && item.key() != "content" && item.key() != "tool_calls")
+        return std::nullopt;
+    }
+    const bool calls = m.contains("tool_calls");
+    const json& content = m["content"];
+    if (!(content.is_string() && !(calls && content.get<std::string>().empty())) &&
+        !(content.is_null() && calls))
+      return std::nullopt;
+    Message message{m["role"], content.is_string() ? content.get<std::string>() : ""};
+    if (calls)
+      message.tool_calls_json = m["tool_calls"].dump();
+    out.push_back(message);
+  }
+  return out;
 }
 
 ChatTemplate load_golden_template(const json& entry) {
@@ -89,7 +114,8 @@ TEST(ChatTemplateGolden, RenderingsEqualJinja2ByteForByte) {
     v.now = fixed_now();
     variables[tokens.key()] = v;
   }
-  size_t rendered = 0, failed_as_expected = 0, rich = 0, with_tools = 0, with_kwargs = 0;
+  size_t rendered = 0, failed_as_expected = 0, rich = 0, with_tools = 0, with_kwargs = 0,
+         through_messages = 0;
   for (const json& c : goldens()["cases"]) {
     std::string label = c["template"].get<std::string>() + " / " +
                         c["conversation"].get<std::string>() + " / " +
@@ -128,6 +154,16 @@ TEST(ChatTemplateGolden, RenderingsEqualJinja2ByteForByte) {
       try {
         EXPECT_EQ(render(), c["expected"].get<std::string>());
         ++rendered;
+        // The same conversation through Message, as rows reach the template.
+        if (is_rich) {
+          if (auto as_rows = as_messages(goldens()["rich_conversations"][conversation])) {
+            EXPECT_EQ(
+                chat.render(*as_rows, add_generation_prompt, vars),
+                c["expected"].get<std::string>())
+                << "through std::vector<Message>";
+            ++through_messages;
+          }
+        }
       } catch (const Error& e) {
         ADD_FAILURE() << "Jinja2 rendered this case but dpo failed: " << e.what();
       }
@@ -153,6 +189,7 @@ TEST(ChatTemplateGolden, RenderingsEqualJinja2ByteForByte) {
   EXPECT_GT(rich, 500u);
   EXPECT_GT(with_tools, 100u);
   EXPECT_GT(with_kwargs, 100u);
+  EXPECT_GT(through_messages, 200u);
 }
 
 }  // namespace
