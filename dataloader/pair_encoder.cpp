@@ -2,6 +2,7 @@
 #include "dataloader/pair_encoder.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "core/error.h"
 #include "core/text.h"
@@ -26,7 +27,89 @@ std::string prefixed(std::string_view where, const std::string& message) {
   return where.empty() ? message : std::string(where) + ": " + message;
 }
 
+// At most `limit` bytes of `text` from `begin` (or ending at `end`), cut on UTF-8 character
+// boundaries, quoted for a report.
+std::string excerpt_from(const std::string& text, size_t begin, size_t limit = 32) {
+  begin = std::min(begin, text.size());
+  size_t end = std::min(text.size(), begin + limit);
+  while (end < text.size() && end > begin && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80)
+    --end;
+  return json_quote(std::string_view(text).substr(begin, end - begin));
+}
+std::string excerpt_to(const std::string& text, size_t end, size_t limit = 32) {
+  end = std::min(end, text.size());
+  size_t begin = end > limit ? end - limit : 0;
+  while (begin > 0 && begin < end && (static_cast<unsigned char>(text[begin]) & 0xC0) == 0x80)
+    ++begin;
+  return json_quote(std::string_view(text).substr(begin, end - begin));
+}
+
+bool contains(std::string_view text, std::string_view what) {
+  return text.find(what) != std::string_view::npos;
+}
+
 }  // namespace
+
+// Names the template behaviour behind a prefix mismatch, from the rendered texts:
+// `prompt_text` (with the generation prompt), `full_text` (prompt + completion) and
+// `prompt_turns` (the prompt without the generation prompt; empty when it could not be
+// rendered).
+std::string describe_prefix_mismatch(
+    const std::string& prompt_text, const std::string& full_text, const std::string& prompt_turns) {
+  size_t at = 0;
+  const size_t n = std::min(prompt_text.size(), full_text.size());
+  while (at < n && prompt_text[at] == full_text[at])
+    ++at;
+  if (at == prompt_text.size()) {
+    return "the rendered prompt is a prefix of the rendered conversation, but its last "
+           "characters " +
+           excerpt_to(prompt_text, at, 16) + " tokenize together with the completion's first " +
+           excerpt_from(full_text, at, 16) +
+           " (tokens merge across the boundary): the generation prompt should end on a token "
+           "boundary, as a newline or a special token does";
+  }
+  const std::string prompt_rest = prompt_text.substr(at, 64);
+  const std::string full_rest = full_text.substr(at, 64);
+  // Where the generation prompt starts, when the prompt's own turns render as a prefix of it.
+  const bool turns_known =
+      !prompt_turns.empty() && prompt_text.compare(0, prompt_turns.size(), prompt_turns) == 0;
+  if (turns_known && at < prompt_turns.size()) {
+    std::string what =
+        "the template renders the prompt's own turns differently once the "
+        "completion follows (it rewrites the history";
+    if (contains(prompt_rest, "<think>") || contains(full_rest, "<think>"))
+      what +=
+          ": thinking blocks of earlier assistant turns are kept in one rendering and "
+          "dropped in the other";
+    return what + "): at byte " + std::to_string(at) + " the prompt has " +
+           excerpt_from(prompt_text, at) + " where the conversation has " +
+           excerpt_from(full_text, at);
+  }
+  // The generation prompt: what follows the prompt's turns (from the first differing byte
+  // when the turns are unknown, or from an empty think block that byte falls in).
+  size_t generation_begin = turns_known ? prompt_turns.size() : at;
+  const size_t think = prompt_text.rfind("<think>");
+  if (!turns_known && think != std::string::npos && think <= at)
+    generation_begin = think;
+  const std::string generation = prompt_text.substr(generation_begin);
+  const size_t open = generation.find("<think>");
+  const size_t close = generation.find("</think>");
+  if (open != std::string::npos && close != std::string::npos && close > open &&
+      trim_whitespace(generation.substr(open + 7, close - open - 7)).empty()) {
+    return "the generation prompt ends with an empty thinking block " + json_quote(generation) +
+           " (Qwen3's template with enable_thinking=false) that the conversation replaces with "
+           "the completion's own reasoning " +
+           excerpt_from(full_text, generation_begin + open, 48) +
+           ": remove the <think> block from the completions, or render with thinking enabled";
+  }
+  return "the template's generation prompt " + json_quote(generation) +
+         " is not how it starts the assistant turn in the conversation (" +
+         excerpt_from(full_text, generation_begin) + " at byte " +
+         std::to_string(generation_begin) +
+         "): the prompt alone renders differently from the prompt followed by a completion";
+}
+
+namespace {}  // namespace
 
 const char* length_policy_name(LengthPolicy policy) {
   switch (policy) {
@@ -165,18 +248,28 @@ PairEncodeResult PairEncoder::encode(
   }
 
   // 3. The completions are what follows the prompt's tokens, never patched.
-  for (const auto& [full, name] :
-       {std::pair{&full_chosen, "chosen"}, std::pair{&full_rejected, "rejected"}}) {
+  for (const auto& [full, text, name] :
+       {std::tuple{&full_chosen, &chosen_text, "chosen"},
+        std::tuple{&full_rejected, &rejected_text, "rejected"}}) {
     if (!starts_with(*full, pair.prompt)) {
       ++counts.prefix_mismatches;
       size_t at = common_prefix(*full, pair.prompt);
       std::string got = at < full->size() ? tokenizer_.id_to_piece((*full)[at]) : "(end)";
       std::string want = tokenizer_.id_to_piece(pair.prompt[at]);
+      // The prompt's turns alone, to tell a rewritten history from a different generation
+      // prompt; rendered only for the rows that need a reason.
+      std::string prompt_turns;
+      try {
+        prompt_turns = render_(row.prompt, false);
+      } catch (const Error&) {
+        prompt_turns.clear();
+      }
       return fail(
           IssueCode::prefix_mismatch,
           std::string("the ") + name + " conversation's tokens differ from the prompt's at token " +
               std::to_string(at) + " of " + std::to_string(pair.prompt.size()) + " (" +
-              json_quote(got) + " instead of " + json_quote(want) + ")");
+              json_quote(got) + " instead of " + json_quote(want) +
+              "): " + describe_prefix_mismatch(prompt_text, *text, prompt_turns));
     }
   }
   pair.chosen.assign(

@@ -88,6 +88,15 @@ struct PairEncodeResult {
   std::string message;              // one line for the report
 };
 
+// Why the tokens of a conversation (prompt + completion) do not start with the tokens of the
+// prompt, named from the rendered texts: tokens merging across the boundary, a template that
+// rewrites the prompt's turns once a completion follows, a generation prompt ending with an
+// empty thinking block (Qwen3 with enable_thinking=false), or a generation prompt the
+// conversation does not contain. `prompt_turns` is the prompt rendered without the generation
+// prompt ("" when unknown). One line for the prefix_mismatch report.
+std::string describe_prefix_mismatch(
+    const std::string& prompt_text, const std::string& full_text, const std::string& prompt_turns);
+
 class PairEncoder {
  public:
   PairEncoder(const Tokenizer& tokenizer, RenderFunction render, PairEncoderOptions options);

@@ -172,36 +172,22 @@ ChatTemplate ChatTemplate::load(const std::string& spec) {
       "check the path; built-ins are: " + builtin_list());
 }
 
-std::string ChatTemplate::render(
-    const std::vector<Message>& messages,
+namespace {
+
+// A JSON text given by the caller as a template value; `what` names it in the error.
+Value json_text_value(const std::string& text, const std::string& what) {
+  return to_template_value(
+      parse_ordered_json(text, JsonSource(what + " is not valid JSON", JsonErrorKind::data)));
+}
+
+// Renders with what transformers passes: messages, tools (None unless given), documents=None,
+// add_generation_prompt, the special tokens that are set, any extra keyword arguments, and the
+// environment globals raise_exception and strftime_now.
+std::string render_values(
+    const jinja::Template& compiled,
+    Value messages,
     bool add_generation_prompt,
-    const ChatTemplateVariables& variables) const {
-  jinja::ValueList list;
-  list.reserve(messages.size());
-  for (size_t i = 0; i < messages.size(); ++i) {
-    const Message& message = messages[i];
-    Value dict = Value::dict();
-    dict.dict_data().entries.emplace_back(Value::string("role"), Value::string(message.role));
-    if (message.tool_calls_json.empty()) {
-      dict.dict_data().entries.emplace_back(
-          Value::string("content"), Value::string(message.content));
-    } else {
-      // A tool-calling turn: content None when it has none, as the row (and transformers) has
-      // it, so that `message.content is none` and `if message.content` work as in Python.
-      dict.dict_data().entries.emplace_back(
-          Value::string("content"),
-          message.content.empty() ? Value::none() : Value::string(message.content));
-      const nlohmann::ordered_json calls = parse_ordered_json(
-          message.tool_calls_json,
-          JsonSource(
-              "messages[" + std::to_string(i) + "].tool_calls is not valid JSON",
-              JsonErrorKind::data));
-      dict.dict_data().entries.emplace_back(Value::string("tool_calls"), to_template_value(calls));
-    }
-    list.push_back(dict);
-  }
-  // What transformers passes: messages, tools=None, documents=None, add_generation_prompt, the
-  // special tokens that are set, and the environment globals raise_exception and strftime_now.
+    const ChatTemplateVariables& variables) {
   jinja::Globals globals;
   globals.emplace_back(
       "raise_exception", Value::function("raise_exception", [](const CallArgs& args) -> Value {
@@ -225,8 +211,11 @@ std::string ChatTemplate::render(
         size_t n = std::strftime(buffer, sizeof buffer, args.positional[0].str().c_str(), &when);
         return Value::string(std::string(buffer, n));
       }));
-  globals.emplace_back("messages", Value::list(std::move(list)));
-  globals.emplace_back("tools", Value::none());
+  globals.emplace_back("messages", std::move(messages));
+  globals.emplace_back(
+      "tools",
+      variables.tools_json.empty() ? Value::none()
+                                   : json_text_value(variables.tools_json, "tools"));
   globals.emplace_back("documents", Value::none());
   globals.emplace_back("add_generation_prompt", Value::boolean(add_generation_prompt));
   auto token = [&](const char* name, const std::string& value) {
@@ -239,7 +228,60 @@ std::string ChatTemplate::render(
   token("pad_token", variables.pad_token);
   for (const auto& entry : variables.extra)
     globals.emplace_back(entry.first, Value::string(entry.second));
-  return template_->render(globals);
+  if (!variables.kwargs_json.empty()) {
+    Value kwargs = json_text_value(variables.kwargs_json, "template keyword arguments");
+    if (!kwargs.is_dict()) {
+      throw DataError(
+          "template keyword arguments should be a JSON object, got: " + variables.kwargs_json,
+          "pass {\"name\": value, ...}");
+    }
+    for (const auto& [key, value] : kwargs.dict_data().entries)
+      globals.emplace_back(key.str(), value);
+  }
+  return compiled.render(globals);
+}
+
+}  // namespace
+
+std::string ChatTemplate::render(
+    const std::vector<Message>& messages,
+    bool add_generation_prompt,
+    const ChatTemplateVariables& variables) const {
+  jinja::ValueList list;
+  list.reserve(messages.size());
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const Message& message = messages[i];
+    Value dict = Value::dict();
+    dict.dict_data().entries.emplace_back(Value::string("role"), Value::string(message.role));
+    if (message.tool_calls_json.empty()) {
+      dict.dict_data().entries.emplace_back(
+          Value::string("content"), Value::string(message.content));
+    } else {
+      // A tool-calling turn: content None when it has none, as the row (and transformers) has
+      // it, so that `message.content is none` and `if message.content` work as in Python.
+      dict.dict_data().entries.emplace_back(
+          Value::string("content"),
+          message.content.empty() ? Value::none() : Value::string(message.content));
+      dict.dict_data().entries.emplace_back(
+          Value::string("tool_calls"),
+          json_text_value(
+              message.tool_calls_json, "messages[" + std::to_string(i) + "].tool_calls"));
+    }
+    list.push_back(dict);
+  }
+  return render_values(*template_, Value::list(std::move(list)), add_generation_prompt, variables);
+}
+
+std::string ChatTemplate::render_json(
+    const std::string& messages_json,
+    bool add_generation_prompt,
+    const ChatTemplateVariables& variables) const {
+  Value messages = json_text_value(messages_json, "messages");
+  if (!messages.is_sequence()) {
+    throw DataError(
+        "messages should be a JSON list of message objects", "pass [{\"role\": ..., ...}, ...]");
+  }
+  return render_values(*template_, std::move(messages), add_generation_prompt, variables);
 }
 
 std::string ChatTemplate::sha256() const {

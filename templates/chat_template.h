@@ -24,6 +24,13 @@ class Template;
 struct ChatTemplateVariables {
   std::string bos_token, eos_token, unk_token, pad_token;
   std::map<std::string, std::string> extra;  // any other string variables (other *_token values)
+  // `tools` as a JSON list of function schemas, as given to apply_chat_template(tools=...);
+  // empty: tools=None.
+  std::string tools_json;
+  // Further template variables as a JSON object, as transformers passes apply_chat_template's
+  // extra keyword arguments: {"enable_thinking": false}, {"date_string": "26 Jul 2024"}. Empty:
+  // none. They are set after the special tokens and `extra` (a name given twice: this wins).
+  std::string kwargs_json;
   // The time strftime_now(format) formats; unset: the local time at rendering. Tests fix it.
   std::optional<std::tm> now;
 };
@@ -49,6 +56,15 @@ class ChatTemplate {
   // fails on it; the message of raise_exception(msg) is carried as "raise_exception: msg".
   std::string render(
       const std::vector<Message>& messages,
+      bool add_generation_prompt,
+      const ChatTemplateVariables& variables) const;
+
+  // Renders messages given as a JSON list of message objects, passed to the template as
+  // transformers passes them (every key kept, in order): for fields Message lacks, such as
+  // `reasoning_content`, content None or a list of parts. Throws DataError when
+  // `messages_json` is not a JSON list, and as render() when the template fails.
+  std::string render_json(
+      const std::string& messages_json,
       bool add_generation_prompt,
       const ChatTemplateVariables& variables) const;
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "templates/chat_template.h"
 #include "tests/support/test_support.h"
 #include "tokenizer/tokenizer.h"
 
@@ -146,6 +147,8 @@ TEST_F(PairEncoderTest, PrefixMismatchIsReportedNotPatched) {
   EXPECT_FALSE(result.pair);
   EXPECT_EQ(result.issue, IssueCode::prefix_mismatch);
   EXPECT_NE(result.message.find("chosen conversation"), std::string::npos) << result.message;
+  EXPECT_NE(result.message.find("tokens merge across the boundary"), std::string::npos)
+      << result.message;
   EXPECT_EQ(counts.prefix_mismatches, 1);
 
   // A template that renders the prompt differently once an answer follows.
@@ -155,7 +158,133 @@ TEST_F(PairEncoderTest, PrefixMismatchIsReportedNotPatched) {
   };
   result = encoder(unstable).encode(make_row(), counts);
   EXPECT_EQ(result.issue, IssueCode::prefix_mismatch);
+  EXPECT_NE(result.message.find("the prompt alone renders differently"), std::string::npos)
+      << result.message;
   EXPECT_EQ(counts.prefix_mismatches, 2);
+
+  // A template that drops a turn of the prompt once an answer follows: history rewritten.
+  auto forgetful = [](const std::vector<Message>& messages, bool add_generation_prompt) {
+    std::vector<Message> kept = messages;
+    if (!add_generation_prompt && kept.size() > 2)
+      kept.erase(kept.begin());
+    return chatml(kept, add_generation_prompt);
+  };
+  result = encoder(forgetful).encode(make_row(), counts);
+  EXPECT_EQ(result.issue, IssueCode::prefix_mismatch);
+  EXPECT_NE(result.message.find("rewrites the history"), std::string::npos) << result.message;
+}
+
+TEST(DescribePrefixMismatch, NamesTheTemplateBehaviour) {
+  // Tokens merging: the prompt text is a prefix of the conversation's.
+  EXPECT_NE(
+      describe_prefix_mismatch("User: hi\nAssistant: ", "User: hi\nAssistant: Yes", "User: hi\n")
+          .find("tokens merge across the boundary"),
+      std::string::npos);
+  // Qwen3 with enable_thinking=false: an empty think block the completion's reasoning replaces.
+  const std::string qwen_prompt = "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n";
+  std::string reason = describe_prefix_mismatch(
+      qwen_prompt + "<think>\n\n</think>\n\n",
+      qwen_prompt + "<think>\nGreet.\n</think>\n\nHello<|im_end|>\n",
+      "<|im_start|>user\nHi<|im_end|>\n");
+  EXPECT_NE(reason.find("empty thinking block"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("enable_thinking=false"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("Greet."), std::string::npos) << reason;
+  // History rewritten: the texts differ inside the prompt's turns; thinking named when present.
+  reason = describe_prefix_mismatch(
+      "<|im_start|>assistant\n<think>\nold\n</think>\n\nA<|im_end|>\n<|im_start|>assistant\n",
+      "<|im_start|>assistant\nA<|im_end|>\n<|im_start|>assistant\nB<|im_end|>\n",
+      "<|im_start|>assistant\n<think>\nold\n</think>\n\nA<|im_end|>\n");
+  EXPECT_NE(reason.find("rewrites the history: thinking blocks"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("at byte 22"), std::string::npos) << reason;
+  // A generation prompt the conversation does not contain.
+  reason = describe_prefix_mismatch("Q\n[ANSWER] ", "Q\n[REPLY] x", "Q\n");
+  EXPECT_NE(reason.find("\"[ANSWER] \""), std::string::npos) << reason;
+  EXPECT_NE(reason.find("renders differently"), std::string::npos) << reason;
+  // Excerpts are cut on UTF-8 boundaries: the quoted text stays valid (no lone bytes).
+  reason =
+      describe_prefix_mismatch("a" + std::string(40, 'x') + "é", "a" + std::string(31, 'y'), "");
+  EXPECT_EQ(reason.find("\\u"), std::string::npos) << reason;
+}
+
+// Qwen3's real template (the hub tokenizer_config.json, a fixture) with the tiny tokenizer.
+class Qwen3PairTest : public PairEncoderTest {
+ protected:
+  static std::string source_root() {
+    std::string file = __FILE__;
+    return file.substr(0, file.rfind("/tests/dataloader/"));
+  }
+  static RenderFunction qwen3(const std::string& kwargs_json = "") {
+    auto chat = std::make_shared<ChatTemplate>(ChatTemplate::load(
+        source_root() + "/tests/fixtures/templates/hf_qwen3_0_6b_tokenizer_config.json"));
+    ChatTemplateVariables variables;
+    variables.eos_token = "<|im_end|>";
+    variables.kwargs_json = kwargs_json;
+    return [chat, variables](const std::vector<Message>& messages, bool add_generation_prompt) {
+      return chat->render(messages, add_generation_prompt, variables);
+    };
+  }
+  static PreferenceRow thinking_row() {
+    PreferenceRow row;
+    row.prompt = {{"system", "Be kind."}, {"user", "Say hello."}};
+    row.chosen = {{"assistant", "<think>\nI should greet.\n</think>\n\nHello there!"}};
+    row.rejected = {{"assistant", "Go away."}};
+    return row;
+  }
+};
+
+TEST_F(Qwen3PairTest, ThinkingInTheCompletionsStaysPrefixConsistent) {
+  PreferenceRow row = thinking_row();
+  PairEncodeCounts counts;
+  PairEncodeResult result = encoder(qwen3()).encode(row, counts);
+  ASSERT_TRUE(result.pair) << result.message;
+  EXPECT_EQ(counts.prefix_mismatches, 0);
+  // The last assistant turn keeps its reasoning; one without gets an empty think block.
+  EXPECT_EQ(
+      tokenizer_->decode(result.pair->chosen),
+      "<think>\nI should greet.\n</think>\n\nHello there!<|im_end|>\n");
+  EXPECT_EQ(
+      tokenizer_->decode(result.pair->rejected), "<think>\n\n</think>\n\nGo away.<|im_end|>\n");
+  EXPECT_EQ(
+      result.pair->prompt,
+      tokens("<|im_start|>system\nBe kind.<|im_end|>\n<|im_start|>user\nSay hello.<|im_end|>\n"
+             "<|im_start|>assistant\n"));
+}
+
+TEST_F(Qwen3PairTest, ThinkingOfEarlierTurnsIsDroppedInBothRenderings) {
+  PreferenceRow row = thinking_row();
+  row.prompt = {
+      {"user", "Hi."},
+      {"assistant", "<think>\nold reasoning\n</think>\n\nHello."},
+      {"user", "Say hello again."}};
+  PairEncodeCounts counts;
+  PairEncodeResult result = encoder(qwen3()).encode(row, counts);
+  ASSERT_TRUE(result.pair) << result.message;
+  const std::string prompt = tokenizer_->decode(result.pair->prompt);
+  EXPECT_EQ(prompt.find("old reasoning"), std::string::npos) << prompt;
+  EXPECT_NE(prompt.find("<|im_start|>assistant\nHello.<|im_end|>"), std::string::npos) << prompt;
+  EXPECT_EQ(
+      tokenizer_->decode(result.pair->chosen),
+      "<think>\nI should greet.\n</think>\n\nHello there!<|im_end|>\n");
+}
+
+TEST_F(Qwen3PairTest, EnableThinkingFalseWithReasoningIsReportedWithTheReason) {
+  PairEncodeCounts counts;
+  PairEncodeResult result =
+      encoder(qwen3(R"({"enable_thinking": false})")).encode(thinking_row(), counts, "d.jsonl:4");
+  EXPECT_FALSE(result.pair);
+  EXPECT_EQ(result.issue, IssueCode::prefix_mismatch);
+  EXPECT_EQ(counts.prefix_mismatches, 1);
+  EXPECT_EQ(result.message.rfind("d.jsonl:4: the chosen conversation", 0), 0u) << result.message;
+  EXPECT_NE(result.message.find("empty thinking block"), std::string::npos) << result.message;
+  EXPECT_NE(result.message.find("enable_thinking=false"), std::string::npos) << result.message;
+
+  // Without reasoning in either completion the same prompt is consistent: the completion is
+  // the answer alone.
+  PreferenceRow plain = thinking_row();
+  plain.chosen = {{"assistant", "Hello there!"}};
+  result = encoder(qwen3(R"({"enable_thinking": false})")).encode(plain, counts);
+  ASSERT_TRUE(result.pair) << result.message;
+  EXPECT_EQ(tokenizer_->decode(result.pair->chosen), "Hello there!<|im_end|>\n");
 }
 
 TEST_F(PairEncoderTest, TemplateErrorsAreReported) {

@@ -1,12 +1,15 @@
 // Golden tests: every built-in template and every template in tests/fixtures/templates/ is
 // rendered over the conversations of goldens.json and compared byte for byte with what Jinja2
 // rendered (tools/make_template_goldens.py, with transformers' environment). Cases where Jinja2
-// failed must fail here too; raise_exception messages must match.
+// failed must fail here too; raise_exception messages must match. The "rich" conversations
+// (tool_calls, reasoning_content, <think> blocks) go through render_json, the plain ones through
+// render(std::vector<Message>); cases may add `tools` and template keyword arguments.
 #include <gtest/gtest.h>
 
 #include <ctime>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "core/error.h"
@@ -16,7 +19,8 @@
 namespace dpo {
 namespace {
 
-using nlohmann::json;
+// Ordered: tools and messages must reach the template with their keys in the file's order.
+using json = nlohmann::ordered_json;
 
 // The repository root, from this file's path (the test needs no working directory).
 std::string source_root() {
@@ -44,6 +48,30 @@ std::tm fixed_now() {
   return when;
 }
 
+// A rich conversation as the data library gives it to templates (Message: role, content and
+// tool_calls; content None exactly when a turn has tool calls and no text), when it can be
+// written so: nullopt for reasoning_content, dict or list content, an empty string beside
+// tool calls.
+std::optional<std::vector<Message>> as_messages(const json& conversation) {
+  std::vector<Message> out;
+  for (const json& m : conversation) {
+    for (const auto& item : m.items()) {
+      if (item.key() != "role" && item.key() != "content" && item.key() != "tool_calls")
+        return std::nullopt;
+    }
+    const bool calls = m.contains("tool_calls");
+    const json& content = m["content"];
+    if (!(content.is_string() && !(calls && content.get<std::string>().empty())) &&
+        !(content.is_null() && calls))
+      return std::nullopt;
+    Message message{m["role"], content.is_string() ? content.get<std::string>() : ""};
+    if (calls)
+      message.tool_calls_json = m["tool_calls"].dump();
+    out.push_back(message);
+  }
+  return out;
+}
+
 ChatTemplate load_golden_template(const json& entry) {
   std::string spec = entry["spec"];
   if (entry["name"].get<std::string>().rfind("builtin:", 0) == 0)
@@ -59,7 +87,7 @@ TEST(ChatTemplateGolden, GoldensCoverEveryBuiltinTemplate) {
     EXPECT_NE(std::find(covered.begin(), covered.end(), "builtin:" + name), covered.end())
         << "re-run tools/make_template_goldens.py: built-in '" << name << "' has no goldens";
   }
-  EXPECT_GE(goldens()["cases"].size(), 500u);
+  EXPECT_GE(goldens()["cases"].size(), 1400u);
 }
 
 TEST(ChatTemplateGolden, TemplatesAreTheOnesJinjaRendered) {
@@ -86,31 +114,62 @@ TEST(ChatTemplateGolden, RenderingsEqualJinja2ByteForByte) {
     v.now = fixed_now();
     variables[tokens.key()] = v;
   }
-  size_t rendered = 0, failed_as_expected = 0;
+  size_t rendered = 0, failed_as_expected = 0, rich = 0, with_tools = 0, with_kwargs = 0,
+         through_messages = 0;
   for (const json& c : goldens()["cases"]) {
     std::string label = c["template"].get<std::string>() + " / " +
                         c["conversation"].get<std::string>() + " / " +
                         c["tokens"].get<std::string>() +
-                        (c["add_generation_prompt"].get<bool>() ? " / add_generation_prompt" : "");
+                        (c["add_generation_prompt"].get<bool>() ? " / add_generation_prompt" : "") +
+                        (c.contains("tools") ? " / tools" : "") +
+                        (c.contains("kwargs") ? " / " + c["kwargs"].dump() : "");
     SCOPED_TRACE(label);
+    const std::string conversation = c["conversation"];
+    const bool is_rich = goldens()["rich_conversations"].contains(conversation);
     std::vector<Message> messages;
-    for (const json& m : goldens()["conversations"][c["conversation"].get<std::string>()]) {
-      messages.push_back(Message{m["role"], m["content"]});
+    if (!is_rich) {
+      for (const json& m : goldens()["conversations"][conversation])
+        messages.push_back(Message{m["role"], m["content"]});
     }
     const ChatTemplate& chat = templates.at(c["template"]);
-    const ChatTemplateVariables& vars = variables.at(c["tokens"]);
+    ChatTemplateVariables vars = variables.at(c["tokens"]);
+    if (c.contains("tools")) {
+      vars.tools_json = goldens()["tools"][c["tools"].get<std::string>()].dump();
+      ++with_tools;
+    }
+    if (c.contains("kwargs")) {
+      vars.kwargs_json = c["kwargs"].dump();
+      ++with_kwargs;
+    }
     bool add_generation_prompt = c["add_generation_prompt"];
+    auto render = [&] {
+      if (is_rich) {
+        ++rich;
+        return chat.render_json(
+            goldens()["rich_conversations"][conversation].dump(), add_generation_prompt, vars);
+      }
+      return chat.render(messages, add_generation_prompt, vars);
+    };
     if (c.contains("expected")) {
       try {
-        EXPECT_EQ(
-            chat.render(messages, add_generation_prompt, vars), c["expected"].get<std::string>());
+        EXPECT_EQ(render(), c["expected"].get<std::string>());
         ++rendered;
+        // The same conversation through Message, as rows reach the template.
+        if (is_rich) {
+          if (auto as_rows = as_messages(goldens()["rich_conversations"][conversation])) {
+            EXPECT_EQ(
+                chat.render(*as_rows, add_generation_prompt, vars),
+                c["expected"].get<std::string>())
+                << "through std::vector<Message>";
+            ++through_messages;
+          }
+        }
       } catch (const Error& e) {
         ADD_FAILURE() << "Jinja2 rendered this case but dpo failed: " << e.what();
       }
     } else {
       try {
-        std::string output = chat.render(messages, add_generation_prompt, vars);
+        std::string output = render();
         ADD_FAILURE() << "Jinja2 failed (" << c.dump() << ") but dpo rendered:\n" << output;
       } catch (const DataError& e) {
         ++failed_as_expected;
@@ -125,8 +184,12 @@ TEST(ChatTemplateGolden, RenderingsEqualJinja2ByteForByte) {
       }
     }
   }
-  EXPECT_GT(rendered, 400u);
+  EXPECT_GT(rendered, 1000u);
   EXPECT_GT(failed_as_expected, 50u);
+  EXPECT_GT(rich, 500u);
+  EXPECT_GT(with_tools, 100u);
+  EXPECT_GT(with_kwargs, 100u);
+  EXPECT_GT(through_messages, 200u);
 }
 
 }  // namespace

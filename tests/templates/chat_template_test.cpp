@@ -36,7 +36,17 @@ ChatTemplateVariables llama_tokens() {
 TEST(ChatTemplate, BuiltinsIncludeTheCommonModelFamilies) {
   std::vector<std::string> names = ChatTemplate::builtin_names();
   for (const char* expected :
-       {"chatml", "llama2", "llama3", "mistral", "zephyr", "gemma", "phi3", "plain", "qwen2_5"}) {
+       {"chatml",
+        "llama2",
+        "llama3",
+        "llama3_1",
+        "mistral",
+        "zephyr",
+        "gemma",
+        "phi3",
+        "plain",
+        "qwen2_5",
+        "qwen3"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
   }
 }
@@ -55,6 +65,81 @@ TEST(ChatTemplate, BuiltinGemmaIsTheTemplateOfGemmasTokenizerConfig) {
   ChatTemplate from_config = ChatTemplate::load(
       source_root() + "/tests/fixtures/templates/torchtune_gemma_tokenizer_config.json");
   EXPECT_EQ(ChatTemplate::load("gemma").sha256(), from_config.sha256());
+}
+
+TEST(ChatTemplate, BuiltinQwen3AndLlama31AreTheTemplatesOfTheirTokenizerConfigs) {
+  const std::string fixtures = source_root() + "/tests/fixtures/templates/";
+  EXPECT_EQ(
+      ChatTemplate::load("qwen3").sha256(),
+      ChatTemplate::load(fixtures + "hf_qwen3_0_6b_tokenizer_config.json").sha256());
+  EXPECT_EQ(
+      ChatTemplate::load("llama3_1").sha256(),
+      ChatTemplate::load(fixtures + "hf_llama_3_1_8b_instruct_tokenizer_config.json").sha256());
+}
+
+// Qwen3: the last assistant turn gets its reasoning in a think block (an empty one when it has
+// none); enable_thinking=false, passed as a keyword argument, adds an empty think block to the
+// generation prompt. Expected texts: transformers 5.17 apply_chat_template.
+TEST(ChatTemplate, Qwen3ThinkingAndEnableThinkingAsInTransformers) {
+  ChatTemplate qwen3 = ChatTemplate::load("qwen3");
+  EXPECT_EQ(
+      qwen3.render(chat({{"user", "Hi"}, {"assistant", "Hello."}}), false, {}),
+      "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\nHello."
+      "<|im_end|>\n");
+  ChatTemplateVariables no_thinking;
+  no_thinking.kwargs_json = R"({"enable_thinking": false})";
+  EXPECT_EQ(
+      qwen3.render(chat({{"user", "Hi"}}), true, no_thinking),
+      "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n");
+  EXPECT_EQ(
+      qwen3.render(chat({{"user", "Hi"}}), true, {}),
+      "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+  // reasoning_content, which Message has no field for, through render_json.
+  EXPECT_EQ(
+      qwen3.render_json(
+          R"([{"role": "user", "content": "2+2?"},
+              {"role": "assistant", "content": "4.", "reasoning_content": "Add."},
+              {"role": "user", "content": "3+3?"}])",
+          true,
+          {}),
+      "<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n4.<|im_end|>\n"
+      "<|im_start|>user\n3+3?<|im_end|>\n<|im_start|>assistant\n");
+}
+
+TEST(ChatTemplate, ToolsAndKeywordArgumentsReachTheTemplate) {
+  ChatTemplate t("{{ tools[0].function.name }} {{ tools | length }} {{ flag }} {{ n + 1 }}", "t");
+  ChatTemplateVariables v;
+  v.tools_json = R"([{"type": "function", "function": {"name": "f"}}, {"type": "function"}])";
+  v.kwargs_json = R"({"flag": true, "n": 41})";
+  EXPECT_EQ(t.render({}, false, v), "f 2 True 42");
+  // A keyword argument wins over a special token of the same name, as in transformers.
+  ChatTemplate bos("{{ bos_token }}", "t");
+  v.bos_token = "<s>";
+  v.kwargs_json = R"({"bos_token": "<|begin_of_text|>"})";
+  EXPECT_EQ(bos.render({}, false, v), "<|begin_of_text|>");
+}
+
+TEST(ChatTemplate, BadToolsKeywordArgumentsOrJsonMessagesAreDataErrors) {
+  ChatTemplate t("{{ messages | length }}", "t");
+  ChatTemplateVariables v;
+  v.kwargs_json = "[1, 2]";
+  EXPECT_THROW(
+      {
+        try {
+          t.render({}, false, v);
+        } catch (const DataError& e) {
+          EXPECT_NE(std::string(e.what()).find("should be a JSON object"), std::string::npos);
+          throw;
+        }
+      },
+      DataError);
+  v.kwargs_json.clear();
+  v.tools_json = "[{";
+  EXPECT_THROW(t.render({}, false, v), DataError);
+  v.tools_json.clear();
+  EXPECT_THROW(t.render_json(R"({"role": "user"})", false, v), DataError);
+  EXPECT_THROW(t.render_json("[", false, v), DataError);
+  EXPECT_EQ(t.render_json(R"([{"role": "user", "content": null}])", false, v), "1");
 }
 
 TEST(ChatTemplate, RendersChatmlAsTransformersDoes) {
