@@ -167,12 +167,9 @@ void parse_rope(const Reader& r, ModelConfig& c) {
     s.high_freq_factor = field("high_freq_factor");
     if (!(s.high_freq_factor > s.low_freq_factor))
       r.fail(key + ".high_freq_factor", "must be larger than low_freq_factor");
-    // transformers 5: a top-level original_max_position_embeddings wins, then the dict's, then
-    // max_position_embeddings (standardize_rope_params).
+    // Absent: max_position_embeddings, as transformers 5's standardize_rope_params.
     const std::string omp = "original_max_position_embeddings";
-    if (r.find(omp) != nullptr) {
-      s.original_max_position_embeddings = r.positive(omp);
-    } else if (d.contains(omp) && !d[omp].is_null()) {
+    if (d.contains(omp) && !d[omp].is_null()) {
       s.original_max_position_embeddings = r.integer(d[omp], key + "." + omp);
       if (s.original_max_position_embeddings <= 0)
         r.fail(key + "." + omp, "must be positive");
