@@ -55,8 +55,8 @@ at::Tensor padded_causal_mask(const at::Tensor& lengths, int64_t length);
 at::Tensor attention_mask(
     const at::Tensor& lengths, int64_t length, int64_t window, at::Device device);
 // Causal attention. q [N, H, T, D], k and v [N, KV, T, D] with H a multiple of KV (each group
-// of H/KV query heads shares a key/value head). `mask` from padded_causal_mask, or undefined
-// when no row is padded. Returns [N, H, T, D].
+// of H/KV query heads shares a key/value head). `mask` from attention_mask (or
+// padded_causal_mask), or undefined for plain causal attention. Returns [N, H, T, D].
 at::Tensor causal_attention(
     const at::Tensor& q,
     const at::Tensor& k,
@@ -98,7 +98,7 @@ TORCH_MODULE(RMSNorm);
 class LlamaAttentionImpl : public torch::nn::Module {
  public:
   LlamaAttentionImpl(const ModelConfig& config, const at::TensorOptions& options);
-  // x [N, T, hidden], cos/sin [T, head_dim] fp32, mask from padded_causal_mask or undefined.
+  // x [N, T, hidden], cos/sin [T, head_dim] fp32, mask from attention_mask or undefined.
   at::Tensor forward(
       const at::Tensor& x,
       const at::Tensor& cos,
