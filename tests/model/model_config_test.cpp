@@ -170,6 +170,38 @@ TEST(ModelConfig, ReadsQwen3) {
   expect_config_error(small_config("Qwen3ForCausalLM", R"("model_type":"qwen2")"), "model_type");
 }
 
+// Llama-3.1-8B-Instruct's and Mistral-7B-Instruct-v0.3's config.json (as published); the
+// parameter counts are transformers' for the same configs.
+TEST(ModelConfig, ReadsLlama31AndMistralV03) {
+  ModelConfig llama = parse_model_config(
+      R"({"architectures":["LlamaForCausalLM"],"attention_bias":false,"attention_dropout":0.0,
+      "bos_token_id":128000,"eos_token_id":[128001,128008,128009],"hidden_act":"silu",
+      "hidden_size":4096,"initializer_range":0.02,"intermediate_size":14336,
+      "max_position_embeddings":131072,"mlp_bias":false,"model_type":"llama",
+      "num_attention_heads":32,"num_hidden_layers":32,"num_key_value_heads":8,"pretraining_tp":1,
+      "rms_norm_eps":1e-05,"rope_scaling":{"factor":8.0,"low_freq_factor":1.0,
+      "high_freq_factor":4.0,"original_max_position_embeddings":8192,"rope_type":"llama3"},
+      "rope_theta":500000.0,"tie_word_embeddings":false,"torch_dtype":"bfloat16",
+      "transformers_version":"4.42.3","use_cache":true,"vocab_size":128256})",
+      "llama");
+  EXPECT_EQ(llama.rope_scaling.type, "llama3");
+  EXPECT_EQ(llama.rope_scaling.original_max_position_embeddings, 8192);
+  EXPECT_EQ(llama.eos_token_ids, (std::vector<int64_t>{128001, 128008, 128009}));
+  EXPECT_EQ(llama.num_parameters(), 8030261248);
+  ModelConfig mistral = parse_model_config(
+      R"({"architectures":["MistralForCausalLM"],"attention_dropout":0.0,"bos_token_id":1,
+      "eos_token_id":2,"hidden_act":"silu","hidden_size":4096,"initializer_range":0.02,
+      "intermediate_size":14336,"max_position_embeddings":32768,"model_type":"mistral",
+      "num_attention_heads":32,"num_hidden_layers":32,"num_key_value_heads":8,"rms_norm_eps":1e-05,
+      "rope_theta":1000000.0,"sliding_window":null,"tie_word_embeddings":false,
+      "torch_dtype":"bfloat16","transformers_version":"4.42.0.dev0","use_cache":true,
+      "vocab_size":32768})",
+      "mistral");
+  EXPECT_FALSE(mistral.sliding_window.has_value());
+  EXPECT_EQ(mistral.attention_window(0), 0);
+  EXPECT_EQ(mistral.num_parameters(), 7248023552);
+}
+
 TEST(ModelConfig, RopeScalingTypes) {
   ModelConfig linear =
       parse_model_config(tinyllama_with("rope_scaling", R"({"type":"linear","factor":2.0})"), "c");
