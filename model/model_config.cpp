@@ -611,20 +611,23 @@ std::string model_config_to_json(const ModelConfig& c) {
     j["sliding_window"] = c.sliding_window ? json(*c.sliding_window) : json(nullptr);
   }
   if (c.architecture == "Qwen2ForCausalLM" || c.architecture == "Qwen3ForCausalLM") {
-    // layer_types for transformers >= 4.53, max_window_layers (the first sliding layer) for
-    // earlier versions, which slide from there on.
-    json types = json::array();
-    int64_t first_sliding = c.num_hidden_layers;
-    for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
-      const bool slides = c.attention_window(i) > 0;
-      if (slides && first_sliding == c.num_hidden_layers)
-        first_sliding = i;
-      types.push_back(slides ? "sliding_attention" : "full_attention");
-    }
     j["use_sliding_window"] = c.sliding_window.has_value();
-    j["sliding_window"] = c.sliding_window ? json(*c.sliding_window) : json(nullptr);
-    j["max_window_layers"] = first_sliding;
-    j["layer_types"] = types;
+    if (c.sliding_window) {
+      // layer_types for transformers >= 4.53, max_window_layers (the first sliding layer) for
+      // earlier versions, which slide from there on. (Without a window only use_sliding_window
+      // is written, as before Qwen3, so existing models keep their content hash.)
+      json types = json::array();
+      int64_t first_sliding = c.num_hidden_layers;
+      for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+        const bool slides = c.attention_window(i) > 0;
+        if (slides && first_sliding == c.num_hidden_layers)
+          first_sliding = i;
+        types.push_back(slides ? "sliding_attention" : "full_attention");
+      }
+      j["sliding_window"] = *c.sliding_window;
+      j["max_window_layers"] = first_sliding;
+      j["layer_types"] = types;
+    }
   }
   j["initializer_range"] = c.initializer_range;
   j["bos_token_id"] = c.bos_token_id ? json(*c.bos_token_id) : json(nullptr);

@@ -498,6 +498,10 @@ TEST(ModelConfig, WrittenConfigReadsBackEqual) {
   qwen.attention_bias = true;
   qwen.tie_word_embeddings = true;
   configs.push_back(qwen);
+  // Without a window, Qwen2's config.json is written as before sliding windows were read, so the
+  // content hash (a cache and resume key) of existing models does not change.
+  EXPECT_EQ(model_config_to_json(qwen).find("layer_types"), std::string::npos);
+  EXPECT_EQ(model_config_to_json(qwen).find("\"sliding_window\""), std::string::npos);
   ModelConfig mistral = configs[1];
   mistral.architecture = "MistralForCausalLM";
   mistral.sliding_window = 4096;
