@@ -7,6 +7,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <cmath>
+#include <map>
 
 #include "core/error.h"
 #include "model/torch_compat.h"
@@ -78,6 +79,24 @@ at::Tensor padded_causal_mask(const at::Tensor& lengths, int64_t length) {
   at::Tensor j = at::arange(length, options).view({1, 1, 1, length});  // key
   at::Tensor len = lengths.to(at::kLong).view({-1, 1, 1, 1});
   return (j <= i).logical_and((j < len).logical_or(j == i));
+}
+
+at::Tensor attention_mask(
+    const at::Tensor& lengths, int64_t length, int64_t window, at::Device device) {
+  const bool slides = window > 0 && window < length;
+  if (!lengths.defined() && !slides)
+    return at::Tensor();
+  auto options = at::TensorOptions().dtype(at::kLong).device(device);
+  at::Tensor mask = lengths.defined() ? padded_causal_mask(lengths.to(device, at::kLong), length)
+                                      : at::ones({length, length}, options.dtype(at::kBool))
+                                            .tril()
+                                            .view({1, 1, length, length});
+  if (slides) {
+    at::Tensor i = at::arange(length, options).view({1, 1, length, 1});  // query
+    at::Tensor j = at::arange(length, options).view({1, 1, 1, length});  // key
+    mask = mask.logical_and(j > i - window);
+  }
+  return mask;
 }
 
 at::Tensor causal_attention(
@@ -152,6 +171,10 @@ LlamaAttentionImpl::LlamaAttentionImpl(const ModelConfig& c, const at::TensorOpt
       "v_proj", Linear(c.hidden_size, num_kv_heads * head_dim, c.qkv_bias(), options));
   o_proj = register_module(
       "o_proj", Linear(num_heads * head_dim, c.hidden_size, c.o_proj_bias(), options));
+  if (c.qk_norm()) {
+    q_norm = register_module("q_norm", RMSNorm(head_dim, c.rms_norm_eps, options));
+    k_norm = register_module("k_norm", RMSNorm(head_dim, c.rms_norm_eps, options));
+  }
 }
 
 at::Tensor LlamaAttentionImpl::forward(
@@ -161,8 +184,14 @@ at::Tensor LlamaAttentionImpl::forward(
     const at::Tensor& mask,
     AttentionBackend backend) {
   const int64_t n = x.size(0), t = x.size(1);
-  at::Tensor q = q_proj->forward(x).view({n, t, num_heads, head_dim}).transpose(1, 2);
-  at::Tensor k = k_proj->forward(x).view({n, t, num_kv_heads, head_dim}).transpose(1, 2);
+  at::Tensor q = q_proj->forward(x).view({n, t, num_heads, head_dim});     // [N, T, H, D]
+  at::Tensor k = k_proj->forward(x).view({n, t, num_kv_heads, head_dim});  // [N, T, KV, D]
+  if (q_norm) {  // Qwen3: per head, before RoPE
+    q = q_norm->forward(q);
+    k = k_norm->forward(k);
+  }
+  q = q.transpose(1, 2);  // [N, H, T, D]
+  k = k.transpose(1, 2);
   at::Tensor v = v_proj->forward(x).view({n, t, num_kv_heads, head_dim}).transpose(1, 2);
   q = apply_rotary(q, cos, sin);
   k = apply_rotary(k, cos, sin);
@@ -286,24 +315,27 @@ at::Tensor LlamaForCausalLMImpl::hidden_states(
           "the data was tokenized with another tokenizer; prepare it again with this model's");
     }
   }
-  if (config_.sliding_window && t > *config_.sliding_window) {
-    throw DataError(
-        "sequence length " + std::to_string(t) + " exceeds the model's sliding window (" +
-            std::to_string(*config_.sliding_window) + "), which dpo does not implement",
-        "truncate sequences to the sliding window");
-  }
-  at::Tensor mask;
+  at::Tensor padded;  // [N] lengths when some row is padded, else undefined
   if (lengths.defined()) {
     TORCH_CHECK(lengths.dim() == 1 && lengths.size(0) == n, "lengths must be [N]");
     at::Tensor len = lengths.to(options_.device(), at::kLong);
     if (n > 0 && len.min().item<int64_t>() < t)
-      mask = padded_causal_mask(len, t);
+      padded = len;
+  }
+  // One mask per distinct window (0: full causal attention), shared by the layers using it.
+  std::map<int64_t, at::Tensor> masks;
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
+    const int64_t window = config_.attention_window(i);
+    if (!masks.count(window))
+      masks[window] = attention_mask(padded, t, window, options_.device());
   }
   auto [cos, sin] = rope_cos_sin(config_, t, options_.device());
   at::Tensor x = model->embed_tokens->forward(ids);  // [N, T, hidden]
   const bool checkpoint = gradient_checkpointing_ && at::GradMode::is_enabled();
+  int64_t index = 0;
   for (const auto& module : *model->layers) {
     auto* layer = module->as<LlamaDecoderLayerImpl>();
+    const at::Tensor& mask = masks.at(config_.attention_window(index++));
     if (checkpoint) {
       x = CheckpointedLayer::apply(x, cos, sin, mask, layer, backend_);
     } else {

@@ -1,12 +1,14 @@
-// The Llama-family decoder (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM) as a
-// LibTorch module whose parameter names equal the Hugging Face names one to one
-// (model.embed_tokens.weight, model.layers.N.self_attn.q_proj.weight, ..., model.norm.weight,
+// The Llama-family decoder (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM,
+// Qwen3ForCausalLM) as a LibTorch module whose parameter names equal the Hugging Face names one to
+// one (model.embed_tokens.weight, model.layers.N.self_attn.q_proj.weight, ..., model.norm.weight,
 // lm_head.weight), so checkpoints load without a name map.
 //
 // Computation follows transformers: RMSNorm in fp32 and cast back, rotary embeddings in the
 // rotate-half layout with cos/sin computed in fp32 (rope_scaling linear and llama3),
-// grouped-query attention, SwiGLU MLP. Sequences are right-padded: row r holds lengths[r]
-// real tokens at positions 0..lengths[r]-1, and no real token attends to padding.
+// grouped-query attention (Qwen3: RMSNorm over each query and key head before RoPE), causal or
+// sliding-window masks per layer as config.json says, SwiGLU MLP. Sequences are right-padded:
+// row r holds lengths[r] real tokens at positions 0..lengths[r]-1, and no real token attends to
+// padding.
 //
 // Attention: at::scaled_dot_product_attention on LibTorch >= 2 (model/torch_compat.h), a plain
 // implementation (matmul, mask, softmax in fp32, as transformers' eager path) on 1.13 or when
@@ -45,9 +47,16 @@ at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Te
 // Boolean mask [N, 1, T, T], true where query i may attend key j: j <= i and j < lengths[n]
 // (a padded query attends at least to itself, so no row is empty).
 at::Tensor padded_causal_mask(const at::Tensor& lengths, int64_t length);
+// The mask of one layer's attention for `length` positions: padded_causal_mask, further limited
+// to i - j < window when window > 0 (transformers' sliding_window_overlay). `lengths` [N] may be
+// undefined (no row padded). Undefined when the plain causal mask is meant (no padding and no
+// window shorter than the sequence), so attention can use its causal fast path; else
+// [N or 1, 1, T, T] bool on `device`.
+at::Tensor attention_mask(
+    const at::Tensor& lengths, int64_t length, int64_t window, at::Device device);
 // Causal attention. q [N, H, T, D], k and v [N, KV, T, D] with H a multiple of KV (each group
-// of H/KV query heads shares a key/value head). `mask` from padded_causal_mask, or undefined
-// when no row is padded. Returns [N, H, T, D].
+// of H/KV query heads shares a key/value head). `mask` from attention_mask (or
+// padded_causal_mask), or undefined for plain causal attention. Returns [N, H, T, D].
 at::Tensor causal_attention(
     const at::Tensor& q,
     const at::Tensor& k,
@@ -89,7 +98,7 @@ TORCH_MODULE(RMSNorm);
 class LlamaAttentionImpl : public torch::nn::Module {
  public:
   LlamaAttentionImpl(const ModelConfig& config, const at::TensorOptions& options);
-  // x [N, T, hidden], cos/sin [T, head_dim] fp32, mask from padded_causal_mask or undefined.
+  // x [N, T, hidden], cos/sin [T, head_dim] fp32, mask from attention_mask or undefined.
   at::Tensor forward(
       const at::Tensor& x,
       const at::Tensor& cos,
@@ -97,6 +106,7 @@ class LlamaAttentionImpl : public torch::nn::Module {
       const at::Tensor& mask,
       AttentionBackend backend);
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  RMSNorm q_norm{nullptr}, k_norm{nullptr};  // Qwen3 only (config.qk_norm()), over head_dim
   int64_t num_heads, num_kv_heads, head_dim;
 };
 TORCH_MODULE(LlamaAttention);

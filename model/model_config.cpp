@@ -89,57 +89,199 @@ struct Reader {
   }
 };
 
-RopeScaling parse_rope_scaling(const Reader& r) {
-  RopeScaling scaling;
-  const json* v = r.find("rope_scaling");
+// The rotary embedding: rope_theta and the scaling. transformers < 5 writes "rope_theta" and
+// "rope_scaling"; transformers 5 writes both inside "rope_parameters" and reads either form: a
+// non-empty rope_scaling wins over rope_parameters, and a rope_theta inside the dict over the
+// top-level key (RotaryEmbeddingConfigMixin.convert_rope_params_to_dict).
+void parse_rope(const Reader& r, ModelConfig& c) {
+  const json* scaling = r.find("rope_scaling");
+  if (scaling != nullptr && scaling->is_object() && scaling->empty())
+    scaling = nullptr;  // {} is "no scaling" in Python's `rope_scaling or rope_parameters`
+  const char* dict_key = scaling != nullptr ? "rope_scaling" : "rope_parameters";
+  const json* v = scaling != nullptr ? scaling : r.find("rope_parameters");
+  const std::string key = dict_key;
+  if (v != nullptr && !v->is_object())
+    r.fail(key, "must be null or an object");
+  const json empty = json::object();
+  const json& d = v != nullptr ? *v : empty;
+  for (const char* layer_type : {"full_attention", "sliding_attention"}) {
+    if (d.contains(layer_type)) {
+      r.fail(
+          key,
+          "holds separate RoPE parameters per layer type, which dpo does not implement",
+          "supported: one set of RoPE parameters for every layer");
+    }
+  }
+
+  c.rope_theta = r.positive_number_or("rope_theta", 10000.0);
+  if (d.contains("rope_theta") && !d["rope_theta"].is_null()) {
+    c.rope_theta = r.number(d["rope_theta"], key + ".rope_theta");
+    if (!(c.rope_theta > 0) || !std::isfinite(c.rope_theta))
+      r.fail(key + ".rope_theta", "must be a positive number");
+  }
+  // A rotary embedding over part of each head only (Phi, GPT-NeoX style) is not implemented.
+  for (const auto& [where, name] :
+       {std::make_pair(&d, key + ".partial_rotary_factor"),
+        std::make_pair(&r.root, std::string("partial_rotary_factor"))}) {
+    auto it = where->find("partial_rotary_factor");
+    if (it != where->end() && !it->is_null() && !(it->is_number() && it->get<double>() == 1.0)) {
+      r.fail(
+          name,
+          "is " + it->dump() + "; dpo applies RoPE to the whole head only",
+          "supported: 1.0 or absent");
+    }
+  }
+
+  RopeScaling& s = c.rope_scaling;
+  s = RopeScaling();
   if (v == nullptr)
-    return scaling;
-  if (!v->is_object())
-    r.fail("rope_scaling", "must be null or an object");
+    return;
   // transformers >= 4.43 writes "rope_type"; older files "type".
   std::string type;
-  if (v->contains("rope_type") && (*v)["rope_type"].is_string()) {
-    type = (*v)["rope_type"].get<std::string>();
-  } else if (v->contains("type") && (*v)["type"].is_string()) {
-    type = (*v)["type"].get<std::string>();
+  if (d.contains("rope_type") && d["rope_type"].is_string()) {
+    type = d["rope_type"].get<std::string>();
+  } else if (d.contains("type") && d["type"].is_string()) {
+    type = d["type"].get<std::string>();
+  } else if (scaling == nullptr) {
+    type = "default";  // transformers 5 fills in rope_type "default" for rope_parameters
   } else {
-    r.fail("rope_scaling", "has no rope_type");
+    r.fail(key, "has no rope_type");
   }
-  auto field = [&](const char* key) -> double {
-    if (!v->contains(key))
-      r.fail(std::string("rope_scaling.") + key, "is missing");
-    double value = r.number((*v)[key], std::string("rope_scaling.") + key);
-    if (!(value > 0))
-      r.fail(std::string("rope_scaling.") + key, "must be positive");
+  auto field = [&](const char* name) -> double {
+    const std::string full = key + "." + name;
+    if (!d.contains(name) || d[name].is_null())
+      r.fail(full, "is missing");
+    double value = r.number(d[name], full);
+    if (!(value > 0) || !std::isfinite(value))
+      r.fail(full, "must be positive");
     return value;
   };
-  scaling.type = type;
+  s.type = type;
   if (type == "default")
-    return scaling;
+    return;
   if (type == "linear") {
-    scaling.factor = field("factor");
+    s.factor = field("factor");
   } else if (type == "llama3") {
-    scaling.factor = field("factor");
-    scaling.low_freq_factor = field("low_freq_factor");
-    scaling.high_freq_factor = field("high_freq_factor");
-    if (!(scaling.high_freq_factor > scaling.low_freq_factor)) {
-      r.fail("rope_scaling.high_freq_factor", "must be larger than low_freq_factor");
-    }
-    if (!v->contains("original_max_position_embeddings")) {
-      r.fail("rope_scaling.original_max_position_embeddings", "is missing");
-    }
-    scaling.original_max_position_embeddings = r.integer(
-        (*v)["original_max_position_embeddings"], "rope_scaling.original_max_position_embeddings");
-    if (scaling.original_max_position_embeddings <= 0) {
-      r.fail("rope_scaling.original_max_position_embeddings", "must be positive");
+    s.factor = field("factor");
+    s.low_freq_factor = field("low_freq_factor");
+    s.high_freq_factor = field("high_freq_factor");
+    if (!(s.high_freq_factor > s.low_freq_factor))
+      r.fail(key + ".high_freq_factor", "must be larger than low_freq_factor");
+    // Absent: max_position_embeddings, as transformers 5's standardize_rope_params.
+    const std::string omp = "original_max_position_embeddings";
+    if (d.contains(omp) && !d[omp].is_null()) {
+      s.original_max_position_embeddings = r.integer(d[omp], key + "." + omp);
+      if (s.original_max_position_embeddings <= 0)
+        r.fail(key + "." + omp, "must be positive");
+    } else {
+      s.original_max_position_embeddings = c.max_position_embeddings;
     }
   } else {
     r.fail(
-        "rope_scaling",
-        "has type '" + type + "', which dpo does not implement",
-        "supported: null, linear and llama3");
+        key,
+        "has rope_type '" + type + "', which dpo does not implement",
+        "supported: default, linear and llama3");
   }
-  return scaling;
+}
+
+// The attention pattern: which layers use sliding-window attention, and the window. transformers
+// computes it per architecture (MistralConfig, Qwen2Config, Qwen3Config .__post_init__); every key
+// that changes it is read here, and what dpo cannot reproduce is refused by name.
+void parse_attention_pattern(const Reader& r, ModelConfig& c) {
+  const int64_t layers = c.num_hidden_layers;
+  std::vector<std::string> types;
+  if (const json* list = r.find("layer_types")) {
+    if (!list->is_array() || static_cast<int64_t>(list->size()) != layers) {
+      r.fail(
+          "layer_types",
+          "must be a list with one entry per layer (" + std::to_string(layers) + ")");
+    }
+    for (size_t i = 0; i < list->size(); ++i) {
+      const json& t = (*list)[i];
+      if (!t.is_string() || (t.get<std::string>() != "full_attention" &&
+                             t.get<std::string>() != "sliding_attention")) {
+        r.fail(
+            "layer_types",
+            "names " + t.dump() + " for layer " + std::to_string(i) +
+                ", which dpo does not implement",
+            "supported: full_attention and sliding_attention");
+      }
+      types.push_back(t.get<std::string>());
+    }
+  }
+  auto any_sliding = [](const std::vector<std::string>& list) {
+    for (const std::string& t : list) {
+      if (t == "sliding_attention")
+        return true;
+    }
+    return false;
+  };
+  // sliding_window: an absent key takes the architecture's default, null means none.
+  auto window = [&](std::optional<int64_t> absent) -> std::optional<int64_t> {
+    if (!r.root.contains("sliding_window"))
+      return absent;
+    const json* w = r.find("sliding_window");
+    if (w == nullptr)
+      return std::nullopt;
+    int64_t value = r.integer(*w, "sliding_window");
+    if (value <= 0)
+      r.fail("sliding_window", "must be positive or null");
+    return value;
+  };
+
+  if (c.architecture == "MistralForCausalLM") {
+    c.sliding_window = window(4096);  // MistralConfig's default
+    // Mistral slides in every layer when sliding_window is set; transformers' Mistral ignores
+    // layer_types, so a list that says otherwise is a config meant for another model.
+    for (const std::string& t : types) {
+      if ((t == "sliding_attention") != c.sliding_window.has_value()) {
+        r.fail(
+            "layer_types",
+            "does not match MistralForCausalLM's attention, which slides in every layer when "
+            "sliding_window is set and in none when it is null (transformers ignores "
+            "layer_types for Mistral)",
+            "fix layer_types or sliding_window (per-layer patterns are Ministral's, which dpo "
+            "does not implement)");
+      }
+    }
+    return;
+  }
+  if (c.architecture == "Qwen2ForCausalLM" || c.architecture == "Qwen3ForCausalLM") {
+    const std::optional<int64_t> w = window(4096);
+    if (r.boolean_or("use_sliding_window", false))
+      c.sliding_window = w;  // else transformers sets it to None
+    if (r.find("layer_types") == nullptr && c.sliding_window) {
+      int64_t first = 28;  // Qwen2Config's max_window_layers
+      if (const json* m = r.find("max_window_layers")) {
+        first = r.integer(*m, "max_window_layers");
+        if (first < 0)
+          r.fail("max_window_layers", "must be a layer count (>= 0)");
+      }
+      for (int64_t i = 0; i < layers; ++i)
+        types.push_back(i >= first ? "sliding_attention" : "full_attention");
+    }
+    if (any_sliding(types) && !c.sliding_window) {
+      r.fail(
+          "layer_types",
+          "names sliding_attention layers, but use_sliding_window is false or sliding_window is "
+          "null, so they have no window",
+          "transformers refuses this config too; set use_sliding_window and sliding_window");
+    }
+    if (any_sliding(types))
+      c.layer_types = types;
+    return;
+  }
+  // LlamaForCausalLM has no sliding-window attention (transformers ignores these keys): a file
+  // that asks for it was made for another model.
+  const char* hint =
+      "LlamaForCausalLM has no sliding-window attention; remove the key or use "
+      "the architecture the model was trained as";
+  if (r.find("sliding_window") != nullptr)
+    r.fail("sliding_window", "is set", hint);
+  if (r.boolean_or("use_sliding_window", false))
+    r.fail("use_sliding_window", "is true", hint);
+  if (any_sliding(types))
+    r.fail("layer_types", "names sliding_attention layers", hint);
 }
 
 }  // namespace
@@ -155,6 +297,8 @@ std::string ModelConfig::model_type() const {
     return "mistral";
   if (architecture == "Qwen2ForCausalLM")
     return "qwen2";
+  if (architecture == "Qwen3ForCausalLM")
+    return "qwen3";
   return "llama";
 }
 
@@ -163,7 +307,22 @@ bool ModelConfig::qkv_bias() const {
 }
 
 bool ModelConfig::o_proj_bias() const {
-  return attention_bias && architecture == "LlamaForCausalLM";
+  return attention_bias &&
+         (architecture == "LlamaForCausalLM" || architecture == "Qwen3ForCausalLM");
+}
+
+bool ModelConfig::qk_norm() const {
+  return architecture == "Qwen3ForCausalLM";
+}
+
+int64_t ModelConfig::attention_window(int64_t layer) const {
+  if (!sliding_window)
+    return 0;
+  if (architecture == "MistralForCausalLM")
+    return *sliding_window;
+  const bool slides = layer >= 0 && layer < static_cast<int64_t>(layer_types.size()) &&
+                      layer_types[static_cast<size_t>(layer)] == "sliding_attention";
+  return slides ? *sliding_window : 0;
 }
 
 int64_t ModelConfig::num_parameters() const {
@@ -174,6 +333,8 @@ int64_t ModelConfig::num_parameters() const {
     attention += q + 2 * kv;
   if (o_proj_bias())
     attention += hidden_size;
+  if (qk_norm())
+    attention += 2 * head_dim;
   const int64_t mlp = 3 * hidden_size * intermediate_size;
   const int64_t layer = attention + mlp + 2 * hidden_size;
   return vocab_size * hidden_size * (tie_word_embeddings ? 1 : 2) + num_hidden_layers * layer +
@@ -189,9 +350,10 @@ bool ModelConfig::operator==(const ModelConfig& o) const {
          rope_theta == o.rope_theta && rope_scaling == o.rope_scaling &&
          max_position_embeddings == o.max_position_embeddings &&
          tie_word_embeddings == o.tie_word_embeddings && attention_bias == o.attention_bias &&
-         sliding_window == o.sliding_window && initializer_range == o.initializer_range &&
-         bos_token_id == o.bos_token_id && eos_token_ids == o.eos_token_ids &&
-         pad_token_id == o.pad_token_id && torch_dtype == o.torch_dtype;
+         sliding_window == o.sliding_window && layer_types == o.layer_types &&
+         initializer_range == o.initializer_range && bos_token_id == o.bos_token_id &&
+         eos_token_ids == o.eos_token_ids && pad_token_id == o.pad_token_id &&
+         torch_dtype == o.torch_dtype;
 }
 
 ModelConfig parse_model_config(const std::string& json_text, const std::string& name) {
@@ -210,12 +372,13 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   }
   c.architecture = archs[0].get<std::string>();
   if (c.architecture != "LlamaForCausalLM" && c.architecture != "MistralForCausalLM" &&
-      c.architecture != "Qwen2ForCausalLM") {
+      c.architecture != "Qwen2ForCausalLM" && c.architecture != "Qwen3ForCausalLM") {
     r.fail(
         "architectures",
         "names '" + c.architecture + "', which dpo does not implement",
-        "supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM");
+        "supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM");
   }
+  const bool qwen = c.architecture == "Qwen2ForCausalLM" || c.architecture == "Qwen3ForCausalLM";
   if (const json* type = r.find("model_type")) {
     if (!type->is_string() || type->get<std::string>() != c.model_type()) {
       r.fail(
@@ -229,14 +392,14 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   c.intermediate_size = r.positive("intermediate_size");
   c.num_hidden_layers = r.positive("num_hidden_layers");
   c.num_attention_heads = r.positive("num_attention_heads");
-  c.num_key_value_heads = r.positive_or("num_key_value_heads", c.num_attention_heads);
+  // Qwen2Config and Qwen3Config default to 32 key/value heads; Llama and Mistral to the heads.
+  c.num_key_value_heads = r.positive_or("num_key_value_heads", qwen ? 32 : c.num_attention_heads);
   c.vocab_size = r.positive("vocab_size");
   c.rms_norm_eps = r.number(r.need("rms_norm_eps"), "rms_norm_eps");
   if (!(c.rms_norm_eps > 0))
     r.fail("rms_norm_eps", "must be positive");
-  c.rope_theta = r.positive_number_or("rope_theta", 10000.0);
-  c.rope_scaling = parse_rope_scaling(r);
   c.max_position_embeddings = r.positive_or("max_position_embeddings", 2048);
+  parse_rope(r, c);
   c.tie_word_embeddings = r.boolean_or("tie_word_embeddings", false);
   c.initializer_range = r.positive_number_or("initializer_range", 0.02);
   if (c.architecture == "Qwen2ForCausalLM") {
@@ -249,6 +412,8 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   }
   if (r.find("head_dim")) {
     c.head_dim = r.positive("head_dim");
+  } else if (c.architecture == "Qwen3ForCausalLM") {
+    c.head_dim = 128;  // Qwen3Config's default, whatever hidden_size / heads is
   } else {
     if (c.hidden_size % c.num_attention_heads != 0) {
       r.fail(
@@ -273,15 +438,7 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
         "is present; dpo loads unquantized checkpoints only",
         "dequantize the model first");
   }
-  if (c.architecture == "MistralForCausalLM") {
-    if (const json* window = r.find("sliding_window")) {
-      c.sliding_window = r.integer(*window, "sliding_window");
-      if (*c.sliding_window <= 0)
-        r.fail("sliding_window", "must be positive or null");
-    }
-  } else if (c.architecture == "Qwen2ForCausalLM" && r.boolean_or("use_sliding_window", false)) {
-    r.fail("use_sliding_window", "is true; dpo does not implement sliding-window attention");
-  }
+  parse_attention_pattern(r, c);
 
   c.bos_token_id = r.optional_id("bos_token_id");
   c.pad_token_id = r.optional_id("pad_token_id");
@@ -345,6 +502,18 @@ void validate_model_config(const ModelConfig& c, const std::string& name) {
   }
   if (c.head_dim % 2 != 0)
     fail("head_dim", "must be even for rotary embeddings");
+  if (c.sliding_window && *c.sliding_window <= 0)
+    fail("sliding_window", "must be positive");
+  if (!c.layer_types.empty()) {
+    if (static_cast<int64_t>(c.layer_types.size()) != c.num_hidden_layers)
+      fail("layer_types", "must have one entry per layer");
+    for (const std::string& t : c.layer_types) {
+      if (t != "full_attention" && t != "sliding_attention")
+        fail("layer_types", "names '" + t + "', which dpo does not implement");
+      if (t == "sliding_attention" && !c.sliding_window)
+        fail("layer_types", "names sliding_attention layers without a sliding_window");
+    }
+  }
   if (c.bos_token_id && *c.bos_token_id >= c.vocab_size)
     fail("bos_token_id", "is not below vocab_size");
   if (c.pad_token_id && *c.pad_token_id >= c.vocab_size)
@@ -372,6 +541,10 @@ std::vector<TensorSpec> model_tensor_specs(const ModelConfig& c) {
     linear("self_attn.k_proj", h, kv, c.qkv_bias());
     linear("self_attn.v_proj", h, kv, c.qkv_bias());
     linear("self_attn.o_proj", q, h, c.o_proj_bias());
+    if (c.qk_norm()) {
+      specs.push_back({layer + "self_attn.q_norm.weight", {c.head_dim}});
+      specs.push_back({layer + "self_attn.k_norm.weight", {c.head_dim}});
+    }
     linear("mlp.gate_proj", h, ff, false);
     linear("mlp.up_proj", h, ff, false);
     linear("mlp.down_proj", ff, h, false);
@@ -432,11 +605,30 @@ std::string model_config_to_json(const ModelConfig& c) {
     j["attention_bias"] = c.attention_bias;
     j["mlp_bias"] = false;
   }
+  if (c.architecture == "Qwen3ForCausalLM")
+    j["attention_bias"] = c.attention_bias;
   if (c.architecture == "MistralForCausalLM") {
     j["sliding_window"] = c.sliding_window ? json(*c.sliding_window) : json(nullptr);
   }
-  if (c.architecture == "Qwen2ForCausalLM")
-    j["use_sliding_window"] = false;
+  if (c.architecture == "Qwen2ForCausalLM" || c.architecture == "Qwen3ForCausalLM") {
+    j["use_sliding_window"] = c.sliding_window.has_value();
+    if (c.sliding_window) {
+      // layer_types for transformers >= 4.53, max_window_layers (the first sliding layer) for
+      // earlier versions, which slide from there on. (Without a window only use_sliding_window
+      // is written, as before Qwen3, so existing models keep their content hash.)
+      json types = json::array();
+      int64_t first_sliding = c.num_hidden_layers;
+      for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+        const bool slides = c.attention_window(i) > 0;
+        if (slides && first_sliding == c.num_hidden_layers)
+          first_sliding = i;
+        types.push_back(slides ? "sliding_attention" : "full_attention");
+      }
+      j["sliding_window"] = *c.sliding_window;
+      j["max_window_layers"] = first_sliding;
+      j["layer_types"] = types;
+    }
+  }
   j["initializer_range"] = c.initializer_range;
   j["bos_token_id"] = c.bos_token_id ? json(*c.bos_token_id) : json(nullptr);
   if (c.eos_token_ids.empty()) {
@@ -457,7 +649,7 @@ void write_model_config(const std::string& path, const ModelConfig& config) {
 }
 
 std::vector<std::string> model_config_preset_names() {
-  return {"tiny", "small", "tinyllama-1b"};
+  return {"tiny", "small", "tinyllama-1b", "tiny-qwen3"};
 }
 
 ModelConfig model_config_preset(const std::string& name, int64_t vocab_size) {
@@ -488,8 +680,22 @@ ModelConfig model_config_preset(const std::string& name, int64_t vocab_size) {
     c.num_key_value_heads = 4;
     c.max_position_embeddings = 2048;
     c.torch_dtype = "bfloat16";
+  } else if (name == "tiny-qwen3") {  // tiny as Qwen3: q/k norms, wider heads, tied head
+    c.architecture = "Qwen3ForCausalLM";
+    c.rms_norm_eps = 1e-6;
+    c.rope_theta = 1000000.0;
+    c.hidden_size = 64;
+    c.intermediate_size = 176;
+    c.num_hidden_layers = 4;
+    c.num_attention_heads = 4;
+    c.num_key_value_heads = 2;
+    c.max_position_embeddings = 1024;
+    c.tie_word_embeddings = true;
+    c.head_dim = 32;  // != hidden / heads, as in Qwen3-0.6B (1024 / 16 = 64, head_dim 128)
+    return c;
   } else {
-    throw UsageError("unknown model preset '" + name + "'", "presets: tiny, small, tinyllama-1b");
+    throw UsageError(
+        "unknown model preset '" + name + "'", "presets: tiny, small, tinyllama-1b, tiny-qwen3");
   }
   c.head_dim = c.hidden_size / c.num_attention_heads;
   return c;

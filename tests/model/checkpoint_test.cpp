@@ -73,6 +73,50 @@ TEST(Checkpoint, SaveThenLoadGivesIdenticalTensors) {
   }
 }
 
+// Qwen3 (q_norm / k_norm, head_dim != hidden / heads, tied or not, a sliding layer): the folder
+// dpo writes reads back as the same config and tensors; a checkpoint without the q/k norms (a
+// Qwen2 one under a Qwen3 config.json, or the reverse) is refused naming the tensors.
+TEST(Checkpoint, Qwen3SaveThenLoadAndMismatchedArchitectures) {
+  TempDir dir;
+  for (bool tie : {false, true}) {
+    ModelConfig c = test_config(4, 2, tie);
+    c.architecture = "Qwen3ForCausalLM";
+    c.head_dim = 16;
+    c.sliding_window = 3;
+    c.layer_types = {"sliding_attention", "full_attention"};
+    LlamaForCausalLM model = make_test_model(c);
+    {
+      at::NoGradGuard no_grad;
+      auto attn = model->model->layers[1]->as<LlamaDecoderLayerImpl>()->self_attn;
+      attn->q_norm->weight.fill_(0.5);
+      attn->k_norm->weight.fill_(2.0);
+    }
+    const std::string folder = dir.file(tie ? "tied" : "separate");
+    save_pretrained(*model, folder);
+    LoadedModel loaded = load_pretrained(folder, at::kFloat, at::kCPU);
+    EXPECT_EQ(loaded.config, c);
+    expect_same_tensors(*model, *loaded.model);
+    at::Tensor ids = testing::random_ids(2, 6, c.vocab_size);
+    EXPECT_TRUE(at::equal(model->forward(ids), loaded.model->forward(ids)));
+  }
+  ModelConfig qwen2 = test_config();
+  qwen2.architecture = "Qwen2ForCausalLM";
+  qwen2.head_dim = 16;
+  const std::string qwen2_folder = saved_model(dir, qwen2, "qwen2");
+  ModelConfig as_qwen3 = qwen2;
+  as_qwen3.architecture = "Qwen3ForCausalLM";
+  write_model_config(qwen2_folder + "/config.json", as_qwen3);
+  expect_load_error(
+      qwen2_folder, "lacks tensors the config needs: model.layers.0.self_attn.k_norm");
+  expect_load_error(qwen2_folder, "model.layers.1.self_attn.q_norm.weight");
+  ModelConfig llama = as_qwen3;  // no bias, no q/k norm
+  llama.architecture = "LlamaForCausalLM";
+  write_model_config(dir.file("separate/config.json"), llama);
+  expect_load_error(
+      dir.file("separate"),
+      "has tensors the config does not know: model.layers.0.self_attn.k_norm.weight");
+}
+
 TEST(Checkpoint, ShardedRoundTrip) {
   TempDir dir;
   ModelConfig c = test_config();
@@ -189,7 +233,12 @@ TEST(Checkpoint, TensorSpecsEqualTheModulesParameters) {
   biased.attention_bias = true;
   ModelConfig wide_heads = test_config();
   wide_heads.head_dim = 16;  // heads x head_dim != hidden_size
-  for (const ModelConfig& c : {qwen, biased, wide_heads})
+  ModelConfig qwen3 = wide_heads;
+  qwen3.architecture = "Qwen3ForCausalLM";
+  ModelConfig qwen3_tied_biased = qwen3;
+  qwen3_tied_biased.tie_word_embeddings = true;
+  qwen3_tied_biased.attention_bias = true;
+  for (const ModelConfig& c : {qwen, biased, wide_heads, qwen3, qwen3_tied_biased})
     configs.push_back(c);
   for (const ModelConfig& c : configs) {
     LlamaForCausalLM model(c, at::TensorOptions());

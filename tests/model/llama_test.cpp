@@ -67,13 +67,15 @@ std::vector<double> default_inv_freq(int64_t d, double theta) {
   return out;
 }
 
-// Attention with loops: query i of row n sees keys j <= i with j < lengths[n] (or j == i);
-// query head h uses key/value head h / (H / KV).
+// Attention with loops: query i of row n sees keys j <= i with j < lengths[n] (or j == i),
+// and with a window > 0 only those with i - j < window; query head h uses key/value head
+// h / (H / KV).
 at::Tensor reference_attention(
     const at::Tensor& q,
     const at::Tensor& k,
     const at::Tensor& v,
-    const std::vector<int64_t>& lengths) {
+    const std::vector<int64_t>& lengths,
+    int64_t window = 0) {
   const int64_t n_rows = q.size(0), heads = q.size(1), t = q.size(2), d = q.size(3);
   const int64_t group = heads / k.size(1);
   auto qd = q.to(at::kDouble).contiguous(), kd = k.to(at::kDouble).contiguous(),
@@ -87,7 +89,7 @@ at::Tensor reference_attention(
         std::vector<double> scores;
         std::vector<int64_t> keys;
         for (int64_t j = 0; j <= i; ++j) {
-          if (j >= lengths[n] && j != i)
+          if ((j >= lengths[n] && j != i) || (window > 0 && i - j >= window))
             continue;
           double s = 0;
           for (int64_t e = 0; e < d; ++e)
@@ -184,6 +186,41 @@ TEST(Llama, PaddedCausalMask) {
   EXPECT_TRUE(at::equal(
       mask[1][0],
       at::tensor({1, 0, 0, 0, 1, 1, 0, 0, 1, 0, 1, 0, 1, 0, 0, 1}).view({4, 4}).to(at::kBool)));
+}
+
+TEST(Llama, AttentionMaskAddsTheSlidingWindow) {
+  // Nothing to mask beyond causality: undefined, so attention takes its causal path.
+  EXPECT_FALSE(attention_mask(at::Tensor(), 5, 0, at::kCPU).defined());
+  EXPECT_FALSE(attention_mask(at::Tensor(), 5, 5, at::kCPU).defined());
+  EXPECT_FALSE(attention_mask(at::Tensor(), 5, 9, at::kCPU).defined());
+  // Padding only: padded_causal_mask.
+  at::Tensor lengths = at::tensor({3, 1});
+  EXPECT_TRUE(at::equal(attention_mask(lengths, 4, 0, at::kCPU), padded_causal_mask(lengths, 4)));
+  // Window 2: query i sees keys i-1 and i (transformers' kv_idx > q_idx - sliding_window).
+  at::Tensor window = attention_mask(at::Tensor(), 4, 2, at::kCPU);
+  EXPECT_TRUE(at::equal(
+      window[0][0],
+      at::tensor({1, 0, 0, 0, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 1, 1}).view({4, 4}).to(at::kBool)));
+  // Window 2 and padding: row 1 has one real token; padded queries still see themselves.
+  at::Tensor both = attention_mask(lengths, 4, 2, at::kCPU);
+  ASSERT_EQ(both.sizes(), (std::vector<int64_t>{2, 1, 4, 4}));
+  EXPECT_TRUE(at::equal(
+      both[1][0],
+      at::tensor({1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1}).view({4, 4}).to(at::kBool)));
+}
+
+TEST(Llama, SlidingWindowAttentionMatchesReference) {
+  at::Tensor q = randn({2, 4, 7, 8}, 30), k = randn({2, 2, 7, 8}, 31), v = randn({2, 2, 7, 8}, 32);
+  for (int64_t window : {1, 3, 6}) {
+    for (AttentionBackend backend : {AttentionBackend::automatic, AttentionBackend::plain}) {
+      at::Tensor full =
+          causal_attention(q, k, v, attention_mask(at::Tensor(), 7, window, at::kCPU), backend);
+      EXPECT_LT(max_abs_diff(full, reference_attention(q, k, v, {7, 7}, window)), 1e-5) << window;
+      at::Tensor padded = causal_attention(
+          q, k, v, attention_mask(at::tensor({5, 7}), 7, window, at::kCPU), backend);
+      EXPECT_LT(max_abs_diff(padded, reference_attention(q, k, v, {5, 7}, window)), 1e-5) << window;
+    }
+  }
 }
 
 class AttentionHeads : public ::testing::TestWithParam<std::pair<int64_t, int64_t>> {};
@@ -327,13 +364,131 @@ TEST(Llama, RejectsTokenIdsOutsideTheVocabulary) {
   EXPECT_THROW(model->forward(at::tensor({-1, 2}).view({1, 2})), DataError);
 }
 
-TEST(Llama, MistralRefusesSequencesLongerThanTheSlidingWindow) {
+// With one layer and a window of w, position i's output depends only on tokens i-w+1..i, and
+// RoPE only on their distances: it equals the last output of the model run on those w tokens.
+TEST(Llama, MistralSlidingWindowSeesOnlyTheLastWindowTokens) {
   ModelConfig c = test_config();
   c.architecture = "MistralForCausalLM";
+  c.num_hidden_layers = 1;
   c.sliding_window = 4;
   LlamaForCausalLM model = make_test_model(c);
-  EXPECT_NO_THROW(model->forward(random_ids(1, 4, c.vocab_size)));
-  EXPECT_THROW(model->forward(random_ids(1, 5, c.vocab_size)), DataError);
+  at::Tensor ids = random_ids(2, 10, c.vocab_size);
+  at::Tensor out = model->forward(ids, at::tensor({10, 7}));
+  for (int64_t r = 0; r < 2; ++r) {
+    for (int64_t i = 3; i < (r == 0 ? 10 : 7); ++i) {
+      at::Tensor alone = model->forward(ids[r].narrow(0, i - 3, 4).unsqueeze(0));
+      EXPECT_LT(max_abs_diff(out[r][i], alone[0][3]), 1e-4) << "row " << r << " position " << i;
+    }
+  }
+  // The same weights without the window see further back.
+  ModelConfig full = c;
+  full.sliding_window.reset();
+  LlamaForCausalLM unwindowed = make_test_model(full);
+  EXPECT_LT(
+      max_abs_diff(out[0].narrow(0, 0, 4), unwindowed->forward(ids)[0].narrow(0, 0, 4)), 1e-5);
+  EXPECT_GT(max_abs_diff(out[0][9], unwindowed->forward(ids)[0][9]), 1e-3);
+}
+
+// Qwen2/Qwen3: the window applies to the layers layer_types names, and only to those.
+TEST(Llama, QwenSlidingLayersFollowLayerTypes) {
+  ModelConfig c = test_config();
+  c.architecture = "Qwen3ForCausalLM";
+  c.sliding_window = 2;
+  at::Tensor ids = random_ids(1, 8, c.vocab_size);
+  ModelConfig none = c;  // a window, but no layer slides
+  none.layer_types.clear();
+  ModelConfig first = c;
+  first.layer_types = {"sliding_attention", "full_attention"};
+  ModelConfig second = c;
+  second.layer_types = {"full_attention", "sliding_attention"};
+  ModelConfig unwindowed = c;
+  unwindowed.sliding_window.reset();
+  at::Tensor base = make_test_model(unwindowed)->forward(ids);
+  EXPECT_LT(max_abs_diff(make_test_model(none)->forward(ids), base), 1e-6);
+  at::Tensor a = make_test_model(first)->forward(ids), b = make_test_model(second)->forward(ids);
+  EXPECT_GT(max_abs_diff(a, base), 1e-3);
+  EXPECT_GT(max_abs_diff(b, base), 1e-3);
+  EXPECT_GT(max_abs_diff(a, b), 1e-3);
+  // Positions inside the window are the same either way.
+  EXPECT_LT(max_abs_diff(a[0].narrow(0, 0, 2), base[0].narrow(0, 0, 2)), 1e-5);
+}
+
+// Qwen3's attention written out: q/k projections, RMSNorm over each head's head_dim (its own
+// weights), then RoPE; head_dim 16 while hidden / heads is 8.
+TEST(Llama, Qwen3NormalisesEachQueryAndKeyHeadBeforeRope) {
+  ModelConfig c = test_config(4, 2);
+  c.architecture = "Qwen3ForCausalLM";
+  c.head_dim = 16;
+  LlamaForCausalLM model = make_test_model(c);
+  auto attn = model->model->layers[0]->as<LlamaDecoderLayerImpl>()->self_attn;
+  ASSERT_TRUE(attn->q_norm && attn->k_norm);
+  {
+    at::NoGradGuard no_grad;  // norm weights other than 1, different for q and k
+    attn->q_norm->weight.copy_(1 + 0.3 * randn({16}, 40));
+    attn->k_norm->weight.copy_(1 + 0.3 * randn({16}, 41));
+  }
+  at::Tensor x = randn({2, 5, c.hidden_size}, 42);
+  auto [cos, sin] = rope_cos_sin(c, 5, at::kCPU);
+  at::Tensor got = attn->forward(x, cos, sin, at::Tensor(), AttentionBackend::automatic);
+
+  at::NoGradGuard no_grad;
+  auto heads = [&](const at::Tensor& w, int64_t n, const at::Tensor& norm) {
+    at::Tensor h = at::matmul(x, w.t()).reshape({2 * 5 * n, 16});
+    if (norm.defined())
+      h = reference_rmsnorm(h, norm, c.rms_norm_eps).to(at::kFloat);
+    return h.view({2, 5, n, 16}).transpose(1, 2);
+  };
+  std::vector<double> freq = default_inv_freq(16, c.rope_theta);
+  at::Tensor q = reference_rope(heads(attn->q_proj->weight, 4, attn->q_norm->weight), freq);
+  at::Tensor k = reference_rope(heads(attn->k_proj->weight, 2, attn->k_norm->weight), freq);
+  at::Tensor v = heads(attn->v_proj->weight, 2, at::Tensor());
+  at::Tensor a = reference_attention(q.to(at::kFloat), k.to(at::kFloat), v, {5, 5})
+                     .to(at::kFloat)
+                     .transpose(1, 2)
+                     .reshape({2, 5, 64});
+  EXPECT_LT(max_abs_diff(got, at::matmul(a, attn->o_proj->weight.t())), 1e-5);
+}
+
+TEST(Llama, Qwen3ParametersTiedAndUntiedWithAndWithoutBias) {
+  ModelConfig c = test_config(4, 2);
+  c.architecture = "Qwen3ForCausalLM";
+  c.num_hidden_layers = 1;
+  c.head_dim = 16;
+  for (bool tie : {false, true}) {
+    for (bool bias : {false, true}) {
+      c.tie_word_embeddings = tie;
+      c.attention_bias = bias;
+      LlamaForCausalLM model(c, at::TensorOptions());
+      auto params = model->named_parameters();
+      ASSERT_NE(params.find("model.layers.0.self_attn.q_norm.weight"), nullptr);
+      EXPECT_EQ(
+          params["model.layers.0.self_attn.q_norm.weight"].sizes().vec(),
+          (std::vector<int64_t>{16}));
+      EXPECT_EQ(
+          params["model.layers.0.self_attn.k_norm.weight"].sizes().vec(),
+          (std::vector<int64_t>{16}));
+      EXPECT_EQ(
+          params["model.layers.0.self_attn.q_proj.weight"].sizes().vec(),
+          (std::vector<int64_t>{64, 32}));
+      EXPECT_EQ(
+          params["model.layers.0.self_attn.k_proj.weight"].sizes().vec(),
+          (std::vector<int64_t>{32, 32}));
+      EXPECT_EQ(
+          params["model.layers.0.self_attn.o_proj.weight"].sizes().vec(),
+          (std::vector<int64_t>{32, 64}));
+      // attention_bias puts a bias on q, k, v and o (Qwen3Attention), none otherwise.
+      for (const char* proj : {"q_proj", "k_proj", "v_proj", "o_proj"}) {
+        EXPECT_EQ(
+            params.find(std::string("model.layers.0.self_attn.") + proj + ".bias") != nullptr, bias)
+            << proj;
+      }
+      EXPECT_EQ(params.find("lm_head.weight") == nullptr, tie);
+      int64_t count = 0;
+      for (const auto& item : params)
+        count += item.value().numel();
+      EXPECT_EQ(count, c.num_parameters());
+    }
+  }
 }
 
 TEST(Llama, GradientCheckpointingGivesTheSameGradients) {

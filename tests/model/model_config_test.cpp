@@ -1,4 +1,5 @@
-// config.json: reading Llama, Mistral and Qwen2 configs, strict errors, round trips, presets.
+// config.json: reading Llama, Mistral, Qwen2 and Qwen3 configs (transformers 4 and 5 keys),
+// sliding windows, strict errors, round trips, presets.
 #include "model/model_config.h"
 
 #include <gtest/gtest.h>
@@ -20,6 +21,25 @@ const char* kTinyLlama = R"({
   "pretraining_tp": 1, "rms_norm_eps": 1e-05, "rope_scaling": null, "rope_theta": 10000.0,
   "tie_word_embeddings": false, "torch_dtype": "bfloat16", "transformers_version": "4.35.0",
   "vocab_size": 32000, "use_cache": true})";
+
+// Qwen3-0.6B's config.json (as published on the Hugging Face hub).
+const char* kQwen3 = R"({
+  "architectures": ["Qwen3ForCausalLM"], "attention_bias": false, "attention_dropout": 0.0,
+  "bos_token_id": 151643, "eos_token_id": 151645, "head_dim": 128, "hidden_act": "silu",
+  "hidden_size": 1024, "initializer_range": 0.02, "intermediate_size": 3072,
+  "max_position_embeddings": 40960, "max_window_layers": 28, "model_type": "qwen3",
+  "num_attention_heads": 16, "num_hidden_layers": 28, "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-06, "rope_scaling": null, "rope_theta": 1000000, "sliding_window": null,
+  "tie_word_embeddings": true, "torch_dtype": "bfloat16", "transformers_version": "4.51.0",
+  "use_cache": true, "use_sliding_window": false, "vocab_size": 151936})";
+
+// A small config of `architecture` with `extra` keys (JSON members, no braces) added.
+std::string small_config(const std::string& architecture, const std::string& extra = "") {
+  return R"({"architectures":[")" + architecture +
+         R"("],"hidden_size":64,"intermediate_size":128,"num_hidden_layers":3,
+         "num_attention_heads":4,"num_key_value_heads":2,"vocab_size":100,"rms_norm_eps":1e-6)" +
+         (extra.empty() ? "" : "," + extra) + "}";
+}
 
 // Expects parse_model_config(text) to throw a ConfigError mentioning `key` and the file name.
 void expect_config_error(const std::string& text, const std::string& key) {
@@ -108,6 +128,80 @@ TEST(ModelConfig, Qwen2HasQkvBiasAndMistralASlidingWindow) {
   EXPECT_FALSE(mistral.qkv_bias());
 }
 
+TEST(ModelConfig, ReadsQwen3) {
+  ModelConfig c = parse_model_config(kQwen3, "config.json");
+  EXPECT_EQ(c.architecture, "Qwen3ForCausalLM");
+  EXPECT_EQ(c.model_type(), "qwen3");
+  EXPECT_EQ(c.head_dim, 128);  // not hidden_size / heads = 64
+  EXPECT_TRUE(c.qk_norm());
+  EXPECT_FALSE(c.qkv_bias());
+  EXPECT_FALSE(c.o_proj_bias());
+  EXPECT_TRUE(c.tie_word_embeddings);
+  EXPECT_DOUBLE_EQ(c.rope_theta, 1e6);
+  EXPECT_FALSE(c.sliding_window.has_value());  // "use_sliding_window": false
+  EXPECT_TRUE(c.layer_types.empty());
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i)
+    EXPECT_EQ(c.attention_window(i), 0);
+  // Qwen3-0.6B's parameter count, as transformers counts it (q_norm and k_norm included).
+  EXPECT_EQ(c.num_parameters(), 596049920);
+  std::vector<TensorSpec> specs = model_tensor_specs(c);
+  EXPECT_EQ(specs[5].name, "model.layers.0.self_attn.q_norm.weight");
+  EXPECT_EQ(specs[5].shape, (std::vector<int64_t>{128}));
+  EXPECT_EQ(specs[6].name, "model.layers.0.self_attn.k_norm.weight");
+
+  // Defaults of Qwen3Config: head_dim 128 and 32 key/value heads (Qwen2: the same heads).
+  const std::string bare = R"({"architectures":["ARCH"],"hidden_size":128,
+      "intermediate_size":128,"num_hidden_layers":2,"num_attention_heads":32,"vocab_size":100,
+      "rms_norm_eps":1e-6})";
+  auto with_arch = [&](const std::string& arch) {
+    return std::string(bare).replace(bare.find("ARCH"), 4, arch);
+  };
+  ModelConfig qwen3 = parse_model_config(with_arch("Qwen3ForCausalLM"), "c");
+  EXPECT_EQ(qwen3.head_dim, 128);
+  EXPECT_EQ(qwen3.num_key_value_heads, 32);
+  ModelConfig qwen2 = parse_model_config(with_arch("Qwen2ForCausalLM"), "c");
+  EXPECT_EQ(qwen2.head_dim, 4);
+  EXPECT_EQ(qwen2.num_key_value_heads, 32);
+  // attention_bias: q, k, v and o, as Llama.
+  ModelConfig biased =
+      parse_model_config(small_config("Qwen3ForCausalLM", R"("attention_bias":true)"), "c");
+  EXPECT_TRUE(biased.qkv_bias());
+  EXPECT_TRUE(biased.o_proj_bias());
+  expect_config_error(small_config("Qwen3ForCausalLM", R"("model_type":"qwen2")"), "model_type");
+}
+
+// Llama-3.1-8B-Instruct's and Mistral-7B-Instruct-v0.3's config.json (as published); the
+// parameter counts are transformers' for the same configs.
+TEST(ModelConfig, ReadsLlama31AndMistralV03) {
+  ModelConfig llama = parse_model_config(
+      R"({"architectures":["LlamaForCausalLM"],"attention_bias":false,"attention_dropout":0.0,
+      "bos_token_id":128000,"eos_token_id":[128001,128008,128009],"hidden_act":"silu",
+      "hidden_size":4096,"initializer_range":0.02,"intermediate_size":14336,
+      "max_position_embeddings":131072,"mlp_bias":false,"model_type":"llama",
+      "num_attention_heads":32,"num_hidden_layers":32,"num_key_value_heads":8,"pretraining_tp":1,
+      "rms_norm_eps":1e-05,"rope_scaling":{"factor":8.0,"low_freq_factor":1.0,
+      "high_freq_factor":4.0,"original_max_position_embeddings":8192,"rope_type":"llama3"},
+      "rope_theta":500000.0,"tie_word_embeddings":false,"torch_dtype":"bfloat16",
+      "transformers_version":"4.42.3","use_cache":true,"vocab_size":128256})",
+      "llama");
+  EXPECT_EQ(llama.rope_scaling.type, "llama3");
+  EXPECT_EQ(llama.rope_scaling.original_max_position_embeddings, 8192);
+  EXPECT_EQ(llama.eos_token_ids, (std::vector<int64_t>{128001, 128008, 128009}));
+  EXPECT_EQ(llama.num_parameters(), 8030261248);
+  ModelConfig mistral = parse_model_config(
+      R"({"architectures":["MistralForCausalLM"],"attention_dropout":0.0,"bos_token_id":1,
+      "eos_token_id":2,"hidden_act":"silu","hidden_size":4096,"initializer_range":0.02,
+      "intermediate_size":14336,"max_position_embeddings":32768,"model_type":"mistral",
+      "num_attention_heads":32,"num_hidden_layers":32,"num_key_value_heads":8,"rms_norm_eps":1e-05,
+      "rope_theta":1000000.0,"sliding_window":null,"tie_word_embeddings":false,
+      "torch_dtype":"bfloat16","transformers_version":"4.42.0.dev0","use_cache":true,
+      "vocab_size":32768})",
+      "mistral");
+  EXPECT_FALSE(mistral.sliding_window.has_value());
+  EXPECT_EQ(mistral.attention_window(0), 0);
+  EXPECT_EQ(mistral.num_parameters(), 7248023552);
+}
+
 TEST(ModelConfig, RopeScalingTypes) {
   ModelConfig linear =
       parse_model_config(tinyllama_with("rope_scaling", R"({"type":"linear","factor":2.0})"), "c");
@@ -124,6 +218,167 @@ TEST(ModelConfig, RopeScalingTypes) {
   expect_config_error(
       tinyllama_with("rope_scaling", R"({"rope_type":"llama3","factor":8.0})"),
       "rope_scaling.low_freq_factor");
+}
+
+// transformers 5 writes rope_theta and the scaling inside rope_parameters; both forms are read,
+// and every rope type other than default, linear and llama3 is refused by name.
+TEST(ModelConfig, RopeParametersOfTransformers5) {
+  // What transformers 5.17 writes for Llama 3.1's scaling.
+  ModelConfig v5 = parse_model_config(
+      small_config("LlamaForCausalLM", R"("rope_parameters":{
+      "factor":8.0,"high_freq_factor":4.0,"low_freq_factor":1.0,
+      "original_max_position_embeddings":8192,"rope_theta":500000.0,"rope_type":"llama3"})"),
+      "c");
+  EXPECT_EQ(v5.rope_scaling.type, "llama3");
+  EXPECT_DOUBLE_EQ(v5.rope_scaling.factor, 8.0);
+  EXPECT_EQ(v5.rope_scaling.original_max_position_embeddings, 8192);
+  EXPECT_DOUBLE_EQ(v5.rope_theta, 500000.0);
+  ModelConfig v4 = parse_model_config(
+      small_config("LlamaForCausalLM", R"("rope_theta":500000.0,
+      "rope_scaling":{"factor":8.0,"high_freq_factor":4.0,"low_freq_factor":1.0,
+      "original_max_position_embeddings":8192,"rope_type":"llama3"})"),
+      "c");
+  EXPECT_EQ(v4, v5);
+  // Default rope with its theta only.
+  ModelConfig plain = parse_model_config(
+      small_config(
+          "Qwen3ForCausalLM",
+          R"("rope_parameters":{"rope_theta":1000000.0,"rope_type":"default"})"),
+      "c");
+  EXPECT_EQ(plain.rope_scaling.type, "default");
+  EXPECT_DOUBLE_EQ(plain.rope_theta, 1e6);
+  // The dict's rope_theta wins over the top-level key; a non-empty rope_scaling over
+  // rope_parameters (transformers 5's order).
+  EXPECT_DOUBLE_EQ(
+      parse_model_config(
+          small_config("LlamaForCausalLM", R"("rope_theta":10.0,
+          "rope_parameters":{"rope_theta":20.0,"rope_type":"default"})"),
+          "c")
+          .rope_theta,
+      20.0);
+  ModelConfig both = parse_model_config(
+      small_config("LlamaForCausalLM", R"(
+      "rope_scaling":{"type":"linear","factor":2.0},
+      "rope_parameters":{"rope_type":"default","rope_theta":10000.0})"),
+      "c");
+  EXPECT_EQ(both.rope_scaling.type, "linear");
+  // llama3 without original_max_position_embeddings: max_position_embeddings (transformers 5).
+  ModelConfig implicit = parse_model_config(
+      small_config("LlamaForCausalLM", R"(
+      "max_position_embeddings":4096,"rope_parameters":{"rope_type":"llama3","factor":8.0,
+      "low_freq_factor":1.0,"high_freq_factor":4.0,"rope_theta":500000.0})"),
+      "c");
+  EXPECT_EQ(implicit.rope_scaling.original_max_position_embeddings, 4096);
+
+  for (const char* type : {"yarn", "dynamic", "longrope", "proportional"}) {
+    const std::string dict = std::string(R"({"rope_type":")") + type + R"(","factor":4.0})";
+    expect_config_error(
+        small_config("LlamaForCausalLM", R"("rope_parameters":)" + dict), "rope_parameters");
+    expect_config_error(
+        small_config("Qwen3ForCausalLM", R"("rope_scaling":)" + dict), "rope_scaling");
+  }
+  expect_config_error(
+      small_config("LlamaForCausalLM", R"("rope_parameters":{"rope_type":"linear"})"),
+      "rope_parameters.factor");
+  // RoPE over part of the head, and RoPE per layer type, are not implemented.
+  expect_config_error(
+      small_config("LlamaForCausalLM", R"("partial_rotary_factor":0.5)"), "partial_rotary_factor");
+  expect_config_error(
+      small_config(
+          "LlamaForCausalLM",
+          R"("rope_parameters":{"rope_type":"default","rope_theta":1e4,"partial_rotary_factor":0.25})"),
+      "rope_parameters.partial_rotary_factor");
+  EXPECT_NO_THROW(
+      parse_model_config(small_config("LlamaForCausalLM", R"("partial_rotary_factor":1.0)"), "c"));
+  expect_config_error(
+      small_config("Qwen3ForCausalLM", R"("rope_parameters":{
+      "full_attention":{"rope_type":"default","rope_theta":1e6},
+      "sliding_attention":{"rope_type":"default","rope_theta":1e4}})"),
+      "rope_parameters");
+}
+
+// Every key that changes which keys a query sees is honoured or refused by name.
+TEST(ModelConfig, SlidingWindowSettings) {
+  // Qwen2/Qwen3: use_sliding_window + sliding_window + max_window_layers: the layers from
+  // max_window_layers on slide.
+  for (const char* arch : {"Qwen2ForCausalLM", "Qwen3ForCausalLM"}) {
+    ModelConfig c = parse_model_config(
+        small_config(arch, R"("use_sliding_window":true,
+        "sliding_window":16,"max_window_layers":1)"),
+        "c");
+    EXPECT_EQ(c.sliding_window, 16);
+    EXPECT_EQ(
+        c.layer_types,
+        (std::vector<std::string>{"full_attention", "sliding_attention", "sliding_attention"}));
+    EXPECT_EQ(c.attention_window(0), 0);
+    EXPECT_EQ(c.attention_window(2), 16);
+    // layer_types (transformers >= 4.53) wins over max_window_layers.
+    ModelConfig listed = parse_model_config(
+        small_config(arch, R"("use_sliding_window":true,
+        "sliding_window":16,"max_window_layers":1,
+        "layer_types":["sliding_attention","full_attention","full_attention"])"),
+        "c");
+    EXPECT_EQ(listed.attention_window(0), 16);
+    EXPECT_EQ(listed.attention_window(1), 0);
+    // use_sliding_window false: no window whatever the other keys say (Qwen2.5's config).
+    ModelConfig off = parse_model_config(
+        small_config(arch, R"("use_sliding_window":false,
+        "sliding_window":32768,"max_window_layers":1,
+        "layer_types":["full_attention","full_attention","full_attention"])"),
+        "c");
+    EXPECT_FALSE(off.sliding_window.has_value());
+    EXPECT_TRUE(off.layer_types.empty());
+    // Sliding layers without a window, and layer types dpo does not know, are refused.
+    expect_config_error(
+        small_config(arch, R"("use_sliding_window":false,
+        "layer_types":["full_attention","sliding_attention","full_attention"])"),
+        "layer_types");
+    expect_config_error(
+        small_config(arch, R"("use_sliding_window":true,"sliding_window":null,
+        "layer_types":["full_attention","sliding_attention","full_attention"])"),
+        "layer_types");
+    expect_config_error(
+        small_config(arch, R"("layer_types":["full_attention","chunked_attention",
+        "full_attention"])"),
+        "layer_types");
+    expect_config_error(small_config(arch, R"("layer_types":["full_attention"])"), "layer_types");
+    expect_config_error(
+        small_config(arch, R"("use_sliding_window":true,"sliding_window":0)"), "sliding_window");
+    expect_config_error(small_config(arch, R"("use_sliding_window":"yes")"), "use_sliding_window");
+    expect_config_error(
+        small_config(arch, R"("use_sliding_window":true,"sliding_window":8,
+        "max_window_layers":-1)"),
+        "max_window_layers");
+  }
+  // Mistral: every layer slides; an absent key is MistralConfig's default 4096, null is none.
+  ModelConfig mistral = parse_model_config(small_config("MistralForCausalLM"), "m");
+  EXPECT_EQ(mistral.sliding_window, 4096);
+  EXPECT_EQ(mistral.attention_window(2), 4096);
+  EXPECT_FALSE(
+      parse_model_config(small_config("MistralForCausalLM", R"("sliding_window":null)"), "m")
+          .sliding_window.has_value());
+  expect_config_error(
+      small_config("MistralForCausalLM", R"("sliding_window":8,
+      "layer_types":["full_attention","sliding_attention","sliding_attention"])"),
+      "layer_types");
+  EXPECT_NO_THROW(parse_model_config(
+      small_config("MistralForCausalLM", R"("sliding_window":8,
+      "layer_types":["sliding_attention","sliding_attention","sliding_attention"])"),
+      "m"));
+  // Llama has no sliding-window attention: a config asking for it is refused.
+  expect_config_error(small_config("LlamaForCausalLM", R"("sliding_window":8)"), "sliding_window");
+  expect_config_error(
+      small_config("LlamaForCausalLM", R"("use_sliding_window":true)"), "use_sliding_window");
+  expect_config_error(
+      small_config(
+          "LlamaForCausalLM",
+          R"("layer_types":["full_attention","sliding_attention","full_attention"])"),
+      "layer_types");
+  EXPECT_NO_THROW(parse_model_config(
+      small_config(
+          "LlamaForCausalLM",
+          R"("sliding_window":null,"layer_types":["full_attention","full_attention","full_attention"])"),
+      "c"));
 }
 
 TEST(ModelConfig, StrictErrorsNameTheKey) {
@@ -243,10 +498,31 @@ TEST(ModelConfig, WrittenConfigReadsBackEqual) {
   qwen.attention_bias = true;
   qwen.tie_word_embeddings = true;
   configs.push_back(qwen);
+  // Without a window, Qwen2's config.json is written as before sliding windows were read, so the
+  // content hash (a cache and resume key) of existing models does not change.
+  EXPECT_EQ(model_config_to_json(qwen).find("layer_types"), std::string::npos);
+  EXPECT_EQ(model_config_to_json(qwen).find("\"sliding_window\""), std::string::npos);
   ModelConfig mistral = configs[1];
   mistral.architecture = "MistralForCausalLM";
   mistral.sliding_window = 4096;
   configs.push_back(mistral);
+  mistral.sliding_window.reset();  // written as null: an absent key would mean 4096
+  configs.push_back(mistral);
+  configs.push_back(parse_model_config(kQwen3, "q"));
+  ModelConfig qwen3 = model_config_preset("tiny-qwen3", 300);
+  configs.push_back(qwen3);
+  qwen3.tie_word_embeddings = false;
+  qwen3.attention_bias = true;
+  qwen3.rope_scaling = {"linear", 2.0, 1.0, 4.0, 8192};
+  configs.push_back(qwen3);
+  qwen3.sliding_window = 64;  // a window, no sliding layer
+  configs.push_back(qwen3);
+  qwen3.layer_types = {
+      "full_attention", "sliding_attention", "full_attention", "sliding_attention"};
+  configs.push_back(qwen3);
+  qwen.sliding_window = 8;
+  qwen.layer_types = {"full_attention", "full_attention", "sliding_attention", "sliding_attention"};
+  configs.push_back(qwen);
   for (const ModelConfig& c : configs) {
     EXPECT_EQ(parse_model_config(model_config_to_json(c), "round trip"), c)
         << model_config_to_json(c);
