@@ -1291,6 +1291,17 @@ void HfJsonTokenizer::encode_piece(const Piece& piece, std::vector<int32_t>& ids
   }
 }
 
+std::vector<std::string> HfJsonTokenizer::pre_tokenize(std::string_view text) const {
+  Pieces pieces = split_added_tokens(text);
+  if (impl_->pre_tokenizer)
+    impl_->pre_tokenizer->apply(pieces);
+  std::vector<std::string> words;
+  words.reserve(pieces.size());
+  for (Piece& piece : pieces)
+    words.push_back(std::move(piece.text));
+  return words;
+}
+
 void HfJsonTokenizer::encode(
     std::string_view text, bool add_special_tokens, std::vector<int32_t>& ids) const {
   if (add_special_tokens)

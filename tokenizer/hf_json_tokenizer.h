@@ -67,6 +67,9 @@ class HfJsonTokenizer {
   std::vector<Piece> split_added_tokens(std::string_view text) const;
   // Steps 3-4 for one piece of split_added_tokens() with id < 0.
   void encode_piece(const Piece& piece, std::vector<int32_t>& ids) const;
+  // Steps 1-3 for the whole text: the words the model sees (added tokens as their content), as
+  // the Python library's pre_tokenizer.pre_tokenize_str after normalisation (tests, inspect).
+  std::vector<std::string> pre_tokenize(std::string_view text) const;
   // Step 5: the ids the post-processor puts before and after a single sequence.
   const std::vector<int32_t>& special_prefix() const;
   const std::vector<int32_t>& special_suffix() const;

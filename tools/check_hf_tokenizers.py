@@ -43,11 +43,30 @@ def first_difference(a, b):
     return min(len(a), len(b))
 
 
+def report_transformers(folder, texts, ours):
+    """transformers' AutoTokenizer(text, add_special_tokens=False), reported, not counted: it
+    can rebuild parts of a tokenizer.json from tokenizer_config.json (legacy, add_prefix_space)."""
+    try:
+        from transformers import AutoTokenizer
+        auto = AutoTokenizer.from_pretrained(folder)
+    except Exception as e:  # noqa: BLE001 - any failure is worth a line, not a crash
+        print(f"  transformers AutoTokenizer: cannot load ({type(e).__name__}: {e})")
+        return
+    differ = [t for t, got in zip(texts, ours)
+              if auto(t, add_special_tokens=False)["input_ids"] != got["ids"]]
+    print(f"  transformers AutoTokenizer ({type(auto).__name__}): "
+          f"{len(texts) - len(differ)}/{len(texts)} texts as tokenizers.encode")
+    for t in differ[:3]:
+        print(f"    differs on {show(t)}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folders", nargs="*")
     parser.add_argument("--build", default=os.path.join(REPO, "build"))
     parser.add_argument("--shared", default=os.path.join(os.path.dirname(REPO), "shared"))
+    parser.add_argument("--transformers", action="store_true",
+                        help="also report how transformers' AutoTokenizer encodes the corpus")
     parser.add_argument("--max-report", type=int, default=5, help="mismatches shown per file")
     args = parser.parse_args()
     import tokenizers
@@ -105,6 +124,19 @@ def main():
                 else:
                     print(f"    tokenizers: {show(want_v)}\n    dpo:        {show(got_v)}")
             total_mismatches += len(mismatches)
+            if os.path.exists(os.path.join(folder, "tokenizer_config.json")):
+                # dpo::Tokenizer on the folder (tokenizer.json + tokenizer_config.json).
+                try:
+                    tok = run_dpo(tool, "--folder", folder, texts_file)
+                    differ = [t for t, a, b in zip(texts, ours, tok) if a["ids"] != b["ids"]]
+                    print(f"  dpo::Tokenizer::from_model_folder: "
+                          f"{len(texts) - len(differ)}/{len(texts)} texts as tokenizers")
+                    total_mismatches += len(differ)
+                except RuntimeError as e:
+                    print(f"  dpo::Tokenizer::from_model_folder REFUSED: {e}")
+                    total_mismatches += 1
+                if args.transformers:
+                    report_transformers(folder, texts, ours)
             model = os.path.join(folder, "tokenizer.model")
             if os.path.exists(model):
                 try:
