@@ -24,6 +24,9 @@ uint64_t mix(uint64_t key) {
 }
 
 constexpr uint64_t kEmptyKey = ~uint64_t{0};
+constexpr std::string_view kMetaspace = "\xE2\x96\x81";  // "▁"
+// Words at least this long are cut at "▁" where that is exact (cut_at_metaspace_).
+constexpr size_t kCutLength = 48;
 
 // Words longer than this are not cached (the Rust library's MAX_LENGTH).
 constexpr size_t kMaxCachedLength = 256;
@@ -153,6 +156,21 @@ BpeModel::BpeModel(
     std::snprintf(name, sizeof(name), "<0x%02X>", byte);
     byte_ids_[byte] = token_to_id(name);
   }
+  // The cut at "▁" (see bpe_model.h) is exact when no merge can join across it: a merge
+  // (a, b) with b starting with "▁" needs a ending with "▁".
+  cut_at_metaspace_ =
+      token_to_id(kMetaspace) >= 0 &&
+      !(options_.continuing_subword_prefix && !options_.continuing_subword_prefix->empty()) &&
+      !(options_.end_of_word_suffix && !options_.end_of_word_suffix->empty());
+  for (const auto& [a, b] : merges) {
+    if (!cut_at_metaspace_)
+      break;
+    const bool b_starts = b.compare(0, kMetaspace.size(), kMetaspace) == 0;
+    const bool a_ends = a.size() >= kMetaspace.size() &&
+                        a.compare(a.size() - kMetaspace.size(), kMetaspace.size(), kMetaspace) == 0;
+    if (b_starts && !a_ends)
+      cut_at_metaspace_ = false;
+  }
   if (options_.unk_token) {
     unk_id_ = token_to_id(*options_.unk_token);
     if (unk_id_ < 0) {
@@ -201,6 +219,27 @@ void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& ids) const 
       return;
     }
   }
+  if (cut_at_metaspace_ && word.size() >= kCutLength) {
+    size_t start = 0;
+    for (size_t pos = word.find(kMetaspace, 1); pos != std::string_view::npos;
+         pos = word.find(kMetaspace, pos + kMetaspace.size())) {
+      // Cut before a "▁" whose left neighbour is another character (E2 96 81 only ever
+      // encodes "▁", so the three bytes before it tell).
+      const bool after_metaspace =
+          pos >= kMetaspace.size() &&
+          word.compare(pos - kMetaspace.size(), kMetaspace.size(), kMetaspace) == 0;
+      if (!after_metaspace) {
+        merge_cached(word.substr(start, pos - start), ids);
+        start = pos;
+      }
+    }
+    merge_cached(word.substr(start), ids);
+    return;
+  }
+  merge_cached(word, ids);
+}
+
+void BpeModel::merge_cached(std::string_view word, std::vector<int32_t>& ids) const {
   WordCache& cache = thread_cache(serial_);
   // C++17 unordered_map has no lookup by string_view; a thread_local key avoids an allocation.
   thread_local std::string key;

@@ -57,6 +57,8 @@ class BpeModel {
 
  private:
   void merge_word(std::string_view word, std::vector<int32_t>& ids) const;
+  // merge_word through the per-thread cache.
+  void merge_cached(std::string_view word, std::vector<int32_t>& ids) const;
 
   BpeOptions options_;
   std::vector<std::string> tokens_;  // by id; empty string where no token has the id
@@ -70,6 +72,12 @@ class BpeModel {
   int32_t byte_ids_[256];  // <0xAB> tokens for byte_fallback; -1 when absent
   int32_t unk_id_ = -1;
   uint64_t serial_ = 0;  // tells the per-thread caches of different models apart
+  // True when a word may be cut before every "▁" that follows another character without
+  // changing its ids: "▁" is a token, no merge joins a left part not ending in "▁" to a right
+  // part starting with it, and there is no subword prefix or suffix. Sentencepiece-style files
+  // (Metaspace without split, or Prepend + Replace) give BPE whole texts as one word; the cut
+  // lets the word cache work on them.
+  bool cut_at_metaspace_ = false;
 
   bool find_merge(int32_t left, int32_t right, uint32_t& rank, int32_t& new_id) const;
 };

@@ -123,6 +123,22 @@ TEST(HfJsonBpe, ContinuingSubwordPrefixAndEndOfWordSuffix) {
   EXPECT_EQ(load(suffixed)->encode("ab", false), (Ids{2}));
 }
 
+TEST(HfJsonBpe, LongWordsAreCutAtMetaspaceOnlyWhereNoMergeCrossesIt) {
+  // 20 x "a▁b" is one long word. With the merge a + ▁b no cut before "▁" is exact, so every
+  // "a▁b" must still become one token; without it, the word is cut and each part merged alone.
+  std::string word;
+  for (int i = 0; i < 20; ++i)
+    word += "a▁b";
+  const Ids joined(20, 4);
+  EXPECT_EQ(
+      load(base({"▁", "a", "b", "▁b", "a▁b"}, json::array({"▁ b", "a ▁b"})))->encode(word, false),
+      joined);
+  Ids cut;
+  for (int i = 0; i < 20; ++i)
+    cut.insert(cut.end(), {1, 3});
+  EXPECT_EQ(load(base({"▁", "a", "b", "▁b"}, json::array({"▁ b"})))->encode(word, false), cut);
+}
+
 // --- pre-tokenizers ------------------------------------------------------------------------
 
 TEST(HfJsonPreTokenizer, ByteLevelSplitsAsGpt2AndMapsBytes) {
