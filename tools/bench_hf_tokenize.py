@@ -11,7 +11,8 @@ examples/support/pairs.jsonl, one text per conversation. The Rust library runs w
 RAYON_NUM_THREADS=1 (set before it is imported) so that encode_batch uses one thread. Both sides
 report their best of --repeat passes (each keeps its own cache of words between passes) and
 the same number of tokens; the table gives MB/s (wall clock) and dpo's speed-up in wall-clock
-and in CPU time (the steadier figure on a shared machine).
+and in CPU time (the steadier figure on a shared machine). Folders that also have tokenizer.model
+get a line comparing dpo's tokenizer.json path with its sentencepiece path on the same texts.
 """
 import argparse
 import json
@@ -89,8 +90,11 @@ def main():
                 best = min(best, time.perf_counter() - start)
                 best_cpu = min(best_cpu, time.process_time() - cpu_start)
                 tokens = sum(len(e.ids) for e in encodings)
-            out = subprocess.run([tool, path, texts_file, str(args.repeat)], capture_output=True,
-                                 text=True, check=True)
+            command = [tool, path, texts_file, str(args.repeat)]
+            model = os.path.join(folder, "tokenizer.model")
+            if os.path.exists(model):
+                command.append(model)
+            out = subprocess.run(command, capture_output=True, text=True, check=True)
             ours = json.loads(out.stdout)
             if ours["tokens"] != tokens:
                 print(f"  {os.path.basename(folder)}: token counts differ: "
@@ -98,6 +102,10 @@ def main():
             print(f"{os.path.basename(folder):28} {tokens:>9} {mb / best:>16.2f} "
                   f"{ours['mb_per_second']:>9.2f} {best / ours['seconds']:>14.2f}x "
                   f"{best_cpu / ours['cpu_seconds']:>14.2f}x {ours['load_seconds']:>10.2f}")
+            if "spm_mb_per_second" in ours:
+                print(f"  same texts, dpo's sentencepiece path (tokenizer.model): "
+                      f"{ours['spm_mb_per_second']:.2f} MB/s; tokenizer.json / sentencepiece "
+                      f"CPU time: {ours['cpu_seconds'] / ours['spm_cpu_seconds']:.2f}")
 
 
 if __name__ == "__main__":
