@@ -5,8 +5,10 @@
 // decodes. dpo must give exactly the same.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "tests/support/test_support.h"
 #include "tokenizer/hf_json_tokenizer.h"
@@ -56,6 +58,29 @@ TEST_P(HfJsonFixture, EncodesAndDecodesAsTheTokenizersLibrary) {
                     << expected[i].dump() << "\n  dpo ids " << json(ids).dump();
     }
   }
+}
+
+TEST(HfJsonFixtureThreads, FourThreadsEncodeAsOne) {
+  // Word caches and regex match data are per thread; the tokenizer itself is shared.
+  auto tokenizer = HfJsonTokenizer::from_file(fixtures() + "/metaspace/tokenizer.json");
+  const std::vector<json> texts = read_lines(fixtures() + "/corpus.jsonl");
+  const std::vector<json> expected = read_lines(fixtures() + "/metaspace/expected.jsonl");
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 3; ++round) {
+        for (size_t i = static_cast<size_t>(t); i < texts.size(); i += 2) {
+          if (tokenizer->encode(texts[i].get<std::string>(), false) !=
+              expected[i]["ids"].get<std::vector<int32_t>>())
+            ++wrong;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads)
+    thread.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(
