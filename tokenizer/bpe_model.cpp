@@ -181,6 +181,26 @@ BpeModel::BpeModel(
   }
 }
 
+void BpeModel::set_unknown_handling(
+    bool byte_fallback,
+    bool fuse_unk,
+    std::optional<std::string> unk_token,
+    const std::string& where) {
+  options_.byte_fallback = byte_fallback;
+  options_.fuse_unk = fuse_unk;
+  options_.unk_token = std::move(unk_token);
+  unk_id_ = -1;
+  if (options_.unk_token) {
+    unk_id_ = token_to_id(*options_.unk_token);
+    if (unk_id_ < 0) {
+      throw ConfigError(
+          where + ": unk_token '" + *options_.unk_token + "' is not in the vocabulary",
+          "add it to model.vocab or set model.unk_token to null");
+    }
+  }
+  serial_ = next_serial++;  // words cached under the old settings must not be reused
+}
+
 int32_t BpeModel::token_to_id(std::string_view token) const {
   auto found = vocab_.find(token);
   return found == vocab_.end() ? -1 : found->second;

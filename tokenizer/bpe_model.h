@@ -54,6 +54,13 @@ class BpeModel {
   const BpeOptions& options() const {
     return options_;
   }
+  // byte_fallback, fuse_unk and unk_token after construction (transformers' LlamaTokenizer
+  // rebuilds the model with its own); ConfigError when the unk_token is not in the vocabulary.
+  void set_unknown_handling(
+      bool byte_fallback,
+      bool fuse_unk,
+      std::optional<std::string> unk_token,
+      const std::string& where);
 
  private:
   void merge_word(std::string_view word, std::vector<int32_t>& ids) const;

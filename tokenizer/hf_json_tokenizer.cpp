@@ -934,6 +934,7 @@ struct HfJsonTokenizer::Impl {
 
 void HfJsonTokenizer::Impl::build_matcher(Matcher& matcher, bool normalized_tokens) {
   matcher.by_first_byte.assign(256, {});
+  matcher.empty = true;
   for (const HfJsonAddedToken& token : added) {
     if (token.normalized != normalized_tokens)
       continue;
@@ -1239,6 +1240,29 @@ HfJsonTokenizer::HfJsonTokenizer(std::string_view json_text, const std::string& 
     reader.unsupported("post_processor", type);
   };
   read_post(root.value("post_processor", json()), "post_processor");
+}
+
+void HfJsonTokenizer::use_transformers_llama_pipeline(bool add_prefix_space, bool legacy) {
+  // transformers/models/llama/tokenization_llama.py (transformers 5) and
+  // tokenization_utils_base.py _get_prepend_scheme.
+  const PrependScheme scheme = !add_prefix_space ? PrependScheme::never
+                               : !legacy         ? PrependScheme::first
+                                                 : PrependScheme::always;
+  const uint32_t metaspace = 0x2581;
+  impl_->normalizer.reset();
+  impl_->pre_tokenizer = std::make_unique<MetaspacePreTokenizer>(metaspace, scheme, false);
+  impl_->model->set_unknown_handling(true, true, std::nullopt, "'" + impl_->name + "'");
+  std::vector<std::unique_ptr<Decoder>> decoders;
+  decoders.push_back(
+      std::make_unique<ReplaceDecoder>(HfRegex::literal(utf8(metaspace), impl_->name), " "));
+  decoders.push_back(std::make_unique<ByteFallbackDecoder>());
+  decoders.push_back(std::make_unique<FuseDecoder>());
+  if (add_prefix_space)
+    decoders.push_back(std::make_unique<StripDecoder>(' ', 1, 0));
+  impl_->decoder = std::make_unique<SequenceDecoder>(std::move(decoders));
+  // Without a normalizer, normalized added tokens are matched as written.
+  impl_->normalized_content.clear();
+  impl_->build_matcher(impl_->normalized_matcher, true);
 }
 
 std::unique_ptr<HfJsonTokenizer> HfJsonTokenizer::from_file(const std::string& path) {

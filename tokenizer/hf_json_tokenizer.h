@@ -51,6 +51,15 @@ class HfJsonTokenizer {
   HfJsonTokenizer(const HfJsonTokenizer&) = delete;
   HfJsonTokenizer& operator=(const HfJsonTokenizer&) = delete;
 
+  // transformers 5's LlamaTokenizer class (tokenizer_class "LlamaTokenizer" or
+  // "LlamaTokenizerFast") keeps the file's vocabulary, merges, added tokens and post-processor
+  // but replaces the rest with its own: no normalizer, pre-tokenizer Metaspace("▁",
+  // prepend_scheme, split=false) with prepend_scheme "never" without add_prefix_space, "first"
+  // when legacy is false, "always" otherwise; BPE with byte_fallback and fuse_unk and no
+  // unk_token; decoder Replace("▁", " "), ByteFallback, Fuse, and Strip(" ", 1, 0) with
+  // add_prefix_space. This switches this tokenizer to that pipeline (call it before sharing).
+  void use_transformers_llama_pipeline(bool add_prefix_space, bool legacy);
+
   // Appends the ids of `text` (valid UTF-8, else DataError). Thread-safe.
   void encode(std::string_view text, bool add_special_tokens, std::vector<int32_t>& ids) const;
   std::vector<int32_t> encode(std::string_view text, bool add_special_tokens) const;

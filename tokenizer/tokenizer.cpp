@@ -88,6 +88,8 @@ TokenizerSpec TokenizerSpec::from(const HfTokenizerConfig& config) {
     spec.added_tokens.push_back(token);
   }
   spec.legacy = config.legacy;
+  spec.legacy_given = config.legacy_given;
+  spec.tokenizer_class = config.tokenizer_class;
   spec.add_prefix_space = config.add_prefix_space;
   spec.add_bos_token = config.add_bos_token.value_or(true);
   spec.add_eos_token = config.add_eos_token.value_or(false);
@@ -134,11 +136,23 @@ Tokenizer::Tokenizer(const std::string& name, std::string model_bytes, Tokenizer
 }
 
 Tokenizer::Tokenizer(
-    const std::string& name, const std::string& json_bytes, TokenizerSpec spec, bool)
+    const std::string& name,
+    const std::string& json_bytes,
+    TokenizerSpec spec,
+    JsonPipeline pipeline)
     : name_(name), spec_(std::move(spec)) {
   json_ = std::make_unique<HfJsonTokenizer>(json_bytes, name_);
+  const bool llama_class =
+      spec_.tokenizer_class == "LlamaTokenizer" || spec_.tokenizer_class == "LlamaTokenizerFast";
+  const bool rebuilt = pipeline == JsonPipeline::transformers && llama_class;
+  if (rebuilt) {
+    // transformers 5's LlamaTokenizer: `legacy` absent means false there.
+    json_->use_transformers_llama_pipeline(
+        spec_.add_prefix_space, spec_.legacy_given ? spec_.legacy : false);
+  }
   build_json_table();
-  hash_table("dpo-tokenizer-json/1\n", json_bytes);
+  hash_table(
+      rebuilt ? "dpo-tokenizer-json-transformers-llama/1\n" : "dpo-tokenizer-json/1\n", json_bytes);
 }
 
 Tokenizer::~Tokenizer() = default;
@@ -154,14 +168,16 @@ Tokenizer Tokenizer::from_model_file(const std::string& path, const HfTokenizerC
 }
 
 Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
-  return Tokenizer(path, read_file(path, "tokenizer.json"), TokenizerSpec(), true);
+  return Tokenizer(path, read_file(path, "tokenizer.json"), TokenizerSpec(), JsonPipeline::file);
 }
 
-Tokenizer Tokenizer::from_tokenizer_json(const std::string& path, const HfTokenizerConfig& config) {
-  return Tokenizer(path, read_file(path, "tokenizer.json"), TokenizerSpec::from(config), true);
+Tokenizer Tokenizer::from_tokenizer_json(
+    const std::string& path, const HfTokenizerConfig& config, JsonPipeline pipeline) {
+  return Tokenizer(path, read_file(path, "tokenizer.json"), TokenizerSpec::from(config), pipeline);
 }
 
-Tokenizer Tokenizer::from_model_folder(const std::string& folder, TokenizerFormat format) {
+Tokenizer Tokenizer::from_model_folder(
+    const std::string& folder, TokenizerFormat format, JsonPipeline pipeline) {
   HfTokenizerConfig config = read_hf_tokenizer_config(folder);
   const std::string json_path = folder + "/tokenizer.json";
   const bool has_json = is_regular_file(json_path);
@@ -173,7 +189,7 @@ Tokenizer Tokenizer::from_model_folder(const std::string& folder, TokenizerForma
               ? "it has tokenizer.model: use the tokenizer format 'automatic' or 'sentencepiece'"
               : "pass the folder of a Hugging Face model");
     }
-    return from_tokenizer_json(json_path, config);
+    return from_tokenizer_json(json_path, config, pipeline);
   }
   if (format == TokenizerFormat::automatic && !is_regular_file(folder + "/tokenizer.model")) {
     throw IoError(

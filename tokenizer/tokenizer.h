@@ -33,6 +33,14 @@ class HfJsonTokenizer;
 // transformers' AutoTokenizer loads by default, the fast tokenizer), tokenizer.model otherwise.
 enum class TokenizerFormat { automatic, json, sentencepiece };
 
+// How a tokenizer.json runs. file: as the tokenizers library runs the file
+// (Tokenizer.from_file(...).encode). transformers: as transformers 5's AutoTokenizer loads the
+// folder: its LlamaTokenizer class (tokenizer_class "LlamaTokenizer"/"LlamaTokenizerFast" in
+// tokenizer_config.json) replaces the file's normalizer, pre-tokenizer and decoder with its own
+// (HfJsonTokenizer::use_transformers_llama_pipeline; Phi-3 and TinyLlama files encode
+// differently then); other classes run the file as it is.
+enum class JsonPipeline { file, transformers };
+
 // "automatic", "json", "sentencepiece"; parse_tokenizer_format throws UsageError otherwise.
 const char* tokenizer_format_name(TokenizerFormat format);
 TokenizerFormat parse_tokenizer_format(const std::string& name);
@@ -55,6 +63,8 @@ struct TokenizerSpec {
   // True when the spec came from a config; false: every control piece of the model (<s>,
   // </s>, [INST], ...) and the unknown piece are split out of the text.
   bool has_config = false;
+  bool legacy_given = false;    // the config sets `legacy`
+  std::string tokenizer_class;  // the config's tokenizer_class; empty when absent
 
   static TokenizerSpec from(const HfTokenizerConfig& config);
 };
@@ -84,11 +94,16 @@ class Tokenizer {
   // tokenizer.json or tokenizer.model as `format` says. A folder with neither file is refused
   // (IoError naming both).
   static Tokenizer from_model_folder(
-      const std::string& folder, TokenizerFormat format = TokenizerFormat::automatic);
+      const std::string& folder,
+      TokenizerFormat format = TokenizerFormat::automatic,
+      JsonPipeline pipeline = JsonPipeline::file);
   // A tokenizer.json file, with the role tokens of a config or without (then no BOS/EOS/UNK/PAD
   // ids; every added token of the file is matched in text).
   static Tokenizer from_tokenizer_json(const std::string& path);
-  static Tokenizer from_tokenizer_json(const std::string& path, const HfTokenizerConfig& config);
+  static Tokenizer from_tokenizer_json(
+      const std::string& path,
+      const HfTokenizerConfig& config,
+      JsonPipeline pipeline = JsonPipeline::file);
 
   // json or sentencepiece: the file this tokenizer was read from.
   TokenizerFormat format() const {
@@ -193,7 +208,11 @@ class Tokenizer {
   }
 
  private:
-  Tokenizer(const std::string& name, const std::string& json_bytes, TokenizerSpec spec, bool);
+  Tokenizer(
+      const std::string& name,
+      const std::string& json_bytes,
+      TokenizerSpec spec,
+      JsonPipeline pipeline);
   void build_table();
   void build_json_table();
   void hash_table(std::string_view kind, std::string_view file_bytes);

@@ -3,7 +3,8 @@
 // (not part of ctest: those files are not shipped with the tests).
 //   check_hf_tokenizers --json FILE TEXTS.jsonl      HfJsonTokenizer on a tokenizer.json
 //   check_hf_tokenizers --spm FILE TEXTS.jsonl       dpo::Tokenizer on a tokenizer.model alone
-//   check_hf_tokenizers --folder DIR [--format F] TEXTS.jsonl   dpo::Tokenizer::from_model_folder
+//   check_hf_tokenizers --folder DIR [--format F] [--pipeline file|transformers] TEXTS.jsonl
+//                                                    dpo::Tokenizer::from_model_folder
 // TEXTS.jsonl holds one JSON string per line. For each text one JSON line is printed:
 //   --json: {"ids": encode(text, add_special_tokens=false), "ids_special": ...(true),
 //            "decode": decode(ids, false), "decode_skip": decode(ids_special, true)}
@@ -36,7 +37,7 @@ std::vector<std::string> read_texts(const std::string& path) {
 
 int usage() {
   std::cerr << "usage: check_hf_tokenizers --json FILE | --spm FILE | --folder DIR [--format "
-               "automatic|json|sentencepiece] TEXTS.jsonl\n";
+               "automatic|json|sentencepiece] [--pipeline file|transformers] TEXTS.jsonl\n";
   return 2;
 }
 
@@ -44,16 +45,23 @@ int usage() {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.size() != 3 && args.size() != 5)
+  if (args.size() < 3 || args.size() % 2 == 0)
     return usage();
   try {
     const std::string mode = args[0];
     const std::string path = args[1];
     dpo::TokenizerFormat format = dpo::TokenizerFormat::automatic;
-    if (args.size() == 5) {
-      if (args[2] != "--format")
+    dpo::JsonPipeline pipeline = dpo::JsonPipeline::file;
+    for (size_t i = 2; i + 1 < args.size(); i += 2) {
+      if (args[i] == "--format") {
+        format = dpo::parse_tokenizer_format(args[i + 1]);
+      } else if (
+          args[i] == "--pipeline" && (args[i + 1] == "file" || args[i + 1] == "transformers")) {
+        pipeline =
+            args[i + 1] == "file" ? dpo::JsonPipeline::file : dpo::JsonPipeline::transformers;
+      } else {
         return usage();
-      format = dpo::parse_tokenizer_format(args[3]);
+      }
     }
     const std::vector<std::string> texts = read_texts(args.back());
     std::ios::sync_with_stdio(false);
@@ -73,7 +81,7 @@ int main(int argc, char** argv) {
     }
     dpo::Tokenizer tokenizer = mode == "--spm" ? dpo::Tokenizer::from_model_file(path)
                                : mode == "--folder"
-                                   ? dpo::Tokenizer::from_model_folder(path, format)
+                                   ? dpo::Tokenizer::from_model_folder(path, format, pipeline)
                                    : throw dpo::UsageError("unknown mode " + mode);
     for (const std::string& text : texts) {
       nlohmann::json out;

@@ -24,8 +24,8 @@ sys.path.insert(0, HERE)
 import hf_tokenizer_corpus  # noqa: E402
 
 
-def run_dpo(tool, mode, path, texts_file):
-    out = subprocess.run([tool, mode, path, texts_file], capture_output=True, text=True)
+def run_dpo(tool, mode, path, texts_file, *options):
+    out = subprocess.run([tool, mode, path, *options, texts_file], capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f"{tool} {mode} {path} failed ({out.returncode}): {out.stderr.strip()}")
     return [json.loads(line) for line in out.stdout.split("\n") if line]
@@ -43,21 +43,34 @@ def first_difference(a, b):
     return min(len(a), len(b))
 
 
-def report_transformers(folder, texts, ours):
-    """transformers' AutoTokenizer(text, add_special_tokens=False), reported, not counted: it
-    can rebuild parts of a tokenizer.json from tokenizer_config.json (legacy, add_prefix_space)."""
+def report_transformers(tool, folder, texts, texts_file, ours):
+    """transformers' AutoTokenizer(text, add_special_tokens=False) against the file as the
+    library runs it (reported, not counted: transformers 5's LlamaTokenizer class rebuilds the
+    pipeline) and against dpo::Tokenizer with JsonPipeline::transformers (counted). Returns the
+    number of mismatches of the latter."""
     try:
         from transformers import AutoTokenizer
         auto = AutoTokenizer.from_pretrained(folder)
     except Exception as e:  # noqa: BLE001 - any failure is worth a line, not a crash
         print(f"  transformers AutoTokenizer: cannot load ({type(e).__name__}: {e})")
-        return
-    differ = [t for t, got in zip(texts, ours)
-              if auto(t, add_special_tokens=False)["input_ids"] != got["ids"]]
+        return 0
+    want = [auto(t, add_special_tokens=False)["input_ids"] for t in texts]
+    differ = [t for t, w, got in zip(texts, want, ours) if w != got["ids"]]
     print(f"  transformers AutoTokenizer ({type(auto).__name__}): "
           f"{len(texts) - len(differ)}/{len(texts)} texts as tokenizers.encode")
     for t in differ[:3]:
         print(f"    differs on {show(t)}")
+    try:
+        dpo = run_dpo(tool, "--folder", folder, texts_file, "--pipeline", "transformers")
+    except RuntimeError as e:
+        print(f"  dpo::Tokenizer, JsonPipeline::transformers REFUSED: {e}")
+        return 1
+    differ = [t for t, w, got in zip(texts, want, dpo) if w != got["ids"]]
+    print(f"  dpo::Tokenizer, JsonPipeline::transformers: "
+          f"{len(texts) - len(differ)}/{len(texts)} texts as AutoTokenizer")
+    for t in differ[:3]:
+        print(f"    differs on {show(t)}")
+    return len(differ)
 
 
 def main():
@@ -66,7 +79,8 @@ def main():
     parser.add_argument("--build", default=os.path.join(REPO, "build"))
     parser.add_argument("--shared", default=os.path.join(os.path.dirname(REPO), "shared"))
     parser.add_argument("--transformers", action="store_true",
-                        help="also report how transformers' AutoTokenizer encodes the corpus")
+                        help="also compare with transformers' AutoTokenizer (dpo's "
+                             "JsonPipeline::transformers must equal it)")
     parser.add_argument("--max-report", type=int, default=5, help="mismatches shown per file")
     args = parser.parse_args()
     import tokenizers
@@ -136,7 +150,7 @@ def main():
                     print(f"  dpo::Tokenizer::from_model_folder REFUSED: {e}")
                     total_mismatches += 1
                 if args.transformers:
-                    report_transformers(folder, texts, ours)
+                    total_mismatches += report_transformers(tool, folder, texts, texts_file, ours)
             model = os.path.join(folder, "tokenizer.model")
             if os.path.exists(model):
                 try:

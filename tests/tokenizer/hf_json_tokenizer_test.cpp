@@ -234,6 +234,27 @@ TEST(HfJsonPreTokenizer, MetaspacePrependSchemes) {
   EXPECT_EQ(load(file)->pre_tokenize("Hi  there"), (Words{"▁Hi▁▁there"}));
 }
 
+TEST(HfJsonPreTokenizer, TransformersLlamaPipelineReplacesTheFilesOwn) {
+  // A Phi-3 / TinyLlama style file: the normaliser prepends "▁" to every piece.
+  json file = base({"<unk>", "a"});
+  file["added_tokens"] = json::array({added(2, "<s>")});
+  file["normalizer"] = {
+      {"type", "Sequence"},
+      {"normalizers",
+       {{{"type", "Prepend"}, {"prepend", "▁"}},
+        {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "▁"}}}}};
+  auto t = load(file);
+  EXPECT_EQ(t->pre_tokenize("<s>Hi there"), (Words{"<s>", "▁Hi▁there"}));
+  // transformers 5's LlamaTokenizer: no normaliser, Metaspace("▁", first, split=false).
+  t->use_transformers_llama_pipeline(true, false);
+  EXPECT_EQ(t->pre_tokenize("<s>Hi there"), (Words{"<s>", "Hi▁there"}));
+  EXPECT_EQ(t->pre_tokenize("Hi there"), (Words{"▁Hi▁there"}));
+  t->use_transformers_llama_pipeline(true, true);  // legacy: "always"
+  EXPECT_EQ(t->pre_tokenize("<s>Hi"), (Words{"<s>", "▁Hi"}));
+  t->use_transformers_llama_pipeline(false, true);  // no add_prefix_space: "never"
+  EXPECT_EQ(t->pre_tokenize("Hi"), (Words{"Hi"}));
+}
+
 // --- normalizers ---------------------------------------------------------------------------
 
 TEST(HfJsonNormalizer, UnicodeFormsPrependReplaceAndSequence) {

@@ -204,6 +204,58 @@ TEST_F(TokenizerJsonFolder, RefusesAConfigThatDisagreesWithTheFile) {
   }
 }
 
+TEST_F(TokenizerJsonFolder, TransformersPipelineOnlyChangesLlamaClassFolders) {
+  // A Phi-3 style file (Prepend + Replace, no pre-tokenizer) in a LlamaTokenizer folder.
+  json file = tiny_byte_level();
+  file["normalizer"] = {
+      {"type", "Sequence"},
+      {"normalizers",
+       {{{"type", "Prepend"}, {"prepend", "▁"}},
+        {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "▁"}}}}};
+  file["pre_tokenizer"] = nullptr;
+  file["post_processor"] = nullptr;
+  file["model"]["merges"] = json::array({"▁ a"});
+  file["added_tokens"][0]["id"] = 13;
+  file["added_tokens"][1]["id"] = 14;
+  file["added_tokens"][2]["id"] = 15;
+  file["model"]["vocab"] = {
+      {"a", 0},
+      {"b", 1},
+      {"c", 2},
+      {"d", 3},
+      {"e", 4},
+      {"f", 5},
+      {"g", 6},
+      {"h", 7},
+      {"i", 8},
+      {"j", 9},
+      {"k", 10},
+      {"▁", 11},
+      {"▁a", 12}};
+  testing::write_file(dir_.file("tokenizer.json"), file.dump(1));
+  testing::write_file(
+      dir_.file("tokenizer_config.json"),
+      R"({"bos_token": "<s>", "tokenizer_class": "LlamaTokenizer", "legacy": false})");
+  const Tokenizer as_file = Tokenizer::from_model_folder(dir_.path());
+  const Tokenizer as_transformers = Tokenizer::from_model_folder(
+      dir_.path(), TokenizerFormat::automatic, JsonPipeline::transformers);
+  // The file prepends "▁" after <s>; transformers' LlamaTokenizer (prepend_scheme "first")
+  // does not.
+  EXPECT_EQ(as_file.encode("<s>a"), (Ids{13, 12}));
+  EXPECT_EQ(as_transformers.encode("<s>a"), (Ids{13, 0}));
+  EXPECT_EQ(as_transformers.encode("a"), (Ids{12}));
+  EXPECT_NE(as_file.sha256(), as_transformers.sha256());
+  // Another class keeps the file's pipeline.
+  testing::write_file(
+      dir_.file("tokenizer_config.json"),
+      R"({"bos_token": "<s>", "tokenizer_class": "PreTrainedTokenizerFast"})");
+  EXPECT_EQ(
+      Tokenizer::from_model_folder(
+          dir_.path(), TokenizerFormat::automatic, JsonPipeline::transformers)
+          .encode("<s>a"),
+      (Ids{13, 12}));
+}
+
 TEST(TokenizerFormat, NamesRoundTrip) {
   for (TokenizerFormat format :
        {TokenizerFormat::automatic, TokenizerFormat::json, TokenizerFormat::sentencepiece}) {
