@@ -121,6 +121,21 @@ TokenizerFormat parse_tokenizer_format(const std::string& name) {
       "use automatic (tokenizer.json when present), json or sentencepiece");
 }
 
+const char* json_pipeline_name(JsonPipeline pipeline) {
+  return pipeline == JsonPipeline::transformers ? "transformers" : "file";
+}
+
+JsonPipeline parse_json_pipeline(const std::string& name) {
+  if (name == "file")
+    return JsonPipeline::file;
+  if (name == "transformers")
+    return JsonPipeline::transformers;
+  throw UsageError(
+      "unknown tokenizer.json pipeline '" + name + "'",
+      "use file (as the tokenizers library runs the file) or transformers (as transformers' "
+      "AutoTokenizer loads the folder)");
+}
+
 Tokenizer::Tokenizer(const std::string& name, std::string model_bytes, TokenizerSpec spec)
     : name_(name), model_bytes_(std::move(model_bytes)), spec_(std::move(spec)) {
   model_info_ = read_sentencepiece_model_info(model_bytes_, name_);

@@ -44,6 +44,9 @@ enum class JsonPipeline { file, transformers };
 // "automatic", "json", "sentencepiece"; parse_tokenizer_format throws UsageError otherwise.
 const char* tokenizer_format_name(TokenizerFormat format);
 TokenizerFormat parse_tokenizer_format(const std::string& name);
+// "file", "transformers"; parse_json_pipeline throws UsageError otherwise.
+const char* json_pipeline_name(JsonPipeline pipeline);
+JsonPipeline parse_json_pipeline(const std::string& name);
 
 // What to split out of the text and how to encode the rest. Build it from a model folder's
 // config (TokenizerSpec::from) or leave it default (the model's own control pieces are split out).

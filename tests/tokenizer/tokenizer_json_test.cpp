@@ -262,6 +262,9 @@ TEST(TokenizerFormat, NamesRoundTrip) {
     EXPECT_EQ(parse_tokenizer_format(tokenizer_format_name(format)), format);
   }
   EXPECT_THROW(parse_tokenizer_format("fast"), UsageError);
+  for (JsonPipeline pipeline : {JsonPipeline::file, JsonPipeline::transformers})
+    EXPECT_EQ(parse_json_pipeline(json_pipeline_name(pipeline)), pipeline);
+  EXPECT_THROW(parse_json_pipeline("rust"), UsageError);
 }
 
 }  // namespace
