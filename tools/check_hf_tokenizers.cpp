@@ -55,10 +55,8 @@ int main(int argc, char** argv) {
     for (size_t i = 2; i + 1 < args.size(); i += 2) {
       if (args[i] == "--format") {
         format = dpo::parse_tokenizer_format(args[i + 1]);
-      } else if (
-          args[i] == "--pipeline" && (args[i + 1] == "file" || args[i + 1] == "transformers")) {
-        pipeline =
-            args[i + 1] == "file" ? dpo::JsonPipeline::file : dpo::JsonPipeline::transformers;
+      } else if (args[i] == "--pipeline") {
+        pipeline = dpo::parse_json_pipeline(args[i + 1]);
       } else {
         return usage();
       }
