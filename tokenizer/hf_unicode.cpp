@@ -5,13 +5,27 @@
 #include <unicode/normalizer2.h>
 #include <unicode/stringpiece.h>
 #include <unicode/uchar.h>
+#include <unicode/uniset.h>
+#include <unicode/unistr.h>
+
+#include <memory>
+#include <mutex>
 
 #include "core/error.h"
 
 namespace dpo {
 namespace {
 
-const icu::Normalizer2& normalizer(UnicodeForm form) {
+// The normaliser of `form` restricted to the characters of Unicode 9.0, the version of the
+// unicode-normalization-alignments tables inside the tokenizers library: a character assigned
+// later is left as it is there (no decomposition, combining class 0), and ICU's
+// FilteredNormalizer2 does the same with the characters outside its set.
+struct FilteredForm {
+  icu::UnicodeSet set;
+  std::unique_ptr<icu::FilteredNormalizer2> normalizer;
+};
+
+const icu::Normalizer2& base_normalizer(UnicodeForm form) {
   UErrorCode status = U_ZERO_ERROR;
   const icu::Normalizer2* instance = nullptr;
   switch (form) {
@@ -34,6 +48,27 @@ const icu::Normalizer2& normalizer(UnicodeForm form) {
         "check the libicu installation (tools/install_deps.sh)");
   }
   return *instance;
+}
+
+const icu::Normalizer2& normalizer(UnicodeForm form) {
+  static FilteredForm forms[4];
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (int i = 0; i < 4; ++i) {
+      UErrorCode status = U_ZERO_ERROR;
+      forms[i].set.applyPattern(icu::UnicodeString("[:age=9.0:]"), status);
+      if (U_FAILURE(status)) {
+        throw ConfigError(
+            std::string("ICU cannot build the set of Unicode 9.0 characters: ") +
+                u_errorName(status),
+            "check the libicu installation (tools/install_deps.sh)");
+      }
+      forms[i].set.freeze();
+      forms[i].normalizer = std::make_unique<icu::FilteredNormalizer2>(
+          base_normalizer(static_cast<UnicodeForm>(i)), forms[i].set);
+    }
+  });
+  return *forms[static_cast<int>(form)].normalizer;
 }
 
 bool is_ascii(std::string_view text) {

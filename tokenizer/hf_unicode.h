@@ -11,7 +11,9 @@ namespace dpo {
 
 enum class UnicodeForm { nfc, nfd, nfkc, nfkd };
 
-// `text` (valid UTF-8) in the given normalisation form.
+// `text` (valid UTF-8) in the given normalisation form, as the tokenizers library computes it:
+// with the Unicode 9.0 data of its unicode-normalization-alignments crate (characters assigned
+// later are left as they are).
 std::string unicode_normalize(std::string_view text, UnicodeForm form);
 
 // Rust's char::is_whitespace and the regex crate's \s: the White_Space property.

@@ -93,7 +93,8 @@ def main():
             root = "/work/shared/assets/hf_tokenizers"
         folders = sorted(os.path.join(root, d) for d in os.listdir(root)
                          if os.path.isdir(os.path.join(root, d)))
-    texts = hf_tokenizer_corpus.corpus(REPO, rows=30) + hf_tokenizer_corpus.random_texts()
+    texts = (hf_tokenizer_corpus.corpus(REPO, rows=30) + hf_tokenizer_corpus.random_texts()
+             + hf_tokenizer_corpus.random_wide_texts())
     texts += hf_tokenizer_corpus.shared_texts(args.shared if os.path.isdir(args.shared)
                                               else "/work/shared")
     print(f"tokenizers {tokenizers.__version__}; {len(texts)} texts; {len(folders)} folders")

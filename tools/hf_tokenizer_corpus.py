@@ -149,3 +149,17 @@ def random_texts(count=300, seed=14):
         n = rng.randint(1, 40)
         texts.append("".join(rng.choice(pool) for _ in range(n)))
     return texts
+
+
+def random_wide_texts(count=500, seed=99):
+    """Random strings over code points from all of the BMP below U+3000 and the supplementary
+    planes' first 64k (scripts of every Unicode version, combining marks of every class),
+    mixed with whitespace: where Unicode data versions of two implementations would differ."""
+    import random
+    rng = random.Random(seed)
+    pool = ([chr(rng.randint(0x20, 0x2FFF)) for _ in range(3000)]
+            + [chr(rng.randint(0x10000, 0x1FAFF)) for _ in range(300)] + list(" \n\t  ") * 200)
+    texts = []
+    for _ in range(count):
+        texts.append("".join(rng.choice(pool) for _ in range(rng.randint(1, 200))))
+    return texts
