@@ -17,6 +17,22 @@ target_link_libraries(dpo_hdf5 INTERFACE HDF5::HDF5)
 add_library(dpo::hdf5 ALIAS dpo_hdf5)
 pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)
 
+# tokenizer.json: PCRE2 (8-bit, for the Split/Replace regexes) and ICU (Unicode normalisation
+# and character properties): dpo::pcre2, dpo::icu.
+pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
+add_library(dpo_pcre2 INTERFACE)
+target_link_libraries(dpo_pcre2 INTERFACE PkgConfig::PCRE2)
+add_library(dpo::pcre2 ALIAS dpo_pcre2)
+find_package(ICU COMPONENTS uc data)
+add_library(dpo_icu INTERFACE)
+if(ICU_FOUND)
+  target_link_libraries(dpo_icu INTERFACE ICU::uc ICU::data)
+else()
+  pkg_check_modules(ICU_UC REQUIRED IMPORTED_TARGET icu-uc)
+  target_link_libraries(dpo_icu INTERFACE PkgConfig::ICU_UC)
+endif()
+add_library(dpo::icu ALIAS dpo_icu)
+
 # LibTorch: Debian's libtorch-dev (1.13, CPU) or the one inside a PyTorch wheel
 # (pass -DCMAKE_PREFIX_PATH=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')).
 # Or -DDPO_TORCH_PACKAGE=<the torch folder of a wheel>: its headers and libraries taken as they

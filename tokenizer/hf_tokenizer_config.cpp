@@ -247,9 +247,11 @@ std::string find_tokenizer_model(const std::string& folder) {
   std::string path = folder + "/tokenizer.model";
   if (is_regular_file(path))
     return path;
-  std::string hint = "dpo needs a sentencepiece tokenizer (tokenizer.model)";
+  std::string hint = "a sentencepiece tokenizer was asked for and needs tokenizer.model";
   if (is_regular_file(folder + "/tokenizer.json")) {
-    hint += "; this folder only has tokenizer.json (a fast tokenizer), which dpo does not read";
+    hint +=
+        "; this folder has tokenizer.json instead: use the tokenizer format 'automatic' or "
+        "'json'";
   }
   require_model_file(folder, "tokenizer.model", "tokenizer model", hint);
   throw IoError("'" + printable(folder) + "' has no tokenizer.model", hint);  // not reached

@@ -57,7 +57,7 @@ HfTokenizerConfig parse_hf_tokenizer_config(
     const std::string& special_tokens_map_json);
 
 // The sentencepiece model of a model folder: `folder`/tokenizer.model. Throws IoError naming
-// the folder (and saying whether a tokenizer.json was seen) when it is absent.
+// the folder (and pointing at tokenizer.json when the folder has one) when it is absent.
 std::string find_tokenizer_model(const std::string& folder);
 
 }  // namespace dpo

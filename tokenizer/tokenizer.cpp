@@ -10,6 +10,7 @@
 #include "core/hash.h"
 #include "core/text.h"
 #include "core/utf8.h"
+#include "tokenizer/hf_json_tokenizer.h"
 #include "tokenizer/sentencepiece_model.h"
 
 namespace dpo {
@@ -87,10 +88,52 @@ TokenizerSpec TokenizerSpec::from(const HfTokenizerConfig& config) {
     spec.added_tokens.push_back(token);
   }
   spec.legacy = config.legacy;
+  spec.legacy_given = config.legacy_given;
+  spec.tokenizer_class = config.tokenizer_class;
   spec.add_prefix_space = config.add_prefix_space;
   spec.add_bos_token = config.add_bos_token.value_or(true);
   spec.add_eos_token = config.add_eos_token.value_or(false);
+  spec.add_bos_token_given = config.add_bos_token.has_value();
+  spec.add_eos_token_given = config.add_eos_token.has_value();
   return spec;
+}
+
+const char* tokenizer_format_name(TokenizerFormat format) {
+  switch (format) {
+    case TokenizerFormat::automatic:
+      return "automatic";
+    case TokenizerFormat::json:
+      return "json";
+    case TokenizerFormat::sentencepiece:
+      return "sentencepiece";
+  }
+  return "automatic";
+}
+
+TokenizerFormat parse_tokenizer_format(const std::string& name) {
+  for (TokenizerFormat format :
+       {TokenizerFormat::automatic, TokenizerFormat::json, TokenizerFormat::sentencepiece}) {
+    if (name == tokenizer_format_name(format))
+      return format;
+  }
+  throw UsageError(
+      "unknown tokenizer format '" + name + "'",
+      "use automatic (tokenizer.json when present), json or sentencepiece");
+}
+
+const char* json_pipeline_name(JsonPipeline pipeline) {
+  return pipeline == JsonPipeline::transformers ? "transformers" : "file";
+}
+
+JsonPipeline parse_json_pipeline(const std::string& name) {
+  if (name == "file")
+    return JsonPipeline::file;
+  if (name == "transformers")
+    return JsonPipeline::transformers;
+  throw UsageError(
+      "unknown tokenizer.json pipeline '" + name + "'",
+      "use file (as the tokenizers library runs the file) or transformers (as transformers' "
+      "AutoTokenizer loads the folder)");
 }
 
 Tokenizer::Tokenizer(const std::string& name, std::string model_bytes, TokenizerSpec spec)
@@ -107,6 +150,26 @@ Tokenizer::Tokenizer(const std::string& name, std::string model_bytes, Tokenizer
   build_table();
 }
 
+Tokenizer::Tokenizer(
+    const std::string& name,
+    const std::string& json_bytes,
+    TokenizerSpec spec,
+    JsonPipeline pipeline)
+    : name_(name), spec_(std::move(spec)) {
+  json_ = std::make_unique<HfJsonTokenizer>(json_bytes, name_);
+  const bool llama_class =
+      spec_.tokenizer_class == "LlamaTokenizer" || spec_.tokenizer_class == "LlamaTokenizerFast";
+  const bool rebuilt = pipeline == JsonPipeline::transformers && llama_class;
+  if (rebuilt) {
+    // transformers 5's LlamaTokenizer: `legacy` absent means false there.
+    json_->use_transformers_llama_pipeline(
+        spec_.add_prefix_space, spec_.legacy_given ? spec_.legacy : false);
+  }
+  build_json_table();
+  hash_table(
+      rebuilt ? "dpo-tokenizer-json-transformers-llama/1\n" : "dpo-tokenizer-json/1\n", json_bytes);
+}
+
 Tokenizer::~Tokenizer() = default;
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
@@ -119,13 +182,41 @@ Tokenizer Tokenizer::from_model_file(const std::string& path, const HfTokenizerC
   return Tokenizer(path, read_file(path, "tokenizer model"), TokenizerSpec::from(config));
 }
 
-Tokenizer Tokenizer::from_model_folder(const std::string& folder) {
+Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
+  return Tokenizer(path, read_file(path, "tokenizer.json"), TokenizerSpec(), JsonPipeline::file);
+}
+
+Tokenizer Tokenizer::from_tokenizer_json(
+    const std::string& path, const HfTokenizerConfig& config, JsonPipeline pipeline) {
+  return Tokenizer(path, read_file(path, "tokenizer.json"), TokenizerSpec::from(config), pipeline);
+}
+
+Tokenizer Tokenizer::from_model_folder(
+    const std::string& folder, TokenizerFormat format, JsonPipeline pipeline) {
   HfTokenizerConfig config = read_hf_tokenizer_config(folder);
+  const std::string json_path = folder + "/tokenizer.json";
+  const bool has_json = is_regular_file(json_path);
+  if (format == TokenizerFormat::json || (format == TokenizerFormat::automatic && has_json)) {
+    if (!has_json) {
+      throw IoError(
+          "'" + printable(folder) + "' has no tokenizer.json",
+          is_regular_file(folder + "/tokenizer.model")
+              ? "it has tokenizer.model: use the tokenizer format 'automatic' or 'sentencepiece'"
+              : "pass the folder of a Hugging Face model");
+    }
+    return from_tokenizer_json(json_path, config, pipeline);
+  }
+  if (format == TokenizerFormat::automatic && !is_regular_file(folder + "/tokenizer.model")) {
+    throw IoError(
+        "'" + printable(folder) + "' has neither tokenizer.json nor tokenizer.model",
+        "pass the folder of a Hugging Face model (dpo reads its tokenizer.json, the fast "
+        "tokenizer, or its sentencepiece tokenizer.model)");
+  }
   return from_model_file(find_tokenizer_model(folder), config);
 }
 
 int32_t Tokenizer::sentencepiece_vocab_size() const {
-  return sp_->vocab_size();
+  return json_ ? vocab_size_ : sp_->vocab_size();
 }
 
 void Tokenizer::build_table() {
@@ -249,10 +340,103 @@ void Tokenizer::build_table() {
     underline_id_ = sp_->piece_to_id(kUnderline);
   }
 
-  // The canonical description hashed with the model bytes.
+  hash_table("dpo-tokenizer/1\n", model_bytes_);
+}
+
+void Tokenizer::build_json_table() {
+  const HfJsonTokenizer& json = *json_;
+  for (const HfJsonAddedToken& token : json.added_tokens()) {
+    SpecialToken entry;
+    entry.id = token.id;
+    entry.content = token.content;
+    entry.special = token.special;
+    entry.lstrip = token.lstrip;
+    entry.rstrip = token.rstrip;
+    entry.single_word = token.single_word;
+    by_content_[entry.content] = tokens_.size();
+    by_id_[entry.id] = tokens_.size();
+    tokens_.push_back(std::move(entry));
+  }
+  // The config's added_tokens_decoder must say what tokenizer.json says: transformers would
+  // re-add a token whose flags differ, and dpo does not reconcile the two files.
+  for (const HfAddedToken& token : spec_.added_tokens) {
+    if (token.id < 0)
+      continue;  // a role token declared by name only
+    auto found = by_content_.find(token.content);
+    const SpecialToken* entry = found == by_content_.end() ? nullptr : &tokens_[found->second];
+    const bool same = entry != nullptr && entry->id == token.id && entry->lstrip == token.lstrip &&
+                      entry->rstrip == token.rstrip && entry->single_word == token.single_word;
+    if (!same) {
+      throw ConfigError(
+          "'" + name_ + "' and the added_tokens_decoder of tokenizer_config.json disagree on '" +
+              token.content + "' (id " + std::to_string(token.id) + ")" +
+              (entry == nullptr ? ": tokenizer.json does not list it in added_tokens"
+                                : ": different id or lstrip/rstrip/single_word flags"),
+          "make the two files agree (transformers' save_pretrained writes both)");
+    }
+  }
+  auto role_id = [&](const std::string& content, const char* role) -> int32_t {
+    if (content.empty())
+      return -1;
+    const int32_t id = json.token_to_id(content);
+    if (id < 0) {
+      throw ConfigError(
+          std::string(role) + " '" + content + "' of tokenizer_config.json is not a token of '" +
+              name_ + "'",
+          "fix the config's special tokens or use the tokenizer.json that belongs to it");
+    }
+    if (by_id_.count(id) == 0) {
+      // A role token that is a plain vocabulary entry: special, but not split out of text
+      // (the tokenizers library does not match it either).
+      SpecialToken entry;
+      entry.id = id;
+      entry.content = content;
+      by_content_[content] = tokens_.size();
+      by_id_[id] = tokens_.size();
+      tokens_.push_back(std::move(entry));
+    }
+    return id;
+  };
+  bos_id_ = role_id(spec_.bos_token, "bos_token");
+  eos_id_ = role_id(spec_.eos_token, "eos_token");
+  unk_id_ = role_id(spec_.unk_token, "unk_token");
+  pad_id_ = role_id(spec_.pad_token, "pad_token");
+  bos_token_ = bos_id_ >= 0 ? spec_.bos_token : std::string();
+  eos_token_ = eos_id_ >= 0 ? spec_.eos_token : std::string();
+  role_ids_.clear();
+  for (int32_t id : {bos_id_, eos_id_, unk_id_, pad_id_}) {
+    if (id >= 0)
+      role_ids_.push_back(id);
+  }
+  for (const std::string& content : spec_.additional_special_tokens)
+    role_ids_.push_back(role_id(content, "additional special token"));
+  for (int32_t id : role_ids_)
+    tokens_[by_id_.at(id)].special = true;
+  // Without a config flag, BOS/EOS are added where the file's post-processor adds them.
+  const std::vector<int32_t>& prefix = json.special_prefix();
+  const std::vector<int32_t>& suffix = json.special_suffix();
+  if (!spec_.add_bos_token_given)
+    spec_.add_bos_token = bos_id_ >= 0 && !prefix.empty() && prefix.front() == bos_id_;
+  if (!spec_.add_eos_token_given)
+    spec_.add_eos_token = eos_id_ >= 0 && !suffix.empty() && suffix.back() == eos_id_;
+
+  std::sort(tokens_.begin(), tokens_.end(), [](const SpecialToken& a, const SpecialToken& b) {
+    return a.id < b.id;
+  });
+  by_content_.clear();
+  by_id_.clear();
+  for (size_t i = 0; i < tokens_.size(); ++i) {
+    by_content_[tokens_[i].content] = i;
+    by_id_[tokens_[i].id] = i;
+  }
+  vocab_size_ = json.vocab_size();
+}
+
+void Tokenizer::hash_table(std::string_view kind, std::string_view file_bytes) {
+  // The canonical description hashed with the file's bytes.
   Sha256 hash;
-  hash.update("dpo-tokenizer/1\n");
-  hash.update(sha256_hex(model_bytes_));
+  hash.update(kind);
+  hash.update(sha256_hex(file_bytes));
   std::ostringstream table;
   table << "\nlegacy=" << spec_.legacy << " add_prefix_space=" << spec_.add_prefix_space
         << " add_bos=" << spec_.add_bos_token << " add_eos=" << spec_.add_eos_token
@@ -303,6 +487,16 @@ std::vector<Tokenizer::Segment> Tokenizer::split_raw(std::string_view text) cons
 }
 
 std::vector<Tokenizer::Segment> Tokenizer::split(std::string_view text) const {
+  if (json_) {
+    std::vector<Segment> segments;
+    for (HfJsonTokenizer::Piece& piece : json_->split_added_tokens(text)) {
+      if (piece.id >= 0)
+        segments.push_back({tokens_[by_id_.at(piece.id)].content, piece.id});
+      else
+        segments.push_back({std::move(piece.text), -1});
+    }
+    return segments;
+  }
   std::vector<Segment> segments = split_raw(text);
   // transformers' PreTrainedTokenizer.tokenize: an added token with rstrip eats the whitespace
   // on its right, with lstrip on its left; single_word tokens glued to a word lose their
@@ -370,6 +564,32 @@ void Tokenizer::encode_text(
     std::string_view text, std::vector<int32_t>& ids, PieceMemo* memo) const {
   if (text.empty())
     return;
+  if (json_) {
+    // tokenizers' encode(add_special_tokens=False); each piece between added tokens is encoded
+    // on its own, so the memo keys on its text (and on whether it starts the text, which
+    // Metaspace's prepend_scheme "first" looks at).
+    for (HfJsonTokenizer::Piece& piece : json_->split_added_tokens(text)) {
+      if (piece.id >= 0 || memo == nullptr) {
+        json_->encode_piece(piece, ids);
+        continue;
+      }
+      std::string key = (piece.at_start ? "^" : "-") + piece.text;
+      auto seen = std::find_if(memo->pieces.begin(), memo->pieces.end(), [&](const auto& entry) {
+        return entry.first == key;
+      });
+      if (seen != memo->pieces.end()) {
+        ids.insert(ids.end(), seen->second.begin(), seen->second.end());
+        ++memo->hits;
+        continue;
+      }
+      const size_t begin = ids.size();
+      json_->encode_piece(piece, ids);
+      memo->pieces.emplace_back(
+          std::move(key),
+          std::vector<int32_t>(ids.begin() + static_cast<std::ptrdiff_t>(begin), ids.end()));
+    }
+    return;
+  }
   std::string prepared;
   if (!spec_.legacy) {
     // transformers: text.replace("▁", " "), then "▁" + text when add_prefix_space.
@@ -419,6 +639,16 @@ bool Tokenizer::is_special(int32_t id) const {
 }
 
 std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special_tokens) const {
+  if (json_) {
+    for (int32_t id : ids) {
+      if (id < 0 || id >= vocab_size_) {
+        throw DataError(
+            "token id " + std::to_string(id) + " is outside the vocabulary of '" + name_ + "' (" +
+            std::to_string(vocab_size_) + " ids)");
+      }
+    }
+    return json_->decode(ids, skip_special_tokens);
+  }
   std::string text;
   std::vector<int> run;
   auto flush = [&] {
@@ -451,6 +681,15 @@ std::string Tokenizer::id_to_piece(int32_t id) const {
   auto found = by_id_.find(id);
   if (found != by_id_.end())
     return tokens_[found->second].content;
+  if (json_) {
+    std::optional<std::string> token = json_->id_to_token(id);
+    if (!token) {
+      throw DataError(
+          "token id " + std::to_string(id) + " is outside the vocabulary of '" + name_ + "' (" +
+          std::to_string(vocab_size_) + " ids)");
+    }
+    return *token;
+  }
   return sp_->id_to_piece(id);
 }
 
@@ -458,6 +697,8 @@ int32_t Tokenizer::piece_to_id(std::string_view piece) const {
   auto found = by_content_.find(std::string(piece));
   if (found != by_content_.end())
     return tokens_[found->second].id;
+  if (json_)
+    return json_->token_to_id(piece);
   return sp_->piece_to_id(piece);
 }
 

@@ -1,6 +1,9 @@
-// The tokenizer of a model: a sentencepiece model plus the special and added tokens of its
-// Hugging Face config, encoding text as transformers' sentencepiece (Llama-style) tokenizers
-// do. The rules, with examples, are in docs/tokenization.md:
+// The tokenizer of a model, from one of two formats (docs/tokenization.md):
+//   - tokenizer.json (Hugging Face `tokenizers`, hf_json_tokenizer.h): encode() gives the ids of
+//     the Rust library's encode(text, add_special_tokens=False), which transformers'
+//     apply_chat_template uses; role tokens (BOS/EOS/UNK/PAD) come from tokenizer_config.json;
+//   - tokenizer.model (sentencepiece) plus the special and added tokens of its Hugging Face
+//     config, encoding text as transformers' sentencepiece (Llama-style) tokenizers do:
 //   1. the text is split on the strings of the added/special tokens first (leftmost match,
 //      longest wins), honouring each token's lstrip/rstrip/single_word flags;
 //   2. legacy=true (the default): every piece in between is encoded by sentencepiece on its
@@ -24,6 +27,26 @@
 namespace dpo {
 
 class SentencePieceModel;
+class HfJsonTokenizer;
+
+// Which file of a model folder to read. automatic: tokenizer.json when the folder has one (what
+// transformers' AutoTokenizer loads by default, the fast tokenizer), tokenizer.model otherwise.
+enum class TokenizerFormat { automatic, json, sentencepiece };
+
+// How a tokenizer.json runs. file: as the tokenizers library runs the file
+// (Tokenizer.from_file(...).encode). transformers: as transformers 5's AutoTokenizer loads the
+// folder: its LlamaTokenizer class (tokenizer_class "LlamaTokenizer"/"LlamaTokenizerFast" in
+// tokenizer_config.json) replaces the file's normalizer, pre-tokenizer and decoder with its own
+// (HfJsonTokenizer::use_transformers_llama_pipeline; Phi-3 and TinyLlama files encode
+// differently then); other classes run the file as it is.
+enum class JsonPipeline { file, transformers };
+
+// "automatic", "json", "sentencepiece"; parse_tokenizer_format throws UsageError otherwise.
+const char* tokenizer_format_name(TokenizerFormat format);
+TokenizerFormat parse_tokenizer_format(const std::string& name);
+// "file", "transformers"; parse_json_pipeline throws UsageError otherwise.
+const char* json_pipeline_name(JsonPipeline pipeline);
+JsonPipeline parse_json_pipeline(const std::string& name);
 
 // What to split out of the text and how to encode the rest. Build it from a model folder's
 // config (TokenizerSpec::from) or leave it default (the model's own control pieces are split out).
@@ -38,9 +61,13 @@ struct TokenizerSpec {
   bool add_prefix_space = true;
   bool add_bos_token = true;  // LlamaTokenizer's defaults
   bool add_eos_token = false;
+  bool add_bos_token_given = false;  // the config sets add_bos_token (tokenizer.json uses it)
+  bool add_eos_token_given = false;
   // True when the spec came from a config; false: every control piece of the model (<s>,
   // </s>, [INST], ...) and the unknown piece are split out of the text.
   bool has_config = false;
+  bool legacy_given = false;    // the config sets `legacy`
+  std::string tokenizer_class;  // the config's tokenizer_class; empty when absent
 
   static TokenizerSpec from(const HfTokenizerConfig& config);
 };
@@ -66,8 +93,29 @@ class Tokenizer {
   // A tokenizer.model file alone (no config): the model's control pieces are special tokens.
   static Tokenizer from_model_file(const std::string& path);
   static Tokenizer from_model_file(const std::string& path, const HfTokenizerConfig& config);
-  // A Hugging Face model folder: tokenizer.model + tokenizer_config.json (+ special_tokens_map).
-  static Tokenizer from_model_folder(const std::string& folder);
+  // A Hugging Face model folder: tokenizer_config.json (+ special_tokens_map.json) and
+  // tokenizer.json or tokenizer.model as `format` says. A folder with neither file is refused
+  // (IoError naming both).
+  static Tokenizer from_model_folder(
+      const std::string& folder,
+      TokenizerFormat format = TokenizerFormat::automatic,
+      JsonPipeline pipeline = JsonPipeline::file);
+  // A tokenizer.json file, with the role tokens of a config or without (then no BOS/EOS/UNK/PAD
+  // ids; every added token of the file is matched in text).
+  static Tokenizer from_tokenizer_json(const std::string& path);
+  static Tokenizer from_tokenizer_json(
+      const std::string& path,
+      const HfTokenizerConfig& config,
+      JsonPipeline pipeline = JsonPipeline::file);
+
+  // json or sentencepiece: the file this tokenizer was read from.
+  TokenizerFormat format() const {
+    return json_ ? TokenizerFormat::json : TokenizerFormat::sentencepiece;
+  }
+  // The tokenizer.json tokenizer itself (nullptr for sentencepiece), e.g. for its decoder.
+  const HfJsonTokenizer* json_tokenizer() const {
+    return json_.get();
+  }
 
   // Appends the ids of `text` to `ids`; no BOS/EOS is added. Thread-safe.
   void encode(std::string_view text, std::vector<int32_t>& ids) const;
@@ -84,7 +132,8 @@ class Tokenizer {
   void encode(std::string_view text, std::vector<int32_t>& ids, PieceMemo& memo) const;
   std::vector<int32_t> encode(std::string_view text) const;
   // The pieces the text is split into before sentencepiece runs: special tokens as themselves,
-  // other text after lstrip/rstrip (for tests and `dpo inspect`).
+  // other text after lstrip/rstrip (for tests and `dpo inspect`). tokenizer.json: the pieces of
+  // its added vocabulary, text pieces normalised (HfJsonTokenizer::split_added_tokens).
   struct Segment {
     std::string text;
     int32_t special_id = -1;  // >= 0 when the segment is a special/added token
@@ -92,16 +141,20 @@ class Tokenizer {
   std::vector<Segment> split(std::string_view text) const;
 
   // Special and added tokens as their content, other runs decoded by sentencepiece.
+  // tokenizer.json: the file's decoder, as the tokenizers library's decode(). Both throw
+  // DataError for an id outside the vocabulary.
   std::string decode(const std::vector<int32_t>& ids, bool skip_special_tokens = false) const;
   // The piece of one id ("▁Hello", "<s>"); throws DataError outside the vocabulary.
   std::string id_to_piece(int32_t id) const;
   // -1 when unknown. Special/added tokens are looked up first.
   int32_t piece_to_id(std::string_view piece) const;
 
-  // Ids run from 0 to vocab_size() - 1: the sentencepiece pieces, then added tokens past them.
+  // Ids run from 0 to vocab_size() - 1: the sentencepiece pieces, then added tokens past them
+  // (tokenizer.json: its vocabulary and added tokens, largest id + 1).
   int32_t vocab_size() const {
     return vocab_size_;
   }
+  // The pieces of the sentencepiece model (tokenizer.json: vocab_size()).
   int32_t sentencepiece_vocab_size() const;
   int32_t bos_id() const {
     return bos_id_;
@@ -124,6 +177,8 @@ class Tokenizer {
   bool legacy() const {
     return spec_.legacy;
   }
+  // tokenizer.json: the config's flag when it has one, else whether the file's post-processor
+  // adds the BOS (EOS) with add_special_tokens (Llama 3: BOS yes; Qwen: no).
   bool add_bos_token() const {
     return spec_.add_bos_token;
   }
@@ -135,6 +190,7 @@ class Tokenizer {
   const std::vector<SpecialToken>& special_tokens() const {
     return tokens_;
   }
+  // The sentencepiece model's settings (tokenizer.json: all fields at their defaults).
   const SentencePieceModelInfo& model_info() const {
     return model_info_;
   }
@@ -148,14 +204,21 @@ class Tokenizer {
   // another. Callers report it as an error.
   bool starts_with_double_bos(const std::vector<int32_t>& ids) const;
 
-  // SHA-256 over the tokenizer.model bytes and the canonical table of special tokens and
-  // encoding flags; equal hashes encode every text the same way.
+  // SHA-256 over the tokenizer.model (or tokenizer.json) bytes and the canonical table of
+  // special tokens and encoding flags; equal hashes encode every text the same way.
   const std::string& sha256() const {
     return sha256_;
   }
 
  private:
+  Tokenizer(
+      const std::string& name,
+      const std::string& json_bytes,
+      TokenizerSpec spec,
+      JsonPipeline pipeline);
   void build_table();
+  void build_json_table();
+  void hash_table(std::string_view kind, std::string_view file_bytes);
   void encode_piece(std::string_view piece, std::vector<int32_t>& ids) const;
   // encode() with an optional memo.
   void encode_text(std::string_view text, std::vector<int32_t>& ids, PieceMemo* memo) const;
@@ -167,7 +230,8 @@ class Tokenizer {
   std::string model_bytes_;
   TokenizerSpec spec_;
   SentencePieceModelInfo model_info_;
-  std::unique_ptr<SentencePieceModel> sp_;
+  std::unique_ptr<SentencePieceModel> sp_;              // null for tokenizer.json
+  std::unique_ptr<HfJsonTokenizer> json_;               // null for sentencepiece
   std::vector<SpecialToken> tokens_;                    // sorted by id
   std::unordered_map<std::string, size_t> by_content_;  // content -> index in tokens_
   std::unordered_map<int32_t, size_t> by_id_;           // id -> index in tokens_
