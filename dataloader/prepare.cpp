@@ -193,9 +193,10 @@ PrepareResult prepare_dataset(const PrepareOptions& options) {
   check_output(options);
 
   // 1. The tokenizer and the template, pinned by their hashes; the model's limits.
-  Tokenizer tokenizer = options.model_dir.empty()
-                            ? Tokenizer::from_model_file(options.tokenizer_path)
-                            : Tokenizer::from_model_folder(options.model_dir);
+  Tokenizer tokenizer =
+      options.model_dir.empty()
+          ? Tokenizer::from_model_file(options.tokenizer_path)
+          : Tokenizer::from_model_folder(options.model_dir, options.tokenizer_format);
   if (!options.model_dir.empty())
     check_model_limits(options.model_dir, tokenizer, options.max_length);
   ChatTemplate chat_template =
@@ -352,6 +353,7 @@ PrepareResult prepare_dataset(const PrepareOptions& options) {
   header.fingerprint = result.fingerprint;
   header.source_sha256 = result.source_sha256;
   header.tokenizer_sha256 = result.tokenizer_sha256;
+  header.tokenizer_format = tokenizer_format_name(tokenizer.format());
   header.template_sha256 = result.template_sha256;
   header.template_text = chat_template.text();
   header.max_length = options.max_length;

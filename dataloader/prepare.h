@@ -17,7 +17,10 @@ struct PrepareOptions {
   std::vector<std::string> files;
   std::string model_dir;       // a Hugging Face folder: tokenizer + chat template
   std::string tokenizer_path;  // or a bare tokenizer.model ...
-  std::string template_spec;   // ... with a template (also overrides the model's template)
+  // Which file of model_dir: automatic (tokenizer.json when present, as transformers'
+  // AutoTokenizer), json or sentencepiece (--tokenizer-format).
+  TokenizerFormat tokenizer_format = TokenizerFormat::automatic;
+  std::string template_spec;  // ... with a template (also overrides the model's template)
   int64_t max_length = 1024;
   LengthPolicy length_policy = LengthPolicy::drop;
   ValidateOptions validate;  // format, fields, val_fraction, seed, thresholds

@@ -670,6 +670,8 @@ PreparedHeader read_header(const H5::H5File& file, const std::string& path) {
   header.source_sha256 = read_string_attribute(file, "source_sha256", path);
   header.tokenizer_sha256 = read_string_attribute(file, "tokenizer_sha256", path);
   header.template_sha256 = read_string_attribute(file, "template_sha256", path);
+  if (file.attrExists("tokenizer_format"))
+    header.tokenizer_format = read_string_attribute(file, "tokenizer_format", path);
   header.template_text = read_string_attribute(file, "template", path);
   header.max_length = read_int_attribute(file, "max_length", path);
   header.created_by = read_string_attribute(file, "created_by", path);
@@ -978,6 +980,8 @@ void write_prepared_dataset(
     write_string_attribute(file, "source_sha256", header.source_sha256);
     write_string_attribute(file, "tokenizer_sha256", header.tokenizer_sha256);
     write_string_attribute(file, "template_sha256", header.template_sha256);
+    if (!header.tokenizer_format.empty())
+      write_string_attribute(file, "tokenizer_format", header.tokenizer_format);
     write_string_attribute(file, "template", header.template_text);
     write_int_attribute(file, "max_length", header.max_length);
     write_string_attribute(
@@ -1209,6 +1213,14 @@ std::vector<std::string> list_reference_logps(const std::string& path) {
     std::sort(hashes.begin(), hashes.end());
     return hashes;
   });
+}
+
+Tokenizer tokenizer_for_prepared(const std::string& model_dir, const PreparedHeader& header) {
+  // Files without the attribute come from a dpo that read tokenizer.model only.
+  const TokenizerFormat format = header.tokenizer_format.empty()
+                                     ? TokenizerFormat::sentencepiece
+                                     : parse_tokenizer_format(header.tokenizer_format);
+  return Tokenizer::from_model_folder(model_dir, format);
 }
 
 }  // namespace dpo

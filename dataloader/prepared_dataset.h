@@ -29,6 +29,8 @@
 #include <string>
 #include <vector>
 
+#include "tokenizer/tokenizer.h"
+
 namespace dpo {
 
 struct EncodedPair;
@@ -82,6 +84,10 @@ struct PreparedHeader {
   std::string fingerprint;
   std::string source_sha256;
   std::string tokenizer_sha256;
+  // The tokenizer file of the model folder the ids come from: "json" (tokenizer.json) or
+  // "sentencepiece" (tokenizer.model); empty in files written before dpo read tokenizer.json
+  // (then tokenizer.model). Commands that load the folder again read the same file.
+  std::string tokenizer_format;
   std::string template_sha256;
   std::string template_text;
   int64_t max_length = 0;
@@ -173,5 +179,10 @@ std::vector<std::string> list_reference_logps(const std::string& path);
 // (kill(pid, 0) fails with ESRCH), with a log line each; returns their paths. Those of running
 // processes are left alone. Called by every write into a folder.
 std::vector<std::string> remove_stale_prepared_temporaries(const std::string& folder);
+
+// The tokenizer of `model_dir` read from the file the prepared ids came from
+// (header.tokenizer_format: tokenizer.json or tokenizer.model), so that a folder holding both
+// is read as it was at prepare time.
+Tokenizer tokenizer_for_prepared(const std::string& model_dir, const PreparedHeader& header);
 
 }  // namespace dpo

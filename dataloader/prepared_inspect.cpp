@@ -33,14 +33,14 @@ std::string ids_text(const IdSpan& ids) {
 }  // namespace
 
 std::string inspect_prepared(const InspectOptions& options) {
+  PreparedDataset data = read_prepared_dataset(options.path);  // verifies offsets and ids
+  const PreparedHeader& h = data.header;
   std::optional<Tokenizer> tokenizer;
   if (!options.model_dir.empty())
-    tokenizer = Tokenizer::from_model_folder(options.model_dir);
+    tokenizer = tokenizer_for_prepared(options.model_dir, h);
   else if (!options.tokenizer_path.empty())
     tokenizer = Tokenizer::from_model_file(options.tokenizer_path);
 
-  PreparedDataset data = read_prepared_dataset(options.path);  // verifies offsets and ids
-  const PreparedHeader& h = data.header;
   std::ostringstream out;
   out << options.path << ": dpo-prepared version " << h.version
       << ", verified (offsets, sizes, ids < " << h.vocab_size << ", no empty completion)\n";
@@ -50,7 +50,8 @@ std::string inspect_prepared(const InspectOptions& options) {
   for (const std::string& file : h.source_files)
     out << "                " << file << "\n";
   out << "  tokenizer     " << h.tokenizer_sha256 << " (vocab " << h.vocab_size << ", bos "
-      << h.bos_id << ", eos " << h.eos_id << ", pad " << h.pad_id << ")\n";
+      << h.bos_id << ", eos " << h.eos_id << ", pad " << h.pad_id << ", "
+      << (h.tokenizer_format == "json" ? "tokenizer.json" : "tokenizer.model") << ")\n";
   out << "  template      " << h.template_sha256 << " (" << h.template_text.size() << " bytes)\n";
   out << "  max length    " << h.max_length << "\n";
   out << "  options       " << h.options_json << "\n";

@@ -95,11 +95,13 @@ class Tokenizer {
   static Tokenizer from_model_file(const std::string& path, const HfTokenizerConfig& config);
   // A Hugging Face model folder: tokenizer_config.json (+ special_tokens_map.json) and
   // tokenizer.json or tokenizer.model as `format` says. A folder with neither file is refused
-  // (IoError naming both).
+  // (IoError naming both). A tokenizer.json runs as transformers' AutoTokenizer runs it by
+  // default (what TRL tokenizes with, and the SFT model most likely saw); JsonPipeline::file
+  // runs it as the tokenizers library does.
   static Tokenizer from_model_folder(
       const std::string& folder,
       TokenizerFormat format = TokenizerFormat::automatic,
-      JsonPipeline pipeline = JsonPipeline::file);
+      JsonPipeline pipeline = JsonPipeline::transformers);
   // A tokenizer.json file, with the role tokens of a config or without (then no BOS/EOS/UNK/PAD
   // ids; every added token of the file is matched in text).
   static Tokenizer from_tokenizer_json(const std::string& path);

@@ -20,10 +20,12 @@ struct PrepareFlags {
   std::string fields;
   std::string length_policy = "drop";
   std::string import_reference;
+  std::string tokenizer_format = "automatic";
 };
 
 int run_prepare(const PrepareFlags& flags) {
   PrepareOptions options = flags.options;
+  options.tokenizer_format = parse_tokenizer_format(flags.tokenizer_format);
   if (!flags.import_reference.empty()) {
     // Only caches reference log-probs that a full disk kept elsewhere: no data is read.
     import_reference_logps(options.out_path, flags.import_reference);
@@ -56,8 +58,16 @@ Command add_prepare_command(CLI::App& dpo) {
   app->add_option(
       "--model",
       flags->options.model_dir,
-      "A Hugging Face model folder (tokenizer.model, tokenizer_config.json with chat_template)");
+      "A Hugging Face model folder (tokenizer.json or tokenizer.model, tokenizer_config.json with "
+      "chat_template)");
   app->add_option("--tokenizer", flags->options.tokenizer_path, "Or a bare tokenizer.model ...");
+  app->add_option(
+         "--tokenizer-format",
+         flags->tokenizer_format,
+         "Which tokenizer file of --model: automatic (tokenizer.json when present, as "
+         "transformers' AutoTokenizer), json or sentencepiece (tokenizer.model)")
+      ->check(CLI::IsMember({"automatic", "json", "sentencepiece"}))
+      ->capture_default_str();
   app->add_option(
       "--template",
       flags->options.template_spec,

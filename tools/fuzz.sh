@@ -25,8 +25,8 @@ while [ $# -gt 0 ]; do
     *) TARGETS+=("$1"); shift ;;
   esac
 done
-ALL=(jsonl_rows_fuzz config_fuzz tokenizer_files_fuzz jinja_template_fuzz safetensors_header_fuzz
-     prepared_file_fuzz)
+ALL=(jsonl_rows_fuzz config_fuzz tokenizer_files_fuzz tokenizer_json_fuzz jinja_template_fuzz
+     safetensors_header_fuzz prepared_file_fuzz)
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL[@]}")
 
 BUILD=${BUILD:-build}
@@ -46,7 +46,7 @@ cmake --build "$FUZZ_BUILD" -j"$(nproc)" --target fuzzers
 # --- seed corpora: committed seeds plus files of the tree and a few made by dpo ---------------
 SEEDS="$OUT/seeds"
 rm -rf "$SEEDS"
-mkdir -p "$SEEDS"/{jsonl_rows_fuzz,config_fuzz,tokenizer_files_fuzz,jinja_template_fuzz,safetensors_header_fuzz,prepared_file_fuzz}
+mkdir -p "$SEEDS"/{jsonl_rows_fuzz,config_fuzz,tokenizer_files_fuzz,tokenizer_json_fuzz,jinja_template_fuzz,safetensors_header_fuzz,prepared_file_fuzz}
 cp tests/fuzz/corpus/safetensors_header/* "$SEEDS/safetensors_header_fuzz/"
 # Data: small slices of the bundled export in each layout dpo reads.
 head -n 3 examples/support/pairs.jsonl >"$SEEDS/jsonl_rows_fuzz/pairs3.jsonl"
@@ -73,6 +73,12 @@ gzip -c "$SEEDS/jsonl_rows_fuzz/pairs3.jsonl" >"$SEEDS/jsonl_rows_fuzz/pairs3.js
 # Configs: an override line, then a config file.
 for f in configs/*.json; do
   { echo "train.max_steps=3"; cat "$f"; } >"$SEEDS/config_fuzz/$(basename "$f")"
+done
+# tokenizer.json: the small fixtures of five styles (GPT-2, Llama 3, Qwen, Metaspace, Phi), each
+# followed by a NUL and a text of the tokenizer corpus.
+for d in tests/fixtures/hf_tokenizers/*/; do
+  { cat "$d/tokenizer.json"; printf '\0<|im_start|>user\n  Hello 12345 \xe4\xbd\xa0\xe5\xa5\xbd\t\n'; } \
+    >"$SEEDS/tokenizer_json_fuzz/$(basename "$d").json"
 done
 # Templates: the built-in ones and the test fixtures.
 cp configs/templates/*.jinja tests/fixtures/templates/*.jinja "$SEEDS/jinja_template_fuzz/"

@@ -576,15 +576,12 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
     claim_run_folder(out_dir, flags.overwrite);
 
   // 2. Data and model, checked against each other.
-  Tokenizer tokenizer = Tokenizer::from_model_folder(model_dir);
+  const PreparedHeader prepared_header = read_prepared_header(prepared_path);
+  Tokenizer tokenizer = tokenizer_for_prepared(model_dir, prepared_header);
   LoadedModel loaded = load_pretrained(model_dir, dtype, device);
   LlamaForCausalLM policy = loaded.model;
   check_prepared_matches_model(
-      read_prepared_header(prepared_path),
-      prepared_path,
-      model_dir,
-      tokenizer,
-      template_spec(config));
+      prepared_header, prepared_path, model_dir, tokenizer, template_spec(config));
   auto data = std::make_shared<PreparedDataset>(
       read_prepared_dataset(prepared_path, static_cast<int32_t>(loaded.config.vocab_size)));
   const int64_t context = loaded.config.max_position_embeddings;

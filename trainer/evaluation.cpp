@@ -150,10 +150,10 @@ LossMeans evaluate_model(
     const std::string& pairs_out) {
   const at::Device device = resolve_device(device_choice);
   const at::ScalarType dtype = compute_dtype(train_dtype);
-  Tokenizer tokenizer = Tokenizer::from_model_folder(model_dir);
+  const PreparedHeader prepared_header = read_prepared_header(prepared_path);
+  Tokenizer tokenizer = tokenizer_for_prepared(model_dir, prepared_header);
   LoadedModel loaded = load_pretrained(model_dir, dtype, device);
-  check_prepared_matches_model(
-      read_prepared_header(prepared_path), prepared_path, model_dir, tokenizer);
+  check_prepared_matches_model(prepared_header, prepared_path, model_dir, tokenizer);
   PreparedDataset data =
       read_prepared_dataset(prepared_path, static_cast<int32_t>(loaded.config.vocab_size));
   require_fits_context(

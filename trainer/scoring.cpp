@@ -38,13 +38,11 @@ ScoreSummary score_prepared(const ScoreRequest& request) {
   set_cpu_threads(
       request.threads > 0 ? request.threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-  Tokenizer tokenizer = Tokenizer::from_model_folder(request.model_dir);
+  const PreparedHeader prepared_header = read_prepared_header(request.prepared_path);
+  Tokenizer tokenizer = tokenizer_for_prepared(request.model_dir, prepared_header);
   LoadedModel loaded = load_pretrained(request.model_dir, dtype, device);
   check_prepared_matches_model(
-      read_prepared_header(request.prepared_path),
-      request.prepared_path,
-      request.model_dir,
-      tokenizer);
+      prepared_header, request.prepared_path, request.model_dir, tokenizer);
   PreparedDataset data =
       read_prepared_dataset(request.prepared_path, static_cast<int32_t>(loaded.config.vocab_size));
   for (const char* name : {"train", "val"}) {
