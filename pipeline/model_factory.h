@@ -12,7 +12,7 @@
 namespace dpo {
 
 struct InitModelOptions {
-  std::string preset;          // tiny | small | tinyllama-1b | tiny-qwen3 (model_config_preset_names())
+  std::string preset;  // tiny | small | tinyllama-1b | tiny-qwen3 (model_config_preset_names())
   std::string config_path;     // or a config.json
   std::string tokenizer_path;  // tokenizer.model, or a tokenizer folder (tokenizer.json)
   std::string template_spec;   // a built-in name, .jinja file or model folder; empty: none
