@@ -236,9 +236,10 @@ TEST_F(TokenizerJsonFolder, TransformersPipelineOnlyChangesLlamaClassFolders) {
   testing::write_file(
       dir_.file("tokenizer_config.json"),
       R"({"bos_token": "<s>", "tokenizer_class": "LlamaTokenizer", "legacy": false})");
-  const Tokenizer as_file = Tokenizer::from_model_folder(dir_.path());
-  const Tokenizer as_transformers = Tokenizer::from_model_folder(
-      dir_.path(), TokenizerFormat::automatic, JsonPipeline::transformers);
+  const Tokenizer as_file =
+      Tokenizer::from_model_folder(dir_.path(), TokenizerFormat::automatic, JsonPipeline::file);
+  // A model folder runs as transformers' AutoTokenizer by default.
+  const Tokenizer as_transformers = Tokenizer::from_model_folder(dir_.path());
   // The file prepends "▁" after <s>; transformers' LlamaTokenizer (prepend_scheme "first")
   // does not.
   EXPECT_EQ(as_file.encode("<s>a"), (Ids{13, 12}));
