@@ -127,7 +127,9 @@ BpeModel::BpeModel(
   const size_t prefix_length =
       options_.continuing_subword_prefix ? options_.continuing_subword_prefix->size() : 0;
   for (size_t rank = 0; rank < merges.size(); ++rank) {
-    const auto& [a, b] = merges[rank];
+    // Named references, not a structured binding: lambdas cannot capture those before C++20.
+    const std::string& a = merges[rank].first;
+    const std::string& b = merges[rank].second;
     auto lookup = [&](const std::string& token) {
       const int32_t id = token_to_id(token);
       if (id < 0) {
