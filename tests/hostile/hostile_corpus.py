@@ -342,6 +342,58 @@ def model_cases(fx: Fixtures, d: str) -> List[Case]:
                                                  os.path.join(d, "nope"), "--out",
                                                  os.path.join(d, "z.h5")],
                       (2,), ["nope", "does not exist"]))
+
+    # tokenizer.json folders (no tokenizer.model) that lie, given to `dpo prepare`: the small
+    # Qwen-style fixture of tests/fixtures/hf_tokenizers, edited.
+    fixture = open(os.path.join(REPO, "tests", "fixtures", "hf_tokenizers", "qwen",
+                                "tokenizer.json")).read()
+    chatml = ("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n"
+              "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+    def tokenizer_json(name: str, text: str, expect: Sequence[str], data: str = "") -> None:
+        folder = os.path.join(d, name)
+        write(os.path.join(folder, "tokenizer.json"), text)
+        write(os.path.join(folder, "tokenizer_config.json"),
+              json.dumps({"eos_token": "<|im_end|>", "chat_template": chatml}))
+        cases.append(Case("model", name, ["prepare", "--data", data or fx.data, "--model",
+                                          folder, "--out", os.path.join(d, name + ".h5")],
+                          (2,), expect, 30))
+
+    def edited(edit: Callable[[dict], None]) -> str:
+        parsed = json.loads(fixture)
+        edit(parsed)
+        return json.dumps(parsed)
+
+    def set_merge(t: dict) -> None:
+        merges = t["model"]["merges"]
+        merges[3] = ["zzq", "qqz"] if isinstance(merges[3], list) else "zzq qqz"
+
+    def set_regex(pattern: str) -> Callable[[dict], None]:
+        def edit(t: dict) -> None:
+            t["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = pattern
+        return edit
+
+    tokenizer_json("tokenizer_json_truncated", fixture[:len(fixture) // 2],
+                   ["tokenizer.json", "line", "column"])
+    tokenizer_json("tokenizer_json_merge_missing_token", edited(set_merge),
+                   ["tokenizer.json", "merge 4", "zzq"])
+    tokenizer_json("tokenizer_json_unknown_model",
+                   edited(lambda t: t["model"].__setitem__("type", "Unigram")),
+                   ["tokenizer.json", "unsupported model 'Unigram'"])
+    tokenizer_json("tokenizer_json_regex_rejected", edited(set_regex("(\\p{L}+")),
+                   ["tokenizer.json", "PCRE2", "offset"])
+    tokenizer_json("tokenizer_json_id_2_40",
+                   edited(lambda t: t["added_tokens"][0].__setitem__("id", 2 ** 40)),
+                   ["tokenizer.json", "1099511627776"])
+    tokenizer_json("tokenizer_json_nested_1e5", "[" * 100000 + "]" * 100000,
+                   ["tokenizer.json", "nested deeper"])
+    # Catastrophic backtracking: PCRE2's match limit ends it with a message, never a hang.
+    backtrack_rows = write(os.path.join(d, "backtrack.jsonl"), json.dumps({
+        "prompt": [{"role": "user", "content": "a" * 40 + "!"}],
+        "chosen": [{"role": "assistant", "content": "a" * 5000 + "!"}],
+        "rejected": [{"role": "assistant", "content": "no"}]}) + "\n")
+    tokenizer_json("tokenizer_json_regex_backtracking", edited(set_regex("(a+)+$")),
+                   ["tokenizer.json", "match limit"], data=backtrack_rows)
     return cases
 
 
