@@ -681,15 +681,10 @@ ModelConfig model_config_preset(const std::string& name, int64_t vocab_size) {
     c.max_position_embeddings = 2048;
     c.torch_dtype = "bfloat16";
   } else if (name == "tiny-qwen3") {  // tiny as Qwen3: q/k norms, wider heads, tied head
+    c = model_config_preset("tiny", vocab_size);
     c.architecture = "Qwen3ForCausalLM";
     c.rms_norm_eps = 1e-6;
     c.rope_theta = 1000000.0;
-    c.hidden_size = 64;
-    c.intermediate_size = 176;
-    c.num_hidden_layers = 4;
-    c.num_attention_heads = 4;
-    c.num_key_value_heads = 2;
-    c.max_position_embeddings = 1024;
     c.tie_word_embeddings = true;
     c.head_dim = 32;  // != hidden / heads, as in Qwen3-0.6B (1024 / 16 = 64, head_dim 128)
     return c;
