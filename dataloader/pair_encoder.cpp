@@ -139,6 +139,27 @@ LengthPolicy parse_length_policy(std::string_view name) {
       "use drop, truncate_prompt_left, truncate_completion or error");
 }
 
+const char* bos_policy_name(BosPolicy policy) {
+  switch (policy) {
+    case BosPolicy::as_template:
+      return "as_template";
+    case BosPolicy::if_missing:
+      return "if_missing";
+  }
+  return "?";
+}
+
+BosPolicy parse_bos_policy(std::string_view name) {
+  for (BosPolicy policy : {BosPolicy::as_template, BosPolicy::if_missing}) {
+    if (name == bos_policy_name(policy))
+      return policy;
+  }
+  throw UsageError(
+      "unknown BOS policy '" + std::string(name) + "'",
+      "use as_template (the ids as the chat template renders them, as TRL) or if_missing (add "
+      "the tokenizer's BOS when the template wrote none)");
+}
+
 void PairEncodeCounts::merge(const PairEncodeCounts& o) {
   rows += o.rows;
   kept += o.kept;
@@ -169,8 +190,8 @@ std::vector<int32_t> PairEncoder::tokenize(
     const std::string& text, PairEncodeCounts& counts, Tokenizer::PieceMemo& memo) const {
   std::vector<int32_t> ids;
   tokenizer_.encode(text, ids, memo);
-  if (options_.add_bos_if_missing && tokenizer_.add_bos_token() && tokenizer_.bos_id() >= 0 &&
-      (ids.empty() || ids.front() != tokenizer_.bos_id())) {
+  if (options_.bos_policy == BosPolicy::if_missing && tokenizer_.add_bos_token() &&
+      tokenizer_.bos_id() >= 0 && (ids.empty() || ids.front() != tokenizer_.bos_id())) {
     tokenizer_.add_bos_if_missing(ids);
     ++counts.bos_added;
   }

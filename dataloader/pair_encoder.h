@@ -39,12 +39,25 @@ const char* length_policy_name(LengthPolicy policy);
 // Throws UsageError listing the names.
 LengthPolicy parse_length_policy(std::string_view name);
 
+// Whether a BOS the chat template did not write is added in front of each sequence.
+enum class BosPolicy {
+  // The ids are the template's rendering tokenized with no special tokens added: what
+  // transformers' apply_chat_template(tokenize=True) and TRL's DPOTrainer give (default).
+  as_template,
+  // Add the tokenizer's BOS when its add_bos_token is set and the rendering does not start with
+  // it: what tokenizer(text) with add_special_tokens=True gives (an SFT that tokenized rendered
+  // text that way, e.g. TinyLlama's Zephyr recipe, trained with that BOS).
+  if_missing,
+};
+const char* bos_policy_name(BosPolicy policy);
+// Throws UsageError listing the names.
+BosPolicy parse_bos_policy(std::string_view name);
+
 struct PairEncoderOptions {
   int64_t max_length = 0;  // 0: no limit
   LengthPolicy length_policy = LengthPolicy::drop;
-  // Add the BOS id in front of each sequence that does not start with it, when the tokenizer's
-  // add_bos_token is set (templates that write bos_token themselves get nothing added).
-  bool add_bos_if_missing = true;
+  // Templates that write bos_token themselves get nothing added under either policy.
+  BosPolicy bos_policy = BosPolicy::as_template;
 };
 
 // Bits of EncodedPair::flags.
@@ -73,7 +86,7 @@ struct PairEncodeCounts {
   int64_t dropped_too_long = 0;      // left out by `drop`, or not truncatable enough
   int64_t prompt_truncated = 0;      // pairs kept with a shortened prompt
   int64_t completion_truncated = 0;  // pairs kept with a shortened chosen or rejected
-  int64_t bos_added = 0;             // sequences that got a BOS from add_bos_if_missing
+  int64_t bos_added = 0;             // sequences that got a BOS (BosPolicy::if_missing)
   int64_t tokens_removed = 0;        // tokens cut by truncation (prompt counted once)
   int64_t prompt_tokens = 0;         // of kept pairs
   int64_t chosen_tokens = 0;

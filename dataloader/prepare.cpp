@@ -61,6 +61,7 @@ std::string options_json(const PrepareOptions& options) {
   nlohmann::json json = {
       {"max_length", options.max_length},
       {"length_policy", length_policy_name(options.length_policy)},
+      {"add_bos", bos_policy_name(options.bos_policy)},
       {"val_fraction", options.validate.val_fraction},
       {"seed", options.validate.seed},
       {"format", data_format_name(options.validate.format)},
@@ -252,6 +253,7 @@ PrepareResult prepare_dataset(const PrepareOptions& options) {
   PairEncoderOptions encoder_options;
   encoder_options.max_length = options.max_length;
   encoder_options.length_policy = options.length_policy;
+  encoder_options.bos_policy = options.bos_policy;
   PairEncoder encoder(tokenizer, render, encoder_options);
   const int threads = options.threads > 0
                           ? options.threads

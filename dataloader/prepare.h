@@ -23,8 +23,9 @@ struct PrepareOptions {
   std::string template_spec;  // ... with a template (also overrides the model's template)
   int64_t max_length = 1024;
   LengthPolicy length_policy = LengthPolicy::drop;
-  ValidateOptions validate;  // format, fields, val_fraction, seed, thresholds
-  int threads = 0;           // 0: every core
+  BosPolicy bos_policy = BosPolicy::as_template;  // --add-bos
+  ValidateOptions validate;                       // format, fields, val_fraction, seed, thresholds
+  int threads = 0;                                // 0: every core
   std::string out_path;
   bool force = false;         // rewrite even when the fingerprint matches
   bool overwrite = false;     // replace an existing out_path that is not a prepared file

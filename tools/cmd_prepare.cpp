@@ -19,6 +19,7 @@ struct PrepareFlags {
   std::string format = "auto";
   std::string fields;
   std::string length_policy = "drop";
+  std::string add_bos = "as_template";
   std::string import_reference;
   std::string tokenizer_format = "automatic";
 };
@@ -41,6 +42,7 @@ int run_prepare(const PrepareFlags& flags) {
   if (!flags.fields.empty())
     options.validate.fields = FieldNames::parse(flags.fields);
   options.length_policy = parse_length_policy(flags.length_policy);
+  options.bos_policy = parse_bos_policy(flags.add_bos);
   PrepareResult result = prepare_dataset(options);
   std::fputs(prepare_summary(result, options.out_path).c_str(), stdout);
   return kExitOk;
@@ -80,6 +82,14 @@ Command add_prepare_command(CLI::App& dpo) {
          "--length-policy",
          flags->length_policy,
          "Over max length: drop, truncate_prompt_left, truncate_completion or error")
+      ->capture_default_str();
+  app->add_option(
+         "--add-bos",
+         flags->add_bos,
+         "as_template: the ids as the chat template renders them (as TRL's DPOTrainer); "
+         "if_missing: also add the tokenizer's BOS when add_bos_token is set and the template "
+         "wrote none")
+      ->check(CLI::IsMember({"as_template", "if_missing"}))
       ->capture_default_str();
   app->add_option("--out", flags->options.out_path, "The prepared file to write (.h5)")->required();
   app->add_option(

@@ -63,11 +63,18 @@ class PairEncoderTest : public ::testing::Test {
     delete tokenizer_;
     delete dir_;
   }
+  // The tests below use BosPolicy::if_missing (this tokenizer sets add_bos_token and chatml writes
+  // no BOS), so they also show where a BOS goes; DefaultIdsAreTheTemplatesRendering shows the
+  // default.
   static PairEncoder encoder(
-      RenderFunction render, int64_t max_length = 0, LengthPolicy policy = LengthPolicy::drop) {
+      RenderFunction render,
+      int64_t max_length = 0,
+      LengthPolicy policy = LengthPolicy::drop,
+      BosPolicy bos = BosPolicy::if_missing) {
     PairEncoderOptions options;
     options.max_length = max_length;
     options.length_policy = policy;
+    options.bos_policy = bos;
     return PairEncoder(*tokenizer_, std::move(render), options);
   }
   static Ids tokens(const std::string& text) {
@@ -108,6 +115,36 @@ TEST_F(PairEncoderTest, CompletionIsWhatFollowsThePromptTokens) {
   EXPECT_EQ(counts.bos_added, 3);  // prompt, chosen and rejected renderings
   EXPECT_EQ(counts.prompt_tokens, static_cast<int64_t>(pair.prompt.size()));
   EXPECT_EQ(counts.chosen_tokens, static_cast<int64_t>(pair.chosen.size()));
+}
+
+// The default, as TRL's DPOTrainer and transformers' apply_chat_template(tokenize=True): the
+// rendering tokenized with nothing added, even when the tokenizer's add_bos_token is set.
+TEST_F(PairEncoderTest, DefaultIdsAreTheTemplatesRendering) {
+  EXPECT_EQ(PairEncoderOptions().bos_policy, BosPolicy::as_template);
+  PreferenceRow row = make_row();
+  PairEncodeCounts counts;
+  PairEncodeResult result =
+      PairEncoder(*tokenizer_, chatml, PairEncoderOptions()).encode(row, counts);
+  ASSERT_TRUE(result.pair) << result.message;
+  EXPECT_EQ(result.pair->prompt, tokenizer_->encode(chatml(row.prompt, true)));
+  EXPECT_NE(result.pair->prompt.front(), tokenizer_->bos_id());
+  EXPECT_EQ(counts.bos_added, 0);
+  // The completions are the same under both policies: only the prompt's first id differs.
+  PairEncodeCounts with_bos_counts;
+  PairEncodeResult with_bos = encoder(chatml).encode(row, with_bos_counts);
+  ASSERT_TRUE(with_bos.pair) << with_bos.message;
+  EXPECT_EQ(result.pair->chosen, with_bos.pair->chosen);
+  EXPECT_EQ(result.pair->rejected, with_bos.pair->rejected);
+  Ids bos_then_prompt{tokenizer_->bos_id()};
+  bos_then_prompt.insert(
+      bos_then_prompt.end(), result.pair->prompt.begin(), result.pair->prompt.end());
+  EXPECT_EQ(with_bos.pair->prompt, bos_then_prompt);
+}
+
+TEST(BosPolicyNames, RoundTripAndRefuseUnknown) {
+  for (BosPolicy policy : {BosPolicy::as_template, BosPolicy::if_missing})
+    EXPECT_EQ(parse_bos_policy(bos_policy_name(policy)), policy);
+  EXPECT_THROW(parse_bos_policy("always"), UsageError);
 }
 
 TEST_F(PairEncoderTest, TemplateBosIsNotDoubled) {
