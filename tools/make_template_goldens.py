@@ -318,11 +318,21 @@ def check_transformers(sources):
             folders.setdefault(text, os.path.dirname(config))
     env = make_environment()
     checked = differing = 0
+    # Model templates kept here as hf_*.jinja (their tokenizers are not in ../shared) are given
+    # to apply_chat_template as its chat_template argument, on any of those tokenizers (the
+    # special tokens come from the case, as for the others).
+    any_folder = next(iter(folders.values()), None)
     for name, _, text in sources:
-        if text not in folders:
+        own_template = None
+        if text in folders:
+            folder = folders[text]
+            print(f"{name}: the template of {os.path.basename(folder)}")
+        elif os.path.basename(name).startswith("hf_") and name.endswith(".jinja") and any_folder:
+            folder, own_template = any_folder, text
+            print(f"{name}: given as chat_template to the tokenizer of {os.path.basename(folder)}")
+        else:
             continue
-        tokenizer = AutoTokenizer.from_pretrained(folders[text])
-        print(f"{name}: the template of {os.path.basename(folders[text])}")
+        tokenizer = AutoTokenizer.from_pretrained(folder)
         for conversation_name, tokens_name, agp, tools, kwargs in make_cases(name, text):
             # transformers refuses an empty conversation before rendering.
             if tokens_name == "no_tokens" or conversation_name == "no_messages":
@@ -337,7 +347,7 @@ def check_transformers(sources):
             try:
                 theirs = tokenizer.apply_chat_template(
                     messages, tools=tool_list, add_generation_prompt=agp, tokenize=False,
-                    **tokens, **kwargs)
+                    chat_template=own_template, **tokens, **kwargs)
             except Exception as e:  # noqa: BLE001
                 theirs = "error: " + type(e).__name__
             checked += 1
