@@ -6,8 +6,10 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
+#include <string>
 
 #include "core/error.h"
 #include "model/torch_compat.h"
@@ -99,6 +101,30 @@ at::Tensor attention_mask(
   return mask;
 }
 
+at::Tensor segment_mask(const at::Tensor& positions, const at::Tensor& segments, int64_t window) {
+  TORCH_CHECK(positions.dim() == 2, "positions must be [R, T]");
+  const int64_t t = positions.size(1);
+  // Positions within a row or block differ by less than its length, so a window at least that
+  // long changes nothing.
+  const bool slides = window > 0 && window < t;
+  if (!segments.defined() && !slides)
+    return at::Tensor();
+  auto options = at::TensorOptions().dtype(at::kLong).device(positions.device());
+  at::Tensor i = at::arange(t, options).view({1, 1, t, 1});  // query
+  at::Tensor j = at::arange(t, options).view({1, 1, 1, t});  // key
+  at::Tensor mask = (j <= i);                                // [1, 1, T, T]
+  if (segments.defined()) {
+    at::Tensor query = segments.view({-1, 1, t, 1});
+    at::Tensor key = segments.view({-1, 1, 1, t});
+    mask = mask.logical_and((key == 0).logical_or(key == query));  // [R, 1, T, T]
+  }
+  if (slides) {
+    at::Tensor distance = positions.view({-1, 1, t, 1}) - positions.view({-1, 1, 1, t});
+    mask = mask.logical_and(distance < window);
+  }
+  return mask;
+}
+
 at::Tensor causal_attention(
     const at::Tensor& q,
     const at::Tensor& k,
@@ -128,6 +154,29 @@ at::Tensor causal_attention(
   scores = scores.masked_fill(allowed.logical_not(), -std::numeric_limits<double>::infinity());
   at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
   return at::matmul(probs, value);  // [N, H, T, D]
+}
+
+at::Tensor blocked_attention(
+    const at::Tensor& q,
+    const at::Tensor& k,
+    const at::Tensor& v,
+    const AttentionBlocks& blocks,
+    AttentionBackend backend) {
+  if (blocks.blocks == 0)
+    return causal_attention(q, k, v, blocks.mask, backend);
+  TORCH_CHECK(q.size(0) == 1, "attention blocks need a single packed row");
+  const int64_t nb = blocks.blocks, longest = blocks.longest;
+  // [1, heads, T, D] -> [blocks, heads, longest, D]
+  auto to_blocks = [&](const at::Tensor& x) {
+    return x.index_select(2, blocks.gather)
+        .view({x.size(1), nb, longest, x.size(3)})
+        .transpose(0, 1);
+  };
+  at::Tensor out = causal_attention(to_blocks(q), to_blocks(k), to_blocks(v), blocks.mask, backend);
+  const int64_t heads = out.size(1), d = out.size(3);
+  return out.transpose(0, 1)
+      .reshape({1, heads, nb * longest, d})
+      .index_select(2, blocks.scatter);  // [1, H, T, D]
 }
 
 // ---- Modules ---------------------------------------------------------------------------------
@@ -181,7 +230,7 @@ at::Tensor LlamaAttentionImpl::forward(
     const at::Tensor& x,
     const at::Tensor& cos,
     const at::Tensor& sin,
-    const at::Tensor& mask,
+    const AttentionBlocks& attention,
     AttentionBackend backend) {
   const int64_t n = x.size(0), t = x.size(1);
   at::Tensor q = q_proj->forward(x).view({n, t, num_heads, head_dim});     // [N, T, H, D]
@@ -195,7 +244,7 @@ at::Tensor LlamaAttentionImpl::forward(
   at::Tensor v = v_proj->forward(x).view({n, t, num_kv_heads, head_dim}).transpose(1, 2);
   q = apply_rotary(q, cos, sin);
   k = apply_rotary(k, cos, sin);
-  at::Tensor out = causal_attention(q, k, v, mask, backend);  // [N, H, T, D]
+  at::Tensor out = blocked_attention(q, k, v, attention, backend);  // [N, H, T, D]
   return o_proj->forward(out.transpose(1, 2).reshape({n, t, num_heads * head_dim}));
 }
 
@@ -225,9 +274,9 @@ at::Tensor LlamaDecoderLayerImpl::forward(
     const at::Tensor& x,
     const at::Tensor& cos,
     const at::Tensor& sin,
-    const at::Tensor& mask,
+    const AttentionBlocks& attention,
     AttentionBackend backend) {
-  at::Tensor h = x + self_attn->forward(input_layernorm->forward(x), cos, sin, mask, backend);
+  at::Tensor h = x + self_attn->forward(input_layernorm->forward(x), cos, sin, attention, backend);
   return h + mlp->forward(post_attention_layernorm->forward(h));
 }
 
@@ -253,24 +302,37 @@ struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
       at::Tensor x,
       at::Tensor cos,
       at::Tensor sin,
-      at::Tensor mask,
+      const AttentionBlocks* attention,
       LlamaDecoderLayerImpl* layer,
       AttentionBackend backend) {
     ctx->save_for_backward({x});
     ctx->saved_data["cos"] = cos;
     ctx->saved_data["sin"] = sin;
-    ctx->saved_data["mask"] = mask;
+    // The attention plan by value: the caller's goes away before the backward pass.
+    ctx->saved_data["mask"] = attention->mask;
+    ctx->saved_data["gather"] = attention->gather;
+    ctx->saved_data["scatter"] = attention->scatter;
+    ctx->saved_data["blocks"] = attention->blocks;
+    ctx->saved_data["longest"] = attention->longest;
     ctx->saved_data["layer"] = reinterpret_cast<int64_t>(layer);
     ctx->saved_data["backend"] = static_cast<int64_t>(backend);
-    return layer->forward(x, cos, sin, mask, backend);
+    return layer->forward(x, cos, sin, *attention, backend);
   }
 
   static torch::autograd::variable_list backward(
       torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
     at::Tensor x = ctx->get_saved_variables()[0].detach().requires_grad_(true);
     auto* layer = reinterpret_cast<LlamaDecoderLayerImpl*>(ctx->saved_data["layer"].toInt());
-    at::Tensor mask =
-        ctx->saved_data["mask"].isNone() ? at::Tensor() : ctx->saved_data["mask"].toTensor();
+    auto tensor_or_none = [&](const std::string& key) {
+      const at::IValue& value = ctx->saved_data[key];
+      return value.isNone() ? at::Tensor() : value.toTensor();
+    };
+    AttentionBlocks attention;
+    attention.mask = tensor_or_none("mask");
+    attention.gather = tensor_or_none("gather");
+    attention.scatter = tensor_or_none("scatter");
+    attention.blocks = ctx->saved_data["blocks"].toInt();
+    attention.longest = ctx->saved_data["longest"].toInt();
     at::Tensor out;
     {
       at::AutoGradMode enable(true);
@@ -278,7 +340,7 @@ struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
           x,
           ctx->saved_data["cos"].toTensor(),
           ctx->saved_data["sin"].toTensor(),
-          mask,
+          attention,
           static_cast<AttentionBackend>(ctx->saved_data["backend"].toInt()));
     }
     torch::autograd::backward({out}, {grads[0]});
@@ -301,20 +363,43 @@ LlamaForCausalLMImpl::LlamaForCausalLMImpl(
   }
 }
 
+void LlamaForCausalLMImpl::check_ids(const at::Tensor& ids) const {
+  if (ids.numel() == 0)
+    return;
+  const int64_t low = ids.min().item<int64_t>(), high = ids.max().item<int64_t>();
+  if (low < 0 || high >= config_.vocab_size) {
+    throw DataError(
+        "token id " + std::to_string(low < 0 ? low : high) + " is outside the vocabulary (" +
+            std::to_string(config_.vocab_size) + " tokens)",
+        "the data was tokenized with another tokenizer; prepare it again with this model's");
+  }
+}
+
+at::Tensor LlamaForCausalLMImpl::run_layers(
+    at::Tensor x,
+    const at::Tensor& cos,
+    const at::Tensor& sin,
+    const std::map<int64_t, AttentionBlocks>& attention) {
+  const bool checkpoint = gradient_checkpointing_ && at::GradMode::is_enabled();
+  int64_t index = 0;
+  for (const auto& module : *model->layers) {
+    auto* layer = module->as<LlamaDecoderLayerImpl>();
+    const AttentionBlocks& plan = attention.at(config_.attention_window(index++));
+    if (checkpoint) {
+      x = CheckpointedLayer::apply(x, cos, sin, &plan, layer, backend_);
+    } else {
+      x = layer->forward(x, cos, sin, plan, backend_);
+    }
+  }
+  return x;
+}
+
 at::Tensor LlamaForCausalLMImpl::hidden_states(
     const at::Tensor& input_ids, const at::Tensor& lengths) {
   TORCH_CHECK(input_ids.dim() == 2, "input_ids must be [N, T], got ", input_ids.sizes());
   at::Tensor ids = input_ids.to(options_.device(), at::kLong);
   const int64_t n = ids.size(0), t = ids.size(1);
-  if (ids.numel() > 0) {
-    const int64_t low = ids.min().item<int64_t>(), high = ids.max().item<int64_t>();
-    if (low < 0 || high >= config_.vocab_size) {
-      throw DataError(
-          "token id " + std::to_string(low < 0 ? low : high) + " is outside the vocabulary (" +
-              std::to_string(config_.vocab_size) + " tokens)",
-          "the data was tokenized with another tokenizer; prepare it again with this model's");
-    }
-  }
+  check_ids(ids);
   at::Tensor padded;  // [N] lengths when some row is padded, else undefined
   if (lengths.defined()) {
     TORCH_CHECK(lengths.dim() == 1 && lengths.size(0) == n, "lengths must be [N]");
@@ -323,26 +408,88 @@ at::Tensor LlamaForCausalLMImpl::hidden_states(
       padded = len;
   }
   // One mask per distinct window (0: full causal attention), shared by the layers using it.
-  std::map<int64_t, at::Tensor> masks;
+  std::map<int64_t, AttentionBlocks> masks;
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
     const int64_t window = config_.attention_window(i);
     if (!masks.count(window))
       masks[window] = attention_mask(padded, t, window, options_.device());
   }
   auto [cos, sin] = rope_cos_sin(config_, t, options_.device());
-  at::Tensor x = model->embed_tokens->forward(ids);  // [N, T, hidden]
-  const bool checkpoint = gradient_checkpointing_ && at::GradMode::is_enabled();
-  int64_t index = 0;
-  for (const auto& module : *model->layers) {
-    auto* layer = module->as<LlamaDecoderLayerImpl>();
-    const at::Tensor& mask = masks.at(config_.attention_window(index++));
-    if (checkpoint) {
-      x = CheckpointedLayer::apply(x, cos, sin, mask, layer, backend_);
+  return run_layers(model->embed_tokens->forward(ids), cos, sin, masks);  // [N, T, hidden]
+}
+
+at::Tensor LlamaForCausalLMImpl::packed_hidden_states(
+    const at::Tensor& input_ids,
+    const at::Tensor& positions,
+    const at::Tensor& segments,
+    const std::vector<std::vector<int64_t>>& views) {
+  TORCH_CHECK(input_ids.dim() == 2, "input_ids must be [R, T], got ", input_ids.sizes());
+  TORCH_CHECK(positions.sizes() == input_ids.sizes(), "positions must be [R, T] as input_ids");
+  TORCH_CHECK(
+      !segments.defined() || segments.sizes() == input_ids.sizes(),
+      "segments must be [R, T] as input_ids");
+  const at::Device device = options_.device();
+  at::Tensor ids = input_ids.to(device, at::kLong);
+  const int64_t r = ids.size(0), t = ids.size(1);
+  TORCH_CHECK(views.empty() || r == 1, "attention views need a single packed row");
+  check_ids(ids);
+  at::Tensor pos = positions.to(device, at::kLong);
+  at::Tensor seg = segments.defined() ? segments.to(device, at::kLong) : at::Tensor();
+
+  // Views: the gather and scatter indices of the batched attention (AttentionBlocks), and the
+  // positions of its slots.
+  AttentionBlocks blocks;
+  at::Tensor slot_pos;
+  if (!views.empty()) {
+    const int64_t nb = static_cast<int64_t>(views.size());
+    int64_t longest = 1;
+    for (const std::vector<int64_t>& view : views)
+      longest = std::max(longest, static_cast<int64_t>(view.size()));
+    std::vector<int64_t> gather(static_cast<size_t>(nb * longest));
+    std::vector<int64_t> scatter(static_cast<size_t>(t), -1);
+    for (int64_t b = 0; b < nb; ++b) {
+      const std::vector<int64_t>& view = views[static_cast<size_t>(b)];
+      TORCH_CHECK(!view.empty(), "an attention view is empty");
+      for (int64_t o = 0; o < longest; ++o) {
+        const int64_t p = view[static_cast<size_t>(o < static_cast<int64_t>(view.size()) ? o : 0)];
+        TORCH_CHECK(p >= 0 && p < t, "an attention view reads position ", p, " of ", t);
+        gather[static_cast<size_t>(b * longest + o)] = p;
+        if (o < static_cast<int64_t>(view.size()) && scatter[static_cast<size_t>(p)] < 0)
+          scatter[static_cast<size_t>(p)] = b * longest + o;  // the first view's output
+      }
+    }
+    TORCH_CHECK(
+        std::find(scatter.begin(), scatter.end(), -1) == scatter.end(),
+        "every packed position must be in an attention view");
+    auto long_options = at::TensorOptions().dtype(at::kLong);
+    blocks.gather = at::tensor(gather, long_options).to(device);
+    blocks.scatter = at::tensor(scatter, long_options).to(device);
+    blocks.blocks = nb;
+    blocks.longest = longest;
+    slot_pos = pos[0].index_select(0, blocks.gather).view({nb, longest});
+  }
+  // One attention plan per distinct window, shared by the layers using it.
+  std::map<int64_t, AttentionBlocks> plans;
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
+    const int64_t window = config_.attention_window(i);
+    if (plans.count(window))
+      continue;
+    if (views.empty()) {
+      plans[window] = AttentionBlocks(segment_mask(pos, seg, window));  // [R, 1, T, T] or none
     } else {
-      x = layer->forward(x, cos, sin, mask, backend_);
+      // Within a view, plain causal attention (a window by position).
+      AttentionBlocks plan = blocks;
+      plan.mask = segment_mask(slot_pos, at::Tensor(), window);  // [blocks, 1, longest, longest]
+      plans[window] = std::move(plan);
     }
   }
-  return x;
+  // RoPE gathered by position: the same table rows the padded forward uses.
+  const int64_t table = t > 0 ? pos.max().item<int64_t>() + 1 : 1;
+  auto [cos_table, sin_table] = rope_cos_sin(config_, table, device);  // [P, D]
+  at::Tensor flat = pos.reshape({-1});
+  at::Tensor cos = cos_table.index_select(0, flat).view({r, 1, t, -1});  // [R, 1, T, D]
+  at::Tensor sin = sin_table.index_select(0, flat).view({r, 1, t, -1});
+  return run_layers(model->embed_tokens->forward(ids), cos, sin, plans);  // [R, T, hidden]
 }
 
 at::Tensor LlamaForCausalLMImpl::head_weight() const {

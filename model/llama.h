@@ -22,7 +22,9 @@
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/pimpl.h>
 
+#include <map>
 #include <utility>
+#include <vector>
 
 #include "model/model_config.h"
 
@@ -54,6 +56,35 @@ at::Tensor padded_causal_mask(const at::Tensor& lengths, int64_t length);
 // [N or 1, 1, T, T] bool on `device`.
 at::Tensor attention_mask(
     const at::Tensor& lengths, int64_t length, int64_t window, at::Device device);
+// The mask of one layer's attention over a row (or block) laid out with explicit positions and
+// segments: query i may attend key j when j <= i, segment[j] is 0 (a shared prompt) or equal to
+// segment[i], and, with window > 0, positions[i] - positions[j] < window. positions [R, T]
+// int64, segments [R, T] int64 or undefined (all 0). Undefined when this is plain causal
+// attention (no segments, no window shorter than the row); else [R, 1, T, T] bool.
+at::Tensor segment_mask(const at::Tensor& positions, const at::Tensor& segments, int64_t window);
+
+// What one layer's attention sees. Dense (blocks == 0): every row attends within itself under
+// `mask` (undefined: plain causal). Views (one packed row of T tokens): attention runs over
+// `blocks` views of the row, each a sequence of packed positions attended causally in its own
+// order (a sequence, or a shared prompt followed by one of its completions: two views may read
+// the same prompt positions). Attention gathers the views into a batch
+// [blocks, heads, longest, D] (gather: the packed position each slot reads, view b's slots
+// b * longest ..., the slots after its end reading its first position), attends there under
+// `mask` ([blocks, 1, longest, longest] or undefined: plain causal; padding slots come after a
+// view's tokens, so causality alone keeps them unseen) and scatters back (scatter [T]: the slot
+// whose output each packed position takes, its first view's). One batched call instead of one
+// per view; the linear layers see each token once and no padding, the attention costs what the
+// unshared sequences' would (up to the longest view of the row).
+struct AttentionBlocks {
+  AttentionBlocks() = default;
+  AttentionBlocks(at::Tensor dense_mask) : mask(std::move(dense_mask)) {}  // NOLINT: implicit
+  at::Tensor mask;
+  at::Tensor gather;   // [blocks * longest] int64, blocks only
+  at::Tensor scatter;  // [T] int64, blocks only
+  int64_t blocks = 0;
+  int64_t longest = 0;
+};
+
 // Causal attention. q [N, H, T, D], k and v [N, KV, T, D] with H a multiple of KV (each group
 // of H/KV query heads shares a key/value head). `mask` from attention_mask (or
 // padded_causal_mask), or undefined for plain causal attention. Returns [N, H, T, D].
@@ -62,6 +93,13 @@ at::Tensor causal_attention(
     const at::Tensor& k,
     const at::Tensor& v,
     const at::Tensor& mask,
+    AttentionBackend backend = AttentionBackend::automatic);
+// causal_attention within each block of `blocks` (or densely when it has none); same shapes.
+at::Tensor blocked_attention(
+    const at::Tensor& q,
+    const at::Tensor& k,
+    const at::Tensor& v,
+    const AttentionBlocks& blocks,
     AttentionBackend backend = AttentionBackend::automatic);
 
 // ---- Modules ---------------------------------------------------------------------------------
@@ -98,12 +136,13 @@ TORCH_MODULE(RMSNorm);
 class LlamaAttentionImpl : public torch::nn::Module {
  public:
   LlamaAttentionImpl(const ModelConfig& config, const at::TensorOptions& options);
-  // x [N, T, hidden], cos/sin [T, head_dim] fp32, mask from attention_mask or undefined.
+  // x [N, T, hidden], cos/sin [T, head_dim] (or [N, 1, T, head_dim] gathered by position) fp32,
+  // attention: a mask from attention_mask (or undefined) or blocks.
   at::Tensor forward(
       const at::Tensor& x,
       const at::Tensor& cos,
       const at::Tensor& sin,
-      const at::Tensor& mask,
+      const AttentionBlocks& attention,
       AttentionBackend backend);
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   RMSNorm q_norm{nullptr}, k_norm{nullptr};  // Qwen3 only (config.qk_norm()), over head_dim
@@ -127,7 +166,7 @@ class LlamaDecoderLayerImpl : public torch::nn::Module {
       const at::Tensor& x,
       const at::Tensor& cos,
       const at::Tensor& sin,
-      const at::Tensor& mask,
+      const AttentionBlocks& attention,
       AttentionBackend backend);
   LlamaAttention self_attn{nullptr};
   LlamaMLP mlp{nullptr};
@@ -153,6 +192,16 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
   // input_ids [N, T] int64; lengths [N] int64 (real tokens per row, right padding), or
   // undefined when every row is full. Throws DataError for ids outside the vocabulary.
   at::Tensor hidden_states(const at::Tensor& input_ids, const at::Tensor& lengths = at::Tensor());
+  // Hidden states [R, T, hidden] (before the final norm) of a laid-out batch
+  // (model/packed_batch.h): input_ids and positions [R, T] int64; either `views` of a single
+  // row (R = 1; see AttentionBlocks: each view the packed positions of one sequence, in order,
+  // every position in at least one view) or, with `views` empty, each row attends within itself
+  // under segment_mask(positions, segments). Throws DataError for ids outside the vocabulary.
+  at::Tensor packed_hidden_states(
+      const at::Tensor& input_ids,
+      const at::Tensor& positions,
+      const at::Tensor& segments,
+      const std::vector<std::vector<int64_t>>& views);
   // Final norm + LM head on hidden states from hidden_states(): [..., hidden] -> [..., vocab].
   at::Tensor head(const at::Tensor& hidden);
   // Logits [N, T, vocab] in the model's dtype (what transformers' forward returns).
@@ -182,6 +231,14 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
   Linear lm_head{nullptr};  // null when tie_word_embeddings
 
  private:
+  void check_ids(const at::Tensor& ids) const;
+  // The decoder layers on x [R, T, hidden]; attention[window] for the layers of each window.
+  at::Tensor run_layers(
+      at::Tensor x,
+      const at::Tensor& cos,
+      const at::Tensor& sin,
+      const std::map<int64_t, AttentionBlocks>& attention);
+
   ModelConfig config_;
   at::TensorOptions options_;
   AttentionBackend backend_ = AttentionBackend::automatic;

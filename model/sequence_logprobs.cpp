@@ -86,6 +86,33 @@ at::Tensor chunked_token_logprobs(
       hidden, weight, targets.to(at::kLong), std::max<int64_t>(chunk, 1));
 }
 
+namespace {
+// selected [M, H] normed hidden states, targets [M], sequence [M] -> [N] fp32 sums of the
+// token log-probs per sequence, through the chunked LM head.
+at::Tensor summed_logprobs(
+    LlamaForCausalLMImpl& model,
+    const at::Tensor& selected,
+    const at::Tensor& targets,
+    const at::Tensor& sequence,
+    int64_t n,
+    const LogprobOptions& options) {
+  const at::Tensor weight = model.head_weight();
+  const int64_t chunk = std::max<int64_t>(1, options.max_chunk_logits / weight.size(0));
+  at::Tensor token_logprobs = chunked_token_logprobs(selected, weight, targets, chunk);  // [M]
+  return at::zeros({n}, token_logprobs.options()).index_add(0, sequence, token_logprobs);
+}
+}  // namespace
+
+void require_completion_in_row(int64_t row, int64_t start, int64_t length, int64_t row_length) {
+  if (start >= 1 && length >= 0 && start + length <= row_length)
+    return;
+  throw DataError(
+      "row " + std::to_string(row) + ": completion [" + std::to_string(start) + ", " +
+          std::to_string(start + length) + ") does not lie in a row of " +
+          std::to_string(row_length) + " tokens after a prompt of at least one token",
+      "every sequence needs a non-empty prompt and a completion inside the row");
+}
+
 SequenceLogprobs sequence_logprobs(
     LlamaForCausalLMImpl& model,
     const at::Tensor& input_ids,
@@ -108,13 +135,7 @@ SequenceLogprobs sequence_logprobs(
   int64_t longest = 1;
   std::vector<int64_t> positions, rows;
   for (int64_t r = 0; r < n; ++r) {
-    if (s[r] < 1 || l[r] < 0 || s[r] + l[r] > t) {
-      throw DataError(
-          "row " + std::to_string(r) + ": completion [" + std::to_string(s[r]) + ", " +
-              std::to_string(s[r] + l[r]) + ") does not lie in a row of " + std::to_string(t) +
-              " tokens after a prompt of at least one token",
-          "every sequence needs a non-empty prompt and a completion inside the row");
-    }
+    require_completion_in_row(r, s[r], l[r], t);
     longest = std::max(longest, s[r] + l[r]);
   }
   for (int64_t r = 0; r < n; ++r) {
@@ -133,14 +154,43 @@ SequenceLogprobs sequence_logprobs(
   selected = model.model->norm->forward(selected);                    // [M, H]
   at::Tensor targets = ids.reshape({-1}).index_select(0, index + 1);  // [M]
 
-  const at::Tensor weight = model.head_weight();
-  const int64_t chunk = std::max<int64_t>(1, options.max_chunk_logits / weight.size(0));
-  at::Tensor token_logprobs = chunked_token_logprobs(selected, weight, targets, chunk);  // [M]
-
   SequenceLogprobs out;
-  out.sum = at::zeros({n}, token_logprobs.options()).index_add(0, row_index, token_logprobs);
+  out.sum = summed_logprobs(model, selected, targets, row_index, n, options);
   out.count = length.to(device);
   return out;
+}
+
+SequenceLogprobs packed_sequence_logprobs(
+    LlamaForCausalLMImpl& model, const PackedBatch& packed, const LogprobOptions& options) {
+  const at::Device device = model.options().device();
+  at::Tensor hidden = model.packed_hidden_states(
+      packed.input_ids, packed.positions, packed.segments, packed.views);  // [R, T, H]
+  at::Tensor index = packed.predict.to(device);                            // [M]
+  at::Tensor selected = hidden.reshape({-1, hidden.size(2)}).index_select(0, index);
+  selected = model.model->norm->forward(selected);  // [M, H]
+  SequenceLogprobs out;
+  out.sum = summed_logprobs(
+      model,
+      selected,
+      packed.targets.to(device),
+      packed.sequence.to(device),
+      packed.sequences,
+      options);
+  out.count = packed.counts.to(device);
+  return out;
+}
+
+SequenceLogprobs pair_sequence_logprobs(
+    LlamaForCausalLMImpl& model,
+    const at::Tensor& input_ids,
+    const at::Tensor& completion_start,
+    const at::Tensor& completion_length,
+    PairLayout layout,
+    const LogprobOptions& options) {
+  if (layout.padded())
+    return sequence_logprobs(model, input_ids, completion_start, completion_length, options);
+  return packed_sequence_logprobs(
+      model, pack_sequences(input_ids, completion_start, completion_length, layout), options);
 }
 
 }  // namespace dpo

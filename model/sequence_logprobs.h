@@ -14,6 +14,8 @@
 
 #include <cstdint>
 
+#include "model/packed_batch.h"
+
 namespace dpo {
 
 class LlamaForCausalLMImpl;
@@ -39,6 +41,27 @@ SequenceLogprobs sequence_logprobs(
     const at::Tensor& completion_start,
     const at::Tensor& completion_length,
     const LogprobOptions& options = {});
+
+// The same sums and counts ([N], input row order) from a batch laid out by pack_sequences
+// (model/packed_batch.h): one forward over its rows, then only the predicting positions go
+// through the norm and the chunked LM head.
+SequenceLogprobs packed_sequence_logprobs(
+    LlamaForCausalLMImpl& model, const PackedBatch& packed, const LogprobOptions& options = {});
+
+// sequence_logprobs for a batch of pairs (rows i and N/2 + i: chosen and rejected of pair i) in
+// `layout`: the padded forward when neither prefix sharing nor padding-free packing is on, else
+// pack_sequences + packed_sequence_logprobs. Equal within float noise in every layout.
+SequenceLogprobs pair_sequence_logprobs(
+    LlamaForCausalLMImpl& model,
+    const at::Tensor& input_ids,
+    const at::Tensor& completion_start,
+    const at::Tensor& completion_length,
+    PairLayout layout,
+    const LogprobOptions& options = {});
+
+// DataError unless row `row`'s completion [start, start + length) lies in a row of `row_length`
+// tokens after a prompt of at least one token (the check of every layout's spans).
+void require_completion_in_row(int64_t row, int64_t start, int64_t length, int64_t row_length);
 
 // log softmax(hidden @ weight^T)[target] for hidden [M, H] (already normed), weight [V, H],
 // targets [M] int64 -> [M] float32, in chunks of `chunk` rows, differentiable with respect to

@@ -4,6 +4,13 @@
 //
 //   bench_forward [--presets tiny,tinyllama-1b] [--device cpu|cuda] [--dtype fp32|bf16]
 //                 [--threads 2] [--batch 4] [--seq 256] [--iters 3] [--runtime tuned|plain]
+//                 [--layouts padded,shared,packed,shared+packed] [--backward 0|1]
+//
+// --layouts (less work per pair, model/packed_batch.h) turns the batch into batch/2 pairs: a
+// prompt of 40% of --seq shared by rows i and batch/2 + i, completions of random lengths up to
+// the rest, and times pair_sequence_logprobs in each layout (tokens/s: real tokens, a shared
+// prompt counted for both sequences). --backward 1 times forward + backward of the summed
+// log-probs (the training step's model work) instead of the no-grad forward.
 //
 // --runtime plain runs with LibTorch's defaults on Debian (at::set_num_threads only); tuned (the
 // default, what `dpo` does) adds model/cpu_runtime.h (OpenBLAS kept at one thread) and
@@ -29,6 +36,7 @@
 #include "model/cpu_runtime.h"
 #include "model/llama.h"
 #include "model/model_config.h"
+#include "model/packed_batch.h"
 #include "model/runtime_info.h"
 #include "model/sequence_logprobs.h"
 
@@ -48,7 +56,8 @@ std::vector<std::string> split(const std::string& text) {
 int main(int argc, char** argv) {
   std::string presets = "tiny,tinyllama-1b", device_name = "cpu", dtype_name = "fp32";
   std::string runtime = "tuned";
-  int threads = 2, batch = 4, seq = 256, iters = 3;
+  int threads = 2, batch = 4, seq = 256, iters = 3, backward = 0;
+  std::string layouts;  // empty: the classic padded batch (completion = second half)
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--presets")
@@ -67,6 +76,10 @@ int main(int argc, char** argv) {
       iters = std::atoi(value.c_str());
     else if (flag == "--runtime" && (value == "tuned" || value == "plain"))
       runtime = value;
+    else if (flag == "--layouts")
+      layouts = value;
+    else if (flag == "--backward")
+      backward = std::atoi(value.c_str());
     else {
       std::fprintf(
           stderr,
@@ -111,26 +124,56 @@ int main(int argc, char** argv) {
       at::Tensor ids = at::randint(config.vocab_size, {batch, seq}, gen, at::kLong).to(device);
       at::Tensor start = at::full({batch}, seq / 2, at::kLong),
                  length = at::full({batch}, seq - seq / 2, at::kLong);
-      at::NoGradGuard no_grad;
-      auto run = [&] {
-        dpo::SequenceLogprobs out = dpo::sequence_logprobs(*model, ids, start, length);
-        return out.sum.sum().item<double>();  // copies to the host: waits for the device
-      };
-      run();
-      auto begin = std::chrono::steady_clock::now();
-      for (int i = 0; i < iters; ++i)
+      if (!layouts.empty()) {
+        // Pairs: rows i and batch/2 + i share a prompt of 40% of seq; completions of random
+        // lengths in [1, seq - prompt].
+        const int64_t prompt = std::max<int64_t>(1, seq * 2 / 5), pairs = batch / 2;
+        ids = ids.cpu();
+        for (int64_t i = 0; i < pairs; ++i)
+          ids[pairs + i].narrow(0, 0, prompt).copy_(ids[i].narrow(0, 0, prompt));
+        start = at::full({batch}, prompt, at::kLong);
+        length = at::randint(1, seq - prompt + 1, {batch}, gen, at::kLong);
+      }
+      const double real_tokens = (start + length).sum().item<double>();
+      for (const std::string& name :
+           layouts.empty() ? std::vector<std::string>{""} : split(layouts)) {
+        dpo::PairLayout layout{false, false};
+        if (name == "shared" || name == "shared+packed")
+          layout.prefix_sharing = true;
+        if (name == "packed" || name == "shared+packed")
+          layout.padding_free = true;
+        auto run = [&] {
+          if (backward) {
+            model->zero_grad();
+            dpo::SequenceLogprobs out =
+                dpo::pair_sequence_logprobs(*model, ids, start, length, layout);
+            out.sum.sum().backward();
+            return out.sum.sum().item<double>();
+          }
+          at::NoGradGuard no_grad;
+          dpo::SequenceLogprobs out =
+              name.empty() ? dpo::sequence_logprobs(*model, ids, start, length)
+                           : dpo::pair_sequence_logprobs(*model, ids, start, length, layout);
+          return out.sum.sum().item<double>();  // copies to the host: waits for the device
+        };
         run();
-      const double seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
-      std::printf(
-          "%-14s %14lld %12.1f %12.3f %14.1f %14.1f\n",
-          preset.c_str(),
-          static_cast<long long>(config.num_parameters()),
-          double(batch) * seq * iters / seconds,
-          seconds / iters,
-          dpo::peak_memory_mib(at::Device(at::kCPU)),
-          device.is_cuda() ? dpo::peak_memory_mib(device) : 0.0);
-      std::fflush(stdout);
+        auto begin = std::chrono::steady_clock::now();
+        for (int i = 0; i < iters; ++i)
+          run();
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+        std::printf(
+            "%-14s %14lld %12.1f %12.3f %14.1f %14.1f%s%s\n",
+            preset.c_str(),
+            static_cast<long long>(config.num_parameters()),
+            (name.empty() ? double(batch) * seq : real_tokens) * iters / seconds,
+            seconds / iters,
+            dpo::peak_memory_mib(at::Device(at::kCPU)),
+            device.is_cuda() ? dpo::peak_memory_mib(device) : 0.0,
+            name.empty() ? "" : "  ",
+            name.c_str());
+        std::fflush(stdout);
+      }
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_forward: %s\n", e.what());

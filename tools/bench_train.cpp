@@ -6,15 +6,24 @@
 //               [--pairs-per-step 8] [--steps 20] [--warmup-steps 3 (at least 1)] [--max-length
 //               512]
 //               [--threads 2] [--vocab-size 2000 | --tokenizer tokenizer.model]
-//               [--peak-tflops X] [--data pairs.jsonl] [--work DIR]
+//               [--peak-tflops X] [--data pairs.jsonl | --data synthetic-long] [--work DIR]
+//               [--layout padded|shared|packed|shared+packed|all]
 //
 // Set-up (not timed): a tokenizer trained on the data (or the given tokenizer.model), a randomly
 // initialised model of the preset with the ChatML template, the first rows of the data prepared
 // for it. Then the trainer runs warm-up + timed steps (DPO sigmoid loss, reference log-probs
 // precomputed, as `dpo train` does by default).
 //
+// --layout picks train.prefix_sharing / train.padding_free (default shared+packed, as `dpo train`);
+// `all` trains the four side by side on the same data and model and prints their ratios against
+// the padded, unshared baseline. --data synthetic-long generates UltraFeedback-like pairs
+// (long prompts, about 40% of a pair's tokens) instead of reading a file.
+//
 // The figures come from the run's metrics.jsonl, over the steps after the warm-up:
-// - tokens/s: their real (unpadded) policy tokens, chosen + rejected, over their wall time;
+// - tokens/s: their real policy tokens, chosen + rejected sequences (a shared prompt counted for
+//   both, padding never), over their wall time: the same count in every layout;
+// - work: the token slots a forward computes, summed over one epoch of the loader's batches
+//   (model/packed_batch.h), against the padded, unshared forward's (what is saved);
 // - peak memory: on CUDA the caching allocator's peak allocated memory, on CPU the process's
 //   resident high-water mark (the run's peak: set-up, reference pass and training);
 // - model FLOPs per token: 6 x (parameters in matrix products) + 12 x layers x hidden x (mean
@@ -22,6 +31,7 @@
 //   the embedding lookup is no matrix product (a tied LM head is);
 // - MFU: those FLOPs at the measured tokens/s over --peak-tflops, the device's dense peak for
 //   the dtype (H100/H200 SXM bf16: about 989 by NVIDIA's datasheet). Not printed without it.
+#include <ATen/ATen.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,15 +40,20 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
 #include "core/malloc_tuning.h"
+#include "dataloader/batch_loader.h"
 #include "dataloader/prepare.h"
+#include "dataloader/prepared_dataset.h"
 #include "dataloader/tokenizer_training.h"
 #include "model/model_config.h"
+#include "model/packed_batch.h"
 #include "pipeline/model_factory.h"
 #include "trainer/config.h"
 #include "trainer/dpo_trainer.h"
@@ -57,7 +72,102 @@ struct BenchOptions {
   double peak_tflops = 0;
   std::string data = "examples/support/pairs.jsonl";  // run from the repository root
   std::string work;                                   // empty: a folder in /tmp, removed at the end
+  std::string layout = "shared+packed";
 };
+
+struct Layout {
+  std::string name;
+  dpo::PairLayout layout;
+};
+
+const Layout kLayouts[] = {
+    {"padded", {false, false}},
+    {"shared", {true, false}},
+    {"packed", {false, true}},
+    {"shared+packed", {true, true}}};
+
+// One layout's figures.
+struct Figures {
+  std::string name;
+  double seconds_per_step = 0, tokens_per_s = 0, pairs_per_s = 0, mean_sequence = 0;
+  double peak_memory_mib = 0;
+  double real_tokens = 0, computed_tokens = 0, padded_tokens = 0;  // over one epoch's batches
+};
+
+// UltraFeedback-like pairs: prompts of 30-170 words (mean ~100), completions of 20-130 words
+// (mean ~75), so the prompt is about 40% of a pair's tokens (prompt + chosen + rejected). Words
+// are drawn from 1,200 made-up words of two or three syllables (enough text for a 2,000-piece
+// tokenizer), reproducibly.
+void write_synthetic_long(const std::string& path, int64_t rows) {
+  static const char* const kSyllables[] = {
+      "ka", "lo", "mi", "ne", "ru", "sa", "te", "vo", "zi", "pa", "do", "fe", "gu", "hi", "ju",
+      "bo", "ce", "di", "fu", "ga", "ho", "ki", "la", "mo", "nu", "po", "ri", "so", "tu", "va"};
+  constexpr size_t kSyllableCount = sizeof(kSyllables) / sizeof(kSyllables[0]);
+  std::mt19937_64 rng(12345);
+  std::vector<std::string> words;
+  while (words.size() < 1200) {
+    std::string word;
+    for (uint64_t k = 2 + rng() % 2; k > 0; --k)
+      word += kSyllables[rng() % kSyllableCount];
+    words.push_back(word);
+  }
+  auto text = [&](int64_t low, int64_t high) {
+    const int64_t count = low + static_cast<int64_t>(rng() % static_cast<uint64_t>(high - low + 1));
+    std::string out;
+    for (int64_t i = 0; i < count; ++i)
+      out += (out.empty() ? "" : " ") + words[rng() % words.size()];
+    return out;
+  };
+  std::ofstream out(path);
+  for (int64_t i = 0; i < rows; ++i) {
+    json row = {
+        {"id", "synthetic-" + std::to_string(i)},
+        {"prompt", {{{"role", "user"}, {"content", text(30, 170)}}}},
+        {"chosen", {{{"role", "assistant"}, {"content", text(20, 130)}}}},
+        {"rejected", {{{"role", "assistant"}, {"content", text(20, 130)}}}}};
+    out << row.dump() << "\n";
+  }
+  if (!out)
+    throw dpo::IoError("cannot write " + path);
+}
+
+// The token slots each layout computes over one epoch of the trainer's batches (the loader as
+// the trainer sets it up: same batch size and seed).
+void count_work(
+    const std::string& prepared_path,
+    int64_t pairs_per_step,
+    uint64_t seed,
+    int32_t vocab,
+    std::vector<Figures>& figures,
+    const std::vector<Layout>& layouts) {
+  auto data =
+      std::make_shared<dpo::PreparedDataset>(dpo::read_prepared_dataset(prepared_path, vocab));
+  std::shared_ptr<const dpo::PreparedSplit> train(data, &data->train);
+  dpo::BatchLoaderOptions options;
+  options.batch_size = pairs_per_step;
+  options.seed = seed;
+  options.prefetch = 0;
+  dpo::BatchLoader loader(train, options);
+  for (int64_t b = 0; b < loader.batches_per_epoch(); ++b) {
+    dpo::Batch batch = loader.next();
+    const int64_t rows = 2 * batch.pairs;
+    std::vector<int64_t> ids(batch.input_ids.begin(), batch.input_ids.end());
+    std::vector<int64_t> start(batch.completion_start.begin(), batch.completion_start.end());
+    std::vector<int64_t> length(static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r)
+      length[static_cast<size_t>(r)] =
+          batch.lengths[static_cast<size_t>(r)] - start[static_cast<size_t>(r)];
+    at::Tensor ids_tensor = at::tensor(ids).view({rows, batch.length});
+    for (size_t i = 0; i < layouts.size(); ++i) {
+      dpo::PackedBatch packed =
+          dpo::pack_sequences(ids_tensor, at::tensor(start), at::tensor(length), layouts[i].layout);
+      figures[i].real_tokens += static_cast<double>(packed.real_tokens);
+      figures[i].padded_tokens += static_cast<double>(packed.padded_tokens);
+      figures[i].computed_tokens += static_cast<double>(
+          layouts[i].layout.padded() ? packed.padded_tokens : packed.computed_tokens);
+    }
+  }
+}
 
 // The matrix-product FLOPs of one training token (forward + backward) at a sequence length.
 double train_flops_per_token(const dpo::ModelConfig& c, double mean_sequence_length) {
@@ -96,7 +206,13 @@ int run(const BenchOptions& o) {
   // 1. Data: enough rows for every step from one pass, plus 16 held-out pairs.
   const int64_t total_steps = o.warmup_steps + o.steps;
   const std::string data = (dir / "pairs.jsonl").string();
-  copy_first_rows(o.data, data, total_steps * o.pairs_per_step + 16);
+  const int64_t rows = total_steps * o.pairs_per_step + 16;
+  std::string source = o.data;
+  if (o.data == "synthetic-long") {
+    source = (dir / "synthetic-long.jsonl").string();
+    write_synthetic_long(source, rows);
+  }
+  copy_first_rows(source, data, rows);
 
   // 2. Tokenizer and model.
   const std::vector<std::string> chatml = {"<|im_start|>", "<|im_end|>"};
@@ -106,7 +222,7 @@ int run(const BenchOptions& o) {
     training.vocab_size = o.vocab_size;
     training.user_symbols = chatml;
     tokenizer =
-        dpo::train_tokenizer_on_pairs({o.data}, (dir / "tokenizer").string(), training).model_path;
+        dpo::train_tokenizer_on_pairs({source}, (dir / "tokenizer").string(), training).model_path;
   }
   dpo::InitModelOptions init;
   init.preset = o.preset;
@@ -137,7 +253,6 @@ int run(const BenchOptions& o) {
   dpo::apply_override(train, "train.dtype=" + o.dtype);
   train.data.prepared = prepare.out_path;
   train.model.path = init.out_dir;
-  train.train.out_dir = (dir / "run").string();
   train.optim.lr = 1e-5;
   train.optim.warmup_steps = 0;
   train.optim.schedule = dpo::ScheduleKind::constant;
@@ -150,9 +265,14 @@ int run(const BenchOptions& o) {
   train.eval.every_steps = 0;  // only before training and at the end
   train.eval.batch_pairs = o.pairs_per_step;
   train.eval.max_pairs = 16;
+  std::vector<Layout> layouts;
+  for (const Layout& layout : kLayouts) {
+    if (o.layout == "all" || o.layout == layout.name)
+      layouts.push_back(layout);
+  }
   std::printf(
       "bench_train: %s (%lld parameters), %s %s, %lld pairs per step, %lld warm-up + %lld timed "
-      "steps; data %s (%llu train / %llu held-out pairs, max length %lld)\n",
+      "steps; data %s (%llu train / %llu held-out pairs, max length %lld); layout %s\n",
       o.preset.c_str(),
       static_cast<long long>(model.parameters),
       o.device.c_str(),
@@ -163,42 +283,61 @@ int run(const BenchOptions& o) {
       o.data.c_str(),
       static_cast<unsigned long long>(prepared.train_pairs),
       static_cast<unsigned long long>(prepared.val_pairs),
-      static_cast<long long>(o.max_length));
+      static_cast<long long>(o.max_length),
+      o.layout.c_str());
   std::fflush(stdout);
-  dpo::RunFlags flags;
-  flags.overwrite = true;  // the benchmark's own folder, replaced on every run
-  dpo::TrainResult result = dpo::train_dpo(train, flags);
-  if (result.steps != total_steps)
-    throw dpo::DataError(
-        "the run stopped after " + std::to_string(result.steps) + " of " +
-        std::to_string(total_steps) + " steps (" + result.stop_reason + ")");
 
-  // 5. Figures from metrics.jsonl: the train lines after the warm-up.
-  std::ifstream metrics(train.train.out_dir + "/metrics.jsonl");
-  std::vector<json> lines;
-  for (std::string line; std::getline(metrics, line);) {
-    json object = json::parse(line);
-    if (object.value("split", "") == "train" && !object.contains("skipped"))
-      lines.push_back(object);
+  std::vector<Figures> figures(layouts.size());
+  count_work(
+      prepare.out_path,
+      o.pairs_per_step,
+      train.train.seed,
+      static_cast<int32_t>(model.config.vocab_size),
+      figures,
+      layouts);
+  for (size_t k = 0; k < layouts.size(); ++k) {
+    Figures& f = figures[k];
+    f.name = layouts[k].name;
+    train.train.prefix_sharing = layouts[k].layout.prefix_sharing;
+    train.train.padding_free = layouts[k].layout.padding_free;
+    train.train.out_dir = (dir / ("run-" + f.name)).string();
+    dpo::RunFlags flags;
+    flags.overwrite = true;  // the benchmark's own folder, replaced on every run
+    dpo::TrainResult result = dpo::train_dpo(train, flags);
+    if (result.steps != total_steps)
+      throw dpo::DataError(
+          "the run stopped after " + std::to_string(result.steps) + " of " +
+          std::to_string(total_steps) + " steps (" + result.stop_reason + ")");
+
+    // 5. Figures from metrics.jsonl: the train lines after the warm-up.
+    std::ifstream metrics(train.train.out_dir + "/metrics.jsonl");
+    std::vector<json> lines;
+    for (std::string line; std::getline(metrics, line);) {
+      json object = json::parse(line);
+      if (object.value("split", "") == "train" && !object.contains("skipped"))
+        lines.push_back(object);
+    }
+    if (static_cast<int64_t>(lines.size()) != total_steps)
+      throw dpo::DataError(
+          "metrics.jsonl holds " + std::to_string(lines.size()) + " train lines, not " +
+          std::to_string(total_steps));
+    // Each line's `seconds` is taken at the end of its step: the timed window opens at the end
+    // of the last warm-up step.
+    const double start_seconds =
+        lines[static_cast<size_t>(o.warmup_steps) - 1]["seconds"].get<double>();
+    double tokens = 0, pairs = 0;
+    for (size_t i = static_cast<size_t>(o.warmup_steps); i < lines.size(); ++i) {
+      tokens += lines[i]["tokens"].get<double>();
+      pairs += lines[i]["pairs"].get<double>();
+    }
+    const double seconds = lines.back()["seconds"].get<double>() - start_seconds;
+    f.seconds_per_step = seconds / static_cast<double>(o.steps);
+    f.tokens_per_s = tokens / seconds;
+    f.pairs_per_s = pairs / seconds;
+    f.mean_sequence = tokens / (2.0 * pairs);
+    f.peak_memory_mib = lines.back()["peak_memory_mib"].get<double>();
   }
-  if (static_cast<int64_t>(lines.size()) != total_steps)
-    throw dpo::DataError(
-        "metrics.jsonl holds " + std::to_string(lines.size()) + " train lines, not " +
-        std::to_string(total_steps));
-  // Each line's `seconds` is taken at the end of its step: the timed window opens at the end of
-  // the last warm-up step.
-  const double start_seconds =
-      lines[static_cast<size_t>(o.warmup_steps) - 1]["seconds"].get<double>();
-  double tokens = 0, pairs = 0;
-  for (size_t i = static_cast<size_t>(o.warmup_steps); i < lines.size(); ++i) {
-    tokens += lines[i]["tokens"].get<double>();
-    pairs += lines[i]["pairs"].get<double>();
-  }
-  const double seconds = lines.back()["seconds"].get<double>() - start_seconds;
-  const double tokens_per_s = tokens / seconds;
-  const double mean_sequence = tokens / (2.0 * pairs);
-  const double flops_per_token = train_flops_per_token(model.config, mean_sequence);
-  const double achieved_tflops = flops_per_token * tokens_per_s / 1e12;
+
   std::printf("\n%-28s %s\n", "preset", o.preset.c_str());
   std::printf(
       "%-28s %lld (hidden %lld, %lld layers, vocab %lld)\n",
@@ -213,38 +352,73 @@ int run(const BenchOptions& o) {
       o.device.c_str(),
       dpo::train_dtype_name(train.train.dtype),
       o.device == "cpu" ? (", " + std::to_string(o.threads) + " threads").c_str() : "");
-  std::printf(
-      "%-28s %.3f s/step, %.1f pairs/s\n",
-      "timed steps",
-      seconds / static_cast<double>(o.steps),
-      pairs / seconds);
-  std::printf(
-      "%-28s %.0f tokens/s (mean sequence %.0f tokens)\n",
-      "throughput",
-      tokens_per_s,
-      mean_sequence);
-  std::printf(
-      "%-28s %.0f MiB (%s)\n",
-      "peak memory",
-      lines.back()["peak_memory_mib"].get<double>(),
-      o.device == "cuda" ? "CUDA caching allocator, allocated"
-                         : "process resident high-water mark");
-  std::printf(
-      "%-28s %.3g FLOP/token, %.3f TFLOP/s achieved\n",
-      "model FLOPs",
-      flops_per_token,
-      achieved_tflops);
-  if (o.peak_tflops > 0)
+  if (!figures.empty()) {
+    const Figures& f0 = figures.front();
     std::printf(
-        "%-28s %.1f%% of %.1f TFLOP/s\n",
-        "MFU",
-        100.0 * achieved_tflops / o.peak_tflops,
-        o.peak_tflops);
-  else
+        "%-28s %.1f%% of the padded forward's token slots are padding\n",
+        "padding",
+        100.0 * (1.0 - f0.real_tokens / f0.padded_tokens));
+  }
+  for (const Figures& f : figures) {
+    const double flops_per_token = train_flops_per_token(model.config, f.mean_sequence);
+    const double achieved_tflops = flops_per_token * f.tokens_per_s / 1e12;
+    std::printf("\n[%s]\n", f.name.c_str());
     std::printf(
-        "%-28s (give --peak-tflops, the device's dense peak for %s)\n",
-        "MFU",
-        dpo::train_dtype_name(train.train.dtype));
+        "%-28s %.3f s/step, %.1f pairs/s\n", "timed steps", f.seconds_per_step, f.pairs_per_s);
+    std::printf(
+        "%-28s %.0f real tokens/s (mean sequence %.0f tokens)\n",
+        "throughput",
+        f.tokens_per_s,
+        f.mean_sequence);
+    std::printf(
+        "%-28s %.3f token slots per real token, %.1f%% fewer than the padded forward\n",
+        "work",
+        f.computed_tokens / f.real_tokens,
+        100.0 * (1.0 - f.computed_tokens / f.padded_tokens));
+    std::printf(
+        "%-28s %.0f MiB (%s)\n",
+        "peak memory",
+        f.peak_memory_mib,
+        o.device == "cuda" ? "CUDA caching allocator, allocated"
+                           : "process resident high-water mark");
+    std::printf(
+        "%-28s %.3g FLOP/real token, %.3f TFLOP/s achieved\n",
+        "model FLOPs",
+        flops_per_token,
+        achieved_tflops);
+    if (o.peak_tflops > 0)
+      std::printf(
+          "%-28s %.1f%% of %.1f TFLOP/s\n",
+          "MFU",
+          100.0 * achieved_tflops / o.peak_tflops,
+          o.peak_tflops);
+    else
+      std::printf(
+          "%-28s (give --peak-tflops, the device's dense peak for %s)\n",
+          "MFU",
+          dpo::train_dtype_name(train.train.dtype));
+  }
+  if (figures.size() > 1) {
+    const Figures& base = figures.front();
+    std::printf(
+        "\n%-15s %10s %14s %8s %14s %8s\n",
+        "layout",
+        "s/step",
+        "real tok/s",
+        "speed",
+        "slots/real",
+        "saved");
+    for (const Figures& f : figures) {
+      std::printf(
+          "%-15s %10.3f %14.0f %7.2fx %14.3f %7.1f%%\n",
+          f.name.c_str(),
+          f.seconds_per_step,
+          f.tokens_per_s,
+          f.tokens_per_s / base.tokens_per_s,
+          f.computed_tokens / f.real_tokens,
+          100.0 * (1.0 - f.computed_tokens / f.padded_tokens));
+    }
+  }
   if (own_work)
     fs::remove_all(dir);
   return 0;
@@ -282,6 +456,8 @@ int main(int argc, char** argv) {
       o.data = value;
     else if (flag == "--work")
       o.work = value;
+    else if (flag == "--layout")
+      o.layout = value;
     else {
       std::fprintf(
           stderr,
@@ -292,6 +468,16 @@ int main(int argc, char** argv) {
   }
   if (argc % 2 == 0) {
     std::fprintf(stderr, "bench_train: %s takes a value\n", argv[argc - 1]);
+    return 2;
+  }
+  bool known_layout = o.layout == "all";
+  for (const Layout& layout : kLayouts)
+    known_layout = known_layout || o.layout == layout.name;
+  if (!known_layout) {
+    std::fprintf(
+        stderr,
+        "bench_train: --layout %s: use padded, shared, packed, shared+packed or all\n",
+        o.layout.c_str());
     return 2;
   }
   if (o.steps < 1 || o.warmup_steps < 1 || o.pairs_per_step < 1) {

@@ -95,6 +95,7 @@ void visit(DataSection& s, V& v) {
   v.field("seed", s.seed);
   v.field("max_length", s.max_length);
   v.field("length_policy", s.length_policy);
+  v.field("add_bos", s.add_bos);
   v.field("format", s.format);
 }
 
@@ -155,6 +156,8 @@ void visit(TrainSection& s, V& v) {
   v.field("keep_checkpoints", s.keep_checkpoints);
   v.field("max_bad_steps", s.max_bad_steps);
   v.field("out_dir", s.out_dir);
+  v.field("prefix_sharing", s.prefix_sharing);
+  v.field("padding_free", s.padding_free);
 }
 
 template <class V>
@@ -404,6 +407,9 @@ class Reader {
   void read_value(const Json& j, LengthPolicy& out, const std::string& path) {
     read_name(j, out, path, [](const std::string& n) { return parse_length_policy(n); });
   }
+  void read_value(const Json& j, BosPolicy& out, const std::string& path) {
+    read_name(j, out, path, [](const std::string& n) { return parse_bos_policy(n); });
+  }
   void read_value(const Json& j, DataFormat& out, const std::string& path) {
     read_name(j, out, path, [](const std::string& n) { return parse_data_format(n); });
   }
@@ -465,6 +471,9 @@ class Writer {
   }
   static Json to_json(LengthPolicy v) {
     return length_policy_name(v);
+  }
+  static Json to_json(BosPolicy v) {
+    return bos_policy_name(v);
   }
   static Json to_json(DataFormat v) {
     return data_format_name(v);
@@ -734,6 +743,7 @@ PrepareOptions prepare_options_from_config(
   prepare.template_spec = template_spec(config);
   prepare.max_length = config.data.max_length;
   prepare.length_policy = config.data.length_policy;
+  prepare.bos_policy = config.data.add_bos;
   prepare.validate.format = config.data.format;
   prepare.validate.val_fraction = config.data.val_fraction;
   prepare.validate.seed = config.data.seed;

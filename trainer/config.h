@@ -32,6 +32,7 @@ struct DataSection {
   uint64_t seed = 0;               // seed of the train/val split
   int64_t max_length = 1024;       // tokens per sequence (prompt + completion); 0: no limit
   LengthPolicy length_policy = LengthPolicy::drop;
+  BosPolicy add_bos = BosPolicy::as_template;  // dpo prepare --add-bos
   DataFormat format = DataFormat::auto_detect;
 };
 
@@ -78,6 +79,11 @@ struct TrainSection {
   int64_t keep_checkpoints = 2;
   int64_t max_bad_steps = 3;  // non-finite steps in a row before the run stops
   std::string out_dir = "runs/dpo";
+  // Less work per pair (model/packed_batch.h), the same log-probs within float noise:
+  // chosen and rejected run their shared prompt once, and a micro-batch's sequences are packed
+  // into one row without padding.
+  bool prefix_sharing = true;
+  bool padding_free = true;
 };
 
 struct EvalSection {

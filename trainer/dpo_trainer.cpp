@@ -336,6 +336,9 @@ void write_manifest(
       {"device", run.device.str()},
       {"dtype", train_dtype_name(config.train.dtype)},
       {"threads", run.threads},
+      {"pair_layout",
+       {{"prefix_sharing", config.train.prefix_sharing},
+        {"padding_free", config.train.padding_free}}},
       {"config", json::parse(to_json_text(config))},
       {"data",
        {{"prepared_path", config.data.prepared},
@@ -466,10 +469,11 @@ PairLogps micro_batch_logps(
     const ReferenceTensors& precomputed,
     const Batch& batch,
     const BatchTensors& tensors,
+    PairLayout layout,
     at::Device device) {
   // input_ids [2B, T]: the B chosen rows, then the B rejected rows; sum and count: [2B].
-  SequenceLogprobs logps = sequence_logprobs(
-      policy, tensors.input_ids, tensors.completion_start, tensors.completion_length);
+  SequenceLogprobs logps = pair_sequence_logprobs(
+      policy, tensors.input_ids, tensors.completion_start, tensors.completion_length, layout);
   const int64_t B = batch.pairs;
   PairLogps pair;
   pair.policy_chosen = logps.sum.narrow(0, 0, B);    // [B] rows 0..B-1
@@ -478,11 +482,12 @@ PairLogps micro_batch_logps(
   pair.rejected_tokens = logps.count.narrow(0, B, B);
   if (live_reference != nullptr) {
     at::NoGradGuard no_grad;
-    SequenceLogprobs ref = sequence_logprobs(
+    SequenceLogprobs ref = pair_sequence_logprobs(
         *live_reference,
         tensors.input_ids,
         tensors.completion_start,
-        tensors.completion_length);                              // [2B]
+        tensors.completion_length,
+        layout);                                                 // [2B]
     pair.reference_chosen = ref.sum.narrow(0, 0, B).detach();    // [B]
     pair.reference_rejected = ref.sum.narrow(0, B, B).detach();  // [B]
   } else {
@@ -553,6 +558,7 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
   if (config.model.path.empty())
     throw ConfigError("model.path is empty", "the initial policy's folder");
   const TrainSection& train = config.train;
+  const PairLayout layout{train.prefix_sharing, train.padding_free};
   const std::string& out_dir = train.out_dir;
   const std::string& model_dir = config.model.path;
   const std::string& prepared_path = config.data.prepared;
@@ -737,9 +743,16 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
     const BcoState bco_before_step = bco;  // a skipped step leaves it as it was
     LossSums step_metrics;
     for (const Batch& batch : batches) {
-      const BatchTensors tensors = batch_to_tensors(batch, device);
+      // The shared and packed layouts are built on the CPU (model/packed_batch.h).
+      const BatchTensors tensors = batch_to_tensors(batch, layout.padded() ? device : at::kCPU);
       const PairLogps pair = micro_batch_logps(
-          *policy, live ? reference_model.get() : nullptr, train_reference, batch, tensors, device);
+          *policy,
+          live ? reference_model.get() : nullptr,
+          train_reference,
+          batch,
+          tensors,
+          layout,
+          device);
       // Step 0: the policy is the reference, so the two must agree before any update.
       if (first_step_of_run && step0_check)
         check_step0(pair, dtype, config.reference.step0_tolerance);

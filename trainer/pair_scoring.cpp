@@ -95,9 +95,15 @@ PairScores score_pairs(
   size_t done = 0;
   for (int64_t b = 0; b < loader.batches_per_epoch(); ++b) {
     Batch batch = loader.next();
-    BatchTensors tensors = batch_to_tensors(batch, device);
-    SequenceLogprobs logps = sequence_logprobs(
-        model, tensors.input_ids, tensors.completion_start, tensors.completion_length);
+    // The shared and packed layouts are built on the CPU; the padded forward takes the rows as
+    // they are.
+    BatchTensors tensors = batch_to_tensors(batch, options.layout.padded() ? device : at::kCPU);
+    SequenceLogprobs logps = pair_sequence_logprobs(
+        model,
+        tensors.input_ids,
+        tensors.completion_start,
+        tensors.completion_length,
+        options.layout);
     at::Tensor sums = logps.sum.to(at::kDouble).cpu();  // [2B]
     at::Tensor counts = logps.count.cpu();              // [2B]
     auto sum = sums.accessor<double, 1>();

@@ -12,12 +12,15 @@
 
 #include "dataloader/batch_loader.h"
 #include "dataloader/prepared_dataset.h"
+#include "model/packed_batch.h"
 
 namespace dpo {
 
 class LlamaForCausalLMImpl;
 
-// A loader batch as tensors on `device`: both sequences of each pair in one forward pass.
+// A loader batch as tensors on `device`: both sequences of each pair in one forward pass (the
+// trainer keeps them on the CPU: the layouts of model/packed_batch.h are built there, and
+// sequence_logprobs moves what it runs to the model's device).
 struct BatchTensors {
   at::Tensor input_ids;          // [2B, T] int64: chosen rows, then rejected rows
   at::Tensor completion_start;   // [2B] int64
@@ -35,6 +38,9 @@ struct PairScores {
 struct ScoreOptions {
   int64_t batch_pairs = 8;
   int32_t pad_id = 0;
+  // Prefix sharing and padding-free packing (model/packed_batch.h): the same log-probs within
+  // float noise for less work; both off is the padded forward.
+  PairLayout layout;
   // For the message of a non-finite log-prob: the split's name ("train", "val") and the model
   // ("the reference model 'DIR'").
   std::string split_name;

@@ -809,6 +809,51 @@ TEST(DpoTrainer, ResumedRunRepeatsTheUninterruptedLossesBitForBit) {
   EXPECT_EQ(straight.final_eval.loss, resumed.final_eval.loss);
 }
 
+// Less work per pair: every combination of train.prefix_sharing and train.padding_free trains
+// the same (float noise apart) with the precomputed and with the live reference, and the run
+// records the layout it used.
+TEST(DpoTrainer, PairLayoutsTrainTheSame) {
+  EXPECT_TRUE(Config{}.train.prefix_sharing);  // on by default
+  EXPECT_TRUE(Config{}.train.padding_free);
+  testing::TempDir dir;
+  for (const ReferenceMode mode : {ReferenceMode::precomputed, ReferenceMode::live}) {
+    std::map<int64_t, double> baseline;
+    double baseline_final = 0;
+    for (const bool sharing : {false, true}) {
+      for (const bool packing : {false, true}) {
+        const std::string name = std::string(mode == ReferenceMode::live ? "live" : "cached") +
+                                 (sharing ? "-shared" : "-unshared") +
+                                 (packing ? "-packed" : "-padded");
+        Config c = tiny_config(copy_prepared(dir, name + ".h5"), dir.file(name));
+        c.train.max_steps = 6;
+        c.train.micro_batch_pairs = 4;
+        c.train.grad_accum = 2;
+        c.reference.mode = mode;
+        c.train.prefix_sharing = sharing;
+        c.train.padding_free = packing;
+        TrainResult result = train_dpo(c);
+        ASSERT_EQ(result.stop_reason, "max_steps") << name;
+        const std::map<int64_t, double> losses = train_losses(c.train.out_dir);
+        ASSERT_EQ(losses.size(), 6u) << name;
+        if (!sharing && !packing) {  // the padded forward, run first
+          baseline = losses;
+          baseline_final = result.final_eval.loss;
+          // Not a vacuous comparison: the policy moves.
+          EXPECT_GT(std::abs(losses.rbegin()->second - losses.begin()->second), 1e-3);
+        }
+        for (const auto& [step, loss] : baseline)
+          EXPECT_NEAR(losses.at(step), loss, 1e-5) << name << " step " << step;
+        EXPECT_NEAR(result.final_eval.loss, baseline_final, 1e-5) << name;
+        json manifest = json::parse(testing::read_file(c.train.out_dir + "/manifest.json"));
+        EXPECT_EQ(manifest["pair_layout"]["prefix_sharing"], sharing) << name;
+        EXPECT_EQ(manifest["pair_layout"]["padding_free"], packing) << name;
+        EXPECT_EQ(manifest["config"]["train"]["prefix_sharing"], sharing) << name;
+        EXPECT_EQ(manifest["config"]["train"]["padding_free"], packing) << name;
+      }
+    }
+  }
+}
+
 TEST(DpoTrainer, ResumeWithoutACheckpointIsACheckpointError) {
   testing::TempDir dir;
   Config options = tiny_config(copy_prepared(dir), dir.file("run"));
