@@ -10,12 +10,19 @@
 #                 FUZZ_SECONDS (default 600) on a seed corpus; docs/reliability.md
 #   make oracle   creates .venv-oracle (tools/oracle/setup.sh): the pinned Python tokenizers,
 #                 transformers and torch that golden fixtures and parity tests compare with
+#   make torch-build  the second build: a virtual environment with the torch pinned in
+#                 tools/torch/requirements.txt (.venv-torch; TORCH_PYTHON=python3 uses your own
+#                 torch instead), build-torch/ configured with its CMake config (CUDA compiled in)
+#   make torch-test   the whole test suite from build-torch/ (on the CPU without a GPU): CI runs it
+#   make torch-demo   the demo from build-torch/, training on DEMO_DEVICE (default cuda) in bf16
+#   make bundle   the device bundle (tools/gpu/bundle.sh): .bundle/ and .bundle.tar.xz from
+#                 build-torch/, for a GPU machine without a registry (tools/gpu/README.md)
 #   make fuzz-smoke  the same for FUZZ_SMOKE_SECONDS (default 30) per harness: CI runs it after
 #                 `make test`
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build demo test bench package fuzz fuzz-smoke oracle clean
+.PHONY: all deps build demo test bench package fuzz fuzz-smoke oracle torch-build torch-test torch-demo bundle clean
 
 all: build
 
@@ -56,8 +63,24 @@ fuzz-smoke: build
 oracle:
 	tools/oracle/setup.sh .venv-oracle
 
+TORCH_BUILD ?= build-torch
+
+torch-build: deps
+	JOBS=$(JOBS) tools/torch/build.sh $(TORCH_BUILD)
+
+torch-test: torch-build
+	cd $(TORCH_BUILD) && ctest --output-on-failure -j$(JOBS)
+
+DEMO_DEVICE ?= cuda
+
+bundle: torch-build
+	JOBS=$(JOBS) tools/gpu/bundle.sh $(TORCH_BUILD) .bundle
+
+torch-demo: torch-build
+	DEMO_DEVICE=$(DEMO_DEVICE) tools/demo.sh $(TORCH_BUILD)
+
 package: build
 	cd $(BUILD) && cpack -G DEB
 
 clean:
-	rm -rf $(BUILD) build-fuzz demo-out fuzz-out
+	rm -rf $(BUILD) $(TORCH_BUILD) build-fuzz demo-out fuzz-out .bundle .bundle.tar.xz

@@ -39,6 +39,11 @@ add_library(dpo::icu ALIAS dpo_icu)
 # are, without its CMake config, which wants the whole CUDA toolkit (with cuDNN and NVTX) found
 # before it configures; tools/gpu/build.sh falls back to this.
 add_library(dpo_torch INTERFACE)
+# The PyTorch wheels' libtorch.so (2.11 at least; pytorch/pytorch#133437) exports copies of 64 of libstdc++'s
+# std::filesystem functions, and its copy of remove_all jumps to address 0 when dpo calls it.
+# The dynamic linker takes the first definition in the executable's NEEDED order, so libstdc++
+# is named before LibTorch (kept even where --as-needed is the linker's default).
+target_link_libraries(dpo_torch INTERFACE "-Wl,--push-state,--no-as-needed" stdc++ "-Wl,--pop-state")
 if(DPO_TORCH_PACKAGE)
   set(_torch_api ${DPO_TORCH_PACKAGE}/include/torch/csrc/api/include)
   if(NOT EXISTS ${_torch_api}/torch/version.h)

@@ -8,10 +8,17 @@
 #   cd build && cpack -G DEB                (or: make package)
 
 # Debian's libraries are in the system's search path (no RPATH, as Debian wants); a LibTorch
-# outside it (a wheel's, with -DDPO_TORCH_PACKAGE) is found through the RPATH of the link
-# directories.
+# outside it (a wheel's: make torch-build's TorchConfig, or -DDPO_TORCH_PACKAGE) is found through
+# the RPATH of the link directories.
 if(DPO_TORCH_PACKAGE)
+  set(_dpo_torch_lib_dir ${DPO_TORCH_PACKAGE}/lib)
+elseif(TORCH_LIBRARY AND NOT TORCH_LIBRARY MATCHES "^/usr/lib/")
+  get_filename_component(_dpo_torch_lib_dir ${TORCH_LIBRARY} DIRECTORY)
+endif()
+if(_dpo_torch_lib_dir)
+  # The wheel's own libraries find CUDA's (nvidia/*/lib) through their RPATH.
   set_target_properties(dpo dpo-torch PROPERTIES INSTALL_RPATH_USE_LINK_PATH ON)
+  set_property(TARGET dpo-torch APPEND PROPERTY INSTALL_RPATH ${_dpo_torch_lib_dir})
 endif()
 install(TARGETS dpo RUNTIME DESTINATION bin)
 install(TARGETS dpo-torch RUNTIME DESTINATION libexec/dpo)

@@ -2,6 +2,8 @@
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <c10/util/Exception.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -25,8 +27,15 @@ namespace dpo {
 TorchRuntimeInfo torch_runtime_info() {
   TorchRuntimeInfo info;
   info.version = TORCH_VERSION;
-  info.cuda_built = at::hasCUDA();
-  info.cuda_devices = info.cuda_built ? static_cast<int>(at::getNumGPUs()) : 0;
+  // at::hasCUDA() is false on a machine without a GPU even when CUDA is compiled in; the CUDA
+  // hooks answer versionCUDART() only when LibTorch's CUDA half is loaded.
+  try {
+    info.cuda_runtime = at::detail::getCUDAHooks().versionCUDART();
+  } catch (const c10::Error&) {
+    info.cuda_runtime = 0;
+  }
+  info.cuda_built = info.cuda_runtime > 0;
+  info.cuda_devices = at::hasCUDA() ? static_cast<int>(at::getNumGPUs()) : 0;
   info.has_sdpa = DPO_HAS_SDPA != 0;
   info.cpu_threads = at::get_num_threads();
   return info;

@@ -10,8 +10,9 @@ namespace dpo {
 
 struct TorchRuntimeInfo {
   std::string version;      // "1.13.0" (the headers' version)
-  bool cuda_built = false;  // LibTorch was built with CUDA
-  int cuda_devices = 0;     // CUDA devices visible now
+  bool cuda_built = false;  // LibTorch was built with CUDA (its CUDA half is loaded)
+  long cuda_runtime = 0;    // CUDART_VERSION it was built with (13000 = 13.0); 0 without CUDA
+  int cuda_devices = 0;     // CUDA devices visible now (0 on a machine without a GPU)
   bool has_sdpa = false;    // scaled_dot_product_attention available
   int cpu_threads = 0;      // intra-op threads LibTorch will use
 };

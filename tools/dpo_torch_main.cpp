@@ -16,9 +16,13 @@ namespace {
 std::string version_text() {
   dpo::TorchRuntimeInfo torch = dpo::torch_runtime_info();
   std::string text = "dpo " + dpo::dpo_version() + " (git " + dpo::dpo_git_commit() + ")\n";
-  text += "LibTorch " + torch.version + (torch.cuda_built ? " with CUDA" : " (CPU only)");
+  text += "LibTorch " + torch.version;
   if (torch.cuda_built)
-    text += ", " + std::to_string(torch.cuda_devices) + " CUDA device(s)";
+    text += " with CUDA " + std::to_string(torch.cuda_runtime / 1000) + "." +
+            std::to_string(torch.cuda_runtime % 1000 / 10) + ", " +
+            std::to_string(torch.cuda_devices) + " CUDA device(s)";
+  else
+    text += " (CPU only)";
   text += std::string(", scaled_dot_product_attention: ") + (torch.has_sdpa ? "yes" : "no");
   return text;
 }

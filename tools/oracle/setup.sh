@@ -14,7 +14,8 @@ if [ ! -x "$venv/bin/python3" ]; then
   "$python" -m venv "$venv"
 fi
 stamp="$venv/.requirements.sha256"
-want=$(sha256sum "$here/requirements.txt" | cut -d' ' -f1)
+# The torch pin lives in tools/torch/requirements.txt, which requirements.txt includes.
+want=$(cat "$here/requirements.txt" "$here/../torch/requirements.txt" | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   echo "[oracle] $venv is up to date"
   exit 0
