@@ -6,8 +6,15 @@
 #   4. a short SFT stage on the chosen replies, then DPO from that checkpoint (its own reference)
 #   5. an HTML report of the DPO run
 # Usage: tools/demo.sh [BUILD_DIR]   (everything is written under demo-out/)
+# DEMO_DEVICE=cuda trains (step 4) on the GPU, in DEMO_DTYPE (default bf16: bf16 weights and
+# activations, fp32 master weights); `make torch-demo` does that with the LibTorch 2.x build.
 set -eu
 BUILD=${1:-build}
+DEVICE=${DEMO_DEVICE:-cpu}
+TRAIN_SET=""
+if [ "$DEVICE" != cpu ]; then
+  TRAIN_SET="--set train.device=$DEVICE --set train.dtype=${DEMO_DTYPE:-bf16}"
+fi
 DPO="$BUILD/dpo"
 DATA=examples/support
 OUT=demo-out
@@ -54,12 +61,14 @@ step "3b. inspect the prepared file and decode a pair back to text" \
 "$DPO" inspect "$OUT/pairs.h5" --pair 0 --model "$OUT/tiny-init"
 
 step "4a. SFT on the chosen replies (loss sft), from the random model" \
-  "dpo train --config configs/demo_sft.json"
-"$DPO" --log-level warn train --config configs/demo_sft.json
+  "dpo train --config configs/demo_sft.json $TRAIN_SET"
+# shellcheck disable=SC2086 # TRAIN_SET is a list of options
+"$DPO" --log-level warn train --config configs/demo_sft.json $TRAIN_SET
 
 step "4b. DPO from the SFT checkpoint, which is also the reference" \
-  "dpo train --config configs/demo_dpo.json"
-"$DPO" --log-level warn train --config configs/demo_dpo.json
+  "dpo train --config configs/demo_dpo.json $TRAIN_SET"
+# shellcheck disable=SC2086
+"$DPO" --log-level warn train --config configs/demo_dpo.json $TRAIN_SET
 
 step "5. a self-contained HTML report of the DPO run" "dpo report $OUT/dpo"
 "$DPO" report "$OUT/dpo"

@@ -1,27 +1,43 @@
 #!/bin/bash
-# The device checks of issues 4 and 5 in one run on a GPU machine, from the repository root,
-# with .debs/ carried (tools/gpu/README.md):
-#   1. build dpo and the benchmarks against the machine's PyTorch LibTorch (tools/gpu/build.sh)
+# The device checks of issues 4, 5 and 15 in one run on a GPU machine, from the repository root:
+#   1. build dpo and the benchmarks against the machine's PyTorch LibTorch (tools/gpu/build.sh,
+#      with .debs/ carried), or, in bundle mode, take them from a device bundle made elsewhere
+#      (tools/gpu/bundle.sh): no build, no Debian packages
 #   2. a tokenizer, models (Llama, Qwen2 with tied embeddings, Llama 3 RoPE scaling), the
 #      bundled data prepared
 #   3. `dpo score` on CUDA in fp32 and bf16 (and CPU), each against transformers (parity.py)
 #   4. forward throughput and peak memory (bench_forward), ~1B preset included
 #   5. training throughput, peak memory and MFU of the ~1B preset in bf16 (bench_train)
 #   6. SFT then DPO on CUDA with the demo's configs: held-out accuracy before and after
-#   7. the whole test suite built against this LibTorch (skipped when the budget is short)
+#   7. the tests: the whole suite built against this LibTorch (skipped when the budget is
+#      short); in bundle mode the CUDA-labelled ones (the bundle's gpu_tests)
 #
-#   tools/gpu/check.sh [BUDGET_SECONDS]      default 540; a stage that would not fit is skipped
+#   tools/gpu/check.sh [BUDGET_SECONDS]                 default 540; a stage that would not fit
+#                                                       is skipped
+#   tools/gpu/check.sh --bundle DIR|FILE.tar.xz [BUDGET_SECONDS]   bundle mode, default 420:
+#                                                       fits one `run` call of 8 minutes
 #
-# Everything goes to $OUT (else /tmp/dpo-gpu): summary.txt, the logs, parity-*.json.
+# Everything goes to $OUT (else /tmp/dpo-gpu): summary.txt, the logs, parity-*.json; in bundle
+# mode everything but summary.txt is packed into details.tar.gz (`run` brings back 8 files).
 # DPO_CHECK_DEVICE=cpu DPO_BIG_PRESET=small DPO_PARITY_BACKEND=numpy DPO_PYTHON=/usr/bin/python3
 # try it on a CPU machine
-# (tools/gpu/README.md); DPO_SKIP_TEST_SUITE=1 leaves out stage 7.
+# (tools/gpu/README.md); DPO_SKIP_TEST_SUITE=1 leaves out stage 7, DPO_CHECK_STAGES="6 7" runs
+# only those of stages 3 to 7. In bundle mode
+# DPO_BUNDLE_AUDIT=1 runs every bundled program under LD_DEBUG and fails the run when one loaded
+# a library from outside the bundle, the torch wheel and the base system (bundle_audit.py).
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+BUNDLE=${DPO_CHECK_BUNDLE:-}
+if [ "${1:-}" = "--bundle" ]; then
+  [ $# -ge 2 ] || { echo "usage: $0 --bundle DIR|FILE.tar.xz [BUDGET_SECONDS]" >&2; exit 2; }
+  BUNDLE=$2
+  shift 2
+fi
+[ -z "$BUNDLE" ] || BUNDLE=$(realpath "$BUNDLE") || exit 2
+cd "$(dirname "$0")/../.." || exit 2
 OUTDIR=${OUT:-/tmp/dpo-gpu}
 mkdir -p "$OUTDIR"
 export LOG_DIR=$OUTDIR
-BUDGET=${1:-540}
+if [ -n "$BUNDLE" ]; then BUDGET=${1:-420}; else BUDGET=${1:-540}; fi
 DEVICE=${DPO_CHECK_DEVICE:-cuda}
 BIG=${DPO_BIG_PRESET:-tinyllama-1b}
 BACKEND=${DPO_PARITY_BACKEND:-transformers}
@@ -29,16 +45,51 @@ PEAK_TFLOPS=${DPO_PEAK_TFLOPS:-989}   # H100/H200 SXM dense bf16, NVIDIA's datas
 T0=$(date +%s)
 elapsed() { echo $(( $(date +%s) - T0 )); }
 left() { echo $(( BUDGET - $(elapsed) )); }
+cap() { local l; l=$(left); echo $(( l > 10 ? l : 10 )); }  # a stage's timeout: what is left
 exec > >(tee -a "$OUTDIR/summary.txt") 2>&1
 stage() { echo; echo "=== [$(elapsed) s] $*"; }
+# DPO_CHECK_STAGES="6 7": run only these of stages 3 to 7 (1 and 2 set up what they use), e.g.
+# to finish a run whose budget ran out, while the machine is warm.
+STAGES=" ${DPO_CHECK_STAGES:-3 4 5 6 7} "
+want() { case $STAGES in *" $1 "*) return 0 ;; esac; echo "skipped: not in DPO_CHECK_STAGES"; return 1; }
 
-stage "1. build dpo and the benchmarks against this machine's LibTorch"
-tools/gpu/build.sh dpo bench_forward bench_train || exit 1
-source tools/gpu/env.sh
-DPO="build-gpu/dpo --log-level warn"
-PY="env -u LD_LIBRARY_PATH ${DPO_PYTHON:-python3}"
 W=/tmp/dpo-gpu-work
 rm -rf "$W"; mkdir -p "$W"
+PY="env -u LD_LIBRARY_PATH ${DPO_PYTHON:-python3}"
+if [ -z "$BUNDLE" ]; then
+  stage "1. build dpo and the benchmarks against this machine's LibTorch"
+  tools/gpu/build.sh dpo bench_forward bench_train || exit 1
+  source tools/gpu/env.sh
+  BIN=build-gpu
+  BENCH=build-gpu/tools
+  TRACE=
+else
+  stage "1. the device bundle $BUNDLE (no build)"
+  if [ -f "$BUNDLE" ]; then  # the archive `run` carried: unpacked here, outside the checkout
+    rm -rf /tmp/dpo-bundle && mkdir -p /tmp/dpo-bundle
+    tar -xJf "$BUNDLE" -C /tmp/dpo-bundle || { echo "cannot unpack $BUNDLE"; exit 1; }
+    BUNDLE=/tmp/dpo-bundle
+  fi
+  source "$BUNDLE/env.sh" || exit 1
+  {
+    grep -E '^(PRETTY_NAME)=' /etc/os-release
+    echo "cores: $(nproc); $(ldd --version | head -1)"
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null
+    $PY -c 'import torch, transformers; print("torch", torch.__version__, "cuda", torch.version.cuda,
+"transformers", transformers.__version__)' 2>&1 | tail -1
+    sed -n '1,4p' "$BUNDLE/BUNDLE.txt"
+    grep '^size:' "$BUNDLE/BUNDLE.txt"
+  } 2>&1 | tee "$OUTDIR/env.txt"
+  BIN=$BUNDLE/bin
+  BENCH=$BUNDLE/bin
+  TRACE=
+  if [ -n "${DPO_BUNDLE_AUDIT:-}" ]; then  # every bundled program's loads, logged per process
+    mkdir -p "$W/ld"
+    TRACE="env LD_DEBUG=libs,files LD_DEBUG_OUTPUT=$W/ld/ld"
+  fi
+  $TRACE "$BIN/dpo" --version --verbose || exit 1
+fi
+DPO="$TRACE $BIN/dpo --log-level warn"
 
 stage "2. tokenizer, models, prepared data"
 CHATML=(--special-token '<|im_start|>' --special-token '<|im_end|>' --eos-token '<|im_end|>')
@@ -84,27 +135,34 @@ print('pairs', f['pairs'], 'max |diff| per token %.3g' % f['max_abs_diff_per_tok
 'mean per token %.3g' % f['mean_abs_diff_per_token'])" "$OUTDIR/parity-$model-$device-$dtype.json" 2>&1)"
 }
 for model in small qwen2 llama3; do
+  want 3 || break
+  if [ "$(left)" -lt 240 ]; then echo "skipped $model: $(left) s left"; continue; fi
   parity "$model" "$DEVICE" fp32 1e-4
   [ "$DEVICE" = cpu ] || parity "$model" cpu fp32 1e-4
   [ "$BACKEND" = numpy ] || parity "$model" "$DEVICE" bf16 0.1
 done
 
 stage "4. forward throughput and peak memory (bench_forward, batch 8 x 512)"
-if [ "$(left)" -gt 200 ]; then
-  build-gpu/tools/bench_forward --presets "tiny,small,$BIG" --device "$DEVICE" --dtype bf16 --batch 8 --seq 512 --iters 5
-  build-gpu/tools/bench_forward --presets "$BIG" --device "$DEVICE" --dtype fp32 --batch 8 --seq 512 --iters 3
+if ! want 4; then :
+elif [ "$(left)" -gt 200 ]; then
+  timeout -k 20 "$(cap)" $TRACE "$BENCH/bench_forward" --presets "tiny,small,$BIG" --device "$DEVICE" --dtype bf16 \
+    --batch 8 --seq 512 --iters 5
+  timeout -k 20 "$(cap)" $TRACE "$BENCH/bench_forward" --presets "$BIG" --device "$DEVICE" --dtype fp32 \
+    --batch 8 --seq 512 --iters 3
 else echo "skipped: $(left) s left"; fi
 
 stage "5. training throughput, peak memory and MFU ($BIG, bf16 with fp32 master weights, then pure bf16)"
 for dtype in bf16 bf16_pure; do
-  if [ "$(left)" -gt 150 ]; then
-    build-gpu/tools/bench_train --preset "$BIG" --device "$DEVICE" --dtype "$dtype" --steps 20 --warmup-steps 3 \
+  if ! want 5; then break
+  elif [ "$(left)" -gt 150 ]; then
+    timeout -k 20 "$(cap)" $TRACE "$BENCH/bench_train" --preset "$BIG" --device "$DEVICE" --dtype "$dtype" --steps 20 --warmup-steps 3 \
       --pairs-per-step 32 --peak-tflops "$PEAK_TFLOPS" 2>&1 | grep -v "^step \|^\[" 
   else echo "skipped $dtype: $(left) s left"; fi
 done
 
 stage "6. SFT then DPO on $DEVICE (configs/demo_sft.json, configs/demo_dpo.json)"
-if [ "$(left)" -gt 120 ]; then
+if ! want 6; then :
+elif [ "$(left)" -gt 120 ]; then
   ON=(--set "train.device=$DEVICE" --set "data.prepared=$W/pairs.h5")
   $DPO train --config configs/demo_sft.json "${ON[@]}" --set "model.path=$W/tiny" --set "train.out_dir=$W/sft" \
     | grep -iE "accuracy|held-out|error" | tail -3
@@ -113,10 +171,35 @@ if [ "$(left)" -gt 120 ]; then
   cp "$W/dpo/metrics.jsonl" "$OUTDIR/dpo-metrics.jsonl" 2>/dev/null
 else echo "skipped: $(left) s left"; fi
 
-stage "7. the whole test suite against this LibTorch"
-if [ -n "${DPO_SKIP_TEST_SUITE:-}" ]; then echo "skipped: DPO_SKIP_TEST_SUITE is set"
-elif [ "$(left)" -gt 240 ]; then
-  tools/gpu/build.sh > /dev/null || { echo "build of the tests failed: $OUTDIR/build.log"; exit 1; }
-  (cd build-gpu && ctest -j"$(nproc)" --timeout 300 2>&1 | tail -15)
-else echo "skipped: $(left) s left (run it again: the build is kept while the machine is warm)"; fi
+if [ -z "$BUNDLE" ]; then
+  stage "7. the whole test suite against this LibTorch"
+  if [ -n "${DPO_SKIP_TEST_SUITE:-}" ]; then echo "skipped: DPO_SKIP_TEST_SUITE is set"
+  elif ! want 7; then :
+  elif [ "$(left)" -gt 240 ]; then
+    tools/gpu/build.sh > /dev/null || { echo "build of the tests failed: $OUTDIR/build.log"; exit 1; }
+    (cd build-gpu && ctest -j"$(nproc)" --timeout 300 2>&1 | tail -15)
+  else echo "skipped: $(left) s left (run it again: the build is kept while the machine is warm)"; fi
+else
+  stage "7. the CUDA tests (label gpu: the bundle's gpu_tests)"
+  if [ -n "${DPO_SKIP_TEST_SUITE:-}" ]; then echo "skipped: DPO_SKIP_TEST_SUITE is set"
+  elif ! want 7; then :
+  elif [ "$(left)" -gt 30 ]; then
+    (cd "$W" && timeout -k 20 "$(cap)" $TRACE "$BIN/gpu_tests" --gtest_brief=1 \
+      --gtest_output="xml:$OUTDIR/gpu_tests.xml" 2>&1 | tail -25)
+  else echo "skipped: $(left) s left"; fi
+  if [ -n "$TRACE" ]; then
+    stage "the bundle's loads (DPO_BUNDLE_AUDIT): $(ls "$W/ld" | wc -l) processes"
+    env -u LD_LIBRARY_PATH python3 tools/gpu/bundle_audit.py ld-debug --bundle "$BUNDLE" \
+      --site "$(dirname "$(dirname "$DPO_TORCH_LIB")")" "$W"/ld/ld.* > "$OUTDIR/bundle-audit.txt"
+    audit=$?
+    grep -vE "^  (bundle|wheel|base) " "$OUTDIR/bundle-audit.txt"
+    grep -cE "^  bundle " "$OUTDIR/bundle-audit.txt" | sed 's/^/libraries from the bundle: /'
+    [ "$audit" -eq 0 ] || { echo "FAILED: a bundled program loaded a library from elsewhere"; exit 1; }
+  fi
+  # `run` brings back 8 files from $OUT: summary.txt and everything else in one archive.
+  if [ -z "${DPO_CHECK_KEEP_FILES:-}" ]; then
+    (cd "$OUTDIR" && find . -maxdepth 1 -type f ! -name summary.txt ! -name details.tar.gz -printf '%P\n' |
+      tar -czf details.tar.gz -T - --remove-files)
+  fi
+fi
 stage "done"
