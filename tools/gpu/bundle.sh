@@ -6,6 +6,8 @@
 #   lib/   the sentencepiece shim dpo dlopen()s, and every library these load that is neither
 #          the torch wheel's nor the base system's (glibc, libstdc++, libgcc_s): HDF5 and what it
 #          links (curl, ...), sentencepiece, ICU, PCRE2, simdjson, OpenSSL's libcrypto, zlib
+#   python/  h5py (tools/gpu/bundle_python.txt) for the GPU machine's Python
+#          (DPO_BUNDLE_PYTHON_VERSION, default 3.12): check.sh's parity.py reads HDF5 with it
 #   env.sh the run-time environment: bundle's lib/ first, then the torch/lib of the machine's
 #          PyTorch, found through DPO_PYTHON (default python3) without importing torch
 #   run    `run PROGRAM ARGS...` runs bin/PROGRAM in that environment
@@ -20,7 +22,8 @@
 #                                           LD_DEBUG; fails when anything loads a library from
 #                                           outside the bundle, the wheel and the base system
 #
-# Environment: DPO_PYTHON (a Python whose torch to run against, default python3), JOBS.
+# Environment: DPO_PYTHON (a Python whose torch to run against, default python3), JOBS,
+# DPO_BUNDLE_PYTHON_VERSION (the GPU machine's Python, for python/; default 3.12).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 MAX_BYTES=$((64 * 1024 * 1024))
@@ -137,6 +140,14 @@ while read -r soname path; do
   echo "lib/$soname  ${package:-?} ($real)" >> "$manifest.origins"
 done <<< "$deps"
 
+# parity.py's h5py, as wheels for the GPU machine's Python (it reaches no registry): binary
+# only, no dependencies (numpy comes with its PyTorch and transformers).
+python_version=${DPO_BUNDLE_PYTHON_VERSION:-3.12}
+python3 -m pip install --disable-pip-version-check --quiet --target "$out/python" --no-deps \
+  --only-binary=:all: --python-version "$python_version" --platform manylinux_2_28_x86_64 \
+  -r "$root/tools/gpu/bundle_python.txt"
+echo "python/ $(tr '\n' ' ' < "$root/tools/gpu/bundle_python.txt" | grep -o '[a-z0-9_]*==[^ ]*' | tr '\n' ' ')for Python $python_version" >> "$manifest.python"
+
 cat > "$out/env.sh" <<EOF
 # The run-time environment of this dpo bundle; source it from bash: \`source env.sh\`.
 # Its own lib/ first, then the torch/lib of the machine's PyTorch ($torch_version, the version
@@ -180,14 +191,15 @@ chmod +x "$out/run"
 } | sort -k1,1 | while read -r file origin; do
   echo "$file  $origin  $(sha256sum "$out/$file" | cut -c1-64)"
 done >> "$manifest"
-rm -f "$manifest.origins"
+cat "$manifest.python" >> "$manifest"
+rm -f "$manifest.origins" "$manifest.python"
 
 folder_bytes=$(du -sb "$out" | cut -f1)
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 echo "size: folder $(mib "$folder_bytes") ($(ls "$out/bin" | wc -l) programs, $(ls "$out/lib" | wc -l) libraries)" >> "$manifest"
 if [ "$folder_bytes" -gt $((4 * MAX_BYTES)) ]; then  # xz cannot bring that under 64 MiB
   echo "[bundle] $out holds $((folder_bytes / 1048576)) MiB; the largest files:" >&2
-  du -b "$out"/lib/* "$out"/bin/* | sort -n | tail -5 >&2
+  du -b "$out"/lib/* "$out"/bin/* "$out"/python/* | sort -n | tail -5 >&2
   exit 1
 fi
 tar -C "$out" -cf - . | xz -T0 -6 > "$out.tar.xz"

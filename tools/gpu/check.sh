@@ -80,6 +80,8 @@ else
     sed -n '1,4p' "$BUNDLE/BUNDLE.txt"
     grep '^size:' "$BUNDLE/BUNDLE.txt"
   } 2>&1 | tee "$OUTDIR/env.txt"
+  # parity.py's h5py from the bundle where the machine's Python has none (theirs comes first).
+  PY="env -u LD_LIBRARY_PATH PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$BUNDLE/python ${DPO_PYTHON:-python3}"
   BIN=$BUNDLE/bin
   BENCH=$BUNDLE/bin
   TRACE=
