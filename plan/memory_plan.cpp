@@ -261,8 +261,9 @@ MemoryPlan estimate_memory(const PlanInputs& in) {
   fixed.push_back(
       {"master weights",
        masters * kFp32,
-       in.dtype == TrainDtype::bf16
-           ? figure(masters) + " bf16 parameters x 4 B (fp32 copies the update runs on)"
+       masters > 0 ? figure(masters) + " bf16 parameters x 4 B (fp32 copies the update runs on)"
+       : in.lora.enabled && in.dtype == TrainDtype::bf16
+           ? std::string("none: the adapters are fp32")
            : std::string(
                  in.dtype == TrainDtype::fp32 ? "none: fp32 weights"
                                               : "none: bf16_pure updates bf16 weights")});

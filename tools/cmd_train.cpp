@@ -118,10 +118,20 @@ int64_t cuda_total_memory(const at::Device& device) {
 void check_memory_plan(const Config& config, const TrainFlags& flags) {
   if (config.model.path.empty())
     return;  // train_dpo names what is missing
-  const ModelConfig model = read_model_config(config.model.path + "/config.json");
-  const at::Device device = resolve_device(config.train.device);
-  const PlanDevice plan_device = device.is_cuda() ? PlanDevice::cuda : PlanDevice::cpu;
-  const PlanInputs inputs = plan_inputs_from_config(config, model, plan_device);
+  at::Device device = at::kCPU;
+  PlanInputs inputs;
+  try {
+    const ModelConfig model = read_model_config(config.model.path + "/config.json");
+    device = resolve_device(config.train.device);
+    const PlanDevice plan_device = device.is_cuda() ? PlanDevice::cuda : PlanDevice::cpu;
+    inputs = plan_inputs_from_config(config, model, plan_device);
+  } catch (const Error& e) {
+    // A model or data file the plan cannot read: train_dpo checks them in its own order and
+    // says what is wrong with each, so the plan steps aside.
+    std::printf("[plan] no memory plan: %s\n", e.what());
+    std::fflush(stdout);
+    return;
+  }
   int64_t budget = 0;
   std::string budget_name;
   if (!flags.memory_budget.empty()) {

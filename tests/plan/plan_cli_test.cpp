@@ -79,7 +79,7 @@ TEST(PlanCli, JsonBreakdownSumsToThePeakAndFitsWhenThereIsRoom) {
   const std::string model = write_llama3_8b(dir);
   auto result = run_command(
       dpo_binary() + " plan --model " + model + " --config " + write_config(dir, kCudaBf16Config) +
-      " --set lora.enabled=true --gpu-memory 80GiB --json 2>&1");
+      " --set lora.enabled=true --set train.micro_batch_pairs=1 --gpu-memory 80GiB --json 2>&1");
   // Until the config has a lora section, --set lora.* is an unknown key: plan the full run.
   if (result.exit_code == 2 && contains(result.output, "unknown section 'lora'")) {
     result = run_command(
