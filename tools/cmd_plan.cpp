@@ -25,7 +25,8 @@ struct PlanFlags {
   std::string config_path;
   std::vector<std::string> overrides;
   std::string gpu_memory, cpu_memory;
-  std::string device;  // "", "cpu" or "cuda"
+  std::string device;     // "", "cpu" or "cuda"
+  std::string attention;  // "", "eager" or "sdpa"
   bool json = false;
 };
 
@@ -47,7 +48,9 @@ int run_plan(const PlanFlags& flags) {
   if (device == PlanDevice::cpu && !flags.gpu_memory.empty())
     throw UsageError("--gpu-memory is for --device cuda", "use --cpu-memory for the CPU");
 
-  const PlanInputs inputs = plan_inputs_from_config(config, model, device);
+  PlanInputs inputs = plan_inputs_from_config(config, model, device);
+  if (!flags.attention.empty())
+    inputs.sdpa = flags.attention == "sdpa";
   int64_t budget = 0;
   std::string budget_name;
   if (device == PlanDevice::cuda && !flags.gpu_memory.empty()) {
@@ -84,6 +87,11 @@ Command add_plan_command(CLI::App& dpo) {
       "The memory to plan for on the CPU (default: available RAM)");
   app->add_option("--device", flags->device, "cpu or cuda (default: train.device)")
       ->check(CLI::IsMember({"cpu", "cuda"}));
+  app->add_option(
+         "--attention",
+         flags->attention,
+         "eager (LibTorch 1.13) or sdpa (LibTorch 2.x); default: sdpa on cuda, eager on cpu")
+      ->check(CLI::IsMember({"eager", "sdpa"}));
   app->add_flag("--json", flags->json, "Print the plan as JSON");
   return Command{app, [flags]() { return run_plan(*flags); }};
 }

@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "dataloader/prepare.h"
 #include "model/model_config.h"
+#include "model/torch_compat.h"
 #include "plan/memory_plan.h"
 #include "plan/plan_inputs.h"
 #include "plan/plan_report.h"
@@ -125,6 +126,9 @@ void check_memory_plan(const Config& config, const TrainFlags& flags) {
     device = resolve_device(config.train.device);
     const PlanDevice plan_device = device.is_cuda() ? PlanDevice::cuda : PlanDevice::cpu;
     inputs = plan_inputs_from_config(config, model, plan_device);
+    // This LibTorch's attention: SDPA keeps no [T, T] scores (on the CPU only without a mask,
+    // as the padding-free views run).
+    inputs.sdpa = DPO_HAS_SDPA != 0 && (device.is_cuda() || config.train.padding_free);
   } catch (const Error& e) {
     // A model or data file the plan cannot read: train_dpo checks them in its own order and
     // says what is wrong with each, so the plan steps aside.

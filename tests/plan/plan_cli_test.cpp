@@ -124,6 +124,22 @@ TEST(PlanCli, TinyLlama1BPresetPlansFromItsConfigJson) {
   }
 }
 
+TEST(PlanCli, EagerAttentionKeepsTheScoresThatSdpaDoesNot) {
+  testing::TempDir dir;
+  const std::string command = dpo_binary() + " plan --model " + write_llama3_8b(dir) +
+                              " --config " + write_config(dir, kCudaBf16Config) + " --json";
+  auto activations = [&](const std::string& attention) {
+    auto result = run_command(command + " --attention " + attention);
+    EXPECT_EQ(result.exit_code, 0) << result.output;
+    return Json::parse(result.output)["plan"]["activations_bytes"].get<int64_t>();
+  };
+  // 4 pairs in 8 views of 1024 positions, 32 heads, 32 layers: the fp32 softmax output and its
+  // bf16 copy (6 bytes) and the mask (1 byte) per score, less SDPA's log-sum-exp (4 per query).
+  const int64_t scores =
+      int64_t{32} * 8 * 1024 * 1024 * (32 * 6 + 1) - int64_t{32} * 8 * 1024 * 32 * 4;
+  EXPECT_EQ(activations("eager") - activations("sdpa"), scores);
+}
+
 TEST(PlanCli, BadMemorySizeAndMissingModelAreRefusedByName) {
   testing::TempDir dir;
   const std::string config = write_config(dir, kCudaBf16Config);
