@@ -234,8 +234,8 @@ struct AccuracyCase {
 const AccuracyCase kCases[] = {
     {"tiny_full", "tiny", 4, ""},
     {"tiny_full_checkpointing", "tiny", 4, "--set train.gradient_checkpointing=true"},
-    {"small_full", "small", 2, ""},
-    {"small_full_checkpointing", "small", 2, "--set train.gradient_checkpointing=true"},
+    {"small_full", "small", 4, ""},
+    {"small_full_checkpointing", "small", 4, "--set train.gradient_checkpointing=true"},
 };
 
 class PlanAccuracy : public ::testing::TestWithParam<AccuracyCase> {};
@@ -253,8 +253,10 @@ TEST_P(PlanAccuracy, EstimateIsWithin15PercentOfTheMeasuredCpuPeak) {
   "eval": {"every_steps": 0, "max_pairs": 1, "batch_pairs": 1}
 })");
   const std::string model = std::string(c.preset) == "small" ? world.small : world.tiny;
+  // A copy: the run caches the reference log-probs in the prepared file.
+  std::filesystem::copy_file(world.prepared, dir.file("prepared.h5"));
   const std::string sets = " --config " + dir.file("config.json") + " --set model.path=" + model +
-                           " --set data.prepared=" + world.prepared +
+                           " --set data.prepared=" + dir.file("prepared.h5") +
                            " --set train.micro_batch_pairs=" + std::to_string(c.pairs) + " " +
                            c.sets;
   auto plan = run_command(dpo_binary() + " plan" + sets + " --json 2>&1");
@@ -309,9 +311,10 @@ TEST(PlanCli, TrainRefusesARunThatCannotFitUnlessToldToTryAnyway) {
             "threads": 1, "save_every_steps": 0},
   "eval": {"every_steps": 0, "max_pairs": 1, "batch_pairs": 1}
 })");
+  std::filesystem::copy_file(world.prepared, dir.file("prepared.h5"));
   const std::string base = dpo_binary() + " train --config " + dir.file("config.json") +
                            " --set model.path=" + world.tiny +
-                           " --set data.prepared=" + world.prepared +
+                           " --set data.prepared=" + dir.file("prepared.h5") +
                            " --set train.out_dir=" + dir.file("run");
   auto refused = run_command(base + " --memory-budget 64MiB 2>&1");
   EXPECT_EQ(refused.exit_code, 2) << refused.output;
