@@ -85,7 +85,10 @@ Command add_plan_command(CLI::App& dpo) {
       "--cpu-memory",
       flags->cpu_memory,
       "The memory to plan for on the CPU (default: available RAM)");
-  app->add_option("--device", flags->device, "cpu or cuda (default: train.device)")
+  app->add_option(
+         "--device",
+         flags->device,
+         "cpu or cuda (default: train.device; auto: cuda when --gpu-memory is given)")
       ->check(CLI::IsMember({"cpu", "cuda"}));
   app->add_option(
          "--attention",
