@@ -1,6 +1,7 @@
 // dpo train --config FILE [--set section.key=value]... [--resume] : a DPO pass (see
 // trainer/dpo_trainer.h and docs/config.md). Exit codes: 0 finished, 1 stopped on non-finite
-// steps, 2 could not run, 130/143 stopped by SIGINT/SIGTERM after saving a checkpoint.
+// steps, 2 could not run (also: the memory plan says the run cannot fit on its device, unless
+// --ignore-memory-plan), 130/143 stopped by SIGINT/SIGTERM after saving a checkpoint.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -8,14 +9,30 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <memory>
 
 #include "core/error.h"
 #include "dataloader/prepare.h"
+#include "model/model_config.h"
+#include "model/torch_compat.h"
+#include "plan/memory_plan.h"
+#include "plan/plan_inputs.h"
+#include "plan/plan_report.h"
 #include "tools/commands.h"
 #include "trainer/config.h"
+#include "trainer/device_setup.h"
 #include "trainer/dpo_trainer.h"
 #include "trainer/run_folder.h"
+
+// The GPU's memory for the plan's budget: only a CUDA build of LibTorch has these headers (as in
+// model/runtime_info.cpp).
+#if __has_include(<c10/cuda/impl/cuda_cmake_macros.h>) && __has_include(<cuda_runtime_api.h>)
+#include <ATen/cuda/CUDAContext.h>
+#define DPO_CUDA_DEVICE_PROPERTIES 1
+#else
+#define DPO_CUDA_DEVICE_PROPERTIES 0
+#endif
 
 namespace dpo {
 namespace {
@@ -26,6 +43,8 @@ struct TrainFlags {
   bool resume = false;
   bool overwrite = false;
   std::vector<std::string> allowed_changes;
+  bool ignore_memory_plan = false;
+  std::string memory_budget;  // default: the CUDA device's total memory, or the available RAM
 };
 
 // A word for a POSIX shell: as is when it is plain, else in single quotes.
@@ -74,6 +93,79 @@ int report_interrupted(const TrainResult& result, const TrainFlags& flags) {
   return sigint ? kExitInterrupted : kExitTerminated;
 }
 
+// This process's resident memory now (VmRSS): already part of the plan's CPU baseline.
+int64_t resident_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0)
+      return std::atoll(line.c_str() + 6) * 1024;
+  }
+  return 0;
+}
+
+int64_t cuda_total_memory(const at::Device& device) {
+#if DPO_CUDA_DEVICE_PROPERTIES
+  return static_cast<int64_t>(
+      at::cuda::getDeviceProperties(device.has_index() ? device.index() : 0)->totalGlobalMem);
+#else
+  return 0;
+#endif
+}
+
+// The memory plan (plan/memory_plan.h), printed before the run. Refuses, with the breakdown and
+// the settings that would fit, a run whose estimate exceeds the device's memory (the CPU: the
+// available RAM plus what this process already holds), unless --ignore-memory-plan.
+void check_memory_plan(const Config& config, const TrainFlags& flags) {
+  if (config.model.path.empty())
+    return;  // train_dpo names what is missing
+  at::Device device = at::kCPU;
+  PlanInputs inputs;
+  try {
+    const ModelConfig model = read_model_config(config.model.path + "/config.json");
+    device = resolve_device(config.train.device);
+    const PlanDevice plan_device = device.is_cuda() ? PlanDevice::cuda : PlanDevice::cpu;
+    inputs = plan_inputs_from_config(config, model, plan_device);
+    // This LibTorch's attention: SDPA keeps no [T, T] scores (on the CPU only without a mask,
+    // as the padding-free views run).
+    inputs.sdpa = DPO_HAS_SDPA != 0 && (device.is_cuda() || config.train.padding_free);
+  } catch (const Error& e) {
+    // A model or data file the plan cannot read: train_dpo checks them in its own order and
+    // says what is wrong with each, so the plan steps aside.
+    std::printf("[plan] no memory plan: %s\n", e.what());
+    std::fflush(stdout);
+    return;
+  }
+  int64_t budget = 0;
+  std::string budget_name;
+  if (!flags.memory_budget.empty()) {
+    budget = parse_byte_size(flags.memory_budget, "--memory-budget");
+    budget_name = "--memory-budget";
+  } else if (device.is_cuda()) {
+    budget = cuda_total_memory(device);
+    budget_name = "the device's memory";
+  } else {
+    const int64_t available = available_host_memory_bytes();
+    budget = available > 0 ? available + resident_bytes() : 0;
+    budget_name = "available RAM";
+  }
+  const PlanVerdict verdict = judge_memory_plan(inputs, budget);
+  std::fputs(plan_report_text(inputs, verdict, budget_name).c_str(), stdout);
+  std::fflush(stdout);
+  if (verdict.fits)
+    return;
+  if (flags.ignore_memory_plan) {
+    std::printf("[plan] --ignore-memory-plan: starting anyway\n");
+    std::fflush(stdout);
+    return;
+  }
+  throw ConfigError(
+      "the run needs about " + format_bytes(verdict.plan.peak_bytes) + " but " +
+          format_bytes(budget) + " (" + budget_name + ") is there: it would run out of memory",
+      "use one of the settings above that fit (--set ...), or pass --ignore-memory-plan to try "
+      "anyway");
+}
+
 // JSONL data in the config: prepared first into the run folder with the model's template.
 void prepare_if_needed(Config& config) {
   if (!config.data.prepared.empty() || config.data.files.empty())
@@ -91,6 +183,7 @@ int run_train(const TrainFlags& flags) {
     throw UsageError("--resume-allow-change is for --resume: a fresh run has nothing to compare");
   Config config = load_config(flags.config_path, flags.overrides);
   prepare_if_needed(config);
+  check_memory_plan(config, flags);
   RunFlags run;
   run.resume = flags.resume;
   run.overwrite = flags.overwrite;
@@ -155,6 +248,15 @@ Command add_train_command(CLI::App& dpo) {
       flags->allowed_changes,
       "With --resume: accept a changed value of this config key although it changes the data "
       "order or the optimisation (repeatable; the resumed run is then not the one it continues)");
+  app->add_flag(
+      "--ignore-memory-plan",
+      flags->ignore_memory_plan,
+      "Start even when the memory plan says the run does not fit on its device");
+  app->add_option(
+      "--memory-budget",
+      flags->memory_budget,
+      "The memory to plan for (e.g. 24GiB; default: the device's total memory, or on the CPU the "
+      "available RAM)");
   return Command{app, [flags]() { return run_train(*flags); }};
 }
 

@@ -1,6 +1,7 @@
 // dpo: the command-line entry point, without LibTorch. It holds the commands that read and write
-// data (validate, template, prepare, inspect, train-tokenizer, report) and hands the ones that
-// need LibTorch to dpo-torch (tools/dpo_torch_main.cpp) with execv(): see tools/cli_main.h.
+// data (validate, template, prepare, inspect, train-tokenizer, report) or plan (plan) and hands the
+// ones that need LibTorch to dpo-torch (tools/dpo_torch_main.cpp) with execv(): see
+// tools/cli_main.h.
 #include <string>
 
 #include "core/build_info.h"
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
        "Gate: compare two versions of a dataset (data diff and the same short training run on "
        "each); exit 1 on regression, 0 otherwise, 2 could not run."},
       {"report", dpo::add_report_command},
+      {"plan", dpo::add_plan_command},
   };
   return dpo::cli_main(argc, argv, program);
 }

@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
       {"check", dpo::add_check_command},
       {"compare", dpo::add_compare_command},
       {"report", dpo::add_report_command},
+      {"plan", dpo::add_plan_command},
   };
   return dpo::cli_main(argc, argv, program);
 }

@@ -1,0 +1,34 @@
+// The memory plan's inputs from a run config: the model's config.json (no weights), the train,
+// reference and eval sections, and, when the prepared file exists, the lengths of its pairs (the
+// largest micro-batch it can make) instead of the max_length worst case.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "plan/memory_plan.h"
+#include "trainer/config.h"
+
+namespace dpo {
+
+struct PreparedSplit;
+
+// Resident memory of a `dpo train` process on the CPU before the model is loaded: LibTorch and
+// its libraries, the allocator's arenas, the tokenizer (measured: docs/memory.md).
+constexpr int64_t kCpuProcessBaselineBytes = int64_t{180} << 20;
+
+// Everything but `lora` and `gradient_checkpointing` (the integrator sets those from
+// config.lora and config.train.gradient_checkpointing). `model` is the policy's config.json;
+// `device` the device the run will use (train.device resolved). Reads data.prepared when it
+// names an existing file: its pairs give the micro-batch shapes and the data's size in memory.
+PlanInputs plan_inputs_from_config(
+    const Config& config, const ModelConfig& model, PlanDevice device);
+
+// The largest micro-batch of `pairs` pairs `split` can make in `layout`: the `pairs` pairs with
+// the most tokens together, its longest sequence setting the attention length.
+MicroBatchShape largest_micro_batch(const PreparedSplit& split, int64_t pairs, PlanLayout layout);
+
+// The bytes a split holds in memory (ids, offsets, row ids).
+int64_t split_memory_bytes(const PreparedSplit& split);
+
+}  // namespace dpo
