@@ -70,8 +70,11 @@ class Refusal(Exception):
     """The harness cannot give both sides the same input (exit 2)."""
 
 
+START = time.perf_counter()
+
+
 def log(message):
-    print(f"[peers] {message}", flush=True)
+    print(f"[peers] {time.perf_counter() - START:6.1f} s  {message}", flush=True)
 
 
 def run(cmd, log_path=None, env=None):
@@ -604,6 +607,7 @@ def check(args):
     lengths = [len(p["prompt_ids"]) + max(len(p["chosen_ids"]), len(p["rejected_ids"]))
                for p in pairs]
     batches = batch_plan.training_batches(lengths, args.batch, args.seed, args.steps)
+    log("inputs made; checking that TRL can be given the same")
     check_same_input(args, model, prepared, data, pairs, flags, batches)
     os.makedirs(work, exist_ok=True)
     pad_id = read_pad_id(prepared)
@@ -615,14 +619,15 @@ def check(args):
     # The pairs of the first batches: step-0 log-probs and the loss-type check use them.
     logps_pairs = [i for batch in batches[:max(1, args.logps_batches)] for i in batch]
 
-    log("dpo train ...")
+    log("dpo train")
     dpo = run_dpo_train(args, model, prepared, os.path.join(work, "dpo-run"), args.steps,
                         os.path.join(work, "dpo.log"))
-    log("TRL DPOTrainer ...")
+    log("TRL DPOTrainer")
     trl = run_trl(args, trl_spec(args, model, pairs, batches, args.steps, pad_id,
                                  logps_pairs=logps_pairs), work, "trl")
 
     # 1. step-0 log-probs: dpo score (the policy) and dpo's cached reference against TRL.
+    log("dpo score")
     score_path = os.path.join(work, "dpo-score.jsonl")
     must_run([args.dpo, "--log-level", "warn", "score", "--model", model, "--data", prepared,
               "--split", "train", "--threads", str(args.threads), "--out", score_path],
@@ -700,6 +705,7 @@ def check(args):
     write_loss_cases(cases_path, same, args.beta, 0.05,
                      f"tools/peers/compare_trl.py check ({args.preset}, {args.steps} steps): TRL's "
                      "policy after the run against the step-0 reference, first batches")
+    log("TRL's _compute_loss and dpo's compute_loss (losses_tests) on the same log-probs")
     status, dpo_losses = run_loss_test(args, cases_path)
     for case in dpo_losses["cases"]:
         differs = abs(case["dpo_expected_loss"] - case["trl_loss"]) > LOSS_TYPE_TOL
@@ -733,7 +739,7 @@ def bench(args):
     rows = []
     versions = side_versions(args)
     for preset in args.presets.split(","):
-        model, prepared, data = make_inputs(args, preset, args.work)
+        model, prepared, data = make_inputs(args, preset, args.work, args.rows)
         pairs, flags = read_train_split(prepared)
         lengths = [len(p["prompt_ids"]) + max(len(p["chosen_ids"]), len(p["rejected_ids"]))
                    for p in pairs]
@@ -814,8 +820,8 @@ def main():
     p.add_argument("--presets", default="tiny,small", help="bench: the model presets")
     p.add_argument("--steps", type=int, default=20, help="check: training steps compared")
     p.add_argument("--rows", type=int, default=240,
-                   help="check: the first ROWS rows of --data (0: all); dpo score and the "
-                   "reference cover the whole train split, so fewer rows run faster")
+                   help="the first ROWS rows of --data (0: all); dpo score and dpo's reference "
+                   "cover the whole train split, so fewer rows run faster")
     p.add_argument("--logps-batches", type=int, default=2,
                    help="check: batches whose per-pair log-probs are compared")
     p.add_argument("--batch", type=int, default=4, help="pairs per micro-batch (both sides)")
