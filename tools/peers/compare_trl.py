@@ -120,16 +120,17 @@ def make_inputs(args, preset, work, rows=0):
     data = data_rows(args, rows, work)
     setup_log = os.path.join(work, "setup.log")
     tok = os.path.join(work, "tokenizer", "tokenizer.model")
-    if not os.path.exists(tok):
+    if not args.model and not os.path.exists(tok):
         must_run([args.dpo, "--log-level", "warn", "train-tokenizer", args.data, "--out",
                   os.path.dirname(tok), "--vocab-size", "2000", "--user-symbol", "<|im_start|>",
                   "--user-symbol", "<|im_end|>"], setup_log, "dpo train-tokenizer")
-    model = os.path.join(work, preset)
+    model = args.model or os.path.join(work, preset)
     if not os.path.exists(os.path.join(model, "config.json")):
         must_run([args.dpo, "--log-level", "warn", "init-model", "--preset", preset, "--tokenizer",
                   tok, "--template", "chatml", *CHATML, "--seed", str(args.seed), "--out", model],
                  setup_log, "dpo init-model")
-    prepared = os.path.join(work, f"pairs-{preset}-{args.max_length}-{rows or 'all'}.h5")
+    name = "model-" + os.path.basename(os.path.normpath(model)) if args.model else preset
+    prepared = os.path.join(work, f"pairs-{name}-{args.max_length}-{rows or 'all'}.h5")
     if not os.path.exists(prepared):
         must_run([args.dpo, "--log-level", "warn", "prepare", "--data", data, "--model", model,
                   "--max-length", str(args.max_length), "--val-fraction", "0.1", "--out", prepared],
@@ -171,10 +172,16 @@ def check_same_input(args, model, prepared, data, pairs, flags, batches):
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
     try:
-        config = AutoConfig.from_pretrained(model)
-        AutoModelForCausalLM.from_config(config)
+        AutoConfig.from_pretrained(model)
+        _, info = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32,
+                                                       output_loading_info=True)
     except Exception as e:  # any reason transformers gives
-        raise Refusal(f"transformers cannot build the model of {model}: {e}")
+        raise Refusal(f"transformers cannot load the model folder {model}: {e}")
+    unread = {k: v for k, v in info.items() if v and k != "error_msgs"}
+    if unread or info.get("error_msgs"):
+        raise Refusal(f"transformers loads {model} with weights it does not map one to one "
+                      f"({json.dumps({k: list(v)[:3] for k, v in info.items() if v})}): the two "
+                      "sides would not start from the same weights")
     with open(os.path.join(model, "config.json")) as f:
         raw = json.load(f)
     for key in ("attention_dropout", "hidden_dropout", "dropout"):
@@ -816,6 +823,8 @@ def main():
     p.add_argument("--work", help="working folder (models, prepared files, runs), reused "
                    "between runs; default: BUILD/peers")
     p.add_argument("--data", default=DATA, help="preference pairs (JSONL) to prepare")
+    p.add_argument("--model", help="a model folder both sides load (a Hugging Face folder dpo "
+                   "reads); default: a `dpo init-model --preset` folder made in --work")
     p.add_argument("--preset", default="tiny", help="check: the model preset")
     p.add_argument("--presets", default="tiny,small", help="bench: the model presets")
     p.add_argument("--steps", type=int, default=20, help="check: training steps compared")
@@ -840,6 +849,11 @@ def main():
     args.build = os.path.abspath(args.build)
     args.dpo = os.path.join(args.build, "dpo")
     args.work = os.path.abspath(args.work or os.path.join(args.build, "peers"))
+    if args.model:
+        args.model = os.path.abspath(args.model)
+        if args.command != "check":
+            print("[peers] --model is for check; bench makes its presets", file=sys.stderr)
+            return 2
     if not os.path.exists(args.dpo):
         print(f"[peers] {args.dpo} is missing: build dpo first (cmake --build {args.build})",
               file=sys.stderr)
