@@ -202,11 +202,13 @@ def check_same_input(args, model, prepared, data, pairs, flags, batches):
                          args.dpo, "--max-rows", str(args.tokenization_rows),
                          "--h5py-python", sys.executable],
                         os.path.join(os.path.dirname(prepared), "tokenization.log"))
-        if status != 0:
+        where = os.path.join(os.path.dirname(prepared), "tokenization.log")
+        if status == 1:
             raise Refusal(f"TRL would tokenize the rows of {data} differently from dpo prepare "
-                          f"with {model} (check_trl_tokenization.py exit {status}; see "
-                          f"{os.path.dirname(prepared)}/tokenization.log)")
-    del torch
+                          f"with {model} (tools/check_trl_tokenization.py; see {where})")
+        if status != 0:
+            raise RuntimeError(f"tools/check_trl_tokenization.py could not run (exit {status}); "
+                               f"see {where}")
 
 
 # ---------------------------------------------------------------------------------------------
