@@ -21,7 +21,7 @@
 #                 `make test`
 #   make peers    dpo side by side with TRL's DPOTrainer (tools/peers/compare_trl.py): creates
 #                 .venv-peers (tools/peers/setup.sh), prints the equality verdicts (docs/parity.md)
-#                 and the speed and memory table (docs/benchmarks.md); about 15 min on 2 cores
+#                 and the speed and memory table (docs/benchmarks.md); about 25 min on 2 busy cores
 BUILD ?= build
 JOBS ?= $(shell nproc)
 

@@ -171,6 +171,8 @@ def check_same_input(args, model, prepared, data, pairs, flags, batches):
     """Refuses (Refusal) what cannot be given to both sides identically."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
+    hf_logging.disable_progress_bar()
     try:
         AutoConfig.from_pretrained(model)
         _, info = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32,
@@ -843,8 +845,8 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-length", type=int, default=384, help="dpo prepare --max-length")
     p.add_argument("--threads", type=int, default=os.cpu_count())
-    p.add_argument("--warmup", type=int, default=3, help="bench: untimed steps")
-    p.add_argument("--bench-steps", type=int, default=10, help="bench: timed steps")
+    p.add_argument("--warmup", type=int, default=2, help="bench: untimed steps")
+    p.add_argument("--bench-steps", type=int, default=8, help="bench: timed steps")
     p.add_argument("--repeats", type=int, default=2, help="bench: alternating repeats")
     p.add_argument("--tokenization-rows", type=int, default=60,
                    help="rows whose TRL tokenization is compared with dpo prepare's")

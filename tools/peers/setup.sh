@@ -2,8 +2,9 @@
 # Creates (or brings up to date) the Python environment of the peer harness: TRL's DPOTrainer
 # with the transformers and torch of the oracle environment, at the versions pinned in
 # tools/peers/requirements.txt. dpo itself never needs it; the ctest that runs the harness
-# (tests/peers/) skips with the reason when it is absent. pip's cache (~/.cache/pip) is reused,
-# so a machine that already made .venv-oracle downloads only TRL and its few extra packages.
+# (tests/peers/) skips with the reason when it is absent. pip reuses its cache (~/.cache/pip) and
+# the wheels of a PIP_FIND_LINKS folder, so a machine that already made .venv-oracle does not
+# download torch again (the cache is left on: no --no-cache-dir).
 # Usage: tools/peers/setup.sh [VENV]   (default: .venv-peers)   `make peers` runs this first.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
