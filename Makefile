@@ -19,10 +19,13 @@
 #                 build-torch/, for a GPU machine without a registry (tools/gpu/README.md)
 #   make fuzz-smoke  the same for FUZZ_SMOKE_SECONDS (default 30) per harness: CI runs it after
 #                 `make test`
+#   make peers    dpo side by side with TRL's DPOTrainer (tools/peers/compare_trl.py): creates
+#                 .venv-peers (tools/peers/setup.sh), prints the equality verdicts (docs/parity.md)
+#                 and the speed and memory table (docs/benchmarks.md); about 25 min on 2 busy cores
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build demo test bench package fuzz fuzz-smoke oracle torch-build torch-test torch-demo bundle clean
+.PHONY: all deps build demo test bench package fuzz fuzz-smoke oracle peers torch-build torch-test torch-demo bundle clean
 
 all: build
 
@@ -62,6 +65,10 @@ fuzz-smoke: build
 
 oracle:
 	tools/oracle/setup.sh .venv-oracle
+
+peers: build
+	tools/peers/setup.sh .venv-peers
+	.venv-peers/bin/python3 tools/peers/compare_trl.py all --build $(BUILD)
 
 TORCH_BUILD ?= build-torch
 
