@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -43,9 +44,18 @@ std::string short_name(const std::string& path) {
 // its order), so that a diff against peft's file shows only values.
 json adapter_config_json(
     LlamaForCausalLMImpl& model, const LoraConfig& config, const PeftSaveOptions& options) {
-  std::vector<std::string> targets;  // the adapted layers' names, first seen first
-  for (const std::string& path : lora_adapted_paths(model)) {
-    const std::string name = short_name(path);
+  // target_modules: the adapted layers' names (q_proj, ...) when every layer of that name is
+  // adapted, else their module paths (an adapter on some layers only), first seen first.
+  const std::vector<std::string> adapted = lora_adapted_paths(model);
+  const std::set<std::string> adapted_set(adapted.begin(), adapted.end());
+  std::set<std::string> partial;  // names some layer of which has no adapter
+  for (const std::string& path : lora_target_paths(model, {"all-linear"})) {
+    if (!adapted_set.count(path))
+      partial.insert(short_name(path));
+  }
+  std::vector<std::string> targets;
+  for (const std::string& path : adapted) {
+    const std::string name = partial.count(short_name(path)) ? path : short_name(path);
     if (std::find(targets.begin(), targets.end(), name) == targets.end())
       targets.push_back(name);
   }

@@ -196,6 +196,25 @@ TEST(PeftAdapter, RegexTargetsSelectModulePathsAsPeftDoes) {
   EXPECT_TRUE(at::equal(fresh->forward(ids), expected));
 }
 
+TEST(PeftAdapter, AnAdapterOnSomeLayersOfANameIsWrittenWithModulePaths) {
+  TempDir dir;
+  auto model = make_test_model(test_config());
+  LoraConfig config = config_for_test();
+  config.train_lm_head = false;
+  config.target_modules = {"model.layers.1.self_attn.q_proj", "v_proj"};
+  attach_lora(*model, config, 3);
+  randomise_b(*model, 5);
+  save_peft_adapter(*model, config, dir.file("adapter"));
+  json written = read_json(dir.file("adapter/adapter_config.json"));
+  EXPECT_EQ(written["target_modules"], json({"v_proj", "model.layers.1.self_attn.q_proj"}));
+
+  at::Tensor ids = random_ids(1, 6, 53);
+  auto fresh = make_test_model(test_config());
+  load_peft_adapter(*fresh, dir.file("adapter"));
+  EXPECT_EQ(lora_adapted_paths(*fresh), lora_adapted_paths(*model));
+  EXPECT_TRUE(at::equal(fresh->forward(ids), model->forward(ids)));
+}
+
 TEST(PeftAdapter, AnExistingFolderIsKeptUnlessOverwriting) {
   TempDir dir;
   SavedAdapter saved(dir);
