@@ -8,6 +8,7 @@
 //               [--threads 2] [--vocab-size 2000 | --tokenizer tokenizer.model]
 //               [--peak-tflops X] [--data pairs.jsonl | --data synthetic-long] [--work DIR]
 //               [--layout padded|shared|packed|shared+packed|all]
+//               [--lora [--lora-rank 16]] [--gradient-checkpointing]
 //
 // Set-up (not timed): a tokenizer trained on the data (or the given tokenizer.model), a randomly
 // initialised model of the preset with the ChatML template, the first rows of the data prepared
@@ -18,6 +19,13 @@
 // `all` trains the four side by side on the same data and model and prints their ratios against
 // the padded, unshared baseline. --data synthetic-long generates UltraFeedback-like pairs
 // (long prompts, about 40% of a pair's tokens) instead of reading a file.
+//
+// --lora trains the layout twice on the same data and model: LoRA (rank --lora-rank, alpha
+// 2 x rank, every linear layer, the reference = the adapters off) and then full training, and
+// prints both side by side with the ratio of their peak memory. LoRA runs first because on the CPU
+// the peak is the process's high-water mark, which only grows: the full run's peak is then its
+// own as long as it is the larger one (the table says when it is not).
+// --gradient-checkpointing sets train.gradient_checkpointing for every run.
 //
 // The figures come from the run's metrics.jsonl, over the steps after the warm-up:
 // - tokens/s: their real policy tokens, chosen + rejected sequences (a shared prompt counted for
@@ -73,11 +81,15 @@ struct BenchOptions {
   std::string data = "examples/support/pairs.jsonl";  // run from the repository root
   std::string work;                                   // empty: a folder in /tmp, removed at the end
   std::string layout = "shared+packed";
+  bool lora = false;
+  int64_t lora_rank = 16;
+  bool gradient_checkpointing = false;
 };
 
 struct Layout {
   std::string name;
   dpo::PairLayout layout;
+  bool lora = false;
 };
 
 const Layout kLayouts[] = {
@@ -89,6 +101,7 @@ const Layout kLayouts[] = {
 // One layout's figures.
 struct Figures {
   std::string name;
+  bool lora = false;
   double seconds_per_step = 0, tokens_per_s = 0, pairs_per_s = 0, mean_sequence = 0;
   double peak_memory_mib = 0;
   double real_tokens = 0, computed_tokens = 0, padded_tokens = 0;  // over one epoch's batches
@@ -265,10 +278,18 @@ int run(const BenchOptions& o) {
   train.eval.every_steps = 0;  // only before training and at the end
   train.eval.batch_pairs = o.pairs_per_step;
   train.eval.max_pairs = 16;
+  train.train.gradient_checkpointing = o.gradient_checkpointing;
   std::vector<Layout> layouts;
   for (const Layout& layout : kLayouts) {
     if (o.layout == "all" || o.layout == layout.name)
       layouts.push_back(layout);
+  }
+  if (o.lora) {  // LoRA first (see the top of the file), then full training
+    Layout lora = layouts.front(), full = layouts.front();
+    lora.name += " lora-r" + std::to_string(o.lora_rank);
+    lora.lora = true;
+    full.name += " full";
+    layouts = {lora, full};
   }
   std::printf(
       "bench_train: %s (%lld parameters), %s %s, %lld pairs per step, %lld warm-up + %lld timed "
@@ -300,6 +321,11 @@ int run(const BenchOptions& o) {
     f.name = layouts[k].name;
     train.train.prefix_sharing = layouts[k].layout.prefix_sharing;
     train.train.padding_free = layouts[k].layout.padding_free;
+    f.lora = layouts[k].lora;
+    train.lora.enabled = layouts[k].lora;
+    train.lora.rank = o.lora_rank;
+    train.lora.alpha = 2.0 * static_cast<double>(o.lora_rank);
+    train.lora.target_modules = {"all-linear"};
     train.train.out_dir = (dir / ("run-" + f.name)).string();
     dpo::RunFlags flags;
     flags.overwrite = true;  // the benchmark's own folder, replaced on every run
@@ -398,7 +424,26 @@ int run(const BenchOptions& o) {
           "MFU",
           dpo::train_dtype_name(train.train.dtype));
   }
-  if (figures.size() > 1) {
+  if (o.lora && figures.size() == 2) {
+    const Figures& lora = figures[0];
+    const Figures& full = figures[1];
+    std::printf("\n%-28s %14s %14s %10s\n", "full vs LoRA", "peak MiB", "real tok/s", "s/step");
+    for (const Figures* f : {&full, &lora}) {
+      std::printf(
+          "%-28s %14.0f %14.0f %10.3f\n",
+          f->name.c_str(),
+          f->peak_memory_mib,
+          f->tokens_per_s,
+          f->seconds_per_step);
+    }
+    std::printf(
+        "%-28s LoRA holds %.1f%% of full training's peak memory, at %.2fx its speed\n",
+        "ratio",
+        100.0 * lora.peak_memory_mib / full.peak_memory_mib,
+        lora.tokens_per_s / full.tokens_per_s);
+    if (o.device != "cuda" && full.peak_memory_mib <= lora.peak_memory_mib)
+      std::printf("%-28s (the full run did not raise the process's high-water mark)\n", "");
+  } else if (figures.size() > 1) {
     const Figures& base = figures.front();
     std::printf(
         "\n%-15s %10s %14s %8s %14s %8s\n",
@@ -426,8 +471,21 @@ int run(const BenchOptions& o) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc_in, char** argv_in) {
   BenchOptions o;
+  // The flags without a value first; the rest come in pairs.
+  std::vector<char*> args;
+  for (int i = 0; i < argc_in; ++i) {
+    const std::string flag = argv_in[i];
+    if (flag == "--lora")
+      o.lora = true;
+    else if (flag == "--gradient-checkpointing")
+      o.gradient_checkpointing = true;
+    else
+      args.push_back(argv_in[i]);
+  }
+  const int argc = static_cast<int>(args.size());
+  char** argv = args.data();
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--preset")
@@ -458,6 +516,8 @@ int main(int argc, char** argv) {
       o.work = value;
     else if (flag == "--layout")
       o.layout = value;
+    else if (flag == "--lora-rank")
+      o.lora_rank = std::atoll(value.c_str());
     else {
       std::fprintf(
           stderr,
@@ -480,9 +540,15 @@ int main(int argc, char** argv) {
         o.layout.c_str());
     return 2;
   }
-  if (o.steps < 1 || o.warmup_steps < 1 || o.pairs_per_step < 1) {
+  if (o.lora && o.layout == "all") {
+    std::fprintf(stderr, "bench_train: --lora compares one layout: give --layout NAME\n");
+    return 2;
+  }
+  if (o.steps < 1 || o.warmup_steps < 1 || o.pairs_per_step < 1 || o.lora_rank < 1) {
     std::fprintf(
-        stderr, "bench_train: --steps, --warmup-steps and --pairs-per-step must be at least 1\n");
+        stderr,
+        "bench_train: --steps, --warmup-steps, --pairs-per-step and --lora-rank must be at least "
+        "1\n");
     return 2;
   }
   dpo::keep_freed_memory_in_heap();  // as the dpo binary does

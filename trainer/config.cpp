@@ -655,13 +655,13 @@ static void validate_lora_section(const Config& c) {
     if (!kTargets.count(name)) {
       invalid(
           "lora.target_modules",
-          ": '" + printable(name) + "' is not a linear layer of a Llama-family model",
+          "holds '" + printable(name) + "', which is not a linear layer of a Llama-family model",
           "use q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj or all-linear");
     }
     if (name == "all-linear" && l.target_modules.size() > 1) {
       invalid(
           "lora.target_modules",
-          ": 'all-linear' must be the only entry",
+          "holds 'all-linear' beside other names: it must be the only entry",
           "write [\"all-linear\"] alone, or list the layers");
     }
   }
