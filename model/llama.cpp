@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "model/lora.h"
 #include "model/torch_compat.h"
 
 namespace dpo {
@@ -188,7 +189,14 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias, const at::Tensor
 }
 
 at::Tensor LinearImpl::forward(const at::Tensor& x) {
-  return at::linear(x, weight, bias);
+  at::Tensor y = at::linear(x, effective_weight(), bias);
+  if (lora)
+    return lora_add(*lora, x, y, is_training());
+  return y;
+}
+
+at::Tensor LinearImpl::effective_weight() const {
+  return trained_copy ? trained_copy->weight_in_use(weight) : weight;
 }
 
 EmbeddingImpl::EmbeddingImpl(int64_t vocab, int64_t dim, const at::TensorOptions& options) {
@@ -196,7 +204,11 @@ EmbeddingImpl::EmbeddingImpl(int64_t vocab, int64_t dim, const at::TensorOptions
 }
 
 at::Tensor EmbeddingImpl::forward(const at::Tensor& ids) {
-  return at::embedding(weight, ids);
+  return at::embedding(effective_weight(), ids);
+}
+
+at::Tensor EmbeddingImpl::effective_weight() const {
+  return trained_copy ? trained_copy->weight_in_use(weight) : weight;
 }
 
 RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, const at::TensorOptions& options) : eps(eps_) {
@@ -381,6 +393,11 @@ at::Tensor LlamaForCausalLMImpl::run_layers(
     const at::Tensor& sin,
     const std::map<int64_t, AttentionBlocks>& attention) {
   const bool checkpoint = gradient_checkpointing_ && at::GradMode::is_enabled();
+  // A checkpointed layer is only differentiated when its input requires grad; with frozen
+  // embeddings (LoRA) it would not, and the adapters inside would get no gradient (what
+  // transformers' enable_input_require_grads is for).
+  if (checkpoint && !x.requires_grad())
+    x = x.detach().requires_grad_(true);
   int64_t index = 0;
   for (const auto& module : *model->layers) {
     auto* layer = module->as<LlamaDecoderLayerImpl>();
@@ -493,7 +510,7 @@ at::Tensor LlamaForCausalLMImpl::packed_hidden_states(
 }
 
 at::Tensor LlamaForCausalLMImpl::head_weight() const {
-  return lm_head ? lm_head->weight : model->embed_tokens->weight;
+  return lm_head ? lm_head->effective_weight() : model->embed_tokens->effective_weight();
 }
 
 at::Tensor LlamaForCausalLMImpl::head(const at::Tensor& hidden) {

@@ -23,12 +23,16 @@
 #include <torch/nn/pimpl.h>
 
 #include <map>
+#include <memory>
 #include <utility>
 #include <vector>
 
 #include "model/model_config.h"
 
 namespace dpo {
+
+struct LoraAdapter;     // model/lora.h
+struct LoraWeightCopy;  // model/lora.h
 
 enum class AttentionBackend {
   automatic,  // scaled_dot_product_attention where LibTorch has it, else plain
@@ -105,13 +109,20 @@ at::Tensor blocked_attention(
 // ---- Modules ---------------------------------------------------------------------------------
 
 // y = x W^T (+ b); weight [out, in]. Created uninitialised (no kaiming init to throw away).
+// With a LoRA adapter attached (model/lora.h), y + dropout(x) A^T B^T * scaling; with a trained
+// copy (PEFT's modules_to_save), the copy's weight instead of `weight`. Neither is a registered
+// parameter, so checkpoint IO and the content hash see the base alone.
 class LinearImpl : public torch::nn::Module {
  public:
   LinearImpl(
       int64_t in_features, int64_t out_features, bool bias, const at::TensorOptions& options);
   at::Tensor forward(const at::Tensor& x);
+  // `weight`, or the trained copy's while it is in use.
+  at::Tensor effective_weight() const;
   at::Tensor weight;
   at::Tensor bias;  // undefined without bias
+  std::shared_ptr<LoraAdapter> lora;
+  std::shared_ptr<LoraWeightCopy> trained_copy;
 };
 TORCH_MODULE(Linear);
 
@@ -119,7 +130,9 @@ class EmbeddingImpl : public torch::nn::Module {
  public:
   EmbeddingImpl(int64_t vocab, int64_t dim, const at::TensorOptions& options);
   at::Tensor forward(const at::Tensor& ids);
-  at::Tensor weight;  // [vocab, dim]
+  at::Tensor effective_weight() const;  // as LinearImpl's
+  at::Tensor weight;                    // [vocab, dim]
+  std::shared_ptr<LoraWeightCopy> trained_copy;
 };
 TORCH_MODULE(Embedding);
 
@@ -206,7 +219,8 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
   at::Tensor head(const at::Tensor& hidden);
   // Logits [N, T, vocab] in the model's dtype (what transformers' forward returns).
   at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& lengths = at::Tensor());
-  // The LM head matrix [vocab, hidden]: lm_head.weight, or the embeddings when tied.
+  // The LM head matrix [vocab, hidden]: lm_head.weight, or the embeddings when tied (a trained
+  // copy's while one is in use, model/lora.h).
   at::Tensor head_weight() const;
 
   const ModelConfig& config() const {

@@ -29,6 +29,12 @@ struct LoraConfig {
   // Trained in full beside the adapters (PEFT's modules_to_save).
   bool train_embeddings = false;  // model.embed_tokens
   bool train_lm_head = false;     // lm_head (untied models)
+  // Start from an existing PEFT adapter folder (an SFT LoRA) instead of fresh adapters; its
+  // adapter_config.json then sets rank, alpha, targets and rslora. Empty: fresh adapters.
+  std::string init_adapter;
+  // With init_adapter: the reference is the base with that adapter merged (true, the initial
+  // policy) or the base alone (false).
+  bool merge_init_adapter_into_reference = true;
 };
 
 }  // namespace dpo

@@ -78,6 +78,8 @@ PlanInputs plan_inputs_from_config(
   in.micro_batch_pairs = config.train.micro_batch_pairs;
   in.grad_accum = config.train.grad_accum;
   in.reference_mode = config.reference.mode;
+  in.lora = config.lora;
+  in.gradient_checkpointing = config.train.gradient_checkpointing;
   const bool other_reference =
       !config.reference.path.empty() && config.reference.path != config.model.path;
   // Live mode keeps a frozen copy (of the policy, or of reference.path) beside the policy; with

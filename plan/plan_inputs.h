@@ -17,8 +17,8 @@ struct PreparedSplit;
 // its libraries, the allocator's arenas, the tokenizer (measured: docs/memory.md).
 constexpr int64_t kCpuProcessBaselineBytes = int64_t{180} << 20;
 
-// Everything but `lora` and `gradient_checkpointing` (the integrator sets those from
-// config.lora and config.train.gradient_checkpointing). `model` is the policy's config.json;
+// The plan's inputs under a run config (lora and train.gradient_checkpointing included).
+// `model` is the policy's config.json;
 // `device` the device the run will use (train.device resolved). Reads data.prepared when it
 // names an existing file: its pairs give the micro-batch shapes and the data's size in memory.
 PlanInputs plan_inputs_from_config(

@@ -8,6 +8,7 @@
 //               [--threads 2] [--vocab-size 2000 | --tokenizer tokenizer.model]
 //               [--peak-tflops X] [--data pairs.jsonl | --data synthetic-long] [--work DIR]
 //               [--layout padded|shared|packed|shared+packed|all]
+//               [--lora [--lora-rank 16]] [--gradient-checkpointing]
 //
 // Set-up (not timed): a tokenizer trained on the data (or the given tokenizer.model), a randomly
 // initialised model of the preset with the ChatML template, the first rows of the data prepared
@@ -18,6 +19,15 @@
 // `all` trains the four side by side on the same data and model and prints their ratios against
 // the padded, unshared baseline. --data synthetic-long generates UltraFeedback-like pairs
 // (long prompts, about 40% of a pair's tokens) instead of reading a file.
+//
+// --lora trains the layout twice on the same data and model: LoRA (rank --lora-rank, alpha
+// 2 x rank, every linear layer, the reference = the adapters off) and full training, and prints
+// both side by side with the ratio of their peak memory. Each of the two runs in its own process
+// (bench_train runs itself with --child-variant on the prepared --work folder), because on the CPU
+// the peak is the process's high-water mark, which only grows (and freed memory stays in the
+// heap): in one process the second run would report the first's peak. The reference log-probs
+// are cached in the prepared file before either starts.
+// --gradient-checkpointing sets train.gradient_checkpointing for every run.
 //
 // The figures come from the run's metrics.jsonl, over the steps after the warm-up:
 // - tokens/s: their real policy tokens, chosen + rejected sequences (a shared prompt counted for
@@ -57,6 +67,7 @@
 #include "pipeline/model_factory.h"
 #include "trainer/config.h"
 #include "trainer/dpo_trainer.h"
+#include "trainer/scoring.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -73,11 +84,17 @@ struct BenchOptions {
   std::string data = "examples/support/pairs.jsonl";  // run from the repository root
   std::string work;                                   // empty: a folder in /tmp, removed at the end
   std::string layout = "shared+packed";
+  bool lora = false;
+  int64_t lora_rank = 16;
+  bool gradient_checkpointing = false;
+  int child_variant = -1;         // >= 0: only train that variant on --work, print its figures
+  std::vector<std::string> args;  // the command line, to run the variants as children
 };
 
 struct Layout {
   std::string name;
   dpo::PairLayout layout;
+  bool lora = false;
 };
 
 const Layout kLayouts[] = {
@@ -89,6 +106,7 @@ const Layout kLayouts[] = {
 // One layout's figures.
 struct Figures {
   std::string name;
+  bool lora = false;
   double seconds_per_step = 0, tokens_per_s = 0, pairs_per_s = 0, mean_sequence = 0;
   double peak_memory_mib = 0;
   double real_tokens = 0, computed_tokens = 0, padded_tokens = 0;  // over one epoch's batches
@@ -195,56 +213,104 @@ void copy_first_rows(const std::string& source, const std::string& target, int64
     throw dpo::IoError("cannot write " + target);
 }
 
+// The figures of one variant, as a child process prints them and the parent reads them.
+json figures_json(const Figures& f) {
+  return {
+      {"seconds_per_step", f.seconds_per_step},
+      {"tokens_per_s", f.tokens_per_s},
+      {"pairs_per_s", f.pairs_per_s},
+      {"mean_sequence", f.mean_sequence},
+      {"peak_memory_mib", f.peak_memory_mib}};
+}
+
+// Runs this program again on the prepared `dir` for variant `k` (its output passed through) and
+// reads back the figures it prints.
+void run_child(const BenchOptions& o, const fs::path& dir, size_t k, Figures& f) {
+  // This program's own path (popen runs a shell, for which /proc/self/exe is the shell).
+  std::string command = "'" + fs::read_symlink("/proc/self/exe").string() + "'";
+  for (size_t i = 1; i < o.args.size(); ++i)
+    command += " '" + o.args[i] + "'";  // flags and values hold no single quote
+  command += " --work '" + dir.string() + "' --child-variant " + std::to_string(k) + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr)
+    throw dpo::IoError("cannot run " + command);
+  const std::string marker = "BENCH_FIGURES ";
+  bool found = false;
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) {
+    const std::string line = buffer;
+    if (line.rfind(marker, 0) == 0) {
+      json j = json::parse(line.substr(marker.size()));
+      f.seconds_per_step = j["seconds_per_step"].get<double>();
+      f.tokens_per_s = j["tokens_per_s"].get<double>();
+      f.pairs_per_s = j["pairs_per_s"].get<double>();
+      f.mean_sequence = j["mean_sequence"].get<double>();
+      f.peak_memory_mib = j["peak_memory_mib"].get<double>();
+      found = true;
+    } else {
+      std::fputs(buffer, stdout);
+    }
+  }
+  const int status = pclose(pipe);
+  if (status != 0 || !found)
+    throw dpo::DataError("the " + f.name + " run failed (" + command + ")");
+}
+
 int run(const BenchOptions& o) {
+  const bool child = o.child_variant >= 0;
   const bool own_work = o.work.empty();
   const fs::path dir =
       own_work ? fs::temp_directory_path() / ("dpo-bench-train-" + std::to_string(getpid()))
                : fs::path(o.work);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-
-  // 1. Data: enough rows for every step from one pass, plus 16 held-out pairs.
   const int64_t total_steps = o.warmup_steps + o.steps;
-  const std::string data = (dir / "pairs.jsonl").string();
-  const int64_t rows = total_steps * o.pairs_per_step + 16;
-  std::string source = o.data;
-  if (o.data == "synthetic-long") {
-    source = (dir / "synthetic-long.jsonl").string();
-    write_synthetic_long(source, rows);
-  }
-  copy_first_rows(source, data, rows);
-
-  // 2. Tokenizer and model.
-  const std::vector<std::string> chatml = {"<|im_start|>", "<|im_end|>"};
-  std::string tokenizer = o.tokenizer;
-  if (tokenizer.empty()) {
-    dpo::TokenizerTrainingOptions training;
-    training.vocab_size = o.vocab_size;
-    training.user_symbols = chatml;
-    tokenizer =
-        dpo::train_tokenizer_on_pairs({source}, (dir / "tokenizer").string(), training).model_path;
-  }
   dpo::InitModelOptions init;
-  init.preset = o.preset;
-  init.tokenizer_path = tokenizer;
-  init.template_spec = "chatml";
-  if (o.tokenizer.empty()) {
-    init.added_special_tokens = chatml;
-    init.eos_token = "<|im_end|>";
-  }
   init.out_dir = (dir / "model").string();
-  init.seed = 1;
-  dpo::InitModelResult model = dpo::init_model_folder(init);
-
-  // 3. Prepare.
   dpo::PrepareOptions prepare;
-  prepare.files = {data};
-  prepare.model_dir = init.out_dir;
-  prepare.max_length = o.max_length;
-  prepare.validate.val_fraction = 16.0 / static_cast<double>(total_steps * o.pairs_per_step + 16);
   prepare.out_path = (dir / "pairs.h5").string();
-  prepare.force = true;
-  dpo::PrepareResult prepared = dpo::prepare_dataset(prepare);
+  dpo::InitModelResult model;
+  dpo::PrepareResult prepared;
+  if (!child) {  // a child trains on what its parent prepared in `dir`
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+
+    // 1. Data: enough rows for every step from one pass, plus 16 held-out pairs.
+    const std::string data = (dir / "pairs.jsonl").string();
+    const int64_t rows = total_steps * o.pairs_per_step + 16;
+    std::string source = o.data;
+    if (o.data == "synthetic-long") {
+      source = (dir / "synthetic-long.jsonl").string();
+      write_synthetic_long(source, rows);
+    }
+    copy_first_rows(source, data, rows);
+
+    // 2. Tokenizer and model.
+    const std::vector<std::string> chatml = {"<|im_start|>", "<|im_end|>"};
+    std::string tokenizer = o.tokenizer;
+    if (tokenizer.empty()) {
+      dpo::TokenizerTrainingOptions training;
+      training.vocab_size = o.vocab_size;
+      training.user_symbols = chatml;
+      tokenizer = dpo::train_tokenizer_on_pairs({source}, (dir / "tokenizer").string(), training)
+                      .model_path;
+    }
+    init.preset = o.preset;
+    init.tokenizer_path = tokenizer;
+    init.template_spec = "chatml";
+    if (o.tokenizer.empty()) {
+      init.added_special_tokens = chatml;
+      init.eos_token = "<|im_end|>";
+    }
+    init.seed = 1;
+    model = dpo::init_model_folder(init);
+
+    // 3. Prepare.
+    prepare.files = {data};
+    prepare.model_dir = init.out_dir;
+    prepare.max_length = o.max_length;
+    prepare.validate.val_fraction = 16.0 / static_cast<double>(total_steps * o.pairs_per_step + 16);
+    prepare.force = true;
+    prepared = dpo::prepare_dataset(prepare);
+  }
 
   // 4. Train: a config as `dpo train` resolves it; device and dtype parsed by the config reader
   // (so --dtype bfloat16 is bf16, with fp32 master weights, as train.dtype=bfloat16 is).
@@ -265,41 +331,75 @@ int run(const BenchOptions& o) {
   train.eval.every_steps = 0;  // only before training and at the end
   train.eval.batch_pairs = o.pairs_per_step;
   train.eval.max_pairs = 16;
+  train.train.gradient_checkpointing = o.gradient_checkpointing;
   std::vector<Layout> layouts;
   for (const Layout& layout : kLayouts) {
     if (o.layout == "all" || o.layout == layout.name)
       layouts.push_back(layout);
   }
-  std::printf(
-      "bench_train: %s (%lld parameters), %s %s, %lld pairs per step, %lld warm-up + %lld timed "
-      "steps; data %s (%llu train / %llu held-out pairs, max length %lld); layout %s\n",
-      o.preset.c_str(),
-      static_cast<long long>(model.parameters),
-      o.device.c_str(),
-      dpo::train_dtype_name(train.train.dtype),
-      static_cast<long long>(o.pairs_per_step),
-      static_cast<long long>(o.warmup_steps),
-      static_cast<long long>(o.steps),
-      o.data.c_str(),
-      static_cast<unsigned long long>(prepared.train_pairs),
-      static_cast<unsigned long long>(prepared.val_pairs),
-      static_cast<long long>(o.max_length),
-      o.layout.c_str());
+  if (o.lora) {  // LoRA and full training, each in its own process (see the top of the file)
+    Layout lora = layouts.front(), full = layouts.front();
+    lora.name += " lora-r" + std::to_string(o.lora_rank);
+    lora.lora = true;
+    full.name += " full";
+    layouts = {lora, full};
+  }
+  if (!child)
+    std::printf(
+        "bench_train: %s (%lld parameters), %s %s, %lld pairs per step, %lld warm-up + %lld timed "
+        "steps; data %s (%llu train / %llu held-out pairs, max length %lld); layout %s\n",
+        o.preset.c_str(),
+        static_cast<long long>(model.parameters),
+        o.device.c_str(),
+        dpo::train_dtype_name(train.train.dtype),
+        static_cast<long long>(o.pairs_per_step),
+        static_cast<long long>(o.warmup_steps),
+        static_cast<long long>(o.steps),
+        o.data.c_str(),
+        static_cast<unsigned long long>(prepared.train_pairs),
+        static_cast<unsigned long long>(prepared.val_pairs),
+        static_cast<long long>(o.max_length),
+        o.layout.c_str());
   std::fflush(stdout);
 
   std::vector<Figures> figures(layouts.size());
-  count_work(
-      prepare.out_path,
-      o.pairs_per_step,
-      train.train.seed,
-      static_cast<int32_t>(model.config.vocab_size),
-      figures,
-      layouts);
+  if (!child)
+    count_work(
+        prepare.out_path,
+        o.pairs_per_step,
+        train.train.seed,
+        static_cast<int32_t>(model.config.vocab_size),
+        figures,
+        layouts);
+  if (o.lora && !child) {
+    // The reference log-probs cached before the children start, so that neither pays for them.
+    dpo::ScoreRequest score;
+    score.model_dir = init.out_dir;
+    score.prepared_path = prepare.out_path;
+    score.batch_pairs = o.pairs_per_step;
+    score.device = train.train.device;
+    score.dtype = train.train.dtype;
+    score.threads = o.threads;
+    score.write_reference = true;
+    dpo::score_prepared(score);
+  }
   for (size_t k = 0; k < layouts.size(); ++k) {
     Figures& f = figures[k];
     f.name = layouts[k].name;
+    f.lora = layouts[k].lora;
+    if (child && static_cast<int>(k) != o.child_variant)
+      continue;
+    if (o.lora && !child) {
+      run_child(o, dir, k, f);
+      continue;
+    }
     train.train.prefix_sharing = layouts[k].layout.prefix_sharing;
     train.train.padding_free = layouts[k].layout.padding_free;
+    f.lora = layouts[k].lora;
+    train.lora.enabled = layouts[k].lora;
+    train.lora.rank = o.lora_rank;
+    train.lora.alpha = 2.0 * static_cast<double>(o.lora_rank);
+    train.lora.target_modules = {"all-linear"};
     train.train.out_dir = (dir / ("run-" + f.name)).string();
     dpo::RunFlags flags;
     flags.overwrite = true;  // the benchmark's own folder, replaced on every run
@@ -336,6 +436,10 @@ int run(const BenchOptions& o) {
     f.pairs_per_s = pairs / seconds;
     f.mean_sequence = tokens / (2.0 * pairs);
     f.peak_memory_mib = lines.back()["peak_memory_mib"].get<double>();
+    if (child) {
+      std::printf("BENCH_FIGURES %s\n", figures_json(f).dump().c_str());
+      return 0;
+    }
   }
 
   std::printf("\n%-28s %s\n", "preset", o.preset.c_str());
@@ -398,7 +502,24 @@ int run(const BenchOptions& o) {
           "MFU",
           dpo::train_dtype_name(train.train.dtype));
   }
-  if (figures.size() > 1) {
+  if (o.lora && figures.size() == 2) {
+    const Figures& lora = figures[0];
+    const Figures& full = figures[1];
+    std::printf("\n%-28s %14s %14s %10s\n", "full vs LoRA", "peak MiB", "real tok/s", "s/step");
+    for (const Figures* f : {&full, &lora}) {
+      std::printf(
+          "%-28s %14.0f %14.0f %10.3f\n",
+          f->name.c_str(),
+          f->peak_memory_mib,
+          f->tokens_per_s,
+          f->seconds_per_step);
+    }
+    std::printf(
+        "%-28s LoRA holds %.1f%% of full training's peak memory, at %.2fx its speed\n",
+        "ratio",
+        100.0 * lora.peak_memory_mib / full.peak_memory_mib,
+        lora.tokens_per_s / full.tokens_per_s);
+  } else if (figures.size() > 1) {
     const Figures& base = figures.front();
     std::printf(
         "\n%-15s %10s %14s %8s %14s %8s\n",
@@ -426,8 +547,22 @@ int run(const BenchOptions& o) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc_in, char** argv_in) {
   BenchOptions o;
+  // The flags without a value first; the rest come in pairs.
+  std::vector<char*> args;
+  for (int i = 0; i < argc_in; ++i) {
+    const std::string flag = argv_in[i];
+    o.args.push_back(flag);
+    if (flag == "--lora")
+      o.lora = true;
+    else if (flag == "--gradient-checkpointing")
+      o.gradient_checkpointing = true;
+    else
+      args.push_back(argv_in[i]);
+  }
+  const int argc = static_cast<int>(args.size());
+  char** argv = args.data();
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--preset")
@@ -458,6 +593,10 @@ int main(int argc, char** argv) {
       o.work = value;
     else if (flag == "--layout")
       o.layout = value;
+    else if (flag == "--lora-rank")
+      o.lora_rank = std::atoll(value.c_str());
+    else if (flag == "--child-variant")
+      o.child_variant = std::atoi(value.c_str());
     else {
       std::fprintf(
           stderr,
@@ -480,9 +619,15 @@ int main(int argc, char** argv) {
         o.layout.c_str());
     return 2;
   }
-  if (o.steps < 1 || o.warmup_steps < 1 || o.pairs_per_step < 1) {
+  if (o.lora && o.layout == "all") {
+    std::fprintf(stderr, "bench_train: --lora compares one layout: give --layout NAME\n");
+    return 2;
+  }
+  if (o.steps < 1 || o.warmup_steps < 1 || o.pairs_per_step < 1 || o.lora_rank < 1) {
     std::fprintf(
-        stderr, "bench_train: --steps, --warmup-steps and --pairs-per-step must be at least 1\n");
+        stderr,
+        "bench_train: --steps, --warmup-steps, --pairs-per-step and --lora-rank must be at least "
+        "1\n");
     return 2;
   }
   dpo::keep_freed_memory_in_heap();  // as the dpo binary does

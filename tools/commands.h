@@ -30,5 +30,6 @@ Command add_check_command(CLI::App& dpo);
 Command add_compare_command(CLI::App& dpo);
 Command add_report_command(CLI::App& dpo);
 Command add_plan_command(CLI::App& dpo);
+Command add_merge_lora_command(CLI::App& dpo);
 
 }  // namespace dpo

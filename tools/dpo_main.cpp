@@ -58,6 +58,9 @@ int main(int argc, char** argv) {
        nullptr,
        "Gate: compare two versions of a dataset (data diff and the same short training run on "
        "each); exit 1 on regression, 0 otherwise, 2 could not run."},
+      {"merge-lora",
+       nullptr,
+       "Fold a PEFT LoRA adapter into its base model and write a Hugging Face model folder."},
       {"report", dpo::add_report_command},
       {"plan", dpo::add_plan_command},
   };

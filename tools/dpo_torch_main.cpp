@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
       {"eval", dpo::add_eval_command},
       {"check", dpo::add_check_command},
       {"compare", dpo::add_compare_command},
+      {"merge-lora", dpo::add_merge_lora_command},
       {"report", dpo::add_report_command},
       {"plan", dpo::add_plan_command},
   };

@@ -46,6 +46,8 @@ const EnumName<ModelDtype> kModelDtypeNames[] = {
     {ModelDtype::auto_detect, "auto"}, {ModelDtype::fp32, "fp32"}, {ModelDtype::bf16, "bf16"}};
 const EnumName<ReferenceMode> kReferenceModeNames[] = {
     {ReferenceMode::precomputed, "precomputed"}, {ReferenceMode::live, "live"}};
+const EnumName<LoraInit> kLoraInitNames[] = {
+    {LoraInit::kaiming, "kaiming"}, {LoraInit::gaussian, "gaussian"}};
 
 template <class E, size_t N>
 const char* name_of(const EnumName<E> (&table)[N], E value) {
@@ -158,6 +160,23 @@ void visit(TrainSection& s, V& v) {
   v.field("out_dir", s.out_dir);
   v.field("prefix_sharing", s.prefix_sharing);
   v.field("padding_free", s.padding_free);
+  v.field("gradient_checkpointing", s.gradient_checkpointing);
+  v.field("merge_lora", s.merge_lora);
+}
+
+template <class V>
+void visit(LoraConfig& s, V& v) {
+  v.field("enabled", s.enabled);
+  v.field("rank", s.rank);
+  v.field("alpha", s.alpha);
+  v.field("dropout", s.dropout);
+  v.field("target_modules", s.target_modules);
+  v.field("use_rslora", s.use_rslora);
+  v.field("init", s.init);
+  v.field("train_embeddings", s.train_embeddings);
+  v.field("train_lm_head", s.train_lm_head);
+  v.field("init_adapter", s.init_adapter);
+  v.field("merge_init_adapter_into_reference", s.merge_init_adapter_into_reference);
 }
 
 template <class V>
@@ -205,6 +224,7 @@ void visit_config(Config& c, V& v) {
   v.section("eval", [&] { visit(c.eval, v); });
   v.section("check", [&] { visit(c.check, v); });
   v.section("compare", [&] { visit(c.compare, v); });
+  v.section("lora", [&] { visit(c.lora, v); });
 }
 
 // ---- Reader: JSON -> struct --------------------------------------------------------------
@@ -404,6 +424,9 @@ class Reader {
     read_name(
         j, out, path, [](const std::string& n) { return parse_enum(kReferenceModeNames, n); });
   }
+  void read_value(const Json& j, LoraInit& out, const std::string& path) {
+    read_name(j, out, path, [](const std::string& n) { return parse_enum(kLoraInitNames, n); });
+  }
   void read_value(const Json& j, LengthPolicy& out, const std::string& path) {
     read_name(j, out, path, [](const std::string& n) { return parse_length_policy(n); });
   }
@@ -468,6 +491,9 @@ class Writer {
   }
   static Json to_json(ReferenceMode v) {
     return name_of(kReferenceModeNames, v);
+  }
+  static Json to_json(LoraInit v) {
+    return name_of(kLoraInitNames, v);
   }
   static Json to_json(LengthPolicy v) {
     return length_policy_name(v);
@@ -603,6 +629,65 @@ void apply_override(Config& config, const std::string& assignment) {
   Reader(root, "--set " + assignment).read(config);
 }
 
+// The lora section (the same rules as model/lora.h's validate_lora_config, kept here without
+// LibTorch).
+static void validate_lora_section(const Config& c) {
+  const LoraConfig& l = c.lora;
+  if (l.rank <= 0) {
+    invalid(
+        "lora.rank",
+        "is " + std::to_string(l.rank) + ": a LoRA rank must be at least 1",
+        "set lora.rank to e.g. 8 or 16");
+  }
+  if (!(l.alpha > 0) || !std::isfinite(l.alpha))
+    invalid("lora.alpha", "must be positive", "PEFT's default is 8 (often 2 x rank)");
+  if (!(l.dropout >= 0 && l.dropout < 1))
+    invalid("lora.dropout", "must be in [0, 1)", "0 (PEFT's default) or e.g. 0.05");
+  static const std::set<std::string> kTargets = {
+      "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "all-linear"};
+  if (l.target_modules.empty()) {
+    invalid(
+        "lora.target_modules",
+        "is empty",
+        "name the layers, e.g. [\"q_proj\", \"v_proj\"], or [\"all-linear\"]");
+  }
+  for (const std::string& name : l.target_modules) {
+    if (!kTargets.count(name)) {
+      invalid(
+          "lora.target_modules",
+          "holds '" + printable(name) + "', which is not a linear layer of a Llama-family model",
+          "use q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj or all-linear");
+    }
+    if (name == "all-linear" && l.target_modules.size() > 1) {
+      invalid(
+          "lora.target_modules",
+          "holds 'all-linear' beside other names: it must be the only entry",
+          "write [\"all-linear\"] alone, or list the layers");
+    }
+  }
+  if (!l.enabled) {
+    if (c.train.merge_lora)
+      invalid("train.merge_lora", "needs lora.enabled", "set lora.enabled = true");
+    if (!l.init_adapter.empty())
+      invalid("lora.init_adapter", "needs lora.enabled", "set lora.enabled = true");
+    return;
+  }
+  if (l.dropout > 0 && c.train.gradient_checkpointing) {
+    invalid(
+        "lora.dropout",
+        "> 0 with train.gradient_checkpointing: the recomputed forward would draw other dropout "
+        "masks than the first",
+        "set lora.dropout = 0 or train.gradient_checkpointing = false");
+  }
+  if (!c.reference.path.empty() && c.reference.path != c.model.path) {
+    invalid(
+        "reference.path",
+        "is another model than model.path in a LoRA run: the reference of a LoRA run is its base "
+        "with the adapters off",
+        "leave reference.path empty");
+  }
+}
+
 void validate_config(const Config& c) {
   // data
   if (!c.data.prepared.empty() && !c.data.files.empty()) {
@@ -682,6 +767,12 @@ void validate_config(const Config& c) {
   require_non_negative("compare.noise_multiplier", c.compare.noise_multiplier);
   require_at_least("compare.max_error_increase", c.compare.max_error_increase, 0);
   require_fraction("compare.max_label_flip_fraction", c.compare.max_label_flip_fraction);
+  // lora (checked whether enabled or not, so that a config is valid as shipped)
+  validate_lora_section(c);
+}
+
+const char* lora_init_name(LoraInit init) {
+  return name_of(kLoraInitNames, init);
 }
 
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {

@@ -14,6 +14,7 @@
 #include "dataloader/pair_encoder.h"
 #include "dataloader/prepare.h"
 #include "losses/loss_config.h"
+#include "model/lora_config.h"
 #include "trainer/lr_schedule.h"
 
 namespace dpo {
@@ -84,6 +85,12 @@ struct TrainSection {
   // into one row without padding.
   bool prefix_sharing = true;
   bool padding_free = true;
+  // Recompute each decoder layer's activations in the backward pass (less memory, about a third
+  // more compute).
+  bool gradient_checkpointing = false;
+  // LoRA runs: final/ is a PEFT adapter folder; with this, final-merged/ is also written, a Hugging
+  // Face model folder with the adapters folded into the base weights.
+  bool merge_lora = false;
 };
 
 struct EvalSection {
@@ -127,6 +134,7 @@ struct Config {
   EvalSection eval;
   CheckSection check;
   CompareSection compare;
+  LoraConfig lora;  // model/lora_config.h; docs/lora.md
 };
 
 // Parses JSON text (comments allowed) over the defaults. `origin` names the source in errors
@@ -169,5 +177,6 @@ const char* device_choice_name(DeviceChoice device);
 const char* train_dtype_name(TrainDtype dtype);
 const char* model_dtype_name(ModelDtype dtype);
 const char* reference_mode_name(ReferenceMode mode);
+const char* lora_init_name(LoraInit init);
 
 }  // namespace dpo

@@ -27,12 +27,15 @@
 #include "core/error.h"
 #include "core/folder_lock.h"
 #include "core/format.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "dataloader/batch_loader.h"
 #include "dataloader/prepared_dataset.h"
 #include "model/checkpoint.h"
 #include "model/cpu_runtime.h"
 #include "model/llama.h"
+#include "model/lora.h"
+#include "model/peft_adapter.h"
 #include "model/runtime_info.h"
 #include "model/safetensors.h"
 #include "model/sequence_logprobs.h"
@@ -134,6 +137,41 @@ void set_cpu_rng_state(const at::Tensor& state) {
   generator.set_state(state.to(at::kByte));
 }
 
+// What a LoRA run (lora.enabled) keeps beside the policy: the adapters' config (an init
+// adapter's own, when the run starts from one), the base model's content hash and which adapter
+// state is the reference (off: the base; initial: the init adapter as it was loaded).
+struct LoraRun {
+  bool enabled = false;
+  LoraConfig config;
+  std::string base_hash;
+  std::string base_dir;
+  LoraMode reference_mode = LoraMode::off;
+};
+
+// Switches a LoRA policy's adapters to `mode` for a scope (the reference forward), back to active
+// after it, also when the forward throws.
+struct LoraModeScope {
+  LlamaForCausalLMImpl* model;
+  LoraModeScope(const LoraModeScope&) = delete;
+  LoraModeScope& operator=(const LoraModeScope&) = delete;
+  LoraModeScope(LlamaForCausalLMImpl* m, const LoraRun& lora) : model(lora.enabled ? m : nullptr) {
+    if (model)
+      set_lora_mode(*model, lora.reference_mode);
+  }
+  ~LoraModeScope() {
+    if (model)
+      set_lora_mode(*model, LoraMode::active);
+  }
+};
+
+// Hex XXH3-128 of two hashes: a base model with an adapter on it.
+std::string combined_hash(const std::string& base, const std::string& adapter) {
+  Hash128Stream hash;
+  hash.update_field(base);
+  hash.update_field(adapter);
+  return hash.digest().hex();
+}
+
 // What a message can promise about the newest checkpoint: its name, or that there is none.
 std::string last_checkpoint_note(const CheckpointStore& store) {
   try {
@@ -154,6 +192,8 @@ std::optional<std::string> non_finite_state(
     LlamaForCausalLMImpl& policy, const AdamW& optimizer, double bco_mean) {
   if (std::optional<std::string> weight = first_non_finite_weight(policy))
     return "the weight " + *weight;
+  if (std::optional<std::string> adapter = first_non_finite(lora_parameters(policy)))
+    return "the adapter tensor " + *adapter;
   if (std::optional<std::string> moment = first_non_finite(optimizer.state_views()))
     return "the optimizer state " + *moment;
   if (!std::isfinite(bco_mean))
@@ -161,15 +201,39 @@ std::optional<std::string> non_finite_state(
   return std::nullopt;
 }
 
-// A checkpoint: the policy's weights, the optimizer's tensors with the CPU generator's state,
-// and trainer_state.json. Non-finite state is never written: CheckpointError naming the tensor,
-// with LATEST, the checkpoints and their rotation left as they were.
+// The policy as a run writes it: a Hugging Face folder, or for a LoRA run a PEFT adapter folder
+// (the base is model.path, unchanged).
+void save_policy(
+    LlamaForCausalLMImpl& policy,
+    const LoraRun& lora,
+    const std::string& folder,
+    const std::string& tokenizer_source,
+    bool overwrite) {
+  if (lora.enabled) {
+    PeftSaveOptions save;
+    save.base_model_name_or_path = lora.base_dir;
+    save.base_model_hash = lora.base_hash;
+    save.overwrite = overwrite;
+    save_peft_adapter(policy, lora.config, folder, save);
+    return;
+  }
+  SaveOptions save;
+  save.tokenizer_source = tokenizer_source;
+  save.overwrite = overwrite;
+  save_pretrained(policy, folder, save);
+}
+
+// A checkpoint: the policy's weights (a LoRA run: its adapters alone, in adapter/), the
+// optimizer's tensors with the CPU generator's state, and trainer_state.json. Non-finite state is
+// never written: CheckpointError naming the tensor, with LATEST, the checkpoints and their rotation
+// left as they were.
 void save_checkpoint(
     CheckpointStore& store,
     LlamaForCausalLMImpl& policy,
     const AdamW& optimizer,
     const TrainState& state,
-    const std::string& tokenizer_source) {
+    const std::string& tokenizer_source,
+    const LoraRun& lora) {
   if (std::optional<std::string> bad = non_finite_state(policy, optimizer, state.bco_mean)) {
     throw CheckpointError(
         "step " + std::to_string(state.step) + ": " + *bad +
@@ -177,9 +241,7 @@ void save_checkpoint(
         last_checkpoint_note(store));
   }
   std::string temp = store.begin(static_cast<uint64_t>(state.step));
-  SaveOptions save;
-  save.tokenizer_source = tokenizer_source;
-  save_pretrained(policy, temp + "/model", save);
+  save_policy(policy, lora, temp + (lora.enabled ? "/adapter" : "/model"), tokenizer_source, false);
   NamedTensors state_tensors;
   for (auto& [name, tensor] : optimizer.state_tensors())
     state_tensors.emplace_back(name, tensor);
@@ -193,8 +255,28 @@ void save_checkpoint(
 // The other half of save_checkpoint: weights, optimizer and generator restored from `folder`;
 // the loop's state returned.
 TrainState load_checkpoint(
-    const std::string& folder, LlamaForCausalLMImpl& policy, AdamW& optimizer, TrainState state) {
-  load_weights(policy, folder + "/model");
+    const std::string& folder,
+    LlamaForCausalLMImpl& policy,
+    const LoraRun& lora,
+    AdamW& optimizer,
+    TrainState state) {
+  if (lora.enabled) {
+    const std::string weights = folder + "/adapter/adapter_model.safetensors";
+    SafeTensorsFile adapter(weights);
+    auto recorded = adapter.header().metadata.find(kPeftBaseHashKey);
+    if (recorded == adapter.header().metadata.end() || recorded->second != lora.base_hash) {
+      throw CheckpointError(
+          "checkpoint '" + folder + "' holds adapters of another base model than '" +
+              lora.base_dir + "'",
+          "resume with the model.path the run started with");
+    }
+    LoraTensors tensors;
+    for (const std::string& name : adapter.names())
+      tensors.emplace_back(name, adapter.tensor(name));
+    load_lora_tensors(policy, tensors, weights);
+  } else {
+    load_weights(policy, folder + "/model");
+  }
   SafeTensorsFile tensors(folder + "/optimizer.safetensors");
   std::map<std::string, at::Tensor> optimizer_state;
   for (const std::string& name : tensors.names())
@@ -207,9 +289,11 @@ TrainState load_checkpoint(
 
 // A checkpoint folder must hold its three parts before any is read: a missing file is named as
 // missing (not as a file that does not parse).
-void require_complete_checkpoint(const std::string& folder) {
+void require_complete_checkpoint(const std::string& folder, bool lora) {
   const std::pair<const char*, bool> parts[] = {
-      {"model", true}, {"optimizer.safetensors", false}, {"trainer_state.json", false}};
+      {lora ? "adapter" : "model", true},
+      {"optimizer.safetensors", false},
+      {"trainer_state.json", false}};
   for (const auto& [part, is_folder] : parts) {
     const std::string path = folder + "/" + part;
     std::error_code error;
@@ -241,6 +325,7 @@ TrainState resume_from_latest(
     const Config& config,
     const ResumeContext& context,
     LlamaForCausalLMImpl& policy,
+    const LoraRun& lora,
     AdamW& optimizer,
     BatchLoader& loader,
     DivergenceMonitor& monitor,
@@ -251,7 +336,7 @@ TrainState resume_from_latest(
         "nothing to resume in '" + out_dir + "': no checkpoints/LATEST",
         "run without --resume to start, or set train.save_every_steps");
   }
-  require_complete_checkpoint(*latest);
+  require_complete_checkpoint(*latest, lora.enabled);
   const std::string state_path = *latest + "/trainer_state.json";
   TrainState saved = read_train_state(state_path);
   check_train_state(saved, state_path);
@@ -271,7 +356,7 @@ TrainState resume_from_latest(
       context.allowed_changes,
       state_path);
   check_loader_position(saved, loader.batches_per_epoch(), state_path);
-  TrainState state = load_checkpoint(*latest, policy, optimizer, std::move(saved));
+  TrainState state = load_checkpoint(*latest, policy, lora, optimizer, std::move(saved));
   if (std::optional<std::string> bad = non_finite_state(policy, optimizer, state.bco_mean)) {
     throw CheckpointError(
         "checkpoint '" + *latest + "' holds non-finite state: " + *bad,
@@ -314,11 +399,33 @@ void save_final_model(
   save_pretrained(*converted, out, save);
 }
 
+// final-merged/: a LoRA policy folded into its base as a Hugging Face folder in model.dtype. The
+// merge runs on an fp32 CPU copy of the base (one rounding into the saved dtype), so the policy
+// itself keeps its adapters.
+void save_merged_model(
+    LlamaForCausalLMImpl& policy,
+    const LoadedModel& initial,
+    const Config& config,
+    const std::string& out) {
+  at::NoGradGuard no_grad;
+  LlamaForCausalLM merged(initial.config, at::TensorOptions().dtype(at::kFloat).device(at::kCPU));
+  auto source = policy.named_parameters(/*recurse=*/true);
+  for (auto& item : merged->named_parameters(/*recurse=*/true))
+    item.value().copy_(source[item.key()].to(at::kCPU).to(at::kFloat));
+  share_lora(policy, *merged);
+  merge_lora(*merged);
+  save_final_model(*merged, initial, config, at::kFloat, out);
+}
+
 // What the manifest records beside the config and the result.
 struct RunLineage {
   at::Device device = at::kCPU;
   int threads = 0;
   std::string initial_hash, reference_dir, reference_hash, final_hash;
+  std::string final_base_hash;  // LoRA runs: the base's hash at the end (it must not move)
+  // LoRA runs: the trained tensors' count and the merged folder (empty: none written).
+  int64_t lora_trainable = 0;
+  std::string merged_dir;
 };
 
 void write_manifest(
@@ -339,6 +446,12 @@ void write_manifest(
       {"pair_layout",
        {{"prefix_sharing", config.train.prefix_sharing},
         {"padding_free", config.train.padding_free}}},
+      {"gradient_checkpointing", config.train.gradient_checkpointing},
+      {"lora",
+       {{"enabled", config.lora.enabled},
+        {"trainable_parameters", run.lora_trainable},
+        {"init_adapter", config.lora.init_adapter},
+        {"merged_model", run.merged_dir}}},
       {"config", json::parse(to_json_text(config))},
       {"data",
        {{"prepared_path", config.data.prepared},
@@ -354,7 +467,10 @@ void write_manifest(
        {{"path", run.reference_dir},
         {"content_hash", run.reference_hash},
         {"mode", reference_mode_name(config.reference.mode)}}},
-      {"final_model", {{"path", result.final_dir}, {"content_hash", run.final_hash}}},
+      {"final_model",
+       {{"path", result.final_dir},
+        {"content_hash", run.final_hash},
+        {"base_content_hash", run.final_base_hash}}},
       {"result",
        {{"steps", result.steps},
         {"bad_steps", result.bad_steps},
@@ -466,6 +582,7 @@ std::string pair_ids(const std::vector<Batch>& batches, const PreparedSplit& spl
 PairLogps micro_batch_logps(
     LlamaForCausalLMImpl& policy,
     LlamaForCausalLMImpl* live_reference,
+    const LoraRun& lora,
     const ReferenceTensors& precomputed,
     const Batch& batch,
     const BatchTensors& tensors,
@@ -482,6 +599,7 @@ PairLogps micro_batch_logps(
   pair.rejected_tokens = logps.count.narrow(0, B, B);
   if (live_reference != nullptr) {
     at::NoGradGuard no_grad;
+    LoraModeScope reference_adapters(live_reference, lora);  // LoRA: the policy, adapters off
     SequenceLogprobs ref = pair_sequence_logprobs(
         *live_reference,
         tensors.input_ids,
@@ -599,10 +717,40 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
         "the initial policy '" + model_dir + "' holds non-finite weights: " + *bad,
         "the model folder is damaged or was saved from a diverged run: use an earlier checkpoint");
   }
+  policy->set_gradient_checkpointing(train.gradient_checkpointing);
   RunLineage lineage;
   lineage.device = device;
   lineage.threads = threads;
   lineage.initial_hash = model_content_hash(*policy);
+  // LoRA: adapters on the frozen base, fresh (B zero: the policy equals the base) or an existing
+  // PEFT adapter (the policy is base + adapter).
+  LoraRun lora;
+  if (config.lora.enabled) {
+    lora.enabled = true;
+    lora.base_hash = lineage.initial_hash;
+    lora.base_dir = model_dir;
+    lora.config = config.lora;
+    if (config.lora.init_adapter.empty()) {
+      attach_lora(*policy, config.lora, train.seed);
+    } else {
+      lora.config = load_peft_adapter(*policy, config.lora.init_adapter, lora.base_hash).lora;
+      lineage.initial_hash = combined_hash(lora.base_hash, lora_content_hash(*policy));
+      if (config.lora.merge_init_adapter_into_reference) {
+        keep_initial_lora(*policy);
+        lora.reference_mode = LoraMode::initial;
+      }
+    }
+    for (const auto& [name, tensor] : lora_parameters(*policy))
+      lineage.lora_trainable += tensor.numel();
+    DPO_LOG_INFO(
+        "train",
+        "LoRA rank %lld, alpha %g on %zu layers: %lld trainable parameters (base frozen, %s)",
+        static_cast<long long>(lora.config.rank),
+        lora.config.alpha,
+        lora_adapted_paths(*policy).size(),
+        static_cast<long long>(lineage.lora_trainable),
+        model_dtype_name(dtype).c_str());
+  }
   const int32_t pad_id = data->header.pad_id >= 0 ? data->header.pad_id : 0;
   DPO_LOG_INFO(
       "train",
@@ -617,10 +765,17 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
 
   // 3. Reference: a separate model (another folder, or in live mode a frozen copy of the
   // policy), and the log-probs of the pairs, cached in the prepared file under its hash.
+  // LoRA: the policy itself with the adapters off (or at the init adapter), never a second model.
   lineage.reference_dir = config.reference.path.empty() ? model_dir : config.reference.path;
   lineage.reference_hash = lineage.initial_hash;
+  if (lora.enabled) {
+    const bool initial = lora.reference_mode == LoraMode::initial;
+    lineage.reference_dir = initial ? model_dir + " + " + config.lora.init_adapter : model_dir;
+    lineage.reference_hash = initial ? lineage.initial_hash : lora.base_hash;
+  }
   LlamaForCausalLM reference_model{nullptr};
-  if ((!config.reference.path.empty() && config.reference.path != model_dir) || live) {
+  if (!lora.enabled &&
+      ((!config.reference.path.empty() && config.reference.path != model_dir) || live)) {
     LoadedModel reference_loaded = load_pretrained(lineage.reference_dir, dtype, device);
     const int64_t reference_context = reference_loaded.config.max_position_embeddings;
     require_fits_context(
@@ -630,8 +785,13 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
     reference_model->eval();
     lineage.reference_hash = model_content_hash(*reference_model);
   }
-  const bool step0_check =
-      lineage.reference_hash == lineage.initial_hash && !all_reference_free(config.loss);
+  // (A LoRA policy started from an adapter with dropout differs from its reference by the dropout.)
+  const bool step0_check = lineage.reference_hash == lineage.initial_hash &&
+                           !all_reference_free(config.loss) &&
+                           !(lora.reference_mode == LoraMode::initial && lora.config.dropout > 0);
+  std::optional<LoraModeScope> reference_adapters;
+  if (!reference_model)
+    reference_adapters.emplace(policy.get(), lora);
   const ReferenceLogps reference = reference_logprobs(
       reference_model ? *reference_model : *policy,
       *data,
@@ -644,6 +804,7 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
           dtype,
           config.eval.batch_pairs,
           pad_id});
+  reference_adapters.reset();
   if (!live)
     reference_model = nullptr;  // frees it
   const ReferenceTensors train_reference = reference_tensors(reference.train, device);
@@ -652,7 +813,9 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
   const ReferenceLogps::Split val_reference = first_pairs(reference.val, eval_limit);
 
   // 4. Optimizer, schedule, loader, run state (restored from LATEST on resume).
-  std::vector<NamedParameter> parameters = adamw_parameter_groups(named_parameters(*policy));
+  // LoRA: only the adapters (and trained copies) get gradients, optimizer state and checkpoints.
+  std::vector<NamedParameter> parameters =
+      adamw_parameter_groups(lora.enabled ? lora_parameters(*policy) : named_parameters(*policy));
   AdamW optimizer(parameters, adamw_options(config));
   BatchLoaderOptions loader_options;
   loader_options.batch_size = train.micro_batch_pairs;
@@ -686,7 +849,7 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
     const ResumeContext context{
         data->header.fingerprint, lineage.reference_hash, total_steps, flags.allowed_changes};
     state = resume_from_latest(
-        out_dir, store, config, context, *policy, optimizer, loader, monitor, metrics_path);
+        out_dir, store, config, context, *policy, lora, optimizer, loader, monitor, metrics_path);
     bco = BcoState::from_value(state.bco_mean, state.bco_count, device);
     result.bad_steps = state.bad_steps;
   }
@@ -714,7 +877,7 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
     state.bco_count = bco.count;
     state.bad_steps = result.bad_steps;
     state.evaluations = monitor.history();
-    save_checkpoint(store, *policy, optimizer, state, model_dir);
+    save_checkpoint(store, *policy, optimizer, state, model_dir, lora);
   };
 
   // 5. Before training: held-out figures of the initial policy.
@@ -747,7 +910,8 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
       const BatchTensors tensors = batch_to_tensors(batch, layout.padded() ? device : at::kCPU);
       const PairLogps pair = micro_batch_logps(
           *policy,
-          live ? reference_model.get() : nullptr,
+          live ? (lora.enabled ? policy.get() : reference_model.get()) : nullptr,
+          lora,
           train_reference,
           batch,
           tensors,
@@ -847,10 +1011,7 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
         std::printf("\n");
       held_out.evaluate(step, bco, nullptr);
       if (config.eval.early_stop && monitor.latest_is_best()) {
-        SaveOptions save;
-        save.tokenizer_source = model_dir;
-        save.overwrite = true;
-        save_pretrained(*policy, out_dir + "/best", save);
+        save_policy(*policy, lora, out_dir + "/best", model_dir, /*overwrite=*/true);
       }
       if (config.eval.early_stop &&
           monitor.evaluations_since_best() >= static_cast<size_t>(config.eval.patience)) {
@@ -884,8 +1045,18 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
   if (data->val.size() > 0)
     write_eval_pairs(out_dir + "/eval_pairs.jsonl", *data, pairs, tokenizer);
   result.final_dir = out_dir + "/final";
-  save_final_model(*policy, loaded, config, dtype, result.final_dir);
-  lineage.final_hash = model_content_hash(*policy);
+  if (lora.enabled) {
+    save_policy(*policy, lora, result.final_dir, model_dir, /*overwrite=*/true);
+    lineage.final_base_hash = model_content_hash(*policy);  // the frozen base, as it ends
+    lineage.final_hash = combined_hash(lineage.final_base_hash, lora_content_hash(*policy));
+    if (train.merge_lora) {
+      lineage.merged_dir = out_dir + "/final-merged";
+      save_merged_model(*policy, loaded, config, lineage.merged_dir);
+    }
+  } else {
+    save_final_model(*policy, loaded, config, dtype, result.final_dir);
+    lineage.final_hash = model_content_hash(*policy);
+  }
   write_manifest(config, *data, lineage, result);
   // The data's validation report (recorded by prepare), for `dpo report`'s data section.
   if (!data->header.validation_json.empty()) {
