@@ -14,8 +14,13 @@ namespace dpo {
 struct PreparedSplit;
 
 // Resident memory of a `dpo train` process on the CPU before the model is loaded: LibTorch and
-// its libraries, the allocator's arenas, the tokenizer (measured: docs/memory.md).
-constexpr int64_t kCpuProcessBaselineBytes = int64_t{180} << 20;
+// its libraries, the allocator's arenas, the tokenizer (measured: docs/memory.md). It depends on
+// the LibTorch dpo-torch loads, so CMake sets it per build (plan/CMakeLists.txt): ~180 MiB with
+// Debian's LibTorch 1.13 (CPU only), ~355 MiB with a PyTorch 2.x wheel's (CUDA compiled in).
+#ifndef DPO_CPU_BASELINE_MIB
+#define DPO_CPU_BASELINE_MIB 180
+#endif
+constexpr int64_t kCpuProcessBaselineBytes = int64_t{DPO_CPU_BASELINE_MIB} << 20;
 
 // The plan's inputs under a run config (lora and train.gradient_checkpointing included).
 // `model` is the policy's config.json;
