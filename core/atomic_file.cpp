@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <filesystem>
 
 #include "core/error.h"
 
@@ -72,6 +73,62 @@ void write_file_atomically(const std::string& path, std::string_view content) {
   if (!ok)
     throw IoError(errno_message("cannot write '" + file.temp_path() + "'", saved));
   file.commit();
+}
+
+void write_folder_atomically(
+    const std::string& folder_arg,
+    bool overwrite,
+    const std::string& what,
+    const std::function<void(const std::string& temp)>& fill) {
+  namespace fs = std::filesystem;
+  std::string folder = folder_arg;
+  while (folder.size() > 1 && folder.back() == '/')
+    folder.pop_back();
+  std::error_code ec;
+  const bool exists = fs::exists(folder, ec);
+  if (exists && !fs::is_directory(folder, ec))
+    throw CheckpointError("cannot save " + what + " to '" + folder + "': it is a file");
+  const bool non_empty = exists && !fs::is_empty(folder, ec);
+  if (non_empty && !overwrite) {
+    throw CheckpointError(
+        "cannot save " + what + " to '" + folder + "': the folder exists and is not empty",
+        "choose a new folder or remove the old one");
+  }
+
+  const std::string suffix = std::to_string(::getpid()) + "." + std::to_string(g_temp_counter++);
+  const std::string temp = folder + ".tmp." + suffix;
+  struct RemoveOnFailure {
+    std::string path;
+    bool armed = true;
+    ~RemoveOnFailure() {
+      std::error_code ignored;
+      if (armed)
+        fs::remove_all(path, ignored);
+    }
+  } cleanup{temp};
+  if (!fs::create_directories(temp, ec) || ec)
+    throw IoError("cannot create the folder '" + temp + "': " + ec.message());
+  fill(temp);
+  fsync_path(temp);
+
+  std::string old;
+  if (exists) {
+    if (non_empty) {
+      old = folder + ".old." + suffix;
+      fs::rename(folder, old, ec);
+    } else {
+      fs::remove(folder, ec);
+    }
+    if (ec)
+      throw IoError("cannot move '" + folder + "' out of the way: " + ec.message());
+  }
+  fs::rename(temp, folder, ec);
+  if (ec)
+    throw IoError("cannot rename '" + temp + "' to '" + folder + "': " + ec.message());
+  cleanup.armed = false;
+  fsync_path(parent_directory(folder));
+  if (!old.empty())
+    fs::remove_all(old, ec);
 }
 
 }  // namespace dpo

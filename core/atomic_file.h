@@ -2,6 +2,7 @@
 // file, even if the process dies mid-write. Caches and checkpoints are written this way.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -33,6 +34,17 @@ class AtomicFile {
 
 // Atomically replaces `path` with `content`.
 void write_file_atomically(const std::string& path, std::string_view content);
+
+// Writes a whole folder atomically (a model or adapter folder): `fill` writes its files into a
+// fresh temporary folder beside `folder`, which then takes `folder`'s place by rename; an
+// existing folder is moved aside first and removed after. CheckpointError naming `what` ("the
+// model") when `folder` is a file, or is not empty and `overwrite` is false; on failure the
+// temporary folder is removed and `folder` is left as it was.
+void write_folder_atomically(
+    const std::string& folder,
+    bool overwrite,
+    const std::string& what,
+    const std::function<void(const std::string& temp)>& fill);
 
 // Flush a file's or a folder's data to the disk; throw IoError on failure.
 void fsync_path(const std::string& path);

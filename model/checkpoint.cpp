@@ -4,9 +4,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <sys/sysinfo.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
@@ -25,8 +23,6 @@ namespace dpo {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::atomic<unsigned> g_save_counter{0};
 
 bool ends_with(const std::string& text, const std::string& suffix) {
   return text.size() >= suffix.size() &&
@@ -48,12 +44,6 @@ std::string shape_text(at::IntArrayRef shape) {
   for (size_t i = 0; i < shape.size(); ++i)
     out += (i ? ", " : "") + std::to_string(shape[i]);
   return out + "]";
-}
-
-std::string strip_trailing_slashes(std::string path) {
-  while (path.size() > 1 && path.back() == '/')
-    path.pop_back();
-  return path;
 }
 
 }  // namespace
@@ -346,78 +336,33 @@ std::vector<std::pair<std::string, at::Tensor>> model_state(LlamaForCausalLMImpl
 }
 
 void save_pretrained(
-    LlamaForCausalLMImpl& model, const std::string& folder_arg, const SaveOptions& options) {
-  const std::string folder = strip_trailing_slashes(folder_arg);
-  std::error_code ec;
-  const bool exists = fs::exists(folder, ec);
-  if (exists && !fs::is_directory(folder, ec)) {
-    throw CheckpointError("cannot save the model to '" + folder + "': it is a file");
-  }
-  const bool non_empty = exists && !fs::is_empty(folder, ec);
-  if (non_empty && !options.overwrite) {
-    throw CheckpointError(
-        "cannot save the model to '" + folder + "': the folder exists and is not empty",
-        "choose a new folder or remove the old one");
-  }
-
-  const std::string suffix = std::to_string(::getpid()) + "." + std::to_string(g_save_counter++);
-  const std::string temp = folder + ".tmp." + suffix;
-  struct RemoveOnFailure {
-    std::string path;
-    bool armed = true;
-    ~RemoveOnFailure() {
-      std::error_code ignored;
-      if (armed)
-        fs::remove_all(path, ignored);
+    LlamaForCausalLMImpl& model, const std::string& folder, const SaveOptions& options) {
+  write_folder_atomically(folder, options.overwrite, "the model", [&](const std::string& temp) {
+    std::error_code ec;
+    ModelConfig config = model.config();
+    config.torch_dtype = model_dtype_name(model.options().dtype().toScalarType());
+    write_model_config(temp + "/config.json", config);
+    write_safetensors_checkpoint(temp, model_state(model), options.max_shard_bytes);
+    if (!options.tokenizer_source.empty()) {
+      for (const std::string& name : tokenizer_file_names()) {
+        const std::string source = options.tokenizer_source + "/" + name;
+        if (!fs::exists(source, ec))
+          continue;
+        if (!fs::copy_file(source, temp + "/" + name, ec) || ec) {
+          throw IoError("cannot copy '" + source + "' into '" + temp + "': " + ec.message());
+        }
+        fsync_path(temp + "/" + name);
+      }
     }
-  } cleanup{temp};
-  if (!fs::create_directories(temp, ec) || ec) {
-    throw IoError("cannot create the folder '" + temp + "': " + ec.message());
-  }
-
-  ModelConfig config = model.config();
-  config.torch_dtype = model_dtype_name(model.options().dtype().toScalarType());
-  write_model_config(temp + "/config.json", config);
-  write_safetensors_checkpoint(temp, model_state(model), options.max_shard_bytes);
-  if (!options.tokenizer_source.empty()) {
-    for (const std::string& name : tokenizer_file_names()) {
-      const std::string source = options.tokenizer_source + "/" + name;
-      if (!fs::exists(source, ec))
-        continue;
+    for (const auto& [name, source] : options.copy_files) {
       if (!fs::copy_file(source, temp + "/" + name, ec) || ec) {
         throw IoError("cannot copy '" + source + "' into '" + temp + "': " + ec.message());
       }
       fsync_path(temp + "/" + name);
     }
-  }
-  for (const auto& [name, source] : options.copy_files) {
-    if (!fs::copy_file(source, temp + "/" + name, ec) || ec) {
-      throw IoError("cannot copy '" + source + "' into '" + temp + "': " + ec.message());
-    }
-    fsync_path(temp + "/" + name);
-  }
-  for (const auto& [name, contents] : options.write_files)
-    write_file_atomically(temp + "/" + name, contents);
-  fsync_path(temp);
-
-  std::string old;
-  if (exists) {
-    if (non_empty) {
-      old = folder + ".old." + suffix;
-      fs::rename(folder, old, ec);
-    } else {
-      fs::remove(folder, ec);
-    }
-    if (ec)
-      throw IoError("cannot move '" + folder + "' out of the way: " + ec.message());
-  }
-  fs::rename(temp, folder, ec);
-  if (ec)
-    throw IoError("cannot rename '" + temp + "' to '" + folder + "': " + ec.message());
-  cleanup.armed = false;
-  fsync_path(parent_directory(folder));
-  if (!old.empty())
-    fs::remove_all(old, ec);
+    for (const auto& [name, contents] : options.write_files)
+      write_file_atomically(temp + "/" + name, contents);
+  });
 }
 
 void init_random_weights(LlamaForCausalLMImpl& model, uint64_t seed) {

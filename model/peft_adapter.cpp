@@ -3,10 +3,8 @@
 #include "model/peft_adapter.h"
 
 #include <ATen/ATen.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -26,8 +24,6 @@ using json = nlohmann::json;
 
 namespace dpo {
 namespace {
-
-std::atomic<unsigned> g_adapter_counter{0};
 
 const char* kConfigName = "adapter_config.json";
 const char* kWeightsName = "adapter_model.safetensors";
@@ -241,66 +237,21 @@ PeftAdapterConfig read_peft_adapter_config(const std::string& folder) {
 void save_peft_adapter(
     LlamaForCausalLMImpl& model,
     const LoraConfig& config,
-    const std::string& folder_arg,
+    const std::string& folder,
     const PeftSaveOptions& options) {
-  std::string folder = folder_arg;
-  while (folder.size() > 1 && folder.back() == '/')
-    folder.pop_back();
   if (!has_lora(model))
     throw ConfigError("cannot save a PEFT adapter: the model has no LoRA adapters");
-  std::error_code ec;
-  const bool exists = fs::exists(folder, ec);
-  const bool non_empty = exists && fs::is_directory(folder, ec) && !fs::is_empty(folder, ec);
-  if (exists && !fs::is_directory(folder, ec))
-    throw CheckpointError("cannot save the adapter to '" + folder + "': it is a file");
-  if (non_empty && !options.overwrite) {
-    throw CheckpointError(
-        "cannot save the adapter to '" + folder + "': the folder exists and is not empty",
-        "choose a new folder or remove the old one");
-  }
-  const std::string suffix = std::to_string(::getpid()) + "." + std::to_string(g_adapter_counter++);
-  const std::string temp = folder + ".tmp." + suffix;
-  struct RemoveOnFailure {
-    std::string path;
-    bool armed = true;
-    ~RemoveOnFailure() {
-      std::error_code ignored;
-      if (armed)
-        fs::remove_all(path, ignored);
-    }
-  } cleanup{temp};
-  if (!fs::create_directories(temp, ec) || ec)
-    throw IoError("cannot create the folder '" + temp + "': " + ec.message());
-
-  write_file_atomically(
-      temp + "/" + kConfigName, adapter_config_json(model, config, options).dump(2) + "\n");
-  NamedTensors tensors;
-  for (const auto& [name, tensor] : lora_parameters(model))
-    tensors.emplace_back(name, tensor.detach().to(at::kCPU).to(at::kFloat).contiguous());
-  std::map<std::string, std::string> metadata{{"format", "pt"}};
-  if (!options.base_model_hash.empty())
-    metadata[kPeftBaseHashKey] = options.base_model_hash;
-  write_safetensors(temp + "/" + kWeightsName, tensors, metadata);
-  fsync_path(temp);
-
-  std::string old;
-  if (exists) {
-    if (non_empty) {
-      old = folder + ".old." + suffix;
-      fs::rename(folder, old, ec);
-    } else {
-      fs::remove(folder, ec);
-    }
-    if (ec)
-      throw IoError("cannot move '" + folder + "' out of the way: " + ec.message());
-  }
-  fs::rename(temp, folder, ec);
-  if (ec)
-    throw IoError("cannot rename '" + temp + "' to '" + folder + "': " + ec.message());
-  cleanup.armed = false;
-  fsync_path(parent_directory(folder));
-  if (!old.empty())
-    fs::remove_all(old, ec);
+  write_folder_atomically(folder, options.overwrite, "the adapter", [&](const std::string& temp) {
+    write_file_atomically(
+        temp + "/" + kConfigName, adapter_config_json(model, config, options).dump(2) + "\n");
+    NamedTensors tensors;
+    for (const auto& [name, tensor] : lora_parameters(model))
+      tensors.emplace_back(name, tensor.detach().to(at::kCPU).to(at::kFloat).contiguous());
+    std::map<std::string, std::string> metadata{{"format", "pt"}};
+    if (!options.base_model_hash.empty())
+      metadata[kPeftBaseHashKey] = options.base_model_hash;
+    write_safetensors(temp + "/" + kWeightsName, tensors, metadata);
+  });
 }
 
 PeftAdapterConfig load_peft_adapter(
