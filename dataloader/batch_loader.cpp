@@ -39,6 +39,12 @@ BatchLoader::BatchLoader(
     throw UsageError("pad multiple must be at least 1");
   if (options_.group_batches < 1)
     options_.group_batches = 1;
+  if (options_.shard_count < 1 || options_.shard_index < 0 ||
+      options_.shard_index >= options_.shard_count) {
+    throw UsageError(
+        "shard " + std::to_string(options_.shard_index) + " of " +
+        std::to_string(options_.shard_count) + " does not exist");
+  }
   const int64_t n = static_cast<int64_t>(split_->size());
   batches_per_epoch_ = options_.drop_last ? n / options_.batch_size
                                           : (n + options_.batch_size - 1) / options_.batch_size;
@@ -112,8 +118,13 @@ BatchPosition BatchLoader::advance(BatchPosition position) const {
 
 Batch BatchLoader::build(
     BatchPosition position, const std::vector<std::vector<int64_t>>& plan) const {
-  const std::vector<int64_t>& pairs = plan.at(static_cast<size_t>(position.cursor));
+  const std::vector<int64_t>& global = plan.at(static_cast<size_t>(position.cursor));
+  std::vector<int64_t> pairs;  // this shard's: places shard_index, shard_index + W, ...
+  for (size_t i = static_cast<size_t>(options_.shard_index); i < global.size();
+       i += static_cast<size_t>(options_.shard_count))
+    pairs.push_back(global[i]);
   Batch batch;
+  batch.global_pairs = static_cast<int64_t>(global.size());
   batch.epoch = position.epoch;
   batch.index = position.cursor;
   batch.pairs = static_cast<int64_t>(pairs.size());

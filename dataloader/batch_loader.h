@@ -15,6 +15,11 @@
 // of `pad_multiple`; the rest is pad_id.
 // A position (epoch, cursor) names the next batch; restoring it replays exactly the batches a
 // run without interruption would have seen.
+// Data parallelism (shard_count W > 1): the plan above is made for the global micro-batch
+// (batch_size = pairs per rank x W), and a rank's loader builds only its shard of each batch:
+// the pairs at places shard_index, shard_index + W, ... of the batch (after length grouping, so
+// every shard holds pairs of similar length). Plans and positions are the global ones, so a run
+// resumes on another number of ranks with the same global batch.
 #pragma once
 
 #include <condition_variable>
@@ -43,6 +48,8 @@ struct BatchLoaderOptions {
   // When > 0, a sequence longer than this is a DataError (the file was prepared for a longer
   // context than the model has).
   int64_t max_sequence_length = 0;
+  int64_t shard_count = 1;  // W: ranks sharing each batch
+  int64_t shard_index = 0;  // this rank's shard, in [0, W)
 };
 
 struct BatchPosition {
@@ -59,7 +66,8 @@ struct BatchPosition {
 struct Batch {
   int64_t epoch = 0;
   int64_t index = 0;                      // batch index within the epoch
-  int64_t pairs = 0;                      // B
+  int64_t pairs = 0;                      // B: this shard's pairs (all of them when W = 1)
+  int64_t global_pairs = 0;               // pairs of the whole batch over all shards
   int64_t length = 0;                     // T
   std::vector<int32_t> input_ids;         // [2B, T] chosen rows, then rejected rows
   std::vector<uint8_t> completion_mask;   // [2B, T] 1 on completion tokens, 0 on prompt and pad

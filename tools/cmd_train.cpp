@@ -13,7 +13,10 @@
 #include <memory>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "dataloader/prepare.h"
+#include "distributed/worker_launcher.h"
+#include "distributed/world_info.h"
 #include "model/model_config.h"
 #include "model/torch_compat.h"
 #include "plan/memory_plan.h"
@@ -45,6 +48,14 @@ struct TrainFlags {
   std::vector<std::string> allowed_changes;
   bool ignore_memory_plan = false;
   std::string memory_budget;  // default: the CUDA device's total memory, or the available RAM
+  // --nproc-per-node N: this process launches N workers (distributed/worker_launcher.h).
+  int nproc_per_node = 0;
+  int nnodes = 1;
+  int node_rank = 0;
+  std::string master_addr = "127.0.0.1";
+  int master_port = 0;
+  bool launched_worker = false;  // started by --nproc-per-node, which planned and prepared
+  int64_t stop_after_steps = 0;  // testing aid (hidden): stop as if signalled after this step
 };
 
 // A word for a POSIX shell: as is when it is plain, else in single quotes.
@@ -116,7 +127,10 @@ int64_t cuda_total_memory(const at::Device& device) {
 // The memory plan (plan/memory_plan.h), printed before the run. Refuses, with the breakdown and
 // the settings that would fit, a run whose estimate exceeds the device's memory (the CPU: the
 // available RAM plus what this process already holds), unless --ignore-memory-plan.
-void check_memory_plan(const Config& config, const TrainFlags& flags) {
+// `ranks_per_node`: processes sharing this node's memory (the CPU's RAM is theirs together; a GPU
+// is one rank's).
+void check_memory_plan(
+    const Config& config, const TrainFlags& flags, int ranks_per_node, bool print) {
   if (config.model.path.empty())
     return;  // train_dpo names what is missing
   at::Device device = at::kCPU;
@@ -146,12 +160,16 @@ void check_memory_plan(const Config& config, const TrainFlags& flags) {
     budget_name = "the device's memory";
   } else {
     const int64_t available = available_host_memory_bytes();
-    budget = available > 0 ? available + resident_bytes() : 0;
-    budget_name = "available RAM";
+    budget = available > 0 ? (available + resident_bytes()) / ranks_per_node : 0;
+    budget_name = ranks_per_node > 1
+                      ? "available RAM / " + std::to_string(ranks_per_node) + " ranks on this node"
+                      : "available RAM";
   }
   const PlanVerdict verdict = judge_memory_plan(inputs, budget);
-  std::fputs(plan_report_text(inputs, verdict, budget_name).c_str(), stdout);
-  std::fflush(stdout);
+  if (print) {
+    std::fputs(plan_report_text(inputs, verdict, budget_name).c_str(), stdout);
+    std::fflush(stdout);
+  }
   if (verdict.fits)
     return;
   if (flags.ignore_memory_plan) {
@@ -178,17 +196,82 @@ void prepare_if_needed(Config& config) {
   config.data.prepared = prepare.out_path;
 }
 
+// The worker's command line: this command without the launcher's flags. The data prepared here
+// and the memory plan checked here are handed on, so the workers do neither again.
+std::vector<std::string> worker_argv(const TrainFlags& flags, const Config& config) {
+  std::vector<std::string> argv{"dpo", "train"};
+  if (!flags.config_path.empty())
+    argv.insert(argv.end(), {"--config", flags.config_path});
+  for (const std::string& assignment : flags.overrides)
+    argv.insert(argv.end(), {"--set", assignment});
+  argv.insert(argv.end(), {"--set", "data.prepared=" + config.data.prepared});
+  if (flags.resume)
+    argv.push_back("--resume");
+  if (flags.overwrite)
+    argv.push_back("--overwrite");
+  for (const std::string& key : flags.allowed_changes)
+    argv.insert(argv.end(), {"--resume-allow-change", key});
+  argv.push_back("--launched-worker");
+  if (flags.stop_after_steps > 0)
+    argv.insert(argv.end(), {"--stop-after-steps", std::to_string(flags.stop_after_steps)});
+  return argv;
+}
+
+// --nproc-per-node N: prepare and plan once here, then run N workers (one per device) and wait.
+int launch_train_workers(const TrainFlags& flags) {
+  Config config = load_config(flags.config_path, flags.overrides);
+  prepare_if_needed(config);
+  check_memory_plan(config, flags, flags.nproc_per_node, /*print=*/true);
+  LaunchOptions launch;
+  launch.nproc_per_node = flags.nproc_per_node;
+  launch.nnodes = flags.nnodes;
+  launch.node_rank = flags.node_rank;
+  launch.master_addr = flags.master_addr;
+  launch.master_port = flags.master_port;
+  launch.executable = "/proc/self/exe";
+  launch.argv = worker_argv(flags, config);
+  std::printf(
+      "[launch] %d rank(s) on this node (node %d of %d), rendezvous at %s\n",
+      flags.nproc_per_node,
+      flags.node_rank,
+      flags.nnodes,
+      flags.master_port > 0 ? (flags.master_addr + ":" + std::to_string(flags.master_port)).c_str()
+                            : (flags.master_addr + ":<a free port>").c_str());
+  std::fflush(stdout);
+  return run_workers(launch);
+}
+
 int run_train(const TrainFlags& flags) {
   if (!flags.allowed_changes.empty() && !flags.resume)
     throw UsageError("--resume-allow-change is for --resume: a fresh run has nothing to compare");
-  Config config = load_config(flags.config_path, flags.overrides);
-  prepare_if_needed(config);
-  check_memory_plan(config, flags);
+  if (flags.nproc_per_node > 0)
+    return launch_train_workers(flags);
   RunFlags run;
+  run.world = world_from_environment(process_environment());
+  const bool main_rank = run.world.rank == 0;
+  // The other ranks report warnings and errors; rank 0 the progress, the figures and the plan.
+  if (!main_rank && log_level() < LogLevel::warn)
+    set_log_level(LogLevel::warn);
+  Config config = load_config(flags.config_path, flags.overrides);
+  if (run.world.distributed() && config.data.prepared.empty() && !config.data.files.empty()) {
+    throw UsageError(
+        "data.files with " + std::to_string(run.world.world_size) +
+            " ranks: every rank would prepare the same file",
+        "prepare once first (dpo prepare ... --out FILE, then --set data.prepared=FILE), or "
+        "start the ranks with dpo train --nproc-per-node N, which prepares before it starts them");
+  }
+  prepare_if_needed(config);
+  if (!flags.launched_worker)
+    check_memory_plan(config, flags, run.world.local_world_size, main_rank);
+  run.stop_after_steps = flags.stop_after_steps;
   run.resume = flags.resume;
   run.overwrite = flags.overwrite;
   run.allowed_changes = flags.allowed_changes;
   TrainResult result = train_dpo(config, run);
+  if (!main_rank && result.stop_reason == "interrupted")
+    return result.stop_signal == SIGINT ? kExitInterrupted : kExitTerminated;
+  if (!main_rank)
+    return result.stop_reason == "bad_steps" ? kExitFailed : kExitOk;
   if (result.stop_reason == "interrupted")
     return report_interrupted(result, flags);
 
@@ -257,6 +340,32 @@ Command add_train_command(CLI::App& dpo) {
       flags->memory_budget,
       "The memory to plan for (e.g. 24GiB; default: the device's total memory, or on the CPU the "
       "available RAM)");
+  app->add_option(
+         "--nproc-per-node",
+         flags->nproc_per_node,
+         "Data-parallel training: start this many worker processes on this node, one per device "
+         "(docs/distributed.md); torchrun and SLURM can start them instead")
+      ->check(CLI::Range(1, 1024));
+  app->add_option(
+         "--nnodes",
+         flags->nnodes,
+         "With --nproc-per-node: the number of nodes (one launcher each)")
+      ->check(CLI::Range(1, 1 << 16));
+  app->add_option("--node-rank", flags->node_rank, "With --nnodes: this node's index, from 0")
+      ->check(CLI::NonNegativeNumber);
+  app->add_option(
+      "--master-addr",
+      flags->master_addr,
+      "With --nproc-per-node: the host of rank 0, reachable from every node (default 127.0.0.1)");
+  app->add_option(
+         "--master-port",
+         flags->master_port,
+         "With --nproc-per-node: rank 0's rendezvous port (default: a free port; required with "
+         "--nnodes > 1)")
+      ->check(CLI::Range(1, 65535));
+  // Not for users (hidden): how the launcher marks its workers, and a testing aid.
+  app->add_flag("--launched-worker", flags->launched_worker)->group("");
+  app->add_option("--stop-after-steps", flags->stop_after_steps)->group("");
   return Command{app, [flags]() { return run_train(*flags); }};
 }
 

@@ -1,12 +1,13 @@
 #!/bin/sh
-# Installs the Debian 12 packages dpo needs to build, test and run its demo (python3-numpy and
+# Installs the Debian 12 packages dpo needs to build, test and run its demo (libgloo-dev: the
+# headers of c10d's Gloo process group, for data-parallel training on CPUs; python3-numpy and
 # python3-h5py: the tests run tools/gpu/parity.py's numpy backend): only those that are
 # missing, without a prompt. Called by `make demo` and `make test`; extra packages may be named as
 # arguments (`make bench` adds `sentencepiece` for the spm_encode baseline).
 set -eu
 
 PACKAGES="cmake make g++ pkg-config git
-libtorch-dev libopenblas0-pthread
+libtorch-dev libopenblas0-pthread libgloo-dev
 libsentencepiece-dev nlohmann-json3-dev libsimdjson-dev libhdf5-dev libcli11-dev libgtest-dev
 libpcre2-dev libicu-dev
 libxxhash-dev libssl-dev zlib1g-dev

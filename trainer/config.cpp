@@ -213,6 +213,13 @@ void visit(CompareSection& s, V& v) {
 }
 
 template <class V>
+void visit(DistributedSection& s, V& v) {
+  v.field("backend", s.backend);
+  v.field("timeout_s", s.timeout_s);
+  v.field("bucket_mib", s.bucket_mib);
+}
+
+template <class V>
 void visit_config(Config& c, V& v) {
   v.section("data", [&] { visit(c.data, v); });
   v.section("template", [&] { visit(c.template_, v); });
@@ -225,6 +232,7 @@ void visit_config(Config& c, V& v) {
   v.section("check", [&] { visit(c.check, v); });
   v.section("compare", [&] { visit(c.compare, v); });
   v.section("lora", [&] { visit(c.lora, v); });
+  v.section("distributed", [&] { visit(c.distributed, v); });
 }
 
 // ---- Reader: JSON -> struct --------------------------------------------------------------
@@ -751,6 +759,18 @@ void validate_config(const Config& c) {
   require_non_negative("eval.displacement_threshold", c.eval.displacement_threshold);
   require_fraction("eval.train_accuracy_high", c.eval.train_accuracy_high);
   require_non_negative("eval.min_improvement", c.eval.min_improvement);
+  // distributed
+  if (c.distributed.backend != "auto" && c.distributed.backend != "gloo" &&
+      c.distributed.backend != "nccl") {
+    invalid(
+        "distributed.backend",
+        "= \"" + c.distributed.backend + "\" is not one of auto, gloo, nccl",
+        "auto picks nccl for CUDA and gloo for the CPU");
+  }
+  if (!(c.distributed.timeout_s > 0) || !std::isfinite(c.distributed.timeout_s))
+    invalid("distributed.timeout_s", "must be > 0", "seconds; 300 by default");
+  if (!(c.distributed.bucket_mib > 0) || !std::isfinite(c.distributed.bucket_mib))
+    invalid("distributed.bucket_mib", "must be > 0", "MiB; 25 by default, as PyTorch's DDP");
   // check and compare
   require_at_least("check.steps", c.check.steps, 1);
   require_fraction("check.max_error_rate", c.check.max_error_rate);

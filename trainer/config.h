@@ -123,6 +123,14 @@ struct CompareSection {
   double max_label_flip_fraction = 0.05;  // of the pairs matched between the versions
 };
 
+// Data-parallel runs (docs/distributed.md): how the ranks that torchrun, SLURM or
+// `--nproc-per-node` started talk to each other. One process ignores this section.
+struct DistributedSection {
+  std::string backend = "auto";  // "auto" (nccl on CUDA, gloo on CPU) | "gloo" | "nccl"
+  double timeout_s = 300;        // rendezvous, and how long a rank waits for a silent one
+  double bucket_mib = 25;        // gradients are summed over the ranks in flat buckets of this size
+};
+
 struct Config {
   DataSection data;
   TemplateSection template_;  // JSON key "template"
@@ -135,6 +143,7 @@ struct Config {
   CheckSection check;
   CompareSection compare;
   LoraConfig lora;  // model/lora_config.h; docs/lora.md
+  DistributedSection distributed;
 };
 
 // Parses JSON text (comments allowed) over the defaults. `origin` names the source in errors

@@ -1,6 +1,7 @@
 #include "trainer/device_setup.h"
 
 #include <ATen/Context.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 
 #include "core/error.h"
 #include "dataloader/prepared_dataset.h"
@@ -9,7 +10,8 @@
 
 namespace dpo {
 
-at::Device resolve_device(DeviceChoice device) {
+at::Device resolve_device(DeviceChoice device, int local_rank) {
+  bool cuda = false;
   switch (device) {
     case DeviceChoice::cpu:
       return at::kCPU;
@@ -19,11 +21,22 @@ at::Device resolve_device(DeviceChoice device) {
             "train.device is cuda but this LibTorch has no usable CUDA device",
             "use device auto or cpu");
       }
-      return at::Device(at::kCUDA, 0);
+      cuda = true;
+      break;
     case DeviceChoice::auto_detect:
+      cuda = at::hasCUDA();
       break;
   }
-  return at::hasCUDA() ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+  if (!cuda)
+    return at::kCPU;
+  const int devices = static_cast<int>(at::detail::getCUDAHooks().getNumGPUs());
+  if (local_rank >= devices) {
+    throw UsageError(
+        "local rank " + std::to_string(local_rank) + " needs CUDA device " +
+            std::to_string(local_rank) + ", but this node has " + std::to_string(devices),
+        "start at most one rank per GPU (--nproc-per-node, torchrun's --nproc-per-node)");
+  }
+  return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(local_rank));
 }
 
 at::ScalarType compute_dtype(TrainDtype dtype) {

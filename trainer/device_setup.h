@@ -16,7 +16,9 @@ struct PreparedHeader;
 
 // cpu, cuda (UsageError when this LibTorch has no usable CUDA device), auto: cuda when there is
 // one.
-at::Device resolve_device(DeviceChoice device);
+// `local_rank`: a data-parallel rank's place on its node; CUDA device `local_rank` is its GPU
+// (UsageError when the node has fewer).
+at::Device resolve_device(DeviceChoice device, int local_rank = 0);
 // The dtype of the weights in the forward pass: fp32 -> float32; bf16 and bf16_pure -> bfloat16
 // (bf16 keeps fp32 master weights in the optimizer, see AdamWOptions::master_weights).
 at::ScalarType compute_dtype(TrainDtype dtype);

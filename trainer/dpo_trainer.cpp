@@ -31,6 +31,8 @@
 #include "core/log.h"
 #include "dataloader/batch_loader.h"
 #include "dataloader/prepared_dataset.h"
+#include "distributed/communicator.h"
+#include "distributed/gradient_sync.h"
 #include "model/checkpoint.h"
 #include "model/cpu_runtime.h"
 #include "model/llama.h"
@@ -329,7 +331,8 @@ TrainState resume_from_latest(
     AdamW& optimizer,
     BatchLoader& loader,
     DivergenceMonitor& monitor,
-    const std::string& metrics_path) {
+    const std::string& metrics_path,
+    const Communicator& ranks) {
   std::optional<std::string> latest = store.latest();
   if (!latest) {
     throw CheckpointError(
@@ -354,7 +357,8 @@ TrainState resume_from_latest(
       context.reference_hash,
       context.total_steps,
       context.allowed_changes,
-      state_path);
+      state_path,
+      ranks.world_size());
   check_loader_position(saved, loader.batches_per_epoch(), state_path);
   TrainState state = load_checkpoint(*latest, policy, lora, optimizer, std::move(saved));
   if (std::optional<std::string> bad = non_finite_state(policy, optimizer, state.bco_mean)) {
@@ -365,7 +369,8 @@ TrainState resume_from_latest(
   loader.seek(state.loader);
   for (const EvalPoint& point : state.evaluations)
     monitor.add(point);
-  MetricsLog::truncate_after(metrics_path, state.step);
+  if (ranks.is_main())
+    MetricsLog::truncate_after(metrics_path, state.step);
   DPO_LOG_INFO(
       "train", "resumed from %s at step %lld", latest->c_str(), static_cast<long long>(state.step));
   return state;
@@ -426,6 +431,10 @@ struct RunLineage {
   // LoRA runs: the trained tensors' count and the merged folder (empty: none written).
   int64_t lora_trainable = 0;
   std::string merged_dir;
+  // Data parallelism: the ranks, their backend and each rank's device, in rank order.
+  int world_size = 1;
+  std::string backend = "none";
+  std::vector<std::string> rank_devices;
 };
 
 void write_manifest(
@@ -447,6 +456,10 @@ void write_manifest(
        {{"prefix_sharing", config.train.prefix_sharing},
         {"padding_free", config.train.padding_free}}},
       {"gradient_checkpointing", config.train.gradient_checkpointing},
+      {"distributed",
+       {{"world_size", run.world_size},
+        {"backend", run.backend},
+        {"rank_devices", run.rank_devices}}},
       {"lora",
        {{"enabled", config.lora.enabled},
         {"trainable_parameters", run.lora_trainable},
@@ -497,8 +510,9 @@ class HeldOutEvaluator {
       int32_t pad_id,
       double steps_per_epoch,
       DivergenceMonitor& monitor,
-      MetricsLog& metrics,
-      TrainResult& result)
+      MetricsLog* metrics,
+      TrainResult& result,
+      Communicator& ranks)
       : policy_(policy),
         split_(split),
         reference_(reference),
@@ -508,7 +522,8 @@ class HeldOutEvaluator {
         steps_per_epoch_(steps_per_epoch),
         monitor_(monitor),
         metrics_(metrics),
-        result_(result) {}
+        result_(result),
+        ranks_(ranks) {}
 
   void add_train(const LossSums& step) {
     train_since_eval_.add(step);
@@ -524,7 +539,9 @@ class HeldOutEvaluator {
                         device_,
                         config_.eval.batch_pairs,
                         pad_id_,
-                        pairs_out)
+                        pairs_out,
+                        "the policy",
+                        &ranks_)
                         .mean();
     policy_.train();
     LossMeans train = train_since_eval_.pairs > 0 ? train_since_eval_.mean() : val;
@@ -535,10 +552,15 @@ class HeldOutEvaluator {
         val.loss,
         val.rewards_accuracies,
         val.logps_chosen_per_token});
-    metrics_.write_val(step, static_cast<double>(step) / steps_per_epoch_, val, alarms);
+    // Every rank has the same figures and alarms (the scores are gathered); rank 0 reports them.
+    for (const std::string& alarm : alarms)
+      result_.alarms.push_back("step " + std::to_string(step) + ": " + alarm);
+    train_since_eval_ = LossSums{};
+    if (metrics_ == nullptr)
+      return val;
+    metrics_->write_val(step, static_cast<double>(step) / steps_per_epoch_, val, alarms);
     for (const std::string& alarm : alarms) {
       DPO_LOG_WARN("train", "alarm at step %lld: %s", static_cast<long long>(step), alarm.c_str());
-      result_.alarms.push_back("step " + std::to_string(step) + ": " + alarm);
     }
     std::printf(
         "[eval] step %lld: val loss %.4f, accuracy %.3f, margin %.4f (%lld pairs)%s\n",
@@ -549,7 +571,6 @@ class HeldOutEvaluator {
         static_cast<long long>(val.pairs),
         alarms.empty() ? "" : "  ALARM");
     std::fflush(stdout);
-    train_since_eval_ = LossSums{};
     return val;
   }
 
@@ -562,8 +583,9 @@ class HeldOutEvaluator {
   int32_t pad_id_;
   double steps_per_epoch_;
   DivergenceMonitor& monitor_;
-  MetricsLog& metrics_;
+  MetricsLog* metrics_;  // rank 0's; null on the other ranks
   TrainResult& result_;
+  Communicator& ranks_;
   LossSums train_since_eval_;
 };
 
@@ -642,6 +664,68 @@ void print_progress(
   std::fflush(stdout);
 }
 
+// A step's figures on this rank, summed over the ranks: every LossSums field, the pairs and the
+// tokens (sums, so the means that follow weigh every pair once, not means of means).
+void sum_step_over_ranks(LossSums& sums, int64_t& tokens, Communicator& ranks, int64_t step) {
+  if (ranks.world_size() <= 1)
+    return;
+  static_assert(sizeof(LossFigures) == 9 * sizeof(double), "sum every LossFigures field");
+  double* fields[] = {
+      &sums.loss,
+      &sums.rewards_chosen,
+      &sums.rewards_rejected,
+      &sums.rewards_margins,
+      &sums.rewards_accuracies,
+      &sums.logps_chosen,
+      &sums.logps_rejected,
+      &sums.logps_chosen_per_token,
+      &sums.logps_rejected_per_token};
+  std::vector<double> values;
+  for (double* field : fields)
+    values.push_back(*field);
+  values.push_back(static_cast<double>(sums.pairs));
+  values.push_back(static_cast<double>(tokens));
+  std::vector<at::Tensor> table{at::tensor(values, at::TensorOptions().dtype(at::kDouble))};
+  ranks.all_reduce_sum(table, "the figures of step " + std::to_string(step));
+  const double* summed = table[0].data_ptr<double>();
+  for (size_t i = 0; i < 9; ++i)
+    *fields[i] = summed[i];
+  sums.pairs = static_cast<int64_t>(summed[9]);
+  tokens = static_cast<int64_t>(summed[10]);
+}
+
+// SIGINT or SIGTERM on any rank stops every rank after the same step (0: none).
+int stop_signal_of_all_ranks(Communicator& ranks, int64_t step) {
+  const int local = g_stop_signal;
+  if (ranks.world_size() <= 1)
+    return local;
+  at::Tensor signal =
+      at::full({1}, static_cast<double>(local), at::TensorOptions().dtype(at::kDouble));
+  ranks.all_reduce_max(signal, "the stop requests after step " + std::to_string(step));
+  return static_cast<int>(signal.item<double>());
+}
+
+// Replicas must hold the same weights: their content hashes, compared across the ranks at the
+// start and at the end (a rank that differs would train another model silently).
+void require_same_on_all_ranks(
+    Communicator& ranks,
+    const std::string& key,
+    const std::string& what,
+    const std::string& value) {
+  if (ranks.world_size() <= 1)
+    return;
+  const std::vector<std::string> values = ranks.all_gather_text(key, value);
+  for (size_t r = 1; r < values.size(); ++r) {
+    if (values[r] == values[0])
+      continue;
+    throw DistributedError(
+        "rank " + std::to_string(r) + " has another " + what + " than rank 0 (" +
+            values[r].substr(0, 16) + " against " + values[0].substr(0, 16) + ")",
+        "start every rank with the same config, data and model: the same files on every node, "
+        "the same --config and --set arguments");
+  }
+}
+
 // The mean over the last quarter (at least one) of the steps.
 LossMeans tail_mean(const std::vector<LossSums>& steps) {
   LossSums tail;
@@ -683,21 +767,48 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
   const bool live = config.reference.mode == ReferenceMode::live;
   StopSignals stop_signals;
 
-  // 1. Runtime: device, dtype, threads, seeds.
-  const at::Device device = resolve_device(train.device);
+  // 1. Runtime: device, dtype, threads, seeds; with several ranks, the process group (every rank
+  // runs this same function; rank 0 alone writes the run folder's files).
+  const WorldInfo& world = flags.world;
+  const at::Device device = resolve_device(train.device, world.local_rank);
   const at::ScalarType dtype = compute_dtype(train.dtype);
-  const int threads = train.threads > 0
-                          ? static_cast<int>(train.threads)
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // The CPU's cores are shared by the ranks on a node.
+  const int threads = train.threads > 0 ? static_cast<int>(train.threads)
+                                        : static_cast<int>(std::max(
+                                              1u,
+                                              std::thread::hardware_concurrency() /
+                                                  static_cast<unsigned>(world.local_world_size)));
   set_cpu_threads(threads);
   at::manual_seed(train.seed);
-  create_run_folder(out_dir);
+  std::unique_ptr<Communicator> ranks_owner =
+      world.distributed()
+          ? std::make_unique<Communicator>(
+                world,
+                CommunicatorOptions{
+                    config.distributed.backend, config.distributed.timeout_s, device})
+          : std::make_unique<Communicator>();
+  Communicator& ranks = *ranks_owner;
+  const bool main_rank = ranks.is_main();
+  require_same_on_all_ranks(ranks, "config", "config (its hash)", config_hash(config));
+  if (ranks.world_size() > 1 &&
+      std::find(config.loss.types.begin(), config.loss.types.end(), LossType::bco_pair) !=
+          config.loss.types.end()) {
+    throw ConfigError(
+        "loss.types has bco_pair, whose running reward mean is updated per batch: it is not "
+        "supported with more than one rank yet",
+        "train bco_pair in one process");
+  }
   // The folder is this process's until it returns, and holds no other run unless resumed; what
   // a killed process left half-written in it goes first.
-  FolderLock lock(out_dir, "run folder");
-  remove_stale_run_temporaries(out_dir);
-  if (!flags.resume)
-    claim_run_folder(out_dir, flags.overwrite);
+  std::optional<FolderLock> lock;
+  if (main_rank) {
+    create_run_folder(out_dir);
+    lock.emplace(out_dir, "run folder");
+    remove_stale_run_temporaries(out_dir);
+    if (!flags.resume)
+      claim_run_folder(out_dir, flags.overwrite);
+  }
+  ranks.barrier("claiming the run folder");
 
   // 2. Data and model, checked against each other.
   const PreparedHeader prepared_header = read_prepared_header(prepared_path);
@@ -722,6 +833,11 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
   lineage.device = device;
   lineage.threads = threads;
   lineage.initial_hash = model_content_hash(*policy);
+  lineage.world_size = ranks.world_size();
+  lineage.backend = ranks.backend();
+  lineage.rank_devices = ranks.all_gather_text("devices", device.str());
+  require_same_on_all_ranks(
+      ranks, "data", "prepared file (its fingerprint)", data->header.fingerprint);
   // LoRA: adapters on the frozen base, fresh (B zero: the policy equals the base) or an existing
   // PEFT adapter (the policy is base + adapter).
   LoraRun lora;
@@ -751,6 +867,12 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
         static_cast<long long>(lineage.lora_trainable),
         model_dtype_name(dtype).c_str());
   }
+  require_same_on_all_ranks(
+      ranks,
+      "initial",
+      "initial policy (its content hash)",
+      lora.enabled ? combined_hash(lineage.initial_hash, lora_content_hash(*policy))
+                   : lineage.initial_hash);
   const int32_t pad_id = data->header.pad_id >= 0 ? data->header.pad_id : 0;
   DPO_LOG_INFO(
       "train",
@@ -803,7 +925,8 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
           device,
           dtype,
           config.eval.batch_pairs,
-          pad_id});
+          pad_id,
+          &ranks});
   reference_adapters.reset();
   if (!live)
     reference_model = nullptr;  // frees it
@@ -817,8 +940,20 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
   std::vector<NamedParameter> parameters =
       adamw_parameter_groups(lora.enabled ? lora_parameters(*policy) : named_parameters(*policy));
   AdamW optimizer(parameters, adamw_options(config));
+  // Every rank's loader plans the global micro-batch (micro_batch_pairs x ranks) and builds its
+  // shard of it; positions are global, so checkpoints resume on another number of ranks.
+  GradientBuckets gradient_buckets(
+      [&] {
+        std::vector<at::Tensor> tensors;
+        for (const NamedParameter& p : parameters)
+          tensors.push_back(p.tensor);
+        return tensors;
+      }(),
+      config.distributed.bucket_mib);
   BatchLoaderOptions loader_options;
-  loader_options.batch_size = train.micro_batch_pairs;
+  loader_options.batch_size = train.micro_batch_pairs * ranks.world_size();
+  loader_options.shard_count = ranks.world_size();
+  loader_options.shard_index = ranks.rank();
   loader_options.seed = train.seed;
   loader_options.pad_id = pad_id;
   loader_options.max_sequence_length = loaded.config.max_position_embeddings;
@@ -849,7 +984,17 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
     const ResumeContext context{
         data->header.fingerprint, lineage.reference_hash, total_steps, flags.allowed_changes};
     state = resume_from_latest(
-        out_dir, store, config, context, *policy, lora, optimizer, loader, monitor, metrics_path);
+        out_dir,
+        store,
+        config,
+        context,
+        *policy,
+        lora,
+        optimizer,
+        loader,
+        monitor,
+        metrics_path,
+        ranks);
     bco = BcoState::from_value(state.bco_mean, state.bco_count, device);
     result.bad_steps = state.bad_steps;
   }
@@ -857,8 +1002,11 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
   state.config = config;
   state.prepared_fingerprint = data->header.fingerprint;
   state.reference_hash = lineage.reference_hash;
+  state.world_size = ranks.world_size();
   int64_t& step = state.step;
-  MetricsLog metrics(metrics_path, flags.resume);
+  std::optional<MetricsLog> metrics;  // rank 0's
+  if (main_rank)
+    metrics.emplace(metrics_path, flags.resume);
   HeldOutEvaluator held_out(
       *policy,
       val_eval,
@@ -868,8 +1016,9 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
       pad_id,
       static_cast<double>(steps_per_epoch),
       monitor,
-      metrics,
-      result);
+      metrics ? &*metrics : nullptr,
+      result,
+      ranks);
   auto checkpoint = [&]() {
     state.optimizer_steps = optimizer.steps();
     state.loader = loader.position();
@@ -877,7 +1026,10 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
     state.bco_count = bco.count;
     state.bad_steps = result.bad_steps;
     state.evaluations = monitor.history();
-    save_checkpoint(store, *policy, optimizer, state, model_dir, lora);
+    // Replicated state: rank 0 writes it, and every rank waits until the rename is done.
+    if (main_rank)
+      save_checkpoint(store, *policy, optimizer, state, model_dir, lora);
+    ranks.barrier("the checkpoint of step " + std::to_string(step));
   };
 
   // 5. Before training: held-out figures of the initial policy.
@@ -895,17 +1047,21 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
   bool first_step_of_run = !flags.resume && step == 0;
   result.stop_reason = "max_steps";
   while (step < total_steps) {
-    // 6a. Batches of this step (grad_accum micro-batches).
+    // 6a. Batches of this step (grad_accum micro-batches; with several ranks, this rank's shards).
     std::vector<Batch> batches;
-    int64_t step_pairs = 0;
+    int64_t step_pairs = 0;  // of the whole step, over all ranks
     for (int64_t k = 0; k < train.grad_accum; ++k) {
       batches.push_back(loader.next());
-      step_pairs += batches.back().pairs;
+      step_pairs += batches.back().global_pairs;
     }
-    // 6b. Forward and backward, each micro-batch weighted by its share of the step's pairs.
+    // 6b. Forward and backward, each micro-batch weighted by its share of the step's pairs (over
+    // all ranks: the gradients summed over the ranks are then those of the whole step).
     const BcoState bco_before_step = bco;  // a skipped step leaves it as it was
     LossSums step_metrics;
+    int64_t step_tokens = 0;
     for (const Batch& batch : batches) {
+      if (batch.pairs == 0)
+        continue;  // a last batch smaller than the number of ranks: nothing for this one
       // The shared and packed layouts are built on the CPU (model/packed_batch.h).
       const BatchTensors tensors = batch_to_tensors(batch, layout.padded() ? device : at::kCPU);
       const PairLogps pair = micro_batch_logps(
@@ -930,28 +1086,38 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
       }
       (out.loss * (static_cast<double>(batch.pairs) / static_cast<double>(step_pairs))).backward();
       step_metrics.add(out.metrics);
-      tokens_seen += tensors.tokens;
-      tokens_since_log += tensors.tokens;
+      step_tokens += tensors.tokens;
     }
     first_step_of_run = false;
     ++step;
+    // Several ranks: gradients and figures summed over them (every rank then holds the same).
+    gradient_buckets.sum_over_ranks(ranks, "the gradients of step " + std::to_string(step));
+    sum_step_over_ranks(step_metrics, step_tokens, ranks, step);
+    tokens_seen += step_tokens;
+    tokens_since_log += step_tokens;
 
-    // 6c. Non-finite guard, clipping, update.
+    // 6c. Non-finite guard, clipping, update. The loss and the gradients are the same on every
+    // rank, so every rank decides alike.
     const double grad_norm = global_grad_norm(parameters);
     if (!std::isfinite(step_metrics.loss) || !std::isfinite(grad_norm)) {
       optimizer.zero_grad();
       bco = bco_before_step;
       ++result.bad_steps;
       ++state.consecutive_bad_steps;
-      const std::string ids = pair_ids(batches, data->train);
-      DPO_LOG_WARN(
-          "train",
-          "step %lld skipped: loss %g, gradient norm %g (pairs: %s)",
-          static_cast<long long>(step),
-          step_metrics.loss,
-          grad_norm,
-          ids.c_str());
-      metrics.write_skipped(step, step_metrics.loss, grad_norm, ids);
+      std::string ids;
+      for (const std::string& rank_ids :
+           ranks.all_gather_text("skipped/" + std::to_string(step), pair_ids(batches, data->train)))
+        ids += (ids.empty() || rank_ids.empty() ? "" : ", ") + rank_ids;
+      if (main_rank) {
+        DPO_LOG_WARN(
+            "train",
+            "step %lld skipped: loss %g, gradient norm %g (pairs: %s)",
+            static_cast<long long>(step),
+            step_metrics.loss,
+            grad_norm,
+            ids.c_str());
+        metrics->write_skipped(step, step_metrics.loss, grad_norm, ids);
+      }
       // A non-finite loss from finite weights is a bad batch, worth skipping; from non-finite
       // weights or optimizer state (an earlier update overflowed) every later step is bad too.
       if (std::optional<std::string> bad = non_finite_state(*policy, optimizer, bco.mean_value())) {
@@ -995,22 +1161,24 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
       figures.tokens_per_s = seconds > 0 ? tokens_since_log / seconds : 0.0;
       figures.peak_memory_mib = peak_memory_mib(device);
       figures.seconds = seconds_since(run_start);
-      metrics.write_train(step, static_cast<double>(step) / steps_per_epoch, mean, figures);
-      print_progress(step, total_steps, mean, figures, seconds_since(loop_start), tty);
+      if (main_rank) {
+        metrics->write_train(step, static_cast<double>(step) / steps_per_epoch, mean, figures);
+        print_progress(step, total_steps, mean, figures, seconds_since(loop_start), tty);
+      }
       since_log = LossSums{};
       tokens_since_log = 0;
       log_start = std::chrono::steady_clock::now();
     }
 
-    // 6e. Evaluate, save, stop.
-    const int stop_signal = g_stop_signal;
+    // 6e. Evaluate, save, stop (a signal to any rank stops them all after this step).
+    const int stop_signal = stop_signal_of_all_ranks(ranks, step);
     const bool interrupted =
         stop_signal != 0 || (flags.stop_after_steps > 0 && step >= flags.stop_after_steps);
     if (config.eval.every_steps > 0 && step % config.eval.every_steps == 0 && step < total_steps) {
-      if (tty)
+      if (tty && main_rank)
         std::printf("\n");
       held_out.evaluate(step, bco, nullptr);
-      if (config.eval.early_stop && monitor.latest_is_best()) {
+      if (config.eval.early_stop && monitor.latest_is_best() && main_rank) {
         save_policy(*policy, lora, out_dir + "/best", model_dir, /*overwrite=*/true);
       }
       if (config.eval.early_stop &&
@@ -1028,7 +1196,7 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
       break;
     }
   }
-  if (tty)
+  if (tty && main_rank)
     std::printf("\n");
   result.steps = step;
   result.train_tail = tail_mean(step_history);
@@ -1039,29 +1207,37 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
   if (result.stop_reason == "interrupted" || result.stop_reason == "bad_steps")
     return result;
 
-  // 7. Final evaluation, per-pair audit file, final model, manifest.
+  // 7. Final evaluation, per-pair audit file, final model, manifest (rank 0 writes them, once
+  // every rank has shown that its replica ended with the same weights).
   EvalPairs pairs;
   result.final_eval = held_out.evaluate(step, bco, &pairs);
-  if (data->val.size() > 0)
-    write_eval_pairs(out_dir + "/eval_pairs.jsonl", *data, pairs, tokenizer);
   result.final_dir = out_dir + "/final";
   if (lora.enabled) {
-    save_policy(*policy, lora, result.final_dir, model_dir, /*overwrite=*/true);
     lineage.final_base_hash = model_content_hash(*policy);  // the frozen base, as it ends
     lineage.final_hash = combined_hash(lineage.final_base_hash, lora_content_hash(*policy));
-    if (train.merge_lora) {
-      lineage.merged_dir = out_dir + "/final-merged";
-      save_merged_model(*policy, loaded, config, lineage.merged_dir);
-    }
   } else {
-    save_final_model(*policy, loaded, config, dtype, result.final_dir);
     lineage.final_hash = model_content_hash(*policy);
   }
-  write_manifest(config, *data, lineage, result);
-  // The data's validation report (recorded by prepare), for `dpo report`'s data section.
-  if (!data->header.validation_json.empty()) {
-    write_file_atomically(out_dir + "/validate.json", data->header.validation_json + "\n");
+  require_same_on_all_ranks(ranks, "final", "final policy (its content hash)", lineage.final_hash);
+  if (main_rank) {
+    if (data->val.size() > 0)
+      write_eval_pairs(out_dir + "/eval_pairs.jsonl", *data, pairs, tokenizer);
+    if (lora.enabled) {
+      save_policy(*policy, lora, result.final_dir, model_dir, /*overwrite=*/true);
+      if (train.merge_lora) {
+        lineage.merged_dir = out_dir + "/final-merged";
+        save_merged_model(*policy, loaded, config, lineage.merged_dir);
+      }
+    } else {
+      save_final_model(*policy, loaded, config, dtype, result.final_dir);
+    }
+    write_manifest(config, *data, lineage, result);
+    // The data's validation report (recorded by prepare), for `dpo report`'s data section.
+    if (!data->header.validation_json.empty()) {
+      write_file_atomically(out_dir + "/validate.json", data->header.validation_json + "\n");
+    }
   }
+  ranks.barrier("writing the final model");
   return result;
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "distributed/world_info.h"
 #include "losses/preference_loss.h"
 #include "trainer/adamw.h"
 #include "trainer/config.h"
@@ -24,6 +25,9 @@ struct RunFlags {
   // Config keys a resumed run may change although they change the data order or the
   // optimisation (--resume-allow-change); see trainer/resume_check.h.
   std::vector<std::string> allowed_changes;
+  // This process's place in a data-parallel run (distributed/world_info.h: from torchrun's,
+  // SLURM's or `--nproc-per-node`'s variables); the default is one process. docs/distributed.md.
+  WorldInfo world;
   // Testing aids: return after this many steps as if killed; make the loss of these steps NaN
   // (as an overflow would); called after each update with the step and the optimizer (to poison
   // its state or the weights).

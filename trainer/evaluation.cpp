@@ -44,7 +44,8 @@ LossSums evaluate_split(
     int64_t batch_pairs,
     int32_t pad_id,
     EvalPairs* pairs_out,
-    const std::string& policy_label) {
+    const std::string& policy_label,
+    Communicator* communicator) {
   if (split.size() == 0)
     return LossSums{};
   ScoreOptions options;
@@ -52,6 +53,7 @@ LossSums evaluate_split(
   options.pad_id = pad_id;
   options.split_name = "val";
   options.model_label = policy_label;
+  options.communicator = communicator;
   PairScores scores = score_pairs(policy, split, device, options);
   at::NoGradGuard no_grad;
   auto f64 = at::TensorOptions().dtype(at::kDouble);

@@ -17,6 +17,7 @@ namespace dpo {
 
 class LlamaForCausalLMImpl;
 class Tokenizer;
+class Communicator;
 
 // Per-pair figures of one evaluation, for eval_pairs.jsonl.
 struct EvalPairs {
@@ -27,7 +28,8 @@ struct EvalPairs {
 // running state, used and not advanced (evaluation must not move it). `pairs_out`: may be null.
 // A non-finite log-prob of the policy (CheckpointError naming the pair and the first non-finite
 // weight) or a non-finite loss is an error, never a "loss nan" figure. `policy_label` names the
-// policy in that message.
+// policy in that message. `communicator` (may be null): the pairs are scored in shards across the
+// ranks and every rank gets the figures of the whole split.
 LossSums evaluate_split(
     LlamaForCausalLMImpl& policy,
     const PreparedSplit& split,
@@ -38,7 +40,8 @@ LossSums evaluate_split(
     int64_t batch_pairs,
     int32_t pad_id,
     EvalPairs* pairs_out,
-    const std::string& policy_label = "the policy");
+    const std::string& policy_label = "the policy",
+    Communicator* communicator = nullptr);
 
 // One line per held-out pair of `data.val`: ids, source, rewards, margin and the decoded text.
 void write_eval_pairs(

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/format.h"
+#include "distributed/communicator.h"
 #include "model/llama.h"
 #include "model/sequence_logprobs.h"
 #include "trainer/finite_check.h"
@@ -41,6 +42,30 @@ std::string pair_label(const std::string& split_name, const PreparedSplit& split
       weight ? "the model folder is damaged or was saved from a diverged run: use an earlier "
                "checkpoint"
              : "score in fp32 (--dtype fp32, train.dtype = fp32)");
+}
+
+// Each rank holds the scores of its pairs and zeros elsewhere: a sum over the ranks gives every
+// rank all of them, exactly (x + 0 = x).
+void sum_scores_over_ranks(PairScores& scores, Communicator& ranks, const std::string& split_name) {
+  const int64_t n = static_cast<int64_t>(scores.chosen_logps.size());
+  at::Tensor table = at::empty({4, n}, at::TensorOptions().dtype(at::kDouble));  // [4, n]
+  auto t = table.accessor<double, 2>();
+  for (int64_t i = 0; i < n; ++i) {
+    const size_t k = static_cast<size_t>(i);
+    t[0][i] = scores.chosen_logps[k];
+    t[1][i] = scores.rejected_logps[k];
+    t[2][i] = scores.chosen_tokens[k];
+    t[3][i] = scores.rejected_tokens[k];
+  }
+  std::vector<at::Tensor> tensors{table};
+  ranks.all_reduce_sum(tensors, "the " + split_name + " scores");
+  for (int64_t i = 0; i < n; ++i) {
+    const size_t k = static_cast<size_t>(i);
+    scores.chosen_logps[k] = t[0][i];
+    scores.rejected_logps[k] = t[1][i];
+    scores.chosen_tokens[k] = static_cast<int32_t>(t[2][i]);
+    scores.rejected_tokens[k] = static_cast<int32_t>(t[3][i]);
+  }
 }
 
 }  // namespace
@@ -82,8 +107,12 @@ PairScores score_pairs(
 
   // A non-owning shared_ptr: the loader only reads the split during this call.
   std::shared_ptr<const PreparedSplit> view(&split, [](const PreparedSplit*) {});
+  Communicator* ranks = options.communicator;
+  const int64_t world = ranks != nullptr ? ranks->world_size() : 1;
   BatchLoaderOptions loader_options;
-  loader_options.batch_size = options.batch_pairs;
+  loader_options.batch_size = options.batch_pairs * world;  // every rank scores batch_pairs
+  loader_options.shard_count = world;
+  loader_options.shard_index = ranks != nullptr ? ranks->rank() : 0;
   loader_options.shuffle = false;
   loader_options.pad_id = options.pad_id;
   loader_options.prefetch = 1;
@@ -95,6 +124,8 @@ PairScores score_pairs(
   size_t done = 0;
   for (int64_t b = 0; b < loader.batches_per_epoch(); ++b) {
     Batch batch = loader.next();
+    if (batch.pairs == 0)
+      continue;  // a last batch smaller than the number of ranks
     // The shared and packed layouts are built on the CPU; the padded forward takes the rows as
     // they are.
     BatchTensors tensors = batch_to_tensors(batch, options.layout.padded() ? device : at::kCPU);
@@ -123,6 +154,8 @@ PairScores score_pairs(
   }
   if (was_training)
     model.train();
+  if (world > 1)
+    sum_scores_over_ranks(scores, *ranks, options.split_name);
   return scores;
 }
 

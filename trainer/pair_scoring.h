@@ -17,6 +17,7 @@
 namespace dpo {
 
 class LlamaForCausalLMImpl;
+class Communicator;
 
 // A loader batch as tensors on `device`: both sequences of each pair in one forward pass (the
 // trainer keeps them on the CPU: the layouts of model/packed_batch.h are built there, and
@@ -47,9 +48,14 @@ struct ScoreOptions {
   std::string model_label = "the model";
   // Called after each batch with (pairs done, pairs total); may be empty.
   std::function<void(size_t, size_t)> progress;
+  // Data parallelism (may be null): every rank scores its shard of each batch (BatchLoader's
+  // shards) and the scores are summed over the ranks into the whole arrays, so every rank returns
+  // the scores of every pair.
+  Communicator* communicator = nullptr;
 };
 
-// Runs the model in eval mode without gradients over every pair of `split`. A NaN or Inf
+// Runs the model in eval mode without gradients over every pair of `split` (or this rank's share,
+// with options.communicator). A NaN or Inf
 // log-prob is a CheckpointError (at the first batch that gives one, before the caller can write
 // anything) naming the split, the pair (index and id) and the model's first non-finite weight.
 PairScores score_pairs(

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "distributed/communicator.h"
 #include "model/checkpoint.h"
 #include "model/llama.h"
 #include "trainer/pair_scoring.h"
@@ -39,6 +40,7 @@ ReferenceLogps reference_logprobs(
   options.batch_pairs = source.batch_pairs;
   options.pad_id = source.pad_id;
   options.model_label = "the reference model '" + source.model_dir + "'";
+  options.communicator = source.communicator;
   auto start = std::chrono::steady_clock::now();
   // score_pairs refuses a non-finite log-prob before anything is cached.
   options.split_name = "train";
@@ -51,8 +53,12 @@ ReferenceLogps reference_logprobs(
   reference.dtype = model_dtype_name(source.dtype);
   reference.train = as_split(train);
   reference.val = as_split(val);
-  if (!source.live)
-    write_reference_logps(source.prepared_path, reference);
+  if (!source.live) {
+    if (source.communicator == nullptr || source.communicator->is_main())
+      write_reference_logps(source.prepared_path, reference);
+    if (source.communicator != nullptr)
+      source.communicator->barrier("the reference cache write");
+  }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   DPO_LOG_INFO(

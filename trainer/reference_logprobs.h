@@ -16,6 +16,7 @@
 namespace dpo {
 
 class LlamaForCausalLMImpl;
+class Communicator;
 
 struct ReferenceSource {
   std::string prepared_path;  // where the cache lives
@@ -26,6 +27,9 @@ struct ReferenceSource {
   at::ScalarType dtype = at::kFloat;
   int64_t batch_pairs = 8;
   int32_t pad_id = 0;
+  // Data parallelism (may be null): the pairs are scored in shards across the ranks, every rank
+  // gets all of them, rank 0 writes the cache and the others wait until it is written.
+  Communicator* communicator = nullptr;
 };
 
 // The cached log-probs, or those of `scorer` (the reference model), cached unless live.

@@ -73,7 +73,8 @@ bool change_is_harmless(const std::string& key) {
       "model.path",
       "model.dtype",
       "reference.path",
-      "reference.step0_tolerance"};
+      "reference.step0_tolerance",
+      "ranks"};
   for (const char* harmless : kHarmless) {
     if (key == harmless)
       return true;
@@ -81,7 +82,8 @@ bool change_is_harmless(const std::string& key) {
   // Evaluation and alarms, the gates, and what only shapes a prepared file (its fingerprint is
   // compared instead).
   return starts_with(key, "eval.") || starts_with(key, "check.") || starts_with(key, "compare.") ||
-         starts_with(key, "data.") || starts_with(key, "template.");
+         starts_with(key, "data.") || starts_with(key, "template.") ||
+         starts_with(key, "distributed.");
 }
 
 void check_train_state(const TrainState& s, const std::string& path) {
@@ -137,8 +139,30 @@ void check_resume_config(
     const std::string& now_reference_hash,
     int64_t now_total_steps,
     const std::vector<std::string>& allowed,
-    const std::string& path) {
+    const std::string& path,
+    int64_t now_world_size) {
   std::vector<ConfigChange> changes = config_changes(state.config, now);
+  // Another number of ranks: the loader's plan is made for the global micro-batch, which must
+  // stay; the pairs per rank follow from it.
+  const int64_t saved_global = state.config.train.micro_batch_pairs * state.world_size;
+  const int64_t now_global = now.train.micro_batch_pairs * now_world_size;
+  if (state.world_size != now_world_size) {
+    changes.erase(
+        std::remove_if(
+            changes.begin(),
+            changes.end(),
+            [](const ConfigChange& c) { return c.key == "train.micro_batch_pairs"; }),
+        changes.end());
+    changes.push_back({"ranks", std::to_string(state.world_size), std::to_string(now_world_size)});
+    if (saved_global != now_global) {
+      changes.push_back(
+          {"global micro-batch (train.micro_batch_pairs x ranks)",
+           std::to_string(state.config.train.micro_batch_pairs) + " x " +
+               std::to_string(state.world_size) + " = " + std::to_string(saved_global),
+           std::to_string(now.train.micro_batch_pairs) + " x " + std::to_string(now_world_size) +
+               " = " + std::to_string(now_global)});
+    }
+  }
   // What the paths hold, beside the paths themselves.
   if (!state.prepared_fingerprint.empty() && state.prepared_fingerprint != now_fingerprint) {
     changes.push_back(

@@ -35,7 +35,9 @@ void check_train_state(const TrainState& state, const std::string& path);
 // optimisation and differ are refused (CheckpointError listing "key: old -> new", naming `path`),
 // unless listed in `allowed` (--resume-allow-change); harmless ones and allowed ones are logged
 // as a note. `now_fingerprint` and `now_reference_hash`: of this invocation's prepared file and
-// reference model, compared with the state's when it records them.
+// reference model, compared with the state's when it records them. `now_world_size`: the ranks of
+// this invocation; on another number of ranks than the checkpoint's, train.micro_batch_pairs may
+// change as long as the global micro-batch (micro_batch_pairs x ranks) stays the same.
 void check_resume_config(
     const TrainState& state,
     const Config& now,
@@ -43,7 +45,8 @@ void check_resume_config(
     const std::string& now_reference_hash,
     int64_t now_total_steps,
     const std::vector<std::string>& allowed,
-    const std::string& path);
+    const std::string& path,
+    int64_t now_world_size = 1);
 
 // The loader position of a resumed state against this run's epoch: CheckpointError naming the
 // file and 'loader_cursor' when it is past the last batch.

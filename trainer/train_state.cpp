@@ -59,7 +59,8 @@ std::string to_json_text(const TrainState& s) {
       {"total_steps", s.total_steps},
       {"config", json::parse(to_json_text(s.config))},
       {"prepared_fingerprint", s.prepared_fingerprint},
-      {"reference_hash", s.reference_hash}};
+      {"reference_hash", s.reference_hash},
+      {"world_size", s.world_size}};
   return state.dump(2) + "\n";
 }
 
@@ -107,6 +108,10 @@ TrainState train_state_from_json_text(const std::string& text, const std::string
     s.prepared_fingerprint = get<std::string>(root, "prepared_fingerprint", origin);
   if (root.contains("reference_hash"))
     s.reference_hash = get<std::string>(root, "reference_hash", origin);
+  if (root.contains("world_size"))
+    s.world_size = get<int64_t>(root, "world_size", origin);
+  if (s.world_size < 1)
+    throw CheckpointError("'" + origin + "': key 'world_size' must be at least 1", kHint);
   return s;
 }
 

@@ -30,11 +30,14 @@ struct TrainState {
   // written before they were recorded).
   std::string prepared_fingerprint;
   std::string reference_hash;
+  // Ranks of the data-parallel run that wrote it (1 in checkpoints written before it was
+  // recorded): a resume on another number of ranks keeps micro_batch_pairs x world_size.
+  int64_t world_size = 1;
 };
 
 // Pretty JSON with the keys step, optimizer_steps, loader_epoch, loader_cursor, bco_mean,
 // bco_count, consecutive_bad_steps, bad_steps, evaluations, total_steps, config,
-// prepared_fingerprint, reference_hash (the last two optional when read).
+// prepared_fingerprint, reference_hash, world_size (the last three optional when read).
 std::string to_json_text(const TrainState& state);
 // Parses what to_json_text writes. `origin` names the file in errors: CheckpointError naming
 // the file and the key that is missing or of the wrong type, with a hint.
