@@ -128,8 +128,8 @@ Communicator::Communicator(const WorldInfo& world, const CommunicatorOptions& op
     group->store = c10::make_intrusive<c10d::TCPStore>(world.master_addr, store_options);
   } catch (const std::exception& e) {
     const std::string cause = first_line(e.what());
-    const bool in_use = cause.find("in use") != std::string::npos ||
-                        cause.find("EADDRINUSE") != std::string::npos;
+    const bool in_use =
+        cause.find("in use") != std::string::npos || cause.find("EADDRINUSE") != std::string::npos;
     if (world.rank == 0 && in_use) {
       throw DistributedError(
           "rank 0 cannot listen on port " + std::to_string(world.master_port) +
@@ -142,7 +142,8 @@ Communicator::Communicator(const WorldInfo& world, const CommunicatorOptions& op
             " could not meet the other ranks at " + where + " within " +
             std::to_string(static_cast<int>(options.timeout_s)) + " s: " + cause,
         "check MASTER_ADDR (the host of rank 0, reachable from every node) and MASTER_PORT, and "
-        "that all " + std::to_string(world.world_size) + " ranks were started");
+        "that all " +
+            std::to_string(world.world_size) + " ranks were started");
   }
 
   // 2. The process group.
@@ -220,7 +221,8 @@ void Communicator::all_reduce_sum(std::vector<at::Tensor>& tensors, const std::s
 void Communicator::all_reduce_max(at::Tensor& tensor, const std::string& what) {
   if (!group_)
     return;
-  std::vector<at::Tensor> moved{tensor.device() == group_->device ? tensor : tensor.to(group_->device)};
+  std::vector<at::Tensor> moved{
+      tensor.device() == group_->device ? tensor : tensor.to(group_->device)};
   try {
     group_->collectives->all_reduce(moved, c10d::ReduceOp::MAX);
   } catch (const std::exception& e) {

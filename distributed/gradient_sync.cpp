@@ -13,10 +13,9 @@ GradientBuckets::GradientBuckets(std::vector<at::Tensor> parameters, double buck
   double bytes = 0;
   for (size_t i = 0; i < parameters_.size(); ++i) {
     const at::Tensor& p = parameters_[i];
-    const bool new_bucket =
-        buckets_.empty() || bytes >= limit ||
-        parameters_[buckets_.back().front()].scalar_type() != p.scalar_type() ||
-        parameters_[buckets_.back().front()].device() != p.device();
+    const bool new_bucket = buckets_.empty() || bytes >= limit ||
+                            parameters_[buckets_.back().front()].scalar_type() != p.scalar_type() ||
+                            parameters_[buckets_.back().front()].device() != p.device();
     if (new_bucket) {
       buckets_.emplace_back();
       bytes = 0;

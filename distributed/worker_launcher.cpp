@@ -101,7 +101,12 @@ int exit_code_of(int status) {
 }
 
 pid_t start_worker(
-    const LaunchOptions& options, int local_rank, int world_size, int port, int out[2], int err[2]) {
+    const LaunchOptions& options,
+    int local_rank,
+    int world_size,
+    int port,
+    int out[2],
+    int err[2]) {
   const int rank = options.node_rank * options.nproc_per_node + local_rank;
   // Everything the child needs is built before fork(): after it, only async-signal-safe calls.
   std::vector<std::string> env_strings;
@@ -192,14 +197,16 @@ int run_workers(const LaunchOptions& options) {
   }
   if (options.nnodes > 1 && options.master_port == 0) {
     throw UsageError(
-        "--nnodes " + std::to_string(options.nnodes) + " needs --master-port (the same on every node)");
+        "--nnodes " + std::to_string(options.nnodes) +
+        " needs --master-port (the same on every node)");
   }
   if (options.master_port < 0 || options.master_port > 65535)
     throw UsageError("--master-port must be in [1, 65535]");
   const int port = options.master_port > 0 ? options.master_port : free_local_port();
   const int world_size = options.nnodes * options.nproc_per_node;
 
-  struct sigaction action {}, old_int{}, old_term{};
+  struct sigaction action {
+  }, old_int{}, old_term{};
   action.sa_handler = remember_signal;
   sigemptyset(&action.sa_mask);
   g_launcher_signal = 0;
@@ -298,8 +305,9 @@ int run_workers(const LaunchOptions& options) {
           write_all(STDERR_FILENO, message);
           signal_all(workers, SIGTERM);
           stopping = true;
-          kill_at = std::chrono::steady_clock::now() +
-                    std::chrono::milliseconds(static_cast<int64_t>(options.stop_grace_seconds * 1000));
+          kill_at =
+              std::chrono::steady_clock::now() +
+              std::chrono::milliseconds(static_cast<int64_t>(options.stop_grace_seconds * 1000));
         }
       }
     }
@@ -320,7 +328,8 @@ int run_workers(const LaunchOptions& options) {
       std::string& partial = fd == &worker.out_fd ? worker.out_partial : worker.err_partial;
       while (drain(*fd, partial) == ReadResult::data) {
       }
-      forward_lines(fd == &worker.out_fd ? STDOUT_FILENO : STDERR_FILENO, worker.rank, partial, true);
+      forward_lines(
+          fd == &worker.out_fd ? STDOUT_FILENO : STDERR_FILENO, worker.rank, partial, true);
       ::close(*fd);
       *fd = -1;
     }

@@ -71,7 +71,8 @@ WorldInfo world_from_environment(const EnvLookup& env) {
     world.world_size = *tasks;
     std::optional<int> procid = read("SLURM_PROCID", 0, kMaxRanks);
     if (!procid)
-      throw ConfigError("environment variable SLURM_PROCID is not set although SLURM_NTASKS is", kDocs);
+      throw ConfigError(
+          "environment variable SLURM_PROCID is not set although SLURM_NTASKS is", kDocs);
     world.rank = *procid;
     world.local_rank = read("SLURM_LOCALID", 0, kMaxRanks).value_or(0);
     std::optional<int> per_node = read("SLURM_NTASKS_PER_NODE", 1, kMaxRanks);
@@ -106,8 +107,8 @@ WorldInfo world_from_environment(const EnvLookup& env) {
   if (world.local_rank >= world.local_world_size || world.local_world_size > world.world_size) {
     throw ConfigError(
         "local rank " + std::to_string(world.local_rank) + " of " +
-            std::to_string(world.local_world_size) + " processes on this node does not fit a world of " +
-            std::to_string(world.world_size),
+            std::to_string(world.local_world_size) +
+            " processes on this node does not fit a world of " + std::to_string(world.world_size),
         kDocs);
   }
   return world;

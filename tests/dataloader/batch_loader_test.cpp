@@ -251,3 +251,53 @@ TEST(BatchLoader, EmptySplitsAndBadOptionsAreRefused) {
 
 }  // namespace
 }  // namespace dpo
+
+namespace dpo {
+namespace {
+
+// Data parallelism: 3 ranks share global batches of 8 pairs. Every global batch is split into
+// disjoint shards (places r, r + 3, ...) whose union is the batch a single loader of 8 builds,
+// positions stay global, and a last batch of fewer pairs than ranks leaves a shard empty.
+TEST(BatchLoaderShards, ShardsPartitionEachGlobalBatch) {
+  auto split = make_split(42);  // 5 batches of 8 and one of 2 (in shuffled order)
+  BatchLoader whole(split, options(8, 0));
+  int small_batches = 0;
+  std::vector<std::unique_ptr<BatchLoader>> shards;
+  for (int r = 0; r < 3; ++r) {
+    BatchLoaderOptions o = options(8, 0);
+    o.shard_count = 3;
+    o.shard_index = r;
+    shards.push_back(std::make_unique<BatchLoader>(split, o));
+  }
+  for (int b = 0; b < 6; ++b) {
+    const Batch global = whole.next();
+    std::vector<int64_t> pairs;
+    for (int r = 0; r < 3; ++r) {
+      const Batch shard = shards[static_cast<size_t>(r)]->next();
+      EXPECT_EQ(shard.global_pairs, global.pairs);
+      EXPECT_EQ(shard.next, global.next);  // the global position
+      // Places r, r + 3, ... of the global batch.
+      for (size_t i = 0; i < shard.pair_indices.size(); ++i)
+        EXPECT_EQ(shard.pair_indices[i], global.pair_indices[static_cast<size_t>(r) + 3 * i]);
+      pairs.insert(pairs.end(), shard.pair_indices.begin(), shard.pair_indices.end());
+      if (global.pairs == 2)
+        EXPECT_EQ(shard.pairs, r < 2 ? 1 : 0) << "rank " << r;
+    }
+    small_batches += global.pairs == 2 ? 1 : 0;
+    std::vector<int64_t> expected = global.pair_indices;
+    std::sort(pairs.begin(), pairs.end());
+    std::sort(expected.begin(), expected.end());
+    EXPECT_EQ(pairs, expected) << "batch " << b;
+  }
+  EXPECT_EQ(small_batches, 1);
+}
+
+TEST(BatchLoaderShards, AShardThatDoesNotExistIsAUsageError) {
+  BatchLoaderOptions o = options(4);
+  o.shard_count = 2;
+  o.shard_index = 2;
+  EXPECT_THROW(BatchLoader(make_split(8), o), UsageError);
+}
+
+}  // namespace
+}  // namespace dpo

@@ -31,30 +31,6 @@ std::string quote(const std::string& text) {
   return "'" + text + "'";  // the test's paths hold no single quote
 }
 
-// pairs.jsonl -> tokenizer -> model (2 layers, hidden 32) -> prepared.h5, all in `dir`.
-void make_world(const testing::TempDir& dir) {
-  testing::write_file(dir.file("pairs.jsonl"), testing::support_pairs_jsonl(200));
-  testing::write_file(dir.file("shape.json"), testing::tiny_model_config_json(512));
-  const std::string markers = " --user-symbol '<|im_start|>' --user-symbol '<|im_end|>'";
-  auto step = [](const std::string& command) {
-    auto result = run_command(command);
-    ASSERT_EQ(result.exit_code, 0) << command << "\n" << result.output;
-  };
-  step(
-      kDpo + " train-tokenizer " + quote(dir.file("pairs.jsonl")) + " --out " +
-      quote(dir.file("tok")) + " --vocab-size 512" + markers);
-  step(
-      kDpo + " init-model --config " + quote(dir.file("shape.json")) + " --tokenizer " +
-      quote(dir.file("tok/tokenizer.model")) +
-      " --template chatml --special-token '<|im_start|>' --special-token '<|im_end|>'"
-      " --eos-token '<|im_end|>' --seed 1 --out " +
-      quote(dir.file("model")));
-  step(
-      kDpo + " prepare --data " + quote(dir.file("pairs.jsonl")) + " --model " +
-      quote(dir.file("model")) + " --max-length 128 --val-fraction 0.2 --threads 1 --out " +
-      quote(dir.file("prepared.h5")));
-}
-
 // A config with a checkpoint every 2 steps; paths come with --set.
 const char* kConfig = R"({
   // written by train_resume_cli_test.cpp
@@ -95,7 +71,7 @@ std::map<int64_t, double> train_losses(const std::string& run_dir) {
 
 TEST(TrainResumeCli, KilledRunResumesToTheSameLossesBitForBit) {
   testing::TempDir dir;
-  ASSERT_NO_FATAL_FAILURE(make_world(dir));
+  ASSERT_NO_FATAL_FAILURE(testing::make_cli_world(dir, kDpo));
   testing::write_file(dir.file("config.json"), kConfig);
 
   // A: uninterrupted (it also caches the reference log-probs that B then reuses).
@@ -222,7 +198,7 @@ Signalled signal_run(
 // command finishes the run.
 TEST(TrainSignalCli, ASignalledRunSavesExitsWithTheSignalsCodeAndSaysHowToResume) {
   testing::TempDir dir;
-  ASSERT_NO_FATAL_FAILURE(make_world(dir));
+  ASSERT_NO_FATAL_FAILURE(testing::make_cli_world(dir, kDpo));
   testing::write_file(dir.file("config.json"), kLongConfig);
   for (const auto& [signal_number, name, code] :
        {std::tuple<int, std::string, int>{SIGTERM, "SIGTERM", 143},
@@ -272,7 +248,7 @@ TEST(TrainSignalCli, ASignalledRunSavesExitsWithTheSignalsCodeAndSaysHowToResume
 // "internal error".
 TEST(TrainSignalCli, BadFoldersAndStatesAreNamedErrors) {
   testing::TempDir dir;
-  ASSERT_NO_FATAL_FAILURE(make_world(dir));
+  ASSERT_NO_FATAL_FAILURE(testing::make_cli_world(dir, kDpo));
   testing::write_file(dir.file("config.json"), kConfig);
   testing::write_file(dir.file("file"), "x");
   for (const std::string& out_dir : {dir.file("file"), dir.file("file/sub")}) {

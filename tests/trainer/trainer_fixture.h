@@ -1,15 +1,20 @@
 // Shared pieces of the end-to-end training tests (tests/trainer/dpo_trainer_test.cpp and
 // tests/tools/train_resume_cli_test.cpp): generated preference pairs that a tiny model learns in
 // a few dozen steps, the config.json of a model small enough to train in well under a second,
-// and a reader for metrics.jsonl. Header-only because the suites compile tests/<layer>/*_test.cpp
-// only, and tools_tests does not link the trainer.
+// and a reader for metrics.jsonl; for the command-line suites, the same world made through the
+// dpo binary. Header-only because the suites compile tests/<layer>/*_test.cpp only, and
+// tools_tests does not link the trainer.
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include <cstdint>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "tests/support/test_support.h"
 
 namespace dpo::testing {
 
@@ -105,6 +110,33 @@ inline std::vector<nlohmann::json> metrics_lines(
       out.push_back(std::move(line));
   }
   return out;
+}
+
+// pairs.jsonl -> tokenizer -> model (2 layers, hidden 32) -> prepared.h5, all in `dir`, through
+// the `dpo` binary at `dpo` (train-tokenizer, init-model, prepare). Use with
+// ASSERT_NO_FATAL_FAILURE.
+inline void make_cli_world(const TempDir& dir, const std::string& dpo) {
+  auto quote = [](const std::string& text) { return "'" + text + "'"; };
+  write_file(dir.file("pairs.jsonl"), support_pairs_jsonl(200));
+  write_file(dir.file("shape.json"), tiny_model_config_json(512));
+  const std::string markers = " --user-symbol '<|im_start|>' --user-symbol '<|im_end|>'";
+  auto step = [](const std::string& command) {
+    auto result = run_command(command);
+    ASSERT_EQ(result.exit_code, 0) << command << "\n" << result.output;
+  };
+  step(
+      dpo + " train-tokenizer " + quote(dir.file("pairs.jsonl")) + " --out " +
+      quote(dir.file("tok")) + " --vocab-size 512" + markers);
+  step(
+      dpo + " init-model --config " + quote(dir.file("shape.json")) + " --tokenizer " +
+      quote(dir.file("tok/tokenizer.model")) +
+      " --template chatml --special-token '<|im_start|>' --special-token '<|im_end|>'"
+      " --eos-token '<|im_end|>' --seed 1 --out " +
+      quote(dir.file("model")));
+  step(
+      dpo + " prepare --data " + quote(dir.file("pairs.jsonl")) + " --model " +
+      quote(dir.file("model")) + " --max-length 128 --val-fraction 0.2 --threads 1 --out " +
+      quote(dir.file("prepared.h5")));
 }
 
 }  // namespace dpo::testing
