@@ -88,6 +88,13 @@ bool backend_available(const std::string& backend) {
   return false;
 }
 
+std::unique_ptr<Communicator> join_world(
+    const WorldInfo& world, const CommunicatorOptions& options) {
+  if (!world.distributed())
+    return std::make_unique<Communicator>();
+  return std::make_unique<Communicator>(world, options);
+}
+
 Communicator::Communicator() = default;
 Communicator::~Communicator() = default;
 

@@ -75,6 +75,11 @@ class Communicator {
   std::unique_ptr<Group> group_;
 };
 
+// The communicator of this process: a world of one when `world` is one process, else `world`
+// joined (train, eval and score call it the same way).
+std::unique_ptr<Communicator> join_world(
+    const WorldInfo& world, const CommunicatorOptions& options);
+
 // The backend `auto` resolves to for a training device: nccl for CUDA, gloo otherwise.
 std::string default_backend(at::Device device);
 // Whether this build can form process groups over `backend` ("gloo", "nccl").

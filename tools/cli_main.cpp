@@ -95,7 +95,16 @@ int exec_torch_executable(const std::string& command, char** argv) {
 
 }  // namespace
 
+namespace {
+std::vector<std::string> g_command_line;
+}  // namespace
+
+const std::vector<std::string>& command_line() {
+  return g_command_line;
+}
+
 int cli_main(int argc, char** argv, const CliProgram& program) {
+  g_command_line.assign(argv, argv + argc);
   // Before any big allocation; commands with a --threads option set their own count later.
   keep_freed_memory_in_heap();
   if (program.start != nullptr)

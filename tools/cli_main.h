@@ -36,4 +36,8 @@ inline constexpr const char* kTorchExecutableName = "dpo-torch";
 // returns the exit code (core/error.h).
 int cli_main(int argc, char** argv, const CliProgram& program);
 
+// The arguments this process was started with (argv[0] included), as cli_main received them: the
+// command line a launcher hands to its workers (tools/launch_options.h).
+const std::vector<std::string>& command_line();
+
 }  // namespace dpo

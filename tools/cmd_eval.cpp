@@ -5,8 +5,12 @@
 #include <memory>
 
 #include "core/error.h"
+#include "core/log.h"
+#include "distributed/communicator.h"
 #include "tools/commands.h"
+#include "tools/launch_options.h"
 #include "trainer/config.h"
+#include "trainer/device_setup.h"
 #include "trainer/evaluation.h"
 
 namespace dpo {
@@ -17,13 +21,26 @@ struct EvalFlags {
   std::vector<std::string> overrides;
   std::string device = "auto", dtype = "fp32";
   int64_t batch_pairs = 8;
+  LaunchFlags launch;
 };
 
 int run_eval(const EvalFlags& flags) {
+  if (flags.launch.launching())
+    return launch_workers(flags.launch, {});
   Config config = load_config(flags.config_path, flags.overrides);
   // --device and --dtype read as train.device and train.dtype are (same names and aliases).
   apply_override(config, "train.device=" + flags.device);
   apply_override(config, "train.dtype=" + flags.dtype);
+  // Several ranks (torchrun, SLURM, --nproc-per-node): each scores its share; rank 0 reports.
+  const WorldInfo world = world_from_environment(process_environment());
+  if (world.rank != 0 && log_level() < LogLevel::warn)
+    set_log_level(LogLevel::warn);
+  std::unique_ptr<Communicator> ranks = join_world(
+      world,
+      CommunicatorOptions{
+          config.distributed.backend,
+          config.distributed.timeout_s,
+          resolve_device(config.train.device, world.local_rank)});
   LossMeans m = evaluate_model(
       flags.model_dir,
       flags.prepared_path,
@@ -32,7 +49,10 @@ int run_eval(const EvalFlags& flags) {
       config.train.device,
       config.train.dtype,
       flags.batch_pairs,
-      flags.pairs_out);
+      flags.pairs_out,
+      ranks.get());
+  if (!ranks->is_main())
+    return kExitOk;
   std::printf(
       "held-out pairs %lld\n  loss %.4f\n  accuracy %.4f\n  margin %.4f\n"
       "  reward chosen %.4f  rejected %.4f\n  logps chosen %.3f  rejected %.3f "
@@ -68,6 +88,7 @@ Command add_eval_command(CLI::App& dpo) {
   app->add_option("--dtype", flags->dtype, "fp32 or bf16")->capture_default_str();
   app->add_option("--batch-pairs", flags->batch_pairs, "Pairs per forward pass")
       ->capture_default_str();
+  add_launch_options(*app, flags->launch);
   return Command{app, [flags]() { return run_eval(*flags); }};
 }
 

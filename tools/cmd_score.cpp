@@ -6,8 +6,12 @@
 #include <memory>
 
 #include "core/error.h"
+#include "core/log.h"
+#include "distributed/communicator.h"
 #include "tools/commands.h"
+#include "tools/launch_options.h"
 #include "trainer/config.h"
+#include "trainer/device_setup.h"
 #include "trainer/scoring.h"
 
 namespace dpo {
@@ -17,7 +21,44 @@ namespace {
 struct ScoreFlags {
   ScoreRequest request;
   std::string device = "auto", dtype = "fp32";
+  LaunchFlags launch;
 };
+
+int run_score(ScoreFlags& flags) {
+  if (flags.launch.launching())
+    return launch_workers(flags.launch, {});
+  // --device and --dtype read as train.device and train.dtype are.
+  Config config;
+  apply_override(config, "train.device=" + flags.device);
+  apply_override(config, "train.dtype=" + flags.dtype);
+  flags.request.device = config.train.device;
+  flags.request.dtype = config.train.dtype;
+  // Several ranks (torchrun, SLURM, --nproc-per-node): each scores its share; rank 0 writes.
+  const WorldInfo world = world_from_environment(process_environment());
+  if (world.rank != 0 && log_level() < LogLevel::warn)
+    set_log_level(LogLevel::warn);
+  std::unique_ptr<Communicator> ranks = join_world(
+      world,
+      CommunicatorOptions{
+          config.distributed.backend,
+          config.distributed.timeout_s,
+          resolve_device(config.train.device, world.local_rank)});
+  flags.request.communicator = ranks.get();
+  ScoreSummary s = score_prepared(flags.request);
+  if (!ranks->is_main())
+    return kExitOk;
+  std::printf(
+      "scored %lld pairs (%lld tokens) with %s on %s in %.2f s: %.0f tokens/s%s\n",
+      static_cast<long long>(s.pairs),
+      static_cast<long long>(s.tokens),
+      s.model_hash.substr(0, 16).c_str(),
+      s.device.c_str(),
+      s.seconds,
+      s.seconds > 0 ? s.tokens / s.seconds : 0.0,
+      ranks->world_size() > 1 ? (" (" + std::to_string(ranks->world_size()) + " ranks)").c_str()
+                              : "");
+  return kExitOk;
+}
 
 }  // namespace
 
@@ -42,24 +83,8 @@ Command add_score_command(CLI::App& dpo) {
       "--write-reference",
       request->write_reference,
       "Store the values in the prepared file as reference log-probs of this model");
-  return Command{app, [flags]() {
-                   // --device and --dtype read as train.device and train.dtype are.
-                   Config config;
-                   apply_override(config, "train.device=" + flags->device);
-                   apply_override(config, "train.dtype=" + flags->dtype);
-                   flags->request.device = config.train.device;
-                   flags->request.dtype = config.train.dtype;
-                   ScoreSummary s = score_prepared(flags->request);
-                   std::printf(
-                       "scored %lld pairs (%lld tokens) with %s on %s in %.2f s: %.0f tokens/s\n",
-                       static_cast<long long>(s.pairs),
-                       static_cast<long long>(s.tokens),
-                       s.model_hash.substr(0, 16).c_str(),
-                       s.device.c_str(),
-                       s.seconds,
-                       s.seconds > 0 ? s.tokens / s.seconds : 0.0);
-                   return kExitOk;
-                 }};
+  add_launch_options(*app, flags->launch);
+  return Command{app, [flags]() { return run_score(*flags); }};
 }
 
 }  // namespace dpo

@@ -15,7 +15,6 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "dataloader/prepare.h"
-#include "distributed/worker_launcher.h"
 #include "distributed/world_info.h"
 #include "model/model_config.h"
 #include "model/torch_compat.h"
@@ -23,6 +22,7 @@
 #include "plan/plan_inputs.h"
 #include "plan/plan_report.h"
 #include "tools/commands.h"
+#include "tools/launch_options.h"
 #include "trainer/config.h"
 #include "trainer/device_setup.h"
 #include "trainer/dpo_trainer.h"
@@ -47,14 +47,8 @@ struct TrainFlags {
   bool overwrite = false;
   std::vector<std::string> allowed_changes;
   bool ignore_memory_plan = false;
-  std::string memory_budget;  // default: the CUDA device's total memory, or the available RAM
-  // --nproc-per-node N: this process launches N workers (distributed/worker_launcher.h).
-  int nproc_per_node = 0;
-  int nnodes = 1;
-  int node_rank = 0;
-  std::string master_addr = "127.0.0.1";
-  int master_port = 0;
-  bool launched_worker = false;  // started by --nproc-per-node, which planned and prepared
+  std::string memory_budget;     // default: the CUDA device's total memory, or the available RAM
+  LaunchFlags launch;            // --nproc-per-node N: this process launches N workers
   int64_t stop_after_steps = 0;  // testing aid (hidden): stop as if signalled after this step
 };
 
@@ -196,55 +190,19 @@ void prepare_if_needed(Config& config) {
   config.data.prepared = prepare.out_path;
 }
 
-// The worker's command line: this command without the launcher's flags. The data prepared here
-// and the memory plan checked here are handed on, so the workers do neither again.
-std::vector<std::string> worker_argv(const TrainFlags& flags, const Config& config) {
-  std::vector<std::string> argv{"dpo", "train"};
-  if (!flags.config_path.empty())
-    argv.insert(argv.end(), {"--config", flags.config_path});
-  for (const std::string& assignment : flags.overrides)
-    argv.insert(argv.end(), {"--set", assignment});
-  argv.insert(argv.end(), {"--set", "data.prepared=" + config.data.prepared});
-  if (flags.resume)
-    argv.push_back("--resume");
-  if (flags.overwrite)
-    argv.push_back("--overwrite");
-  for (const std::string& key : flags.allowed_changes)
-    argv.insert(argv.end(), {"--resume-allow-change", key});
-  argv.push_back("--launched-worker");
-  if (flags.stop_after_steps > 0)
-    argv.insert(argv.end(), {"--stop-after-steps", std::to_string(flags.stop_after_steps)});
-  return argv;
-}
-
 // --nproc-per-node N: prepare and plan once here, then run N workers (one per device) and wait.
+// The workers run this command line with the prepared file set and without the plan.
 int launch_train_workers(const TrainFlags& flags) {
   Config config = load_config(flags.config_path, flags.overrides);
   prepare_if_needed(config);
-  check_memory_plan(config, flags, flags.nproc_per_node, /*print=*/true);
-  LaunchOptions launch;
-  launch.nproc_per_node = flags.nproc_per_node;
-  launch.nnodes = flags.nnodes;
-  launch.node_rank = flags.node_rank;
-  launch.master_addr = flags.master_addr;
-  launch.master_port = flags.master_port;
-  launch.executable = "/proc/self/exe";
-  launch.argv = worker_argv(flags, config);
-  std::printf(
-      "[launch] %d rank(s) on this node (node %d of %d), rendezvous at %s\n",
-      flags.nproc_per_node,
-      flags.node_rank,
-      flags.nnodes,
-      flags.master_port > 0 ? (flags.master_addr + ":" + std::to_string(flags.master_port)).c_str()
-                            : (flags.master_addr + ":<a free port>").c_str());
-  std::fflush(stdout);
-  return run_workers(launch);
+  check_memory_plan(config, flags, flags.launch.nproc_per_node, /*print=*/true);
+  return launch_workers(flags.launch, {"--set", "data.prepared=" + config.data.prepared});
 }
 
 int run_train(const TrainFlags& flags) {
   if (!flags.allowed_changes.empty() && !flags.resume)
     throw UsageError("--resume-allow-change is for --resume: a fresh run has nothing to compare");
-  if (flags.nproc_per_node > 0)
+  if (flags.launch.launching())
     return launch_train_workers(flags);
   RunFlags run;
   run.world = world_from_environment(process_environment());
@@ -261,7 +219,7 @@ int run_train(const TrainFlags& flags) {
         "start the ranks with dpo train --nproc-per-node N, which prepares before it starts them");
   }
   prepare_if_needed(config);
-  if (!flags.launched_worker)
+  if (!flags.launch.launched_worker)
     check_memory_plan(config, flags, run.world.local_world_size, main_rank);
   run.stop_after_steps = flags.stop_after_steps;
   run.resume = flags.resume;
@@ -340,32 +298,8 @@ Command add_train_command(CLI::App& dpo) {
       flags->memory_budget,
       "The memory to plan for (e.g. 24GiB; default: the device's total memory, or on the CPU the "
       "available RAM)");
-  app->add_option(
-         "--nproc-per-node",
-         flags->nproc_per_node,
-         "Data-parallel training: start this many worker processes on this node, one per device "
-         "(docs/distributed.md); torchrun and SLURM can start them instead")
-      ->check(CLI::Range(1, 1024));
-  app->add_option(
-         "--nnodes",
-         flags->nnodes,
-         "With --nproc-per-node: the number of nodes (one launcher each)")
-      ->check(CLI::Range(1, 1 << 16));
-  app->add_option("--node-rank", flags->node_rank, "With --nnodes: this node's index, from 0")
-      ->check(CLI::NonNegativeNumber);
-  app->add_option(
-      "--master-addr",
-      flags->master_addr,
-      "With --nproc-per-node: the host of rank 0, reachable from every node (default 127.0.0.1)");
-  app->add_option(
-         "--master-port",
-         flags->master_port,
-         "With --nproc-per-node: rank 0's rendezvous port (default: a free port; required with "
-         "--nnodes > 1)")
-      ->check(CLI::Range(1, 65535));
-  // Not for users (hidden): how the launcher marks its workers, and a testing aid.
-  app->add_flag("--launched-worker", flags->launched_worker)->group("");
-  app->add_option("--stop-after-steps", flags->stop_after_steps)->group("");
+  add_launch_options(*app, flags->launch);
+  app->add_option("--stop-after-steps", flags->stop_after_steps)->group("");  // testing aid
   return Command{app, [flags]() { return run_train(*flags); }};
 }
 

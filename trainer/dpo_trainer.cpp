@@ -780,13 +780,8 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
                                                   static_cast<unsigned>(world.local_world_size)));
   set_cpu_threads(threads);
   at::manual_seed(train.seed);
-  std::unique_ptr<Communicator> ranks_owner =
-      world.distributed()
-          ? std::make_unique<Communicator>(
-                world,
-                CommunicatorOptions{
-                    config.distributed.backend, config.distributed.timeout_s, device})
-          : std::make_unique<Communicator>();
+  std::unique_ptr<Communicator> ranks_owner = join_world(
+      world, CommunicatorOptions{config.distributed.backend, config.distributed.timeout_s, device});
   Communicator& ranks = *ranks_owner;
   const bool main_rank = ranks.is_main();
   require_same_on_all_ranks(ranks, "config", "config (its hash)", config_hash(config));

@@ -12,6 +12,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/format.h"
+#include "distributed/communicator.h"
 #include "model/checkpoint.h"
 #include "model/llama.h"
 #include "tokenizer/tokenizer.h"
@@ -149,8 +150,10 @@ LossMeans evaluate_model(
     DeviceChoice device_choice,
     TrainDtype train_dtype,
     int64_t batch_pairs,
-    const std::string& pairs_out) {
-  const at::Device device = resolve_device(device_choice);
+    const std::string& pairs_out,
+    Communicator* communicator) {
+  const at::Device device =
+      resolve_device(device_choice, communicator != nullptr ? communicator->world().local_rank : 0);
   const at::ScalarType dtype = compute_dtype(train_dtype);
   const PreparedHeader prepared_header = read_prepared_header(prepared_path);
   Tokenizer tokenizer = tokenizer_for_prepared(model_dir, prepared_header);
@@ -188,6 +191,7 @@ LossMeans evaluate_model(
     options.split_name = "val";
     options.model_label =
         "the reference model '" + (reference_dir.empty() ? model_dir : reference_dir) + "'";
+    options.communicator = communicator;
     PairScores scores = score_pairs(*reference_model, data.val, device, options);
     reference = {
         scores.chosen_logps, scores.rejected_logps, scores.chosen_tokens, scores.rejected_tokens};
@@ -203,8 +207,10 @@ LossMeans evaluate_model(
       batch_pairs,
       pad_id,
       &pairs,
-      "the model '" + model_dir + "'");
-  if (!pairs_out.empty() && data.val.size() > 0)
+      "the model '" + model_dir + "'",
+      communicator);
+  const bool main_rank = communicator == nullptr || communicator->is_main();
+  if (!pairs_out.empty() && data.val.size() > 0 && main_rank)
     write_eval_pairs(pairs_out, data, pairs, tokenizer);
   return sums.mean();
 }

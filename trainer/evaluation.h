@@ -58,7 +58,9 @@ ReferenceLogps::Split first_pairs(const ReferenceLogps::Split& split, size_t n);
 // (empty: the model itself; its cached log-probs when the prepared file holds them in this
 // dtype, else scored now). Means over the held-out pairs; `pairs_out`: eval_pairs.jsonl, or
 // empty for none. Refuses sequences longer than the model's context (require_fits_context) and
-// non-finite log-probs of either model.
+// non-finite log-probs of either model. `communicator` (may be null): a data-parallel run of the
+// command; every rank scores its share of the pairs (on CUDA device LOCAL_RANK), rank 0 writes
+// `pairs_out`, and every rank returns the figures of the whole split.
 LossMeans evaluate_model(
     const std::string& model_dir,
     const std::string& prepared_path,
@@ -67,6 +69,7 @@ LossMeans evaluate_model(
     DeviceChoice device,
     TrainDtype dtype,
     int64_t batch_pairs,
-    const std::string& pairs_out = "");
+    const std::string& pairs_out = "",
+    Communicator* communicator = nullptr);
 
 }  // namespace dpo

@@ -13,6 +13,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "dataloader/prepared_dataset.h"
+#include "distributed/communicator.h"
 #include "model/checkpoint.h"
 #include "model/cpu_runtime.h"
 #include "model/llama.h"
@@ -33,11 +34,25 @@ ScoreSummary score_prepared(const ScoreRequest& request) {
   if (request.out_path.empty() && !request.write_reference) {
     throw UsageError("nothing to write: give --out FILE (.jsonl or .h5) and/or --write-reference");
   }
-  at::Device device = resolve_device(request.device);
+  // Checked before any work: outputs that need every pair.
+  const bool complete = request.split == "all";
+  const std::string& out = request.out_path;
+  const bool h5_out = out.size() > 3 && out.compare(out.size() - 3, 3, ".h5") == 0;
+  if (h5_out && !complete)
+    throw UsageError("an .h5 output holds every pair: use --split all, or a .jsonl output");
+  if (request.write_reference && !complete)
+    throw UsageError("--write-reference needs --split all (the trainer needs every pair)");
+  Communicator* ranks = request.communicator;
+  const bool main_rank = ranks == nullptr || ranks->is_main();
+  at::Device device =
+      resolve_device(request.device, ranks != nullptr ? ranks->world().local_rank : 0);
+  const unsigned ranks_here =
+      ranks != nullptr ? static_cast<unsigned>(ranks->world().local_world_size) : 1;
   at::ScalarType dtype = compute_dtype(request.dtype);
   set_cpu_threads(
-      request.threads > 0 ? request.threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+      request.threads > 0
+          ? request.threads
+          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency() / ranks_here)));
   const PreparedHeader prepared_header = read_prepared_header(request.prepared_path);
   Tokenizer tokenizer = tokenizer_for_prepared(request.model_dir, prepared_header);
   LoadedModel loaded = load_pretrained(request.model_dir, dtype, device);
@@ -63,8 +78,9 @@ ScoreSummary score_prepared(const ScoreRequest& request) {
   options.batch_pairs = request.batch_pairs;
   options.pad_id = data.header.pad_id >= 0 ? data.header.pad_id : 0;
   options.model_label = "the model '" + request.model_dir + "'";
-  options.progress = [](size_t done, size_t total) {
-    if (isatty(fileno(stderr)))
+  options.communicator = ranks;
+  options.progress = [main_rank](size_t done, size_t total) {
+    if (main_rank && isatty(fileno(stderr)))
       std::fprintf(stderr, "\rscored %zu/%zu pairs", done, total);
   };
   ReferenceLogps logps;
@@ -95,16 +111,16 @@ ScoreSummary score_prepared(const ScoreRequest& request) {
       lines += line.dump() + "\n";
     }
   }
-  if (isatty(fileno(stderr)))
+  if (main_rank && isatty(fileno(stderr)))
     std::fprintf(stderr, "\n");
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  bool complete = request.split == "all";
-  if (!request.out_path.empty()) {
-    const std::string& out = request.out_path;
-    if (out.size() > 3 && out.compare(out.size() - 3, 3, ".h5") == 0) {
-      if (!complete)
-        throw UsageError("an .h5 output holds every pair: use --split all, or a .jsonl output");
+  if (!main_rank) {
+    ranks->barrier("writing the scores");  // rank 0 writes them
+    return summary;
+  }
+  if (!out.empty()) {
+    if (h5_out) {
       std::string temp = out + ".copying";
       std::error_code error;
       fs::copy_file(request.prepared_path, temp, fs::copy_options::overwrite_existing, error);
@@ -130,10 +146,10 @@ ScoreSummary score_prepared(const ScoreRequest& request) {
     }
   }
   if (request.write_reference) {
-    if (!complete)
-      throw UsageError("--write-reference needs --split all (the trainer needs every pair)");
     write_reference_logps(request.prepared_path, logps);
   }
+  if (ranks != nullptr)
+    ranks->barrier("writing the scores");
   return summary;
 }
 

@@ -10,6 +10,8 @@
 
 namespace dpo {
 
+class Communicator;
+
 struct ScoreRequest {
   std::string model_dir;
   std::string prepared_path;
@@ -21,6 +23,9 @@ struct ScoreRequest {
   std::string out_path;          // .jsonl: one line per pair; .h5: a copy of the prepared file
                                  // with the scores as its reference group; empty: none
   bool write_reference = false;  // also store them in the prepared file as reference log-probs
+  // A data-parallel run of the command (may be null): every rank scores its share of the pairs
+  // (on CUDA device LOCAL_RANK), rank 0 writes the outputs, the others wait until it has.
+  Communicator* communicator = nullptr;
 };
 
 struct ScoreSummary {

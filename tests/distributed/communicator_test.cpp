@@ -4,10 +4,10 @@
 #include "distributed/communicator.h"
 
 #include <ATen/ATen.h>
-#include <gtest/gtest.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -91,7 +91,9 @@ TEST(Communicator, GradientBucketsSumEveryGradientAndFillMissingOnesWithZeros) {
   on_ranks(2, [](Communicator& c) {
     // Three tensors of 4, 6 and 2 floats in buckets of 40 bytes: [a, b] and [c].
     std::vector<at::Tensor> parameters{
-        at::zeros({2, 2}).requires_grad_(), at::zeros({6}).requires_grad_(), at::zeros({2}).requires_grad_()};
+        at::zeros({2, 2}).requires_grad_(),
+        at::zeros({6}).requires_grad_(),
+        at::zeros({2}).requires_grad_()};
     parameters[0].mutable_grad() = at::full({2, 2}, 1.0f + c.rank());
     parameters[1].mutable_grad() = at::arange(6, at::kFloat) * (c.rank() + 1);
     if (c.rank() == 0)
@@ -147,8 +149,7 @@ TEST(Communicator, APortInUseIsNamed) {
 }
 
 TEST(Communicator, UnknownAndUnavailableBackendsAreConfigErrors) {
-  EXPECT_THROW(
-      Communicator(world_of(0, 2, 1), CommunicatorOptions{"mpi", 1}), ConfigError);
+  EXPECT_THROW(Communicator(world_of(0, 2, 1), CommunicatorOptions{"mpi", 1}), ConfigError);
   // NCCL needs a CUDA device.
   EXPECT_THROW(
       Communicator(world_of(0, 2, 1), CommunicatorOptions{"nccl", 1, at::kCPU}), ConfigError);

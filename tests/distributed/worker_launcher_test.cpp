@@ -5,9 +5,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <fcntl.h>
 #include <chrono>
 #include <cstdio>
-#include <fcntl.h>
 
 #include "core/error.h"
 #include "tests/support/test_support.h"
@@ -41,8 +41,7 @@ Launched launch_sh(const std::string& script, int nproc, double grace = 10) {
   Launched result;
   const auto start = std::chrono::steady_clock::now();
   result.exit_code = run_workers(options);
-  result.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   dup2(saved_out, STDOUT_FILENO);
   dup2(saved_err, STDERR_FILENO);
   close(saved_out);
@@ -69,14 +68,13 @@ TEST(WorkerLauncher, AFailedWorkerStopsTheOthersAndGivesItsExitCode) {
   Launched run = launch_sh("if [ $RANK = 1 ]; then exit 3; fi; sleep 60", 2);
   EXPECT_EQ(run.exit_code, 3) << run.output;
   EXPECT_LT(run.seconds, 30) << run.output;
-  EXPECT_NE(run.output.find("rank 1 exited with code 3; stopping the other 1 rank(s)"),
-            std::string::npos)
+  EXPECT_NE(
+      run.output.find("rank 1 exited with code 3; stopping the other 1 rank(s)"), std::string::npos)
       << run.output;
 }
 
 TEST(WorkerLauncher, AWorkerThatIgnoresSigtermIsKilledAfterTheGracePeriod) {
-  Launched run = launch_sh(
-      "if [ $RANK = 1 ]; then exit 4; fi; trap '' TERM; sleep 60", 2, 1.0);
+  Launched run = launch_sh("if [ $RANK = 1 ]; then exit 4; fi; trap '' TERM; sleep 60", 2, 1.0);
   EXPECT_EQ(run.exit_code, 4) << run.output;
   EXPECT_LT(run.seconds, 30) << run.output;
   EXPECT_NE(run.output.find("still running after 1 s: killing them"), std::string::npos)

@@ -62,8 +62,8 @@ TEST(WorldInfo, SlurmVariablesMapToTheSame) {
 }
 
 TEST(WorldInfo, TorchrunInsideASlurmJobWins) {
-  WorldInfo world = world_from_environment(env_of(
-      {{"SLURM_NTASKS", "1"}, {"SLURM_PROCID", "0"}, {"RANK", "1"}, {"WORLD_SIZE", "2"}}));
+  WorldInfo world = world_from_environment(
+      env_of({{"SLURM_NTASKS", "1"}, {"SLURM_PROCID", "0"}, {"RANK", "1"}, {"WORLD_SIZE", "2"}}));
   EXPECT_EQ(world.launcher, "torchrun");
   EXPECT_EQ(world.rank, 1);
 }
@@ -80,7 +80,9 @@ std::string error_of(std::map<std::string, std::string> vars) {
 
 TEST(WorldInfo, MistakesNameTheVariable) {
   EXPECT_NE(error_of({{"RANK", "x"}, {"WORLD_SIZE", "2"}}).find("RANK='x'"), std::string::npos);
-  EXPECT_NE(error_of({{"RANK", "2"}, {"WORLD_SIZE", "2"}}).find("rank 2 is not below"), std::string::npos);
+  EXPECT_NE(
+      error_of({{"RANK", "2"}, {"WORLD_SIZE", "2"}}).find("rank 2 is not below"),
+      std::string::npos);
   EXPECT_NE(error_of({{"WORLD_SIZE", "2"}}).find("RANK is not set"), std::string::npos);
   EXPECT_NE(
       error_of({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_PORT", "70000"}}).find("MASTER_PORT"),

@@ -91,7 +91,8 @@ void expect_same_losses(const std::string& expected_run, const std::string& actu
     ASSERT_EQ(expected.size(), actual.size()) << split;
     for (const auto& [step, loss] : expected) {
       ASSERT_EQ(actual.count(step), 1u) << split << " step " << step;
-      expect_close(loss, actual[step], std::string(split) + " loss at step " + std::to_string(step));
+      expect_close(
+          loss, actual[step], std::string(split) + " loss at step " + std::to_string(step));
     }
   }
 }
@@ -153,12 +154,14 @@ TEST_F(DistributedCli, TwoNodesOnTheLoopbackAddressTrainLikeOneProcess) {
   ASSERT_NO_FATAL_FAILURE(run_baseline());
   // Two launchers, one rank each, meeting at a fixed port as two machines would.
   const std::string port = std::to_string(29000 + getpid() % 2000);
-  const std::string node = " --set train.micro_batch_pairs=2 --nproc-per-node 1 --nnodes 2"
-                           " --master-addr 127.0.0.1 --master-port " + port + " --node-rank ";
-  const std::string both = "(" + train("nodes", node + "1") + " > " + quote(dir_.file("node1.log")) +
-                           " 2>&1) & node1=$!; " + train("nodes", node + "0") +
-                           "; r0=$?; wait $node1; r1=$?; cat " + quote(dir_.file("node1.log")) +
-                           "; exit $((r0 | r1))";
+  const std::string node =
+      " --set train.micro_batch_pairs=2 --nproc-per-node 1 --nnodes 2"
+      " --master-addr 127.0.0.1 --master-port " +
+      port + " --node-rank ";
+  const std::string both = "(" + train("nodes", node + "1") + " > " +
+                           quote(dir_.file("node1.log")) + " 2>&1) & node1=$!; " +
+                           train("nodes", node + "0") + "; r0=$?; wait $node1; r1=$?; cat " +
+                           quote(dir_.file("node1.log")) + "; exit $((r0 | r1))";
   auto run = run_command("sh -c " + quote(both));
   ASSERT_EQ(run.exit_code, 0) << run.output;
   expect_same_losses(dir_.file("one"), dir_.file("nodes"));
@@ -188,9 +191,53 @@ TEST_F(DistributedCli, ResumesOnAnotherNumberOfRanksWithTheSameGlobalBatch) {
   EXPECT_NE(other.output.find("global micro-batch"), std::string::npos) << other.output;
 }
 
+TEST_F(DistributedCli, ScoreAndEvalInTwoRanksGiveWhatOneProcessGives) {
+  const std::string model =
+      " --model " + quote(dir_.file("model")) + " --data " + quote(dir_.file("prepared.h5"));
+  auto one =
+      run_command(kDpo + " score" + model + " --threads 1 --out " + quote(dir_.file("one.jsonl")));
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  auto two = run_command(
+      kDpo + " score" + model + " --threads 1 --nproc-per-node 2 --out " +
+      quote(dir_.file("two.jsonl")));
+  ASSERT_EQ(two.exit_code, 0) << two.output;
+  EXPECT_NE(two.output.find("(2 ranks)"), std::string::npos) << two.output;
+  // Every pair, in split order, each scored by one of the ranks.
+  const auto expected = testing::read_jsonl(dir_.file("one.jsonl"));
+  const auto actual = testing::read_jsonl(dir_.file("two.jsonl"));
+  ASSERT_EQ(expected.size(), actual.size());
+  ASSERT_GT(expected.size(), 100u);
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(actual[i]["id"], expected[i]["id"]) << i;
+    EXPECT_EQ(actual[i]["chosen_tokens"], expected[i]["chosen_tokens"]) << i;
+    expect_close(
+        expected[i]["chosen_logps"],
+        actual[i]["chosen_logps"],
+        "chosen, pair " + std::to_string(i));
+    expect_close(
+        expected[i]["rejected_logps"],
+        actual[i]["rejected_logps"],
+        "rejected, pair " + std::to_string(i));
+  }
+  // dpo eval of the same model: the same held-out figures (printed with 4 decimals).
+  auto eval_one = run_command(kDpo + " eval" + model);
+  auto eval_two = run_command(kDpo + " eval" + model + " --nproc-per-node 2");
+  ASSERT_EQ(eval_one.exit_code, 0) << eval_one.output;
+  ASSERT_EQ(eval_two.exit_code, 0) << eval_two.output;
+  for (const char* figure : {"held-out pairs", "  loss", "  accuracy"}) {
+    const size_t a = eval_one.output.find(figure), b = eval_two.output.find(figure);
+    ASSERT_NE(a, std::string::npos) << eval_one.output;
+    ASSERT_NE(b, std::string::npos) << eval_two.output;
+    EXPECT_EQ(
+        eval_one.output.substr(a, eval_one.output.find('\n', a) - a),
+        eval_two.output.substr(b, eval_two.output.find('\n', b) - b));
+  }
+}
+
 // Children of `pid` whose environment has RANK=`rank`.
 pid_t child_with_rank(pid_t pid, int rank) {
-  std::ifstream children("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  std::ifstream children(
+      "/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
   pid_t child = 0;
   while (children >> child) {
     // "\0RANK=1\0": not LOCAL_RANK=1 (the launcher appends RANK after other variables).
@@ -256,7 +303,9 @@ void expect_complete_checkpoint(const std::string& run_dir) {
 
 TEST_F(DistributedCli, AKilledRankEndsTheRunAndTheLauncherNamesIt) {
   Background run = start(
-      train("killed", "--set train.micro_batch_pairs=2 --set train.max_steps=2000 --nproc-per-node 2"),
+      train(
+          "killed",
+          "--set train.micro_batch_pairs=2 --set train.max_steps=2000 --nproc-per-node 2"),
       dir_.file("killed.log"));
   ASSERT_TRUE(wait_for_steps(dir_.file("killed"), 3, 120)) << testing::read_file(run.log);
   const pid_t rank1 = child_with_rank(run.pid, 1);
@@ -312,7 +361,8 @@ TEST_F(DistributedCli, AHungRankIsGivenUpAfterTheTimeout) {
 TEST_F(DistributedCli, RanksWithDifferentConfigsAreRefusedAtTheStart) {
   const int port = free_port_guess() + 1;
   Background rank0 = start(
-      with_rank(0, port, train("mismatch", "--set train.micro_batch_pairs=2")), dir_.file("r0.log"));
+      with_rank(0, port, train("mismatch", "--set train.micro_batch_pairs=2")),
+      dir_.file("r0.log"));
   Background rank1 = start(
       with_rank(1, port, train("mismatch", "--set train.micro_batch_pairs=2 --set optim.lr=1e-3")),
       dir_.file("r1.log"));
@@ -329,9 +379,9 @@ TEST_F(DistributedCli, DataFilesWithSeveralRanksAreRefusedUnlessTheLauncherPrepa
   auto run = run_command(with_rank(
       0,
       free_port_guess() + 2,
-      kDpo + " train --config " + quote(dir_.file("config.json")) +
-          " --set data.files='[\"" + dir_.file("pairs.jsonl") + "\"]' --set model.path=" +
-          quote(dir_.file("model")) + " --set train.out_dir=" + quote(dir_.file("files"))));
+      kDpo + " train --config " + quote(dir_.file("config.json")) + " --set data.files='[\"" +
+          dir_.file("pairs.jsonl") + "\"]' --set model.path=" + quote(dir_.file("model")) +
+          " --set train.out_dir=" + quote(dir_.file("files"))));
   EXPECT_EQ(run.exit_code, 2) << run.output;
   EXPECT_NE(run.output.find("every rank would prepare the same file"), std::string::npos)
       << run.output;
