@@ -44,6 +44,10 @@ struct ValidateOptions {
   std::vector<std::string> extra_special_tokens;
   // Optional: write one JSON line per rejected or excluded row with its reasons.
   std::string rejects_path;
+  // length_bias needs at least this many pairs whose responses differ in length.
+  uint64_t length_bias_min_pairs = 20;
+  // Slices, reviewers, AI judgments, timestamps (data/provenance.h).
+  ProvenanceOptions provenance;
 };
 
 // Checks and counts every row given to it; finish() produces the report.
