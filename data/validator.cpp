@@ -241,6 +241,8 @@ struct DatasetValidator::State {
 
   void add_balance(const PreferenceRow& row, bool chosen_longer) {
     for (const auto& [key, value] : row.metadata_values) {
+      if (options.provenance.timestamp_field == "metadata." + key)
+        continue;  // a time stamp is not a category (its ages are reported instead)
       auto& values = report.metadata_balance[key];
       auto it = values.find(value);
       if (it == values.end()) {
