@@ -26,7 +26,13 @@ struct Vote {
   uint32_t reviewer;
   uint8_t label;
   RowLocation where;
+  std::string id;
 };
+
+const char* label_name(uint8_t label) {
+  static const char* const kNames[] = {"first", "second", "tie", "both_bad"};
+  return kNames[label];
+}
 
 struct Comparison {
   std::vector<Vote> judgments;
@@ -356,7 +362,7 @@ void ProvenanceTracker::add(
 
   // Earlier judgments of the same comparison.
   Comparison& comparison = s.comparisons[key];
-  Vote judgment{reviewer, label, where};
+  Vote judgment{reviewer, label, where, row.id};
   if (comparison.judgments.empty())
     comparison.slices = s.slice_scratch;
   if (is_pair)
@@ -392,6 +398,38 @@ void ProvenanceTracker::finish(ValidationReport& report) {
   for (const Item& item : items)
     all.push_back(&item);
   report.agreement = agreement_of(all);
+  // The disagreeing comparisons with all their judgments, in reading order.
+  std::vector<const Comparison*> disagreeing;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Item& item = items[i];
+    bool same = std::all_of(
+        item.begin(), item.end(), [&](const auto& j) { return j.second == item.front().second; });
+    if (!same)
+      disagreeing.push_back(item_comparisons[i]);
+  }
+  auto first_seen = [](const Comparison* c) {
+    const RowLocation& w = c->judgments.front().where;
+    return std::make_pair(w.file_index, w.line);
+  };
+  std::sort(disagreeing.begin(), disagreeing.end(), [&](const auto* a, const auto* b) {
+    return first_seen(a) < first_seen(b);
+  });
+  report.disagreements.clear();
+  for (const Comparison* c : disagreeing) {
+    if (report.disagreements.size() == kMaxListedDisagreements)
+      break;
+    DisagreementItem listed;
+    for (const Vote& v : c->judgments) {
+      listed.judgments.push_back(JudgmentRef{
+          v.reviewer == kNoReviewer ? "" : s.reviewers[v.reviewer].reviewer,
+          label_name(v.label),
+          v.where.file_index,
+          v.where.line,
+          v.where.index,
+          v.id});
+    }
+    report.disagreements.push_back(std::move(listed));
+  }
   auto warn_low = [&](const AgreementSummary& a, const std::string& where) {
     if (!a.defined || a.items < o.agreement_min_items || !(a.kappa < o.agreement_warning))
       return;

@@ -382,6 +382,24 @@ std::string report_to_json(const ValidationReport& report, bool pretty) {
       {"strong", o.agreement_strong},
       {"warning", o.agreement_warning},
       {"min_items", o.agreement_min_items}};
+  json disagreements = json::array();
+  for (const DisagreementItem& item : report.disagreements) {
+    json judgments = json::array();
+    for (const JudgmentRef& j : item.judgments) {
+      json entry{
+          {"reviewer", j.reviewer},
+          {"label", j.label},
+          {"file", report.files.at(j.file_index).path},
+          {"line", j.line}};
+      if (j.index >= 0)
+        entry["index"] = j.index;
+      if (!j.id.empty())
+        entry["id"] = j.id;
+      judgments.push_back(entry);
+    }
+    disagreements.push_back(json{{"judgments", judgments}});
+  }
+  agreement["disagreements"] = disagreements;
   root["agreement"] = agreement;
   json reviewers = json::array();
   for (const ReviewerStats& r : report.reviewers) {

@@ -73,6 +73,21 @@ struct AgreementSummary {
   double observed = 0, expected = 0, kappa = 0;
   bool defined = false;  // false without items or when every judgment has one label
 };
+// One judgment of a comparison whose judgments disagree.
+struct JudgmentRef {
+  std::string reviewer;  // empty: no reviewer
+  std::string label;     // "first" | "second" (which response, in hash order) | "tie" | "both_bad"
+  uint32_t file_index = 0;
+  uint64_t line = 0;
+  int64_t index = -1;
+  std::string id;
+};
+// A comparison judged differently by its reviewers, with every judgment, in reading order.
+struct DisagreementItem {
+  std::vector<JudgmentRef> judgments;
+};
+constexpr size_t kMaxListedDisagreements = 1000;
+
 // "strong" (kappa >= strong), "moderate", "weak" (below warning) or "undefined".
 const char* agreement_level(const AgreementSummary& a, double strong, double warning);
 
@@ -163,6 +178,9 @@ struct ValidationReport {
   std::vector<SliceTable> slices;  // one per --slice-by key, in the given order
   bool has_reviewers = false;      // some row has the reviewer field
   AgreementSummary agreement;
+  // The comparisons whose reviewers disagree (the first kMaxListedDisagreements, by the line
+  // of their first judgment).
+  std::vector<DisagreementItem> disagreements;
   std::vector<ReviewerStats> reviewers;  // sorted by reviewer id
   uint64_t ai_judgments = 0;             // rows marked as AI judgments (before exclusion)
   uint64_t ai_excluded = 0;              // of them excluded (--exclude-ai-judgments)

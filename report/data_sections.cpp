@@ -4,6 +4,7 @@
 // `dpo compare` (pairs added, removed, changed and flipped; validation deltas; both versions).
 #include "report/report_sections.h"
 
+#include <algorithm>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -149,6 +150,28 @@ std::string reviewers_html(const json& v) {
             optional_number(t, "warning", false));
   }
   html += kv_table(kv);
+  const json* disagreements = at(*agreement, {"disagreements"});
+  if (disagreements != nullptr && disagreements->is_array() && !disagreements->empty()) {
+    constexpr size_t kShown = 20;
+    std::vector<std::vector<std::string>> rows;
+    for (const json& item : *disagreements) {
+      if (rows.size() == kShown)
+        break;
+      const json* judgments = at(item, {"judgments"});
+      if (judgments == nullptr || !judgments->is_array())
+        continue;
+      std::string cells;
+      for (const json& j : *judgments) {
+        cells += "<div>" + esc(field_text(&j, "reviewer")) + ": " + esc(field_text(&j, "label")) +
+                 " (" + esc(field_text(&j, "file")) + ":" + esc(field_text(&j, "line")) + ")</div>";
+      }
+      rows.push_back({std::to_string(rows.size() + 1), cells});
+    }
+    html += "<h4>Comparisons the reviewers disagree on (first " +
+            std::to_string(std::min(kShown, disagreements->size())) + " of " +
+            std::to_string(disagreements->size()) + " listed)</h4>" +
+            table({"#", "judgments (reviewer: chosen response, in hash order)"}, rows);
+  }
   const json* reviewers = at(v, {"reviewers"});
   if (reviewers != nullptr && reviewers->is_array() && !reviewers->empty()) {
     std::vector<std::vector<std::string>> rows;

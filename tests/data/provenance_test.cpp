@@ -174,6 +174,15 @@ TEST(Judgments, TwoReviewersDisagreeingIsNotAConflictingPair) {
   EXPECT_NE(e.message.find(":1"), std::string::npos) << e.message;
   EXPECT_EQ(r.agreement.items, 1u);
   EXPECT_EQ(r.agreement.disagreeing_items, 1u);
+  // Listed with both judgments, in the report and its JSON.
+  ASSERT_EQ(r.disagreements.size(), 1u);
+  ASSERT_EQ(r.disagreements[0].judgments.size(), 2u);
+  EXPECT_EQ(r.disagreements[0].judgments[0].reviewer, "alice");
+  EXPECT_EQ(r.disagreements[0].judgments[0].label, "first");
+  EXPECT_EQ(r.disagreements[0].judgments[1].line, 2u);
+  EXPECT_EQ(r.disagreements[0].judgments[1].label, "second");
+  json j = json::parse(report_to_json(r));
+  EXPECT_EQ(j["agreement"]["disagreements"][0]["judgments"][1]["reviewer"], "bob");
 }
 
 TEST(Judgments, TwoReviewersAgreeingIsNotADuplicate) {
@@ -182,6 +191,7 @@ TEST(Judgments, TwoReviewersAgreeingIsNotADuplicate) {
   EXPECT_EQ(r.warnings, 0u);
   EXPECT_EQ(r.agreement.items, 1u);
   EXPECT_EQ(r.agreement.disagreeing_items, 0u);
+  EXPECT_TRUE(r.disagreements.empty());
 }
 
 TEST(Judgments, OneReviewerOrNoneStillGivesDuplicatesAndConflicts) {

@@ -375,11 +375,14 @@ TEST(RunReportHtml, ValidateSectionShowsSlicesAgreementAndReviewers) {
   testing::TempDir dir;
   std::string text;
   for (int i = 0; i < 8; ++i) {
-    for (const char* reviewer : {"ann", "bob"}) {
+    for (const std::string reviewer : {"ann", "bob"}) {
+      // bob swaps the last comparison: one disagreement.
+      bool swap = i == 7 && reviewer == "bob";
+      std::string good = "It ships today, order " + std::to_string(i);
       json row = {
           {"prompt", "Where is order " + std::to_string(i) + "?"},
-          {"chosen", "It ships today, order " + std::to_string(i)},
-          {"rejected", "No."},
+          {"chosen", swap ? "No." : good},
+          {"rejected", swap ? good : "No."},
           {"metadata",
            {{"locale", i < 4 ? "en-US" : "de-DE"},
             {"reviewer", reviewer},
@@ -402,6 +405,8 @@ TEST(RunReportHtml, ValidateSectionShowsSlicesAgreementAndReviewers) {
   EXPECT_NE(data.find("<td>cohen</td>"), std::string::npos) << data;
   EXPECT_NE(data.find("<h4>Reviewers</h4>"), std::string::npos);
   EXPECT_NE(data.find("<td>ann</td><td>8</td>"), std::string::npos) << data;
+  EXPECT_NE(data.find("disagree on (first 1 of 1 listed)"), std::string::npos) << data;
+  EXPECT_NE(data.find("bob: "), std::string::npos) << data;
   EXPECT_NE(data.find("2024-12-01T00:00:00Z"), std::string::npos) << data;
   EXPECT_NE(data.find("AI judgments"), std::string::npos);
 
