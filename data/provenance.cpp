@@ -26,7 +26,7 @@ struct Vote {
   uint32_t reviewer;
   uint8_t label;
   RowLocation where;
-  std::string id;
+  std::string id;  // kept for judgments with a reviewer only (the disagreement list)
 };
 
 const char* label_name(uint8_t label) {
@@ -362,7 +362,7 @@ void ProvenanceTracker::add(
 
   // Earlier judgments of the same comparison.
   Comparison& comparison = s.comparisons[key];
-  Vote judgment{reviewer, label, where, row.id};
+  Vote judgment{reviewer, label, where, reviewer == kNoReviewer ? std::string() : row.id};
   if (comparison.judgments.empty())
     comparison.slices = s.slice_scratch;
   if (is_pair)
