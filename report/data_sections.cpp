@@ -64,6 +64,14 @@ std::string balance_html(const json* balance) {
   return html;
 }
 
+// A two-column table whose cells are HTML already (kv_table escapes its values).
+std::string html_kv_table(const std::vector<std::pair<std::string, std::string>>& kv) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [key, value] : kv)
+    rows.push_back({key, value});
+  return table({"statistic", "value"}, rows, "kv");
+}
+
 std::string optional_number(const json* object, const char* key, bool percent) {
   if (object == nullptr)
     return "-";
@@ -149,7 +157,7 @@ std::string reviewers_html(const json& v) {
         "strong &ge; " + optional_number(t, "strong", false) + ", warning below " +
             optional_number(t, "warning", false));
   }
-  html += kv_table(kv);
+  html += html_kv_table(kv);
   const json* disagreements = at(*agreement, {"disagreements"});
   if (disagreements != nullptr && disagreements->is_array() && !disagreements->empty()) {
     constexpr size_t kShown = 20;
@@ -233,7 +241,7 @@ std::string provenance_kv_html(const json& v) {
   }
   if (kv.empty())
     return "";
-  return "<h4>Provenance</h4>" + kv_table(kv);
+  return "<h4>Provenance</h4>" + html_kv_table(kv);
 }
 
 std::string location_text(const json* where) {

@@ -403,6 +403,12 @@ TEST(RunReportHtml, ValidateSectionShowsSlicesAgreementAndReviewers) {
   EXPECT_NE(data.find("<td>de-DE</td><td>8</td>"), std::string::npos) << data;
   EXPECT_NE(data.find("<h4>Reviewer agreement</h4>"), std::string::npos);
   EXPECT_NE(data.find("<td>cohen</td>"), std::string::npos) << data;
+  EXPECT_NE(
+      data.find("<td>reviewer field</td><td><code>metadata.reviewer</code></td>"),
+      std::string::npos)
+      << data;
+  EXPECT_EQ(data.find("&lt;code&gt;"), std::string::npos)
+      << data;  // HTML cells are not escaped twice
   EXPECT_NE(data.find("<h4>Reviewers</h4>"), std::string::npos);
   EXPECT_NE(data.find("<td>ann</td><td>8</td>"), std::string::npos) << data;
   EXPECT_NE(data.find("disagree on (first 1 of 1 listed)"), std::string::npos) << data;
