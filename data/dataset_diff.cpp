@@ -12,6 +12,7 @@
 #include "core/hash.h"
 #include "core/text.h"
 #include "data/pair_key.h"
+#include "data/timestamp.h"
 
 namespace dpo {
 
@@ -312,8 +313,18 @@ DatasetDiff diff_datasets(
   diff.baseline_files = baseline_files;
   diff.candidate_files = candidate_files;
   diff.thresholds = options.thresholds;
-  std::vector<PairRecord> base = read_pairs(baseline_files, options.validate, &diff.baseline);
-  std::vector<PairRecord> cand = read_pairs(candidate_files, options.validate, &diff.candidate);
+  // One reference date for both versions, so that their ages compare.
+  ValidateOptions validate = options.validate;
+  if (!validate.provenance.as_of)
+    validate.provenance.as_of = now_epoch_seconds();
+  std::vector<PairRecord> base = read_pairs(baseline_files, validate, &diff.baseline);
+  std::vector<PairRecord> cand = read_pairs(candidate_files, validate, &diff.candidate);
+  AgeShift& age = diff.age_shift;
+  age.baseline_dated = diff.baseline.age.count;
+  age.candidate_dated = diff.candidate.age.count;
+  age.present = age.baseline_dated > 0 && age.candidate_dated > 0;
+  age.baseline_median_days = diff.baseline.age.median_days;
+  age.candidate_median_days = diff.candidate.age.median_days;
   match_pairs(base, cand);
 
   PairDiff& pairs = diff.pairs;
@@ -404,6 +415,14 @@ std::string dataset_diff_to_json(const DatasetDiff& diff, bool pretty) {
         {"baseline_chosen_longer_fraction", d.baseline_chosen_longer},
         {"candidate_chosen_longer_fraction", d.candidate_chosen_longer}};
   }
+  const AgeShift& age = diff.age_shift;
+  root["age_shift"] = json{
+      {"present", age.present},
+      {"baseline_dated_pairs", age.baseline_dated},
+      {"candidate_dated_pairs", age.candidate_dated},
+      {"baseline_median_age_days", age.present ? json(age.baseline_median_days) : json(nullptr)},
+      {"candidate_median_age_days", age.present ? json(age.candidate_median_days) : json(nullptr)},
+      {"shift_days", age.present ? json(age.shift_days()) : json(nullptr)}};
   root["validation"] = json{
       {"baseline", json::parse(report_to_json(diff.baseline, false))},
       {"candidate", json::parse(report_to_json(diff.candidate, false))},
@@ -448,6 +467,13 @@ std::string dataset_diff_summary(const DatasetDiff& diff) {
     if (d.baseline == d.candidate)
       continue;
     out += format("  %-32s %llu -> %llu\n", issue_name(d.code), u(d.baseline), u(d.candidate));
+  }
+  if (diff.age_shift.present) {
+    out += format(
+        "median age: %.0f -> %.0f days (%+.0f)\n",
+        diff.age_shift.baseline_median_days,
+        diff.age_shift.candidate_median_days,
+        diff.age_shift.shift_days());
   }
   out += diff.data_regression ? "data regression:\n" : "no data regression\n";
   for (const std::string& reason : diff.reasons)

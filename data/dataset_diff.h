@@ -91,6 +91,18 @@ struct BalanceDelta {
   double baseline_chosen_longer = 0, candidate_chosen_longer = 0;  // fractions
 };
 
+// How much older or newer the candidate's pairs are: the median age of each version's dated
+// pairs (validation's staleness figures), both against the same reference date. `present` when
+// both versions have dated pairs.
+struct AgeShift {
+  bool present = false;
+  uint64_t baseline_dated = 0, candidate_dated = 0;
+  double baseline_median_days = 0, candidate_median_days = 0;
+  double shift_days() const {
+    return candidate_median_days - baseline_median_days;
+  }
+};
+
 struct DatasetDiff {
   std::vector<std::string> baseline_files, candidate_files;
   ValidationReport baseline, candidate;
@@ -98,6 +110,7 @@ struct DatasetDiff {
   std::vector<NumberDelta> counts;    // rows, pairs_ok, ..., split sizes, length statistics
   std::vector<IssueDelta> issues;     // every issue code, in table order
   std::vector<BalanceDelta> balance;  // every metadata key/value seen in either version
+  AgeShift age_shift;
   DataRegressionThresholds thresholds;
   bool data_regression = false;
   std::vector<std::string> reasons;  // why it regressed; empty when it did not

@@ -84,11 +84,35 @@ const IssueInfo kIssues[] = {
      "tie_or_both_bad",
      Severity::warning,
      "the row's judgment is tie or both_bad; it is excluded from the pairs"},
+    {IssueCode::reviewer_disagreement,
+     "reviewer_disagreement",
+     Severity::warning,
+     "different reviewers judged the same comparison (same prompt and responses, in either "
+     "order) the opposite way; agreement is measured by kappa (low_agreement)"},
+    {IssueCode::invalid_timestamp,
+     "invalid_timestamp",
+     Severity::warning,
+     "the timestamp field is neither ISO 8601 nor epoch seconds, or lies after the reference "
+     "date (--as-of); the pair is left out of the age statistics"},
     {IssueCode::length_bias,
      "length_bias",
      Severity::warning,
-     "the fraction of pairs whose chosen response is longer than the rejected one is outside "
-     "the allowed range (verbosity bias)"},
+     "among the pairs whose responses differ in length, the fraction whose chosen response is "
+     "the longer one is outside the allowed range (verbosity bias); pairs of equal length are "
+     "counted apart"},
+    {IssueCode::low_agreement,
+     "low_agreement",
+     Severity::warning,
+     "reviewers who judged the same comparisons agree less than the warning threshold (Cohen's "
+     "or Fleiss' kappa), overall or in a slice: the guidelines may be ambiguous"},
+    {IssueCode::reviewer_length_preference,
+     "reviewer_length_preference",
+     Severity::warning,
+     "a reviewer picks the longer response much more (or less) often than the other reviewers"},
+    {IssueCode::stale_pairs,
+     "stale_pairs",
+     Severity::warning,
+     "some pairs are older than the maximum age (--max-age-days) relative to the reference date"},
     {IssueCode::template_error,
      "template_error",
      Severity::error,

@@ -32,8 +32,13 @@ enum class IssueCode {
   duplicate_prompt_across_splits,
   special_tokens_in_content,
   tie_or_both_bad,
+  reviewer_disagreement,
+  invalid_timestamp,
   // Dataset warnings.
   length_bias,
+  low_agreement,
+  reviewer_length_preference,
+  stale_pairs,
   // Tokenization (`dpo prepare`): row errors and warnings found when encoding a pair.
   template_error,
   prefix_mismatch,

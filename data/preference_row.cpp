@@ -21,6 +21,7 @@ void PreferenceRow::clear() {
   id.clear();
   metadata_json.clear();
   metadata_values.clear();
+  field_values.clear();
   judgment = Judgment::chosen;
   strength.reset();
   requested_split = RequestedSplit::none;

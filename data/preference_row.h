@@ -29,6 +29,9 @@ struct PreferenceRow {
   // Top-level scalar fields of `metadata` (strings, numbers, booleans) as text, for balance
   // statistics per source, rubric or reviewer.
   std::vector<std::pair<std::string, std::string>> metadata_values;
+  // Top-level scalar fields that are not preference fields (a `source` or `locale` column), as
+  // text, for slices (`--slice-by source`).
+  std::vector<std::pair<std::string, std::string>> field_values;
   Judgment judgment = Judgment::chosen;
   std::optional<double> strength;
   RequestedSplit requested_split = RequestedSplit::none;

@@ -632,15 +632,32 @@ struct RowParser::Impl {
         "rejected_messages"};
   }
 
-  void collect(simdjson::dom::object object, Slots& slots) const {
+  void collect(simdjson::dom::object object, Slots& slots, PreferenceRow& row) const {
     for (simdjson::dom::key_value_pair field : object) {
-      for (int slot = 0; slot < kSlotCount; ++slot) {
+      bool known = false;
+      for (int slot = 0; slot < kSlotCount && !known; ++slot) {
         if (field.key == slot_names[slot]) {
           slots.value[slot] = field.value;
           slots.present[slot] = true;
-          break;
+          known = true;
         }
       }
+      if (!known)
+        add_scalar(row.field_values, field);
+    }
+  }
+
+  // A scalar field (string, number, boolean) as text; objects, arrays and null are skipped.
+  static void add_scalar(
+      std::vector<std::pair<std::string, std::string>>& out, simdjson::dom::key_value_pair field) {
+    std::string_view text;
+    bool flag;
+    if (field.value.get_string().get(text) == simdjson::SUCCESS) {
+      out.emplace_back(std::string(field.key), std::string(text));
+    } else if (field.value.is_number()) {
+      out.emplace_back(std::string(field.key), simdjson::minify(field.value));
+    } else if (field.value.get_bool().get(flag) == simdjson::SUCCESS) {
+      out.emplace_back(std::string(field.key), flag ? "true" : "false");
     }
   }
 
@@ -785,17 +802,8 @@ struct RowParser::Impl {
         wrong_type(errors, slot_names[kMetadata], "an object", slots.value[kMetadata]);
       } else {
         row.metadata_json = simdjson::minify(metadata);
-        for (simdjson::dom::key_value_pair field : metadata) {
-          std::string_view text;
-          bool flag;
-          if (field.value.get_string().get(text) == simdjson::SUCCESS) {
-            row.metadata_values.emplace_back(std::string(field.key), std::string(text));
-          } else if (field.value.is_number()) {
-            row.metadata_values.emplace_back(std::string(field.key), simdjson::minify(field.value));
-          } else if (field.value.get_bool().get(flag) == simdjson::SUCCESS) {
-            row.metadata_values.emplace_back(std::string(field.key), flag ? "true" : "false");
-          }
-        }
+        for (simdjson::dom::key_value_pair field : metadata)
+          add_scalar(row.metadata_values, field);
       }
     }
     if (slots.has(kPreference) && !slots.value[kPreference].is_null()) {
@@ -882,7 +890,7 @@ bool RowParser::parse(
     return false;
   }
   Slots slots;
-  impl_->collect(object, slots);
+  impl_->collect(object, slots, row);
   if (impl_->format == DataFormat::auto_detect) {
     DataFormat detected = impl_->detect(slots);
     if (detected == DataFormat::auto_detect) {

@@ -11,6 +11,7 @@
 #include "core/hash.h"
 #include "core/text.h"
 #include "data/pair_key.h"
+#include "data/provenance.h"
 #include "data/record_reader.h"
 #include "data/similarity.h"
 #include "data/special_tokens_scan.h"
@@ -20,12 +21,6 @@ namespace dpo {
 namespace {
 
 constexpr size_t kMaxBalanceValuesPerKey = 100;
-
-struct PairSeen {
-  uint32_t file_index;
-  uint64_t line;
-  int64_t index;
-};
 
 // Bits of PromptSplits.
 constexpr uint8_t kInTrain = 1;
@@ -58,8 +53,9 @@ struct DatasetValidator::State {
   ValidationReport report;
   SpecialTokenScanner scanner;
 
-  std::unordered_map<Hash128, PairSeen, Hash128Hasher> pairs;
   std::unordered_map<Hash128, uint8_t, Hash128Hasher> prompt_splits;
+  // Duplicates, conflicts, reviewers, slices and ages.
+  ProvenanceTracker provenance;
   std::vector<uint32_t> prompt_chars, chosen_chars, rejected_chars;
   std::vector<uint32_t> prompt_tokens, chosen_tokens, rejected_tokens;
 
@@ -72,7 +68,15 @@ struct DatasetValidator::State {
   PairKeyHasher keys;
 
   State(const ValidateOptions& opts, std::vector<std::string> paths)
-      : options(opts), files(std::move(paths)), scanner(opts.extra_special_tokens) {
+      : options(opts),
+        files(std::move(paths)),
+        scanner(opts.extra_special_tokens),
+        provenance(
+            opts.provenance,
+            [this](IssueCode code, const RowLocation& where, const std::string& id, std::string m) {
+              record(code, where, id, std::move(m));
+            },
+            [this](const RowLocation& where) { return describe(where); }) {
     report.files.resize(files.size());
     for (size_t i = 0; i < files.size(); ++i)
       report.files[i].path = files[i];
@@ -81,6 +85,7 @@ struct DatasetValidator::State {
     report.similarity_threshold = options.similarity_threshold;
     report.length_bias_low = options.length_bias_low;
     report.length_bias_high = options.length_bias_high;
+    report.length_bias_min_pairs = options.length_bias_min_pairs;
     report.has_tokens = static_cast<bool>(options.count_tokens);
     if (!options.rejects_path.empty()) {
       rejects_file = std::make_unique<AtomicFile>(options.rejects_path);
@@ -109,6 +114,16 @@ struct DatasetValidator::State {
       tally.examples.push_back(
           IssueExample{where.file_index, where.line, where.index, id, std::move(message)});
     }
+  }
+
+  // "file.jsonl:12" or "file.json[3] (line 40)".
+  std::string describe(const RowLocation& where) const {
+    const std::string& path = files[where.file_index];
+    if (where.index >= 0) {
+      return path + "[" + std::to_string(where.index) + "] (line " + std::to_string(where.line) +
+             ")";
+    }
+    return path + ":" + std::to_string(where.line);
   }
 
   // One JSON line per rejected or excluded row, for auditing.
@@ -226,6 +241,8 @@ struct DatasetValidator::State {
 
   void add_balance(const PreferenceRow& row, bool chosen_longer) {
     for (const auto& [key, value] : row.metadata_values) {
+      if (options.provenance.timestamp_field == "metadata." + key)
+        continue;  // a time stamp is not a category (its ages are reported instead)
       auto& values = report.metadata_balance[key];
       auto it = values.find(value);
       if (it == values.end()) {
@@ -280,6 +297,18 @@ bool DatasetValidator::add_row(const PreferenceRow& row, const RowLocation& wher
     return false;
   }
 
+  const PairHashes hashes = s.keys.hashes(row);
+  const Hash128& prompt = hashes.prompt;
+  const size_t chosen_chars = count_code_points(chosen);
+  const size_t rejected_chars = count_code_points(rejected);
+  if (s.options.provenance.exclude_ai_judgments && s.provenance.is_ai(row)) {
+    // Left out on request: counted, listed in the rejects file, no warnings.
+    s.provenance.add_excluded_ai();
+    ++report.excluded;
+    s.write_reject(where, row.id, "excluded_ai_judgment", {});
+    return false;
+  }
+
   std::string token_where;
   if (s.find_special_token(row, token_where)) {
     s.record(IssueCode::special_tokens_in_content, where, row.id, token_where);
@@ -292,41 +321,14 @@ bool DatasetValidator::add_row(const PreferenceRow& row, const RowLocation& wher
         row.id,
         format("chosen and rejected are %.1f%% similar", 100.0 * similarity));
   }
+  // Cross-row checks (duplicates, conflicts, reviewer disagreement) and provenance.
+  s.provenance.add(row, hashes, where, chosen_chars, rejected_chars);
   if (row.judgment != Judgment::chosen) {
     std::string message = std::string("judgment is '") + judgment_name(row.judgment) + "'";
     s.record(IssueCode::tie_or_both_bad, where, row.id, message + "; excluded from the pairs");
     ++report.excluded;
     s.write_reject(where, row.id, "excluded", {{IssueCode::tie_or_both_bad, message}});
     return false;
-  }
-
-  // Cross-row checks.
-  const PairHashes hashes = s.keys.hashes(row);
-  const Hash128& prompt = hashes.prompt;
-  auto describe_seen = [&s](const PairSeen& seen) {
-    const std::string& path = s.files[seen.file_index];
-    if (seen.index >= 0) {
-      return path + "[" + std::to_string(seen.index) + "] (line " + std::to_string(seen.line) + ")";
-    }
-    return path + ":" + std::to_string(seen.line);
-  };
-  auto conflict = s.pairs.find(pair_key(prompt, hashes.rejected, hashes.chosen));
-  if (conflict != s.pairs.end()) {
-    s.record(
-        IssueCode::conflicting_pair,
-        where,
-        row.id,
-        "the same pair with chosen and rejected swapped at " + describe_seen(conflict->second));
-  }
-  auto inserted = s.pairs.emplace(
-      pair_key(prompt, hashes.chosen, hashes.rejected),
-      PairSeen{where.file_index, where.line, where.index});
-  if (!inserted.second) {
-    s.record(
-        IssueCode::duplicate_pair,
-        where,
-        row.id,
-        "the same pair as " + describe_seen(inserted.first->second));
   }
 
   // The split: requested by the row, else by the prompt's hash.
@@ -356,13 +358,12 @@ bool DatasetValidator::add_row(const PreferenceRow& row, const RowLocation& wher
   // Statistics.
   ++report.pairs_ok;
   size_t prompt_chars = total_code_points(row.prompt);
-  size_t chosen_chars = count_code_points(chosen);
-  size_t rejected_chars = count_code_points(rejected);
   s.prompt_chars.push_back(clamp32(prompt_chars));
   s.chosen_chars.push_back(clamp32(chosen_chars));
   s.rejected_chars.push_back(clamp32(rejected_chars));
   bool chosen_longer = chosen_chars > rejected_chars;
   report.chosen_longer += chosen_longer ? 1 : 0;
+  report.equal_length += chosen_chars == rejected_chars ? 1 : 0;
   size_t user_turns = 0;
   for (const Message& message : row.prompt)
     user_turns += message.role == "user" ? 1 : 0;
@@ -400,23 +401,27 @@ ValidationReport DatasetValidator::finish() {
   }
   if (report.pairs_ok > 0) {
     report.chosen_longer_fraction =
-        static_cast<double>(report.chosen_longer) / static_cast<double>(report.pairs_ok);
+        chosen_longer_share(report.pairs_ok, report.chosen_longer, report.equal_length);
     report.prompt_duplication_rate =
         1.0 - static_cast<double>(report.unique_prompts) / static_cast<double>(report.pairs_ok);
-    if (report.chosen_longer_fraction < report.length_bias_low ||
-        report.chosen_longer_fraction > report.length_bias_high) {
+    // Pairs of equal length say nothing about a verbosity bias; too few unequal pairs cannot
+    // show one (5 of 5 happens by chance one time in 32).
+    const uint64_t unequal = report.pairs_ok - report.equal_length;
+    if (unequal >= report.length_bias_min_pairs &&
+        (report.chosen_longer_fraction < report.length_bias_low ||
+         report.chosen_longer_fraction > report.length_bias_high)) {
       std::string text = format(
-          "the chosen response is longer in %.1f%% of %llu pairs (allowed %.0f%%-%.0f%%)",
+          "the chosen response is longer in %.1f%% of %llu pairs of unequal length (allowed "
+          "%.0f%%-%.0f%%; %llu pairs of equal length left out)",
           100.0 * report.chosen_longer_fraction,
-          static_cast<unsigned long long>(report.pairs_ok),
+          static_cast<unsigned long long>(unequal),
           100.0 * report.length_bias_low,
-          100.0 * report.length_bias_high);
-      IssueTally& tally = report.issues[static_cast<int>(IssueCode::length_bias)];
-      ++tally.count;
-      ++report.warnings;
-      tally.examples.push_back(IssueExample{0, 0, -1, "", std::move(text)});
+          100.0 * report.length_bias_high,
+          static_cast<unsigned long long>(report.equal_length));
+      s.record(IssueCode::length_bias, RowLocation{0, 0, -1}, "", std::move(text));
     }
   }
+  s.provenance.finish(report);
   report.fail_on_warnings = s.options.fail_on_warnings;
   // No row at all (an empty file, or blank lines only) is not a dataset that passes.
   report.passed =

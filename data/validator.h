@@ -1,7 +1,8 @@
 // The dataset checks of `dpo validate`. Rows are read one at a time (RecordReader), parsed
 // (RowParser) and handed to DatasetValidator, which applies the row checks, remembers small
 // per-row hashes for the cross-row checks (duplicates, conflicts, prompt splits) and gathers
-// statistics. Memory grows only by those hashes and three lengths per pair.
+// statistics. Memory grows by those hashes, three lengths per pair and, for the provenance
+// statistics (data/provenance.h), about 80 bytes per judgment plus its id.
 //
 // Matching key of a text: runs of whitespace collapsed, ends trimmed, ASCII lower-cased
 // (core/text.h). A prompt's key covers its roles and contents; it decides the split and the
@@ -44,6 +45,10 @@ struct ValidateOptions {
   std::vector<std::string> extra_special_tokens;
   // Optional: write one JSON line per rejected or excluded row with its reasons.
   std::string rejects_path;
+  // length_bias needs at least this many pairs whose responses differ in length.
+  uint64_t length_bias_min_pairs = 20;
+  // Slices, reviewers, AI judgments, timestamps (data/provenance.h).
+  ProvenanceOptions provenance;
 };
 
 // Checks and counts every row given to it; finish() produces the report.

@@ -1,8 +1,10 @@
 // The data sections of `dpo report`: the statistics of a `dpo validate --report` JSON (counts,
-// issues, lengths, length balance, split, metadata balance, files) and the dataset diff of
+// issues, lengths, length balance, split, metadata balance, slices, reviewer agreement and
+// reviewers, AI judgments and ages, files) and the dataset diff of
 // `dpo compare` (pairs added, removed, changed and flipped; validation deltas; both versions).
 #include "report/report_sections.h"
 
+#include <algorithm>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -60,6 +62,186 @@ std::string balance_html(const json* balance) {
             table({"value", "pairs", "share", "chosen longer"}, rows, "balance");
   }
   return html;
+}
+
+// A two-column table whose cells are HTML already (kv_table escapes its values).
+std::string html_kv_table(const std::vector<std::pair<std::string, std::string>>& kv) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [key, value] : kv)
+    rows.push_back({key, value});
+  return table({"statistic", "value"}, rows, "kv");
+}
+
+std::string optional_number(const json* object, const char* key, bool percent) {
+  if (object == nullptr)
+    return "-";
+  std::optional<double> v = number_of(*object, key);
+  if (!v)
+    return "-";
+  return percent ? fmt_percent(*v) : fmt_number(*v);
+}
+
+std::string kappa_cell(const json* agreement) {
+  if (agreement == nullptr)
+    return "-";
+  std::optional<double> items = number_of(*agreement, "items");
+  if (!items || *items == 0)
+    return "-";
+  std::optional<double> kappa = number_of(*agreement, "kappa");
+  return (kappa ? fmt_number(*kappa) : std::string("undefined")) + " (" + fmt_number(*items) +
+         ", " + esc(field_text(agreement, "level")) + ")";
+}
+
+// One table per --slice-by key: pairs, share, length balance, labels, agreement, ages.
+std::string slices_html(const json* slices) {
+  if (slices == nullptr || !slices->is_array() || slices->empty())
+    return "";
+  std::string html = "<h4>Slices</h4>";
+  for (const json& slice : *slices) {
+    const json* values = at(slice, {"values"});
+    if (values == nullptr || !values->is_array())
+      continue;
+    std::vector<std::vector<std::string>> rows;
+    for (const json& v : *values) {
+      std::optional<double> share = number_of(v, "share_of_pairs");
+      std::optional<double> longer = number_of(v, "chosen_longer_fraction");
+      rows.push_back(
+          {esc(field_text(&v, "value")),
+           esc(field_text(&v, "pairs")),
+           share ? fraction_bar(*share) + " " + fmt_percent(*share) : "-",
+           longer ? fraction_bar(*longer) + " " + fmt_percent(*longer) : "-",
+           esc(field_text(&v, "equal_length")),
+           esc(field_text(&v, "ties")),
+           esc(field_text(&v, "both_bad")),
+           esc(field_text(&v, "ai_judgments")),
+           kappa_cell(at(v, {"agreement"})),
+           optional_number(at(v, {"age_days"}), "median", false)});
+    }
+    html += "<h4>by <code>" + esc(field_text(&slice, "key")) + "</code></h4>" +
+            table(
+                {"value",
+                 "pairs",
+                 "share",
+                 "chosen longer (unequal lengths)",
+                 "equal length",
+                 "ties",
+                 "both bad",
+                 "AI",
+                 "kappa (items, level)",
+                 "median age (days)"},
+                rows,
+                "balance");
+  }
+  return html;
+}
+
+// Reviewer agreement and the per-reviewer table, when the rows name reviewers.
+std::string reviewers_html(const json& v) {
+  const json* agreement = at(v, {"agreement"});
+  const json* present = agreement ? at(*agreement, {"present"}) : nullptr;
+  if (present == nullptr || !present->is_boolean() || !present->get<bool>())
+    return "";
+  std::string html = "<h4>Reviewer agreement</h4>";
+  std::vector<std::pair<std::string, std::string>> kv = {
+      {"reviewer field", "<code>" + esc(field_text(agreement, "reviewer_field")) + "</code>"},
+      {"method", esc(field_text(agreement, "method"))},
+      {"comparisons judged by several reviewers", esc(field_text(agreement, "items"))},
+      {"of them with disagreeing judgments", esc(field_text(agreement, "disagreeing_items"))},
+      {"kappa", kappa_cell(agreement)},
+      {"observed / chance agreement",
+       optional_number(agreement, "observed", true) + " / " +
+           optional_number(agreement, "expected", true)}};
+  if (const json* t = at(*agreement, {"thresholds"})) {
+    kv.emplace_back(
+        "thresholds",
+        "strong &ge; " + optional_number(t, "strong", false) + ", warning below " +
+            optional_number(t, "warning", false));
+  }
+  html += html_kv_table(kv);
+  const json* disagreements = at(*agreement, {"disagreements"});
+  if (disagreements != nullptr && disagreements->is_array() && !disagreements->empty()) {
+    constexpr size_t kShown = 20;
+    std::vector<std::vector<std::string>> rows;
+    for (const json& item : *disagreements) {
+      if (rows.size() == kShown)
+        break;
+      const json* judgments = at(item, {"judgments"});
+      if (judgments == nullptr || !judgments->is_array())
+        continue;
+      std::string cells;
+      for (const json& j : *judgments) {
+        cells += "<div>" + esc(field_text(&j, "reviewer")) + ": " + esc(field_text(&j, "label")) +
+                 " (" + esc(field_text(&j, "file")) + ":" + esc(field_text(&j, "line")) + ")</div>";
+      }
+      rows.push_back({std::to_string(rows.size() + 1), cells});
+    }
+    html += "<h4>Comparisons the reviewers disagree on (first " +
+            std::to_string(std::min(kShown, disagreements->size())) + " of " +
+            std::to_string(disagreements->size()) + " listed)</h4>" +
+            table({"#", "judgments (reviewer: chosen response, in hash order)"}, rows);
+  }
+  const json* reviewers = at(v, {"reviewers"});
+  if (reviewers != nullptr && reviewers->is_array() && !reviewers->empty()) {
+    std::vector<std::vector<std::string>> rows;
+    for (const json& r : *reviewers) {
+      const json* flag = at(r, {"length_preference"});
+      bool flagged = flag != nullptr && flag->is_boolean() && flag->get<bool>();
+      rows.push_back(
+          {esc(field_text(&r, "reviewer")) +
+               (flagged ? " <span class=\"sev-warning\">length preference</span>" : ""),
+           esc(field_text(&r, "judgments")),
+           optional_number(&r, "chosen_longer_fraction", true),
+           optional_number(&r, "others_chosen_longer_fraction", true),
+           optional_number(&r, "tie_fraction", true),
+           optional_number(&r, "both_bad_fraction", true),
+           esc(field_text(&r, "ai_judgments")),
+           optional_number(&r, "majority_agreement", true) + " of " +
+               esc(field_text(&r, "majority_compared"))});
+    }
+    html += "<h4>Reviewers</h4>" + table(
+                                       {"reviewer",
+                                        "judgments",
+                                        "chosen longer",
+                                        "other reviewers",
+                                        "ties",
+                                        "both bad",
+                                        "AI",
+                                        "agrees with the others' majority"},
+                                       rows,
+                                       "balance");
+  }
+  return html;
+}
+
+// AI judgments and ages, when present.
+std::string provenance_kv_html(const json& v) {
+  std::vector<std::pair<std::string, std::string>> kv;
+  const json* ai = at(v, {"ai_judgments"});
+  std::optional<double> ai_count = ai ? number_of(*ai, "count") : std::nullopt;
+  if (ai_count && *ai_count > 0) {
+    kv.emplace_back(
+        "AI judgments (<code>" + esc(field_text(ai, "field")) + "</code> = ai)",
+        fmt_number(*ai_count) + ", excluded " + esc(field_text(ai, "excluded")));
+  }
+  const json* stale = at(v, {"staleness"});
+  const json* present = stale ? at(*stale, {"present"}) : nullptr;
+  if (present != nullptr && present->is_boolean() && present->get<bool>()) {
+    const json* ages = at(*stale, {"age_days"});
+    kv.emplace_back(
+        "ages in days (<code>" + esc(field_text(stale, "field")) + "</code>, as of " +
+            esc(field_text(stale, "as_of")) + ")",
+        "min " + optional_number(ages, "min", false) + ", median " +
+            optional_number(ages, "median", false) + ", max " +
+            optional_number(ages, "max", false));
+    kv.emplace_back(
+        "older than " + optional_number(stale, "max_age_days", false) + " days",
+        esc(field_text(ages, "older_than_max")) + " of " + esc(field_text(ages, "count")) +
+            " dated pairs; " + esc(field_text(stale, "missing")) + " without a timestamp, " +
+            esc(field_text(stale, "invalid")) + " invalid");
+  }
+  if (kv.empty())
+    return "";
+  return "<h4>Provenance</h4>" + html_kv_table(kv);
 }
 
 std::string location_text(const json* where) {
@@ -145,6 +327,10 @@ std::string validate_html(const json* v) {
                       (low >= 0 ? " (allowed " + fmt_percent(low) + " to " + fmt_percent(high) + ")"
                                 : "")
                 : "not recorded"});
+    if (const json* equal = at(*stats, {"equal_length"})) {
+      rows.push_back(
+          {"pairs of equal length (left out of the share above)", esc(value_text(*equal))});
+    }
     std::optional<double> dup = number_of(*stats, "prompt_duplication_rate");
     rows.push_back({"prompt duplication rate", dup ? fmt_percent(*dup) : "not recorded"});
     rows.push_back({"unique prompts", esc(field_text(stats, "unique_prompts"))});
@@ -162,6 +348,9 @@ std::string validate_html(const json* v) {
   }
   html += "<h4>Metadata balance</h4>" +
           balance_html(stats ? at(*stats, {"metadata_balance"}) : nullptr);
+  html += slices_html(at(*v, {"slices"}));
+  html += reviewers_html(*v);
+  html += provenance_kv_html(*v);
   const json* files = at(*v, {"files"});
   if (files != nullptr && files->is_array()) {
     std::vector<std::vector<std::string>> rows;

@@ -1,17 +1,26 @@
 #!/usr/bin/env python3
 """Generate the example customer-support preference dataset in examples/support/.
 
-Writes two files:
+Writes three files:
 
-  pairs.jsonl   clean preference pairs (TRL "conversational" layout) for a
-                fictional online retailer, Northwind Outfitters.  The chosen
-                reply follows the support policy; the rejected reply breaks
-                exactly one rule, named in metadata.rule.
-  broken.jsonl  a small file in which every line has one deliberate defect,
-                for demonstrating the validator.
+  pairs.jsonl     clean preference pairs (TRL "conversational" layout) for a
+                  fictional online retailer, Northwind Outfitters.  The chosen
+                  reply follows the support policy; the rejected reply breaks
+                  exactly one rule, named in metadata.rule.  Every row carries
+                  provenance (rubric, locale, reviewer, judge, timestamp); about
+                  15% of the comparisons are judged a second time by another
+                  reviewer (appended after the first judgments), with realistic
+                  disagreement, one reviewer (rev-05) prefers longer replies, and
+                  a few judgments come from an AI judge (metadata.judge = "ai").
+  pairs_v2.jsonl  the next version of pairs.jsonl with a planted slice
+                  regression: the labels of 40% of the fr-FR comparisons are
+                  flipped (about 4% of all pairs), everything else unchanged.
+  broken.jsonl    a small file in which every line has one deliberate defect,
+                  for demonstrating the validator.
 
-Standard library only, fixed seed, no network, no time stamps: running it twice
-gives byte-identical files.
+Standard library only, fixed seed, no network, no clock (the timestamps are
+drawn from a fixed window, 2025-06-01 to 2026-11-15): running it twice gives
+byte-identical files.
 
     /usr/bin/python3 tools/make_example_data.py [--out-dir DIR] [--rows N] [--seed S]
 """
@@ -1558,6 +1567,112 @@ def build_pairs(n_rows, seed):
 
 
 # --------------------------------------------------------------------------
+# Provenance: rubric, locale, reviewer, judge, timestamp; second judgments
+# --------------------------------------------------------------------------
+
+# The rubric (guideline section) under which a rule is judged.
+RUBRIC_OF_RULE = {
+    "refund_without_verification": "privacy_security",
+    "shares_personal_data": "privacy_security",
+    "missing_disclosure": "policy_accuracy",
+    "invents_policy": "policy_accuracy",
+    "off_brand_tone": "tone",
+    "no_escalation": "escalation",
+}
+LOCALES = [("en-US", 0.55), ("en-GB", 0.20), ("de-DE", 0.15), ("fr-FR", 0.10)]
+HUMAN_REVIEWERS = ["rev-01", "rev-02", "rev-03", "rev-04", "rev-05", "rev-06"]
+LENGTH_REVIEWER = "rev-05"  # picks the longer reply whenever it can
+AI_REVIEWER = "ai-judge"
+DOUBLE_SHARE = 0.15         # comparisons judged a second time
+REGRESSION_LOCALE = "fr-FR"
+REGRESSION_SHARE = 0.40     # of its comparisons flipped in pairs_v2.jsonl
+
+WINDOW_START = (2025, 6, 1)   # timestamps are drawn from this window (UTC)
+WINDOW_DAYS = 532             # up to 2026-11-15
+
+
+def iso_time(rng):
+    import datetime
+    start = datetime.datetime(*WINDOW_START, tzinfo=datetime.timezone.utc)
+    t = start + datetime.timedelta(seconds=rng.randrange(WINDOW_DAYS * 86400))
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def pick_weighted(rng, choices):
+    x = rng.random()
+    for value, weight in choices:
+        x -= weight
+        if x < 0:
+            return value
+    return choices[-1][0]
+
+
+def reply_len(rec, side):
+    return len(rec[side][0]["content"])
+
+
+def swapped(rec):
+    out = dict(rec)
+    out["chosen"], out["rejected"] = rec["rejected"], rec["chosen"]
+    return out
+
+
+def add_provenance(records, seed):
+    """Provenance for every record (a separate random stream, so the texts stay
+    as before), then the second judgments appended.  Returns the new list."""
+    rng = random.Random(seed + 2)
+    for rec in records:
+        longer = reply_len(rec, "chosen") > reply_len(rec, "rejected")
+        # rev-05 is given more of the pairs whose chosen reply is the longer one.
+        if rng.random() < (0.27 if longer else 0.07):
+            reviewer = LENGTH_REVIEWER
+        elif rng.random() < 0.01:
+            reviewer = AI_REVIEWER
+        else:
+            reviewer = rng.choice([r for r in HUMAN_REVIEWERS if r != LENGTH_REVIEWER])
+        meta = rec["metadata"]
+        meta["rubric"] = RUBRIC_OF_RULE[meta["rule"]]
+        meta["locale"] = pick_weighted(rng, LOCALES)
+        meta["reviewer"] = reviewer
+        meta["judge"] = "ai" if reviewer == AI_REVIEWER else "human"
+        meta["timestamp"] = iso_time(rng)
+
+    second = []
+    for rec in rng.sample(records, int(round(DOUBLE_SHARE * len(records)))):
+        first_reviewer = rec["metadata"]["reviewer"]
+        pool = [r for r in HUMAN_REVIEWERS + [AI_REVIEWER] if r != first_reviewer]
+        reviewer = rng.choice(pool)
+        rejected_longer = reply_len(rec, "rejected") > reply_len(rec, "chosen")
+        if reviewer == LENGTH_REVIEWER:
+            flip = rng.random() < (0.55 if rejected_longer else 0.05)
+        elif reviewer == AI_REVIEWER:
+            flip = rng.random() < 0.08
+        else:
+            flip = rng.random() < 0.12
+        twin = swapped(rec) if flip else dict(rec)
+        twin["id"] = rec["id"] + "-r2"
+        meta = dict(rec["metadata"])
+        meta["reviewer"] = reviewer
+        meta["judge"] = "ai" if reviewer == AI_REVIEWER else "human"
+        meta["timestamp"] = iso_time(rng)
+        twin["metadata"] = meta
+        second.append(twin)
+    second.sort(key=lambda r: r["id"])
+    return records + second
+
+
+def make_v2(records, seed):
+    """pairs_v2.jsonl: the same rows, with the labels of REGRESSION_SHARE of the
+    first judgments in REGRESSION_LOCALE flipped."""
+    rng = random.Random(seed + 3)
+    firsts = [i for i, r in enumerate(records)
+              if r["metadata"]["locale"] == REGRESSION_LOCALE and not r["id"].endswith("-r2")]
+    flipped = set(rng.sample(firsts, int(round(REGRESSION_SHARE * len(firsts)))))
+    out = [swapped(r) if i in flipped else r for i, r in enumerate(records)]
+    return out, len(flipped), len(firsts)
+
+
+# --------------------------------------------------------------------------
 # Broken demo file
 # --------------------------------------------------------------------------
 
@@ -1732,10 +1847,16 @@ def main(argv=None):
     if not 0.40 <= stats["chosen_longer"] <= 0.60:
         sys.exit("chosen-longer fraction %.3f outside [0.40, 0.60]" % stats["chosen_longer"])
 
+    records = add_provenance(records, args.seed)
+    v2, flipped, fr_rows = make_v2(records, args.seed)
+
     os.makedirs(args.out_dir, exist_ok=True)
     data = "".join(dumps(rec) + "\n" for rec in records).encode("utf-8")
     with open(os.path.join(args.out_dir, "pairs.jsonl"), "wb") as fh:
         fh.write(data)
+    data_v2 = "".join(dumps(rec) + "\n" for rec in v2).encode("utf-8")
+    with open(os.path.join(args.out_dir, "pairs_v2.jsonl"), "wb") as fh:
+        fh.write(data_v2)
     broken, _ = build_broken(args.seed)
     with open(os.path.join(args.out_dir, "broken.jsonl"), "wb") as fh:
         fh.write(broken)
@@ -1744,13 +1865,31 @@ def main(argv=None):
     rule_counts = {r: 0 for r in RULES}
     chan_counts = {"chat": 0, "email": 0}
     multi = 0
-    for rec in records:
+    for rec in records[:stats["rows"]]:  # the first judgments: one per comparison
         cat_counts[rec["metadata"]["category"]] += 1
         rule_counts[rec["metadata"]["rule"]] += 1
         chan_counts[rec["metadata"]["channel"]] += 1
         if len(rec["prompt"]) > 2:
             multi += 1
-    print("pairs.jsonl: %d rows, %d bytes" % (stats["rows"], len(data)))
+    n_second = sum(1 for r in records if r["id"].endswith("-r2"))
+    print("pairs.jsonl: %d rows (%d comparisons + %d second judgments), %d bytes"
+          % (len(records), stats["rows"], n_second, len(data)))
+    print("pairs_v2.jsonl: %d rows, %d of %d %s first judgments flipped (%.1f%% of all rows)"
+          % (len(v2), flipped, fr_rows, REGRESSION_LOCALE, 100.0 * flipped / len(v2)))
+    n_flip = sum(1 for r in records if r["id"].endswith("-r2") and
+                 r["chosen"] != records[int(r["id"][4:9]) - 1]["chosen"])
+    print("second judgments that disagree with the first: %d of %d" % (n_flip, n_second))
+    reviewers = {}
+    for rec in records:
+        m = rec["metadata"]
+        n, longer = reviewers.get(m["reviewer"], (0, 0))
+        reviewers[m["reviewer"]] = (n + 1, longer + (reply_len(rec, "chosen") > reply_len(rec, "rejected")))
+    print("reviewers: " + ", ".join("%s=%d (%.0f%% chosen longer)" % (k, n, 100.0 * l / n)
+                                   for k, (n, l) in sorted(reviewers.items())))
+    loc = {}
+    for rec in records:
+        loc[rec["metadata"]["locale"]] = loc.get(rec["metadata"]["locale"], 0) + 1
+    print("locales: " + ", ".join("%s=%d" % kv for kv in sorted(loc.items())))
     print("broken.jsonl: %d lines, %d bytes" % (broken.count(b"\n") + 1, len(broken)))
     print("distinct prompts: %d (%.1f%%)" % (stats["distinct_prompts"],
                                              100 * stats["distinct_rate"]))

@@ -19,6 +19,7 @@
 #include "core/hash.h"
 #include "core/json_file.h"
 #include "core/text.h"
+#include "data/row_fields.h"
 
 namespace dpo {
 
@@ -99,6 +100,11 @@ void visit(DataSection& s, V& v) {
   v.field("length_policy", s.length_policy);
   v.field("add_bos", s.add_bos);
   v.field("format", s.format);
+  v.field("slice_by", s.slice_by);
+  v.field("reviewer_field", s.reviewer_field);
+  v.field("judge_field", s.judge_field);
+  v.field("timestamp_field", s.timestamp_field);
+  v.field("max_age_days", s.max_age_days);
 }
 
 template <class V>
@@ -706,6 +712,21 @@ void validate_config(const Config& c) {
   }
   require_fraction("data.val_fraction", c.data.val_fraction);
   require_at_least("data.max_length", c.data.max_length, 0);
+  auto require_field_path = [](const std::string& key, const std::string& path) {
+    try {
+      check_field_path(path, key);
+    } catch (const UsageError& e) {
+      throw ConfigError(e.message(), e.hint());
+    }
+  };
+  for (const std::string& path : c.data.slice_by)
+    require_field_path("data.slice_by", path);
+  require_field_path("data.reviewer_field", c.data.reviewer_field);
+  require_field_path("data.judge_field", c.data.judge_field);
+  require_field_path("data.timestamp_field", c.data.timestamp_field);
+  if (!(c.data.max_age_days > 0))
+    invalid(
+        "data.max_age_days", "must be positive, got " + num(c.data.max_age_days), "365: a year");
   if (c.template_.source.empty()) {
     invalid("template.source", "is empty", "use \"model\" or the path of a .jinja file");
   }
@@ -843,6 +864,14 @@ std::string template_spec(const Config& config) {
   return config.template_.source + suffix;
 }
 
+void apply_data_provenance(const DataSection& data, ProvenanceOptions& provenance) {
+  provenance.slice_by = data.slice_by;
+  provenance.reviewer_field = data.reviewer_field;
+  provenance.judge_field = data.judge_field;
+  provenance.timestamp_field = data.timestamp_field;
+  provenance.max_age_days = data.max_age_days;
+}
+
 PrepareOptions prepare_options_from_config(
     const Config& config,
     const std::vector<std::string>& files,
@@ -858,6 +887,7 @@ PrepareOptions prepare_options_from_config(
   prepare.validate.format = config.data.format;
   prepare.validate.val_fraction = config.data.val_fraction;
   prepare.validate.seed = config.data.seed;
+  apply_data_provenance(config.data, prepare.validate.provenance);
   prepare.out_path = out_path;
   return prepare;
 }

@@ -35,6 +35,13 @@ struct DataSection {
   LengthPolicy length_policy = LengthPolicy::drop;
   BosPolicy add_bos = BosPolicy::as_template;  // dpo prepare --add-bos
   DataFormat format = DataFormat::auto_detect;
+  // Provenance for validation (dpo validate --config, prepare) and per-slice evaluation:
+  // field paths as in data/row_fields.h ("metadata.rubric", "source"); docs/data-formats.md.
+  std::vector<std::string> slice_by;                 // slice statistics by these fields
+  std::string reviewer_field = "metadata.reviewer";  // reviewer id, for agreement
+  std::string judge_field = "metadata.judge";        // "ai" marks an AI judgment
+  std::string timestamp_field = "metadata.timestamp";
+  double max_age_days = 365;  // stale_pairs above this age
 };
 
 struct TemplateSection {
@@ -177,6 +184,10 @@ PrepareOptions prepare_options_from_config(
     const std::vector<std::string>& files,
     const std::string& model_dir,
     const std::string& out_path);
+
+// The data section's provenance keys (slice_by, reviewer/judge/timestamp fields, max_age_days)
+// as validation options (dpo validate --config, dpo prepare).
+void apply_data_provenance(const DataSection& data, ProvenanceOptions& provenance);
 
 // Every key as "section.key", in declaration order.
 std::vector<std::string> config_keys();

@@ -317,6 +317,49 @@ TEST(DatasetDiff, MetadataBalanceDeltasCoverBothVersions) {
   EXPECT_EQ(d.pairs.unchanged.count, 4u);  // metadata is not part of a pair's identity
 }
 
+// The age shift between versions: median age of each version's dated pairs against one
+// reference date. Baseline ages 100, 200, 300 days (median 200); candidate 10, 20, 30, 40
+// (median 25): the candidate is 175 days fresher.
+TEST(DatasetDiff, AgeShiftBetweenVersions) {
+  testing::TempDir dir;
+  const double as_of = 1733011200.0;  // 2024-12-01
+  auto write = [&](const std::string& path, const std::vector<int>& ages) {
+    std::vector<Row> rows = make_rows(static_cast<int>(ages.size()), true);
+    std::string text;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      json j = {
+          {"id", rows[i].id},
+          {"prompt", rows[i].prompt},
+          {"chosen", rows[i].chosen},
+          {"rejected", rows[i].rejected},
+          {"metadata", {{"timestamp", static_cast<int64_t>(as_of) - ages[i] * 86400}}}};
+      text += j.dump() + "\n";
+    }
+    testing::write_file(path, text);
+  };
+  write(dir.file("a.jsonl"), {300, 100, 200});
+  write(dir.file("b.jsonl"), {40, 10, 30, 20});
+  DatasetDiffOptions options;
+  options.validate.provenance.as_of = as_of;
+  DatasetDiff d = diff_datasets({dir.file("a.jsonl")}, {dir.file("b.jsonl")}, options);
+  ASSERT_TRUE(d.age_shift.present);
+  EXPECT_DOUBLE_EQ(d.age_shift.baseline_median_days, 200.0);
+  EXPECT_DOUBLE_EQ(d.age_shift.candidate_median_days, 25.0);
+  EXPECT_DOUBLE_EQ(d.age_shift.shift_days(), -175.0);
+  EXPECT_EQ(d.age_shift.candidate_dated, 4u);
+  json j = json::parse(dataset_diff_to_json(d));
+  EXPECT_DOUBLE_EQ(j["age_shift"]["shift_days"].get<double>(), -175.0);
+  EXPECT_NE(dataset_diff_summary(d).find("median age: 200 -> 25 days (-175)"), std::string::npos)
+      << dataset_diff_summary(d);
+  // Without timestamps in one version there is no shift to report.
+  DatasetDiff undated = diff_datasets({dir.file("a.jsonl")}, {dir.file("a.jsonl")});
+  EXPECT_TRUE(undated.age_shift.present);
+  testing::write_file(dir.file("c.jsonl"), to_jsonl(make_rows(3, true)));
+  DatasetDiff none = diff_datasets({dir.file("a.jsonl")}, {dir.file("c.jsonl")}, options);
+  EXPECT_FALSE(none.age_shift.present);
+  EXPECT_TRUE(json::parse(dataset_diff_to_json(none))["age_shift"]["shift_days"].is_null());
+}
+
 TEST(DatasetDiff, JsonHoldsPairsValidationDeltasAndVerdict) {
   std::vector<Row> base = make_rows(10, true);
   std::vector<Row> cand = base;

@@ -369,6 +369,60 @@ TEST(RunReportHtml, CompareReportShowsBothVersionsSideBySide) {
   EXPECT_NE(section(html, "manifests").find("<code>config.train.lr</code>"), std::string::npos);
 }
 
+// The validate section shows the slices, the reviewer agreement and the per-reviewer table,
+// AI judgments and ages when the report has them, and nothing of them when it does not.
+TEST(RunReportHtml, ValidateSectionShowsSlicesAgreementAndReviewers) {
+  testing::TempDir dir;
+  std::string text;
+  for (int i = 0; i < 8; ++i) {
+    for (const std::string reviewer : {"ann", "bob"}) {
+      // bob swaps the last comparison: one disagreement.
+      bool swap = i == 7 && reviewer == "bob";
+      std::string good = "It ships today, order " + std::to_string(i);
+      json row = {
+          {"prompt", "Where is order " + std::to_string(i) + "?"},
+          {"chosen", swap ? "No." : good},
+          {"rejected", swap ? good : "No."},
+          {"metadata",
+           {{"locale", i < 4 ? "en-US" : "de-DE"},
+            {"reviewer", reviewer},
+            {"judge", i == 0 ? "ai" : "human"},
+            {"timestamp", "2024-11-" + std::to_string(10 + i)}}}};
+      text += row.dump() + "\n";
+    }
+  }
+  testing::write_file(dir.file("data.jsonl"), text);
+  ValidateOptions options;
+  options.provenance.slice_by = {"metadata.locale"};
+  options.provenance.as_of = 1733011200.0;  // 2024-12-01
+  testing::write_file(
+      dir.file("validate.json"), report_to_json(validate_files({dir.file("data.jsonl")}, options)));
+  std::string data = section(render_run_report_html(dir.file("validate.json")), "data");
+  EXPECT_NE(data.find("<h4>Slices</h4>"), std::string::npos);
+  EXPECT_NE(data.find("<code>metadata.locale</code>"), std::string::npos);
+  EXPECT_NE(data.find("<td>de-DE</td><td>8</td>"), std::string::npos) << data;
+  EXPECT_NE(data.find("<h4>Reviewer agreement</h4>"), std::string::npos);
+  EXPECT_NE(data.find("<td>cohen</td>"), std::string::npos) << data;
+  EXPECT_NE(
+      data.find("<td>reviewer field</td><td><code>metadata.reviewer</code></td>"),
+      std::string::npos)
+      << data;
+  EXPECT_EQ(data.find("&lt;code&gt;"), std::string::npos)
+      << data;  // HTML cells are not escaped twice
+  EXPECT_NE(data.find("<h4>Reviewers</h4>"), std::string::npos);
+  EXPECT_NE(data.find("<td>ann</td><td>8</td>"), std::string::npos) << data;
+  EXPECT_NE(data.find("disagree on (first 1 of 1 listed)"), std::string::npos) << data;
+  EXPECT_NE(data.find("bob: "), std::string::npos) << data;
+  EXPECT_NE(data.find("2024-12-01T00:00:00Z"), std::string::npos) << data;
+  EXPECT_NE(data.find("AI judgments"), std::string::npos);
+
+  testing::write_file(dir.file("plain.json"), validate_json(dir));
+  std::string plain = section(render_run_report_html(dir.file("plain.json")), "data");
+  EXPECT_EQ(plain.find("<h4>Slices</h4>"), std::string::npos);
+  EXPECT_EQ(plain.find("Reviewer agreement"), std::string::npos);
+  EXPECT_EQ(plain.find("<h4>Provenance</h4>"), std::string::npos);
+}
+
 TEST(RunReportHtml, ValidateAndDiffReportsRenderOnTheirOwn) {
   testing::TempDir dir;
   testing::write_file(dir.file("validate.json"), validate_json(dir));

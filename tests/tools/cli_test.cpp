@@ -3,6 +3,8 @@
 // catch it.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <nlohmann/json.hpp>
 
 #include "tests/support/test_support.h"
@@ -132,6 +134,74 @@ TEST(Cli, ValidateBrokenDataFailsWith1AndNamesLines) {
         "special_tokens_in_content",
         "tie_or_both_bad"}) {
     EXPECT_TRUE(codes.count(code)) << code;
+  }
+}
+
+// The bundled data carries provenance (tools/make_example_data.py): slices by locale, 180
+// comparisons judged twice (29 disagree), rev-05 prefers longer replies. Disagreement between
+// reviewers is not a conflicting pair, and a second judgment that agrees is not a duplicate.
+TEST(Cli, ValidateBundledDataShowsSlicesAgreementAndTheLengthPreferringReviewer) {
+  testing::TempDir dir;
+  auto result = run_command(
+      kDpo + " validate " + kExamples + "/pairs.jsonl --slice-by metadata.locale" +
+      " --as-of 2026-12-01 --report " + dir.file("r.json"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  for (const char* text :
+       {"slice: metadata.locale",
+        "de-DE",
+        "fr-FR",
+        "agreement (metadata.reviewer): Fleiss' kappa",
+        "rev-05",
+        "<- length preference",
+        "AI judgments (metadata.judge = ai)",
+        "ages (metadata.timestamp, as of 2026-12-01)"}) {
+    EXPECT_NE(result.output.find(text), std::string::npos) << text << "\n" << result.output;
+  }
+  auto report = nlohmann::json::parse(testing::read_file(dir.file("r.json")));
+  ASSERT_EQ(report["slices"].size(), 1u);
+  EXPECT_EQ(report["slices"][0]["key"], "metadata.locale");
+  EXPECT_EQ(report["slices"][0]["values"].size(), 4u);
+  EXPECT_EQ(report["agreement"]["method"], "fleiss");
+  EXPECT_EQ(report["agreement"]["items"], 180);
+  EXPECT_EQ(report["agreement"]["disagreeing_items"], 29);
+  std::map<std::string, int> codes;
+  for (const auto& issue : report["issues"])
+    codes[issue["code"].get<std::string>()] = issue["count"].get<int>();
+  EXPECT_EQ(codes["reviewer_disagreement"], 29);
+  EXPECT_EQ(codes.count("conflicting_pair"), 0u);
+  EXPECT_EQ(codes.count("duplicate_pair"), 0u);
+  EXPECT_EQ(codes["reviewer_length_preference"], 1);
+  for (const auto& r : report["reviewers"])
+    EXPECT_EQ(r["length_preference"].get<bool>(), r["reviewer"] == "rev-05") << r.dump();
+  EXPECT_GT(report["ai_judgments"]["count"].get<int>(), 0);
+  EXPECT_EQ(report["staleness"]["as_of"], "2026-12-01T00:00:00Z");
+}
+
+TEST(Cli, ValidateProvenanceOptions) {
+  testing::TempDir dir;
+  // AI judgments left out: counted as excluded.
+  auto excluded = run_command(
+      kDpo + " validate " + kExamples + "/pairs.jsonl --exclude-ai-judgments --report " +
+      dir.file("x.json"));
+  EXPECT_EQ(excluded.exit_code, 0) << excluded.output;
+  auto x = nlohmann::json::parse(testing::read_file(dir.file("x.json")));
+  EXPECT_GT(x["excluded"].get<int>(), 0);
+  EXPECT_EQ(x["excluded"], x["ai_judgments"]["excluded"]);
+  // The config's data.slice_by, and a flag on top of it.
+  testing::write_file(dir.file("c.json"), R"({"data": {"slice_by": ["metadata.rubric"]}})");
+  auto sliced = run_command(
+      kDpo + " validate " + kExamples + "/pairs.jsonl --config " + dir.file("c.json") +
+      " --slice-by metadata.locale --quiet --report " + dir.file("s.json"));
+  EXPECT_EQ(sliced.exit_code, 0) << sliced.output;
+  auto s = nlohmann::json::parse(testing::read_file(dir.file("s.json")));
+  ASSERT_EQ(s["slices"].size(), 2u);
+  EXPECT_EQ(s["slices"][0]["key"], "metadata.rubric");
+  EXPECT_EQ(s["slices"][1]["key"], "metadata.locale");
+  // Bad values are usage errors.
+  for (const char* bad :
+       {" --as-of yesterday", " --slice-by metadata.", " --agreement-thresholds 0.4,0.6"}) {
+    auto r = run_command(kDpo + " validate " + kExamples + "/pairs.jsonl" + bad);
+    EXPECT_EQ(r.exit_code, 2) << bad << "\n" << r.output;
   }
 }
 

@@ -234,6 +234,36 @@ TEST(Config, ValidatorChecksRanges) {
   EXPECT_NO_THROW(load_config("", {"loss.types=[\"sigmoid\",\"sft\"]", "loss.weights=[1, 0.1]"}));
 }
 
+// The provenance keys of the data section: read, checked (a path that cannot name a field is a
+// ConfigError naming the key), handed to validation.
+TEST(Config, DataProvenanceKeys) {
+  const Config c = config_from_json_text(
+      R"({"data": {"slice_by": ["metadata.rubric", "source"], "reviewer_field": "metadata.annotator",
+                   "judge_field": "metadata.judge", "timestamp_field": "created_at",
+                   "max_age_days": 90}})",
+      "inline");
+  EXPECT_EQ(c.data.slice_by, (std::vector<std::string>{"metadata.rubric", "source"}));
+  EXPECT_EQ(c.data.reviewer_field, "metadata.annotator");
+  EXPECT_EQ(c.data.timestamp_field, "created_at");
+  EXPECT_EQ(c.data.max_age_days, 90.0);
+  EXPECT_NO_THROW(validate_config(c));
+  ProvenanceOptions provenance;
+  apply_data_provenance(c.data, provenance);
+  EXPECT_EQ(provenance.slice_by, c.data.slice_by);
+  EXPECT_EQ(provenance.reviewer_field, "metadata.annotator");
+  EXPECT_EQ(provenance.max_age_days, 90.0);
+  EXPECT_EQ(Config().data.reviewer_field, "metadata.reviewer");
+  EXPECT_TRUE(Config().data.slice_by.empty());
+
+  Config bad;
+  bad.data.slice_by = {"metadata.a.b"};
+  const std::string e = error_of([&] { validate_config(bad); });
+  EXPECT_NE(e.find("data.slice_by 'metadata.a.b' does not name a field"), std::string::npos) << e;
+  Config old;
+  old.data.max_age_days = 0;
+  EXPECT_NE(error_of([&] { validate_config(old); }).find("data.max_age_days"), std::string::npos);
+}
+
 TEST(Config, JsonRoundTripKeepsEveryValue) {
   Config c;
   c.data.files = {"x.jsonl"};

@@ -1,0 +1,554 @@
+#include "data/provenance.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <unordered_map>
+
+#include "core/error.h"
+#include "core/format.h"
+#include "data/agreement.h"
+#include "data/row_fields.h"
+#include "data/timestamp.h"
+
+namespace dpo {
+
+namespace {
+
+constexpr uint32_t kNoReviewer = 0xFFFFFFFFu;
+constexpr size_t kMaxSliceValues = 200;  // per key; the rest are counted under "(other)"
+constexpr double kSecondsPerDay = 86400.0;
+
+// Labels of a judgment (the categories of kappa).
+enum Label : uint8_t { kFirst = 0, kSecond = 1, kTie = 2, kBothBad = 3, kLabelCount = 4 };
+
+struct Vote {
+  uint32_t reviewer;
+  uint8_t label;
+  RowLocation where;
+  std::string id;  // kept for judgments with a reviewer only (the disagreement list)
+};
+
+const char* label_name(uint8_t label) {
+  static const char* const kNames[] = {"first", "second", "tie", "both_bad"};
+  return kNames[label];
+}
+
+struct Comparison {
+  std::vector<Vote> judgments;
+  std::vector<uint32_t> slices;  // the first judgment's value index per slice key
+  bool disagreement_reported = false;
+};
+
+struct SliceAccumulator {
+  SliceStats stats;
+  std::vector<double> ages;
+};
+
+struct SliceKey {
+  std::string path;
+  std::map<std::string, uint32_t> index;  // value -> position in `values`
+  std::vector<std::pair<std::string, SliceAccumulator>> values;
+
+  uint32_t value_index(std::string_view value) {
+    auto it = index.find(std::string(value));
+    if (it != index.end())
+      return it->second;
+    std::string name(value);
+    if (values.size() >= kMaxSliceValues) {
+      name = "(other)";
+      it = index.find(name);
+      if (it != index.end())
+        return it->second;
+    }
+    uint32_t position = static_cast<uint32_t>(values.size());
+    index.emplace(name, position);
+    values.emplace_back(name, SliceAccumulator{});
+    return position;
+  }
+};
+
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size())
+    return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] + 32) : a[i];
+    char y = b[i] >= 'A' && b[i] <= 'Z' ? static_cast<char>(b[i] + 32) : b[i];
+    if (x != y)
+      return false;
+  }
+  return true;
+}
+
+bool hash_less(const Hash128& a, const Hash128& b) {
+  return a.high != b.high ? a.high < b.high : a.low < b.low;
+}
+
+// Items for kappa: per comparison, the first judgment of every named reviewer; comparisons with
+// at least two reviewers.
+using Item = std::vector<std::pair<uint32_t, uint8_t>>;  // (reviewer, label)
+
+Item item_of(const Comparison& c) {
+  Item item;
+  for (const Vote& j : c.judgments) {
+    if (j.reviewer == kNoReviewer)
+      continue;
+    bool seen = false;
+    for (const auto& [reviewer, label] : item)
+      seen = seen || reviewer == j.reviewer;
+    if (!seen)
+      item.emplace_back(j.reviewer, j.label);
+  }
+  return item;
+}
+
+AgreementSummary agreement_of(const std::vector<const Item*>& items) {
+  AgreementSummary summary;
+  if (items.empty())
+    return summary;
+  std::vector<uint32_t> reviewers;
+  bool all_pairs = true;
+  for (const Item* item : items) {
+    all_pairs = all_pairs && item->size() == 2;
+    summary.judgments += item->size();
+    for (const auto& judgment : *item) {
+      if (std::find(reviewers.begin(), reviewers.end(), judgment.first) == reviewers.end())
+        reviewers.push_back(judgment.first);
+    }
+    bool same = std::all_of(item->begin(), item->end(), [&](const auto& j) {
+      return j.second == item->front().second;
+    });
+    summary.disagreeing_items += same ? 0 : 1;
+  }
+  KappaResult kappa;
+  if (all_pairs && reviewers.size() == 2) {
+    // Cohen: rows are the reviewer with the smaller index, columns the other.
+    uint32_t row_reviewer = std::min(reviewers[0], reviewers[1]);
+    std::vector<std::vector<uint64_t>> table(kLabelCount, std::vector<uint64_t>(kLabelCount, 0));
+    for (const Item* item : items) {
+      const auto& a = (*item)[0];
+      const auto& b = (*item)[1];
+      if (a.first == row_reviewer) {
+        ++table[a.second][b.second];
+      } else {
+        ++table[b.second][a.second];
+      }
+    }
+    kappa = cohen_kappa(table);
+    summary.method = "cohen";
+  } else {
+    std::vector<std::vector<uint64_t>> counts;
+    for (const Item* item : items) {
+      std::vector<uint64_t> row(kLabelCount, 0);
+      for (const auto& [reviewer, label] : *item)
+        ++row[label];
+      counts.push_back(row);
+    }
+    kappa = fleiss_kappa(counts);
+    summary.method = "fleiss";
+  }
+  summary.items = kappa.items;
+  summary.observed = kappa.observed;
+  summary.expected = kappa.expected;
+  summary.kappa = kappa.kappa;
+  summary.defined = kappa.defined;
+  return summary;
+}
+
+}  // namespace
+
+struct ProvenanceTracker::State {
+  ProvenanceOptions options;
+  IssueRecorder record;
+  LocationNamer name;
+  std::vector<SliceKey> slice_keys;
+  std::unordered_map<Hash128, Comparison, Hash128Hasher> comparisons;
+  std::map<std::string, uint32_t> reviewer_index;
+  std::vector<ReviewerStats> reviewers;  // by index
+  bool has_reviewers = false;
+  bool has_timestamps = false;
+  uint64_t ai_judgments = 0, ai_excluded = 0;
+  uint64_t timestamps_missing = 0, timestamps_invalid = 0;
+  std::vector<double> ages;
+  std::vector<uint32_t> slice_scratch;
+
+  uint32_t reviewer_of(const PreferenceRow& row) {
+    std::optional<std::string_view> id = row_field(row, options.reviewer_field);
+    if (!id || id->empty())
+      return kNoReviewer;
+    has_reviewers = true;
+    auto it = reviewer_index.find(std::string(*id));
+    if (it != reviewer_index.end())
+      return it->second;
+    uint32_t index = static_cast<uint32_t>(reviewers.size());
+    reviewer_index.emplace(std::string(*id), index);
+    reviewers.push_back(ReviewerStats{});
+    reviewers.back().reviewer = std::string(*id);
+    return index;
+  }
+
+  std::string reviewer_name(uint32_t index) const {
+    return index == kNoReviewer ? "(no reviewer)" : reviewers[index].reviewer;
+  }
+
+  // The pair checks against the earlier judgments of the same comparison.
+  void check_pair(
+      Comparison& comparison,
+      const Vote& judgment,
+      const RowLocation& where,
+      const std::string& id) {
+    const Vote* duplicate = nullptr;
+    const Vote* conflict = nullptr;
+    const Vote* disagreement = nullptr;
+    for (const Vote& earlier : comparison.judgments) {
+      if (earlier.label > kSecond)
+        continue;  // ties and both-bad rows are not pairs
+      bool same_reviewer = earlier.reviewer == judgment.reviewer;
+      bool both_named = earlier.reviewer != kNoReviewer && judgment.reviewer != kNoReviewer;
+      if (earlier.label == judgment.label) {
+        if (same_reviewer && duplicate == nullptr)
+          duplicate = &earlier;
+      } else if (!both_named || same_reviewer) {
+        if (conflict == nullptr)
+          conflict = &earlier;
+      } else if (disagreement == nullptr) {
+        disagreement = &earlier;
+      }
+    }
+    if (conflict != nullptr) {
+      record(
+          IssueCode::conflicting_pair,
+          where,
+          id,
+          "the same pair with chosen and rejected swapped at " + name(conflict->where) +
+              (judgment.reviewer != kNoReviewer && conflict->reviewer == judgment.reviewer
+                   ? " (both by reviewer " + reviewer_name(judgment.reviewer) + ")"
+                   : ""));
+    }
+    if (duplicate != nullptr) {
+      record(IssueCode::duplicate_pair, where, id, "the same pair as " + name(duplicate->where));
+    }
+    if (disagreement != nullptr && !comparison.disagreement_reported) {
+      comparison.disagreement_reported = true;
+      record(
+          IssueCode::reviewer_disagreement,
+          where,
+          id,
+          "reviewer " + reviewer_name(judgment.reviewer) + " chose the response that reviewer " +
+              reviewer_name(disagreement->reviewer) + " rejected at " + name(disagreement->where));
+    }
+  }
+};
+
+ProvenanceTracker::ProvenanceTracker(
+    const ProvenanceOptions& options, IssueRecorder record, LocationNamer name)
+    : state_(std::make_unique<State>()) {
+  State& s = *state_;
+  s.options = options;
+  s.record = std::move(record);
+  s.name = std::move(name);
+  for (const std::string& key : options.slice_by) {
+    check_field_path(key, "--slice-by");
+    s.slice_keys.push_back(SliceKey{key, {}, {}});
+  }
+  check_field_path(options.reviewer_field, "--reviewer-field");
+  check_field_path(options.judge_field, "--judge-field");
+  check_field_path(options.timestamp_field, "--timestamp-field");
+  if (!s.options.as_of)
+    s.options.as_of = now_epoch_seconds();
+  if (!(options.max_age_days > 0))
+    throw UsageError("--max-age-days must be positive");
+  if (!(options.agreement_warning <= options.agreement_strong))
+    throw UsageError("--agreement-thresholds takes STRONG,WARNING with WARNING <= STRONG");
+}
+
+ProvenanceTracker::~ProvenanceTracker() = default;
+
+bool ProvenanceTracker::is_ai(const PreferenceRow& row) const {
+  std::optional<std::string_view> judge = row_field(row, state_->options.judge_field);
+  return judge && equals_ignoring_case(*judge, "ai");
+}
+
+void ProvenanceTracker::add_excluded_ai() {
+  ++state_->ai_judgments;
+  ++state_->ai_excluded;
+}
+
+void ProvenanceTracker::add(
+    const PreferenceRow& row,
+    const PairHashes& hashes,
+    const RowLocation& where,
+    size_t chosen_chars,
+    size_t rejected_chars) {
+  State& s = *state_;
+  const bool ai = is_ai(row);
+  s.ai_judgments += ai ? 1 : 0;
+  const bool swapped = hash_less(hashes.rejected, hashes.chosen);
+  const Hash128 key = swapped ? pair_key(hashes.prompt, hashes.rejected, hashes.chosen)
+                              : pair_key(hashes.prompt, hashes.chosen, hashes.rejected);
+  uint8_t label = row.judgment == Judgment::tie        ? kTie
+                  : row.judgment == Judgment::both_bad ? kBothBad
+                  : swapped                            ? kSecond
+                                                       : kFirst;
+  const bool is_pair = label <= kSecond;
+  const bool chosen_longer = is_pair && chosen_chars > rejected_chars;
+  const bool equal_length = is_pair && chosen_chars == rejected_chars;
+
+  // Slices.
+  s.slice_scratch.clear();
+  for (SliceKey& slice : s.slice_keys) {
+    std::optional<std::string_view> value = row_field(row, slice.path);
+    s.slice_scratch.push_back(slice.value_index(value ? *value : "(missing)"));
+  }
+
+  // Age (pairs only: the statistics describe what is trained on).
+  std::optional<double> age_days;
+  if (is_pair) {
+    std::optional<std::string_view> stamp = row_field(row, s.options.timestamp_field);
+    if (!stamp) {
+      ++s.timestamps_missing;
+    } else {
+      s.has_timestamps = true;
+      std::optional<double> seconds = parse_timestamp(*stamp);
+      if (!seconds) {
+        ++s.timestamps_invalid;
+        s.record(
+            IssueCode::invalid_timestamp,
+            where,
+            row.id,
+            s.options.timestamp_field + " is '" + std::string(stamp->substr(0, 60)) +
+                "', neither ISO 8601 nor epoch seconds");
+      } else if (*seconds > *s.options.as_of + kSecondsPerDay) {
+        ++s.timestamps_invalid;
+        s.record(
+            IssueCode::invalid_timestamp,
+            where,
+            row.id,
+            s.options.timestamp_field + " '" + std::string(*stamp) +
+                "' is after the reference date (--as-of)");
+      } else {
+        age_days = (*s.options.as_of - *seconds) / kSecondsPerDay;
+        s.ages.push_back(*age_days);
+      }
+    }
+  }
+
+  for (size_t k = 0; k < s.slice_keys.size(); ++k) {
+    SliceAccumulator& acc = s.slice_keys[k].values[s.slice_scratch[k]].second;
+    SliceStats& stats = acc.stats;
+    ++stats.judgments;
+    stats.pairs += is_pair ? 1 : 0;
+    stats.chosen_longer += chosen_longer ? 1 : 0;
+    stats.equal_length += equal_length ? 1 : 0;
+    stats.ties += label == kTie ? 1 : 0;
+    stats.both_bad += label == kBothBad ? 1 : 0;
+    stats.ai_judgments += ai ? 1 : 0;
+    if (age_days)
+      acc.ages.push_back(*age_days);
+  }
+
+  // Reviewer.
+  const uint32_t reviewer = s.reviewer_of(row);
+  if (reviewer != kNoReviewer) {
+    ReviewerStats& r = s.reviewers[reviewer];
+    ++r.judgments;
+    r.pairs += is_pair ? 1 : 0;
+    r.chosen_longer += chosen_longer ? 1 : 0;
+    r.equal_length += equal_length ? 1 : 0;
+    r.ties += label == kTie ? 1 : 0;
+    r.both_bad += label == kBothBad ? 1 : 0;
+    r.ai_judgments += ai ? 1 : 0;
+  }
+
+  // Earlier judgments of the same comparison.
+  Comparison& comparison = s.comparisons[key];
+  Vote judgment{reviewer, label, where, reviewer == kNoReviewer ? std::string() : row.id};
+  if (comparison.judgments.empty())
+    comparison.slices = s.slice_scratch;
+  if (is_pair)
+    s.check_pair(comparison, judgment, where, row.id);
+  comparison.judgments.push_back(judgment);
+}
+
+void ProvenanceTracker::finish(ValidationReport& report) {
+  State& s = *state_;
+  const ProvenanceOptions& o = s.options;
+  report.provenance = o;
+  report.has_reviewers = s.has_reviewers;
+  report.ai_judgments = s.ai_judgments;
+  report.ai_excluded = s.ai_excluded;
+  report.has_timestamps = s.has_timestamps;
+  report.timestamps_missing = s.has_timestamps ? s.timestamps_missing : 0;
+  report.timestamps_invalid = s.timestamps_invalid;
+  report.age = summarize_ages(std::move(s.ages), o.max_age_days);
+
+  // Agreement: overall and per slice value.
+  std::vector<Item> items;
+  std::vector<const Comparison*> item_comparisons;
+  for (const auto& [key, comparison] : s.comparisons) {
+    if (comparison.judgments.size() < 2)
+      continue;
+    Item item = item_of(comparison);
+    if (item.size() < 2)
+      continue;
+    items.push_back(std::move(item));
+    item_comparisons.push_back(&comparison);
+  }
+  std::vector<const Item*> all;
+  for (const Item& item : items)
+    all.push_back(&item);
+  report.agreement = agreement_of(all);
+  // The disagreeing comparisons with all their judgments, in reading order.
+  std::vector<const Comparison*> disagreeing;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Item& item = items[i];
+    bool same = std::all_of(
+        item.begin(), item.end(), [&](const auto& j) { return j.second == item.front().second; });
+    if (!same)
+      disagreeing.push_back(item_comparisons[i]);
+  }
+  auto first_seen = [](const Comparison* c) {
+    const RowLocation& w = c->judgments.front().where;
+    return std::make_pair(w.file_index, w.line);
+  };
+  std::sort(disagreeing.begin(), disagreeing.end(), [&](const auto* a, const auto* b) {
+    return first_seen(a) < first_seen(b);
+  });
+  report.disagreements.clear();
+  for (const Comparison* c : disagreeing) {
+    if (report.disagreements.size() == kMaxListedDisagreements)
+      break;
+    DisagreementItem listed;
+    for (const Vote& v : c->judgments) {
+      listed.judgments.push_back(JudgmentRef{
+          v.reviewer == kNoReviewer ? "" : s.reviewers[v.reviewer].reviewer,
+          label_name(v.label),
+          v.where.file_index,
+          v.where.line,
+          v.where.index,
+          v.id});
+    }
+    report.disagreements.push_back(std::move(listed));
+  }
+  auto warn_low = [&](const AgreementSummary& a, const std::string& where) {
+    if (!a.defined || a.items < o.agreement_min_items || !(a.kappa < o.agreement_warning))
+      return;
+    s.record(
+        IssueCode::low_agreement,
+        RowLocation{0, 0, -1},
+        "",
+        format(
+            "%s: %s kappa %.2f over %llu comparisons (%llu disagree), below %.2f",
+            where.c_str(),
+            a.method == "cohen" ? "Cohen's" : "Fleiss'",
+            a.kappa,
+            static_cast<unsigned long long>(a.items),
+            static_cast<unsigned long long>(a.disagreeing_items),
+            o.agreement_warning));
+  };
+  warn_low(report.agreement, "all reviewers");
+
+  // Slices.
+  report.slices.clear();
+  for (size_t k = 0; k < s.slice_keys.size(); ++k) {
+    SliceKey& key = s.slice_keys[k];
+    SliceTable table;
+    table.key = key.path;
+    std::vector<std::vector<const Item*>> slice_items(key.values.size());
+    for (size_t i = 0; i < items.size(); ++i)
+      slice_items[item_comparisons[i]->slices[k]].push_back(&items[i]);
+    for (size_t v = 0; v < key.values.size(); ++v) {
+      auto& [value, acc] = key.values[v];
+      acc.stats.age = summarize_ages(std::move(acc.ages), o.max_age_days);
+      acc.stats.agreement = agreement_of(slice_items[v]);
+      warn_low(acc.stats.agreement, key.path + "=" + value);
+      table.values.emplace_back(value, acc.stats);
+    }
+    std::sort(table.values.begin(), table.values.end(), [](const auto& a, const auto& b) {
+      return a.first < b.first;
+    });
+    report.slices.push_back(std::move(table));
+  }
+
+  // Reviewers: agreement with the majority of the others on shared items.
+  for (const Item& item : items) {
+    for (const auto& [reviewer, label] : item) {
+      uint64_t votes[kLabelCount] = {0, 0, 0, 0};
+      for (const auto& [other, other_label] : item) {
+        if (other != reviewer)
+          ++votes[other_label];
+      }
+      uint64_t best = *std::max_element(votes, votes + kLabelCount);
+      int winners = 0;
+      uint8_t majority = 0;
+      for (uint8_t l = 0; l < kLabelCount; ++l) {
+        if (votes[l] == best) {
+          ++winners;
+          majority = l;
+        }
+      }
+      if (winners != 1)
+        continue;  // the others split evenly: no majority to agree with
+      ++s.reviewers[reviewer].majority_compared;
+      s.reviewers[reviewer].majority_agrees += label == majority ? 1 : 0;
+    }
+  }
+
+  // Reviewers: length preference against the pooled other reviewers.
+  uint64_t total_unequal = 0, total_longer = 0;
+  for (const ReviewerStats& r : s.reviewers) {
+    total_unequal += r.pairs - r.equal_length;
+    total_longer += r.chosen_longer;
+  }
+  for (ReviewerStats& r : s.reviewers) {
+    const uint64_t n1 = r.pairs - r.equal_length;
+    const uint64_t n2 = total_unequal - n1;
+    const uint64_t rest_longer = total_longer - r.chosen_longer;
+    r.rest_chosen_longer = n2 > 0 ? static_cast<double>(rest_longer) / static_cast<double>(n2) : 0;
+    if (n1 < o.length_preference_min_pairs || n2 == 0)
+      continue;
+    const double p1 = static_cast<double>(r.chosen_longer) / static_cast<double>(n1);
+    const double p2 = r.rest_chosen_longer;
+    const double pooled = static_cast<double>(total_longer) / static_cast<double>(total_unequal);
+    const double se = std::sqrt(
+        pooled * (1 - pooled) * (1.0 / static_cast<double>(n1) + 1.0 / static_cast<double>(n2)));
+    const double z = se > 0 ? (p1 - p2) / se : 0;
+    if (std::fabs(p1 - p2) >= o.length_preference_gap && std::fabs(z) >= 3.0) {
+      r.length_preference = true;
+      s.record(
+          IssueCode::reviewer_length_preference,
+          RowLocation{0, 0, -1},
+          "",
+          format(
+              "reviewer %s chose the longer response in %.1f%% of %llu pairs, the other reviewers "
+              "in %.1f%% (z = %.1f)",
+              r.reviewer.c_str(),
+              100.0 * p1,
+              static_cast<unsigned long long>(n1),
+              100.0 * p2,
+              z));
+    }
+  }
+  report.reviewers = s.reviewers;
+  std::sort(report.reviewers.begin(), report.reviewers.end(), [](const auto& a, const auto& b) {
+    return a.reviewer < b.reviewer;
+  });
+
+  // Staleness.
+  if (report.age.older_than_max > 0) {
+    s.record(
+        IssueCode::stale_pairs,
+        RowLocation{0, 0, -1},
+        "",
+        format(
+            "%llu of %llu dated pairs (%.1f%%) are older than %.0f days (oldest %.0f days)",
+            static_cast<unsigned long long>(report.age.older_than_max),
+            static_cast<unsigned long long>(report.age.count),
+            100.0 * static_cast<double>(report.age.older_than_max) /
+                static_cast<double>(report.age.count),
+            o.max_age_days,
+            report.age.max_days));
+  }
+}
+
+}  // namespace dpo
