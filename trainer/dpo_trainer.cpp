@@ -515,6 +515,10 @@ class HeldOutEvaluator {
   }
 
   LossMeans evaluate(int64_t step, const BcoState& bco, EvalPairs* pairs_out) {
+    // data.slice_by: the per-pair figures are needed for the slices even without eval_pairs.
+    EvalPairs local_pairs;
+    if (pairs_out == nullptr && !config_.data.slice_by.empty())
+      pairs_out = &local_pairs;
     LossMeans val = evaluate_split(
                         policy_,
                         split_,
@@ -535,7 +539,15 @@ class HeldOutEvaluator {
         val.loss,
         val.rewards_accuracies,
         val.logps_chosen_per_token});
-    metrics_.write_val(step, static_cast<double>(step) / steps_per_epoch_, val, alarms);
+    std::vector<SliceBreakdown> slices;
+    if (!config_.data.slice_by.empty() && pairs_out != nullptr)
+      slices = evaluate_slices(config_.data.slice_by, split_, {}, *pairs_out);
+    metrics_.write_val(
+        step,
+        static_cast<double>(step) / steps_per_epoch_,
+        val,
+        alarms,
+        slices.empty() ? "" : slices_to_json(slices));
     for (const std::string& alarm : alarms) {
       DPO_LOG_WARN("train", "alarm at step %lld: %s", static_cast<long long>(step), alarm.c_str());
       result_.alarms.push_back("step " + std::to_string(step) + ": " + alarm);
@@ -548,6 +560,7 @@ class HeldOutEvaluator {
         val.rewards_margins,
         static_cast<long long>(val.pairs),
         alarms.empty() ? "" : "  ALARM");
+    std::fputs(slices_table(slices).c_str(), stdout);
     std::fflush(stdout);
     train_since_eval_ = LossSums{};
     return val;
@@ -834,12 +847,7 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
       config.optim.schedule,
       config.optim.min_lr_ratio};
 
-  DivergenceMonitor monitor(DivergenceThresholds{
-      static_cast<int>(config.eval.patience),
-      config.eval.gap_threshold,
-      config.eval.displacement_threshold,
-      config.eval.train_accuracy_high,
-      config.eval.min_improvement});
+  DivergenceMonitor monitor(divergence_thresholds(config.eval));
   CheckpointStore store(out_dir, static_cast<int>(train.keep_checkpoints));
   const std::string metrics_path = out_dir + "/metrics.jsonl";
   TrainResult result;
@@ -1043,7 +1051,7 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
   EvalPairs pairs;
   result.final_eval = held_out.evaluate(step, bco, &pairs);
   if (data->val.size() > 0)
-    write_eval_pairs(out_dir + "/eval_pairs.jsonl", *data, pairs, tokenizer);
+    write_eval_pairs(out_dir + "/eval_pairs.jsonl", *data, pairs, tokenizer, config.data.slice_by);
   result.final_dir = out_dir + "/final";
   if (lora.enabled) {
     save_policy(*policy, lora, result.final_dir, model_dir, /*overwrite=*/true);
