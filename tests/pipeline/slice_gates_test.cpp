@@ -112,7 +112,7 @@ TEST(CompareSlices, BaselineSeedsAreAveragedAndNewSlicesSkipped) {
       0.02,
       2.0,
       20);
-  ASSERT_EQ(out.size(), 1u);  // "new" has no baseline
+  ASSERT_EQ(out.size(), 1u);                // "new" has no baseline
   EXPECT_DOUBLE_EQ(out[0].baseline, 0.85);  // (0.8 + 0.9) / 2
   EXPECT_NEAR(out[0].drop, 0.0, 1e-12);
   nlohmann::json j = nlohmann::json::parse(slice_comparisons_json(out));
