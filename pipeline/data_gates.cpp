@@ -368,6 +368,33 @@ size_t write_common_heldout(
   return common.size();
 }
 
+// A prepared file holding every pair of `path` (train, then val) as its held-out split.
+size_t write_all_heldout(const std::string& path, const std::string& out) {
+  PreparedDataset data = read_prepared_dataset(path);
+  PreparedSplit all, empty;
+  for (const PreparedSplit* split : {&data.train, &data.val}) {
+    for (size_t i = 0; i < split->size(); ++i) {
+      PairTokens pair = split->pair(i);
+      EncodedPair encoded{
+          pair.prompt.to_vector(),
+          pair.chosen.to_vector(),
+          pair.rejected.to_vector(),
+          split->flags[i]};
+      all.add(
+          encoded,
+          split->source_file[i],
+          split->source_line[i],
+          split->row_ids[i],
+          split->pair_metadata(i));
+    }
+  }
+  PreparedHeader header = data.header;
+  header.fingerprint = sha256_hex("all-heldout\n" + data.header.fingerprint);
+  header.created_by.clear();
+  write_prepared_dataset(out, header, empty, all);
+  return all.size();
+}
+
 }  // namespace
 
 CompareOutcome run_compare(const CompareRequest& request) {
@@ -409,11 +436,14 @@ CompareOutcome run_compare(const CompareRequest& request) {
   std::string common_path = request.out_dir + "/common_heldout.h5";
   size_t common_pairs = 0;
   if (!request.eval_data.empty()) {
-    PrepareOptions e =
-        prepare_options_from_config(config, request.eval_data, request.model_dir, common_path);
-    e.validate.val_fraction = 1.0;  // every pair is held out
+    // Every pair is held out: prepared with val_fraction 0 (the validator refuses 1), then all
+    // of them moved to the held-out split.
+    PrepareOptions e = prepare_options_from_config(
+        config, request.eval_data, request.model_dir, request.out_dir + "/eval_data.h5");
+    e.validate.val_fraction = 0.0;
     e.require_train = false;
-    common_pairs = prepare_dataset(e).val_pairs;
+    prepare_dataset(e);
+    common_pairs = write_all_heldout(e.out_path, common_path);
   } else {
     common_pairs = write_common_heldout(a.out_path, b.out_path, common_path);
   }

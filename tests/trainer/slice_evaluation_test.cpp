@@ -292,5 +292,118 @@ TEST(SliceEvaluation, CheckJudgesEachSliceAndReportsInformativeness) {
   EXPECT_TRUE(report["warnings"].is_array());
 }
 
+// ---- A planted slice regression ----------------------------------------------------------------
+
+// Support pairs of two rubrics whose answers differ: "refund" rows (the chosen answer verifies the
+// order first) and, every `legal_every`-th row, "legal" rows (the chosen answer hands the case to
+// the legal team). `flip_legal`: the legal rows' labels swapped, as a reviewer with a broken
+// standard would export them. `offset` makes the prompts of another file distinct.
+std::string two_rubric_pairs(int count, int legal_every, bool flip_legal, int offset) {
+  static const char* const kNames[] = {"Ana", "Ben", "Chloe", "Dev", "Eli", "Fay", "Gus", "Hana"};
+  static const char* const kItems[] = {"jacket", "tent", "backpack", "boots", "lantern", "stove"};
+  auto message = [](const std::string& content) {
+    return json::array({{{"role", "assistant"}, {"content", content}}});
+  };
+  std::string out;
+  for (int k = 0; k < count; ++k) {
+    const int i = k + offset;
+    const bool legal = k % legal_every == legal_every - 1;
+    const std::string name = kNames[i % 8], item = kItems[(i / 8) % 6];
+    const std::string order = std::to_string(20011 + 41 * i);
+    json row;
+    row["id"] = "p" + std::to_string(i);
+    if (legal) {
+      row["prompt"] = json::array(
+          {{{"role", "user"},
+            {"content",
+             "This is " + name + ". Your " + item + " hurt me, order " + order +
+                 ". I will take you to court."}}});
+      row["chosen"] = message("I am sorry, " + name + ". I am passing this to our legal team now.");
+      row["rejected"] = message("You have no case against us.");
+      row["metadata"] = {{"rubric", "legal"}};
+      if (flip_legal)
+        std::swap(row["chosen"], row["rejected"]);
+    } else {
+      row["prompt"] = json::array(
+          {{{"role", "user"},
+            {"content",
+             "Hi, " + name + " here. My " + item + " broke, order " + order +
+                 ". Can I get a refund?"}}});
+      row["chosen"] = message("Sorry, " + name + ". Let me verify the order number first.");
+      row["rejected"] = message("Refund issued right away, no checks.");
+      row["metadata"] = {{"rubric", "refund"}};
+    }
+    out += row.dump() + "\n";
+  }
+  return out;
+}
+
+TEST(SliceEvaluation, CompareCatchesAPlantedSliceRegressionWhileTheAverageBarelyMoves) {
+  // Version 2 flips the labels of the legal rubric (1 row in 20). On a common evaluation file of
+  // 400 fresh pairs, 20 of them legal, the candidate gets the legal slice wrong (a drop far
+  // beyond its standard error on 20 pairs) while the overall accuracy moves by at most 20/400 =
+  // 0.05: inside the overall allowed drop set here (0.06), so only the slice verdict fires.
+  testing::TempDir dir;
+  const std::string v1 = dir.file("v1.jsonl"), v2 = dir.file("v2.jsonl");
+  const std::string heldout = dir.file("heldout.jsonl");
+  testing::write_file(v1, two_rubric_pairs(400, 20, false, 0));
+  testing::write_file(v2, two_rubric_pairs(400, 20, true, 0));
+  testing::write_file(heldout, two_rubric_pairs(400, 20, false, 1000));
+
+  TokenizerTrainingOptions tokenizer;
+  tokenizer.vocab_size = kVocab;
+  tokenizer.user_symbols = testing::chatml_markers();
+  std::string tokenizer_path =
+      train_tokenizer_on_pairs({v1, heldout}, dir.file("tokenizer"), tokenizer).model_path;
+  testing::write_file(dir.file("shape.json"), testing::tiny_model_config_json(kVocab));
+  InitModelOptions model;
+  model.config_path = dir.file("shape.json");
+  model.tokenizer_path = tokenizer_path;
+  model.template_spec = "chatml";
+  model.added_special_tokens = testing::chatml_markers();
+  model.eos_token = "<|im_end|>";
+  model.out_dir = dir.file("model");
+  model.seed = 1;
+  init_model_folder(model);
+
+  CompareRequest request;
+  request.baseline = {v1};
+  request.candidate = {v2};
+  request.eval_data = {heldout};
+  request.model_dir = model.out_dir;
+  request.slice_by = {"metadata.rubric"};
+  request.out_dir = dir.file("compare");
+  request.overrides = {
+      "train.device=cpu",
+      "train.threads=1",
+      "train.micro_batch_pairs=8",
+      "data.max_length=128",
+      "data.val_fraction=0.1",
+      "optim.lr=5e-3",
+      "optim.schedule=constant",
+      "compare.steps=60",
+      "compare.max_accuracy_drop=0.06",
+      "compare.max_label_flip_fraction=1",  // the flips are the data side's to report
+      "compare.min_slice_pairs=20"};
+  CompareOutcome outcome = run_compare(request);
+  json report = json::parse(outcome.report_json);
+
+  const json& noise = report["noise"];
+  EXPECT_LE(noise["drop"].get<double>(), 0.05 + 1e-9) << report.dump(2);
+  const json* legal = nullptr;
+  for (const json& c : report["slices"]["comparisons"]) {
+    if (c["value"] == "legal")
+      legal = &c;
+  }
+  ASSERT_NE(legal, nullptr) << report.dump(2);
+  EXPECT_EQ((*legal)["pairs"], 20);
+  EXPECT_EQ((*legal)["regression"], true) << legal->dump(2);
+  EXPECT_GT((*legal)["drop"].get<double>(), (*legal)["allowed_drop"].get<double>());
+  EXPECT_TRUE(outcome.regression);
+  ASSERT_EQ(outcome.reasons.size(), 1u) << report.dump(2);
+  EXPECT_NE(outcome.reasons[0].find("slice metadata.rubric=legal"), std::string::npos)
+      << outcome.reasons[0];
+}
+
 }  // namespace
 }  // namespace dpo
