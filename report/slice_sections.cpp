@@ -183,6 +183,19 @@ std::string informativeness_html(const json* info) {
       " nats per token (the reference already prefers the chosen response clearly; DPO learns "
       "little). <b>Ambiguous</b>: within &plusmn;" +
       field_text(info, "ambiguous_margin") + " (noisy gradients).</p>";
+  if (const json* bands = at(*info, {"bands"}); bands != nullptr && bands->is_array()) {
+    const double pairs = number_of(*info, "pairs").value_or(0);
+    std::vector<std::vector<std::string>> band_rows;
+    for (const json& b : *bands) {
+      const double n = number_of(b, "pairs").value_or(0);
+      band_rows.push_back(
+          {esc(field_text(&b, "band")),
+           number_cell(b, "pairs"),
+           pairs > 0 ? fraction_bar(n / pairs) + " " + fmt_percent(n / pairs) : ""});
+    }
+    html += "<h4>Distribution of the per-token margin (all pairs)</h4>" +
+            table({"band", "pairs", "share"}, band_rows, "num");
+  }
   return html + table(
                     {"slice key",
                      "value",

@@ -36,7 +36,14 @@ json summary_json(const MarginSummary& s) {
         {"p50", s.p50},
         {"p90", s.p90},
         {"max", s.max}}},
-      {"mean_margin_summed", s.mean_summed}};
+      {"mean_margin_summed", s.mean_summed},
+      {"bands",
+       json::array(
+           {{{"band", "prefers rejected clearly"}, {"pairs", s.bands[0]}},
+            {{"band", "prefers rejected"}, {"pairs", s.bands[1]}},
+            {{"band", "ambiguous"}, {"pairs", s.bands[2]}},
+            {{"band", "prefers chosen"}, {"pairs", s.bands[3]}},
+            {{"band", "easy"}, {"pairs", s.bands[4]}}})}};
 }
 
 }  // namespace
@@ -63,6 +70,13 @@ MarginSummary summarize_margins(
     s.ranked_correctly += m.per_token > 0 ? 1 : 0;
     s.easy += m.per_token > thresholds.easy_margin ? 1 : 0;
     s.ambiguous += std::abs(m.per_token) <= thresholds.ambiguous_margin ? 1 : 0;
+    const double e = thresholds.easy_margin, a = thresholds.ambiguous_margin;
+    const size_t band = m.per_token <= -e            ? 0
+                        : m.per_token < -a           ? 1
+                        : std::abs(m.per_token) <= a ? 2
+                        : m.per_token <= e           ? 3
+                                                     : 4;
+    s.bands[band] += 1;
   }
   const double n = static_cast<double>(s.pairs);
   s.ranked_share = static_cast<double>(s.ranked_correctly) / n;

@@ -6,6 +6,7 @@
 // stays in informativeness.cpp.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -36,6 +37,10 @@ struct MarginSummary {
   // The per-token margin's distribution: mean and quantiles (nearest rank).
   double mean = 0, min = 0, p10 = 0, p50 = 0, p90 = 0, max = 0;
   double mean_summed = 0;  // the summed margin's mean
+  // Pairs per band of the per-token margin m, with e = easy_margin and a = ambiguous_margin:
+  // m <= -e (the reference clearly prefers the rejected response), -e < m < -a, |m| <= a
+  // (ambiguous), a < m <= e, m > e (easy).
+  std::array<int64_t, 5> bands{};
 };
 
 MarginSummary summarize_margins(

@@ -476,6 +476,10 @@ TEST(RunReportHtml, CheckReportShowsSlicesInformativenessAndWarnings) {
         {"ambiguous_margin", 0.02},
         {"margin_per_token", {{"p10", -0.2}, {"p50", 0.01}, {"p90", 0.6}}},
         {"mean_margin_summed", 3.5},
+        {"bands",
+         {{{"band", "prefers rejected clearly"}, {"pairs", 0}},
+          {{"band", "ambiguous"}, {"pairs", 10}},
+          {{"band", "easy"}, {"pairs", 4}}}},
         {"slices",
          {{"metadata.rubric",
            {{"concise", {{"pairs", 12}, {"easy_share", 0.5}, {"ambiguous_share", 0.0}}}}}}}}},
@@ -496,6 +500,13 @@ TEST(RunReportHtml, CheckReportShowsSlicesInformativenessAndWarnings) {
       std::string::npos)
       << info;
   EXPECT_NE(info.find("<td>concise</td><td>12</td>"), std::string::npos) << info;
+  // The band's share cell: a bar, then the share (10 of 40).
+  const std::string band_row = "<td>ambiguous</td><td>10</td><td>";
+  const size_t cell = info.find(band_row);
+  ASSERT_NE(cell, std::string::npos) << info;
+  const size_t begin = cell + band_row.size();
+  const std::string share = info.substr(begin, info.find("</td>", begin) - begin);
+  EXPECT_EQ(share.substr(share.size() - 6), " 25.0%") << share;
   EXPECT_EQ(section(html, "other").find("informativeness"), std::string::npos);
 }
 

@@ -41,6 +41,8 @@ TEST(Informativeness, SharesAndQuantilesByHand) {
   EXPECT_DOUBLE_EQ(s.p50, 0.01);
   EXPECT_DOUBLE_EQ(s.p90, 1.0);
   EXPECT_DOUBLE_EQ(s.max, 1.0);
+  // Bands (e 0.5, a 0.02): -0.3 prefers rejected; 0.01 and -0.01 ambiguous; 0.6 and 1.0 easy.
+  EXPECT_EQ(s.bands, (std::array<int64_t, 5>{0, 1, 2, 0, 2}));
   EXPECT_TRUE(informativeness_warnings(s, 0.95, 0.95).empty());  // a mixed set
 }
 
@@ -58,6 +60,9 @@ TEST(Informativeness, PerSlice) {
   EXPECT_DOUBLE_EQ(obvious.easy_share, 1.0);
   nlohmann::json j = nlohmann::json::parse(informativeness_to_json(info, {}));
   EXPECT_DOUBLE_EQ(j["easy_share"].get<double>(), 0.5);
+  EXPECT_EQ(j["bands"][2]["band"], "ambiguous");
+  EXPECT_EQ(j["bands"][2]["pairs"], 2);  // 0.0 and 0.01
+  EXPECT_EQ(j["bands"][4]["pairs"], 2);  // 0.9 and 0.8
   EXPECT_DOUBLE_EQ(j["slices"]["metadata.rubric"]["hard"]["ambiguous_share"].get<double>(), 1.0);
 }
 
