@@ -498,7 +498,8 @@ class HeldOutEvaluator {
       double steps_per_epoch,
       DivergenceMonitor& monitor,
       MetricsLog& metrics,
-      TrainResult& result)
+      TrainResult& result,
+      std::vector<std::string> source_files)
       : policy_(policy),
         split_(split),
         reference_(reference),
@@ -508,7 +509,8 @@ class HeldOutEvaluator {
         steps_per_epoch_(steps_per_epoch),
         monitor_(monitor),
         metrics_(metrics),
-        result_(result) {}
+        result_(result),
+        source_files_(std::move(source_files)) {}
 
   void add_train(const LossSums& step) {
     train_since_eval_.add(step);
@@ -541,7 +543,7 @@ class HeldOutEvaluator {
         val.logps_chosen_per_token});
     std::vector<SliceBreakdown> slices;
     if (!config_.data.slice_by.empty() && pairs_out != nullptr)
-      slices = evaluate_slices(config_.data.slice_by, split_, {}, *pairs_out);
+      slices = evaluate_slices(config_.data.slice_by, split_, source_files_, *pairs_out);
     metrics_.write_val(
         step,
         static_cast<double>(step) / steps_per_epoch_,
@@ -578,6 +580,7 @@ class HeldOutEvaluator {
   MetricsLog& metrics_;
   TrainResult& result_;
   LossSums train_since_eval_;
+  std::vector<std::string> source_files_;  // the prepared file's, for the source_file slice key
 };
 
 // The row ids of a step's pairs, for the skipped-step line.
@@ -877,7 +880,8 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
       static_cast<double>(steps_per_epoch),
       monitor,
       metrics,
-      result);
+      result,
+      data->header.source_files);
   auto checkpoint = [&]() {
     state.optimizer_steps = optimizer.steps();
     state.loader = loader.position();

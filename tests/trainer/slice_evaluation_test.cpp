@@ -95,7 +95,7 @@ const SliceWorld& world() {
 Config sliced_config(const std::string& prepared, const std::string& out_dir) {
   Config config;
   config.data.prepared = prepared;
-  config.data.slice_by = {"metadata.rubric", "reviewer"};
+  config.data.slice_by = {"metadata.rubric", "reviewer", "source_file"};
   config.model.path = world().model_dir;
   config.train.out_dir = out_dir;
   config.train.device = DeviceChoice::cpu;
@@ -180,6 +180,8 @@ TEST(SliceEvaluation, TrainWritesSlicesPerEvaluationAndProvenancePerPair) {
   EXPECT_TRUE(last["metadata.rubric"].contains("legal")) << last.dump();
   EXPECT_TRUE(last["metadata.rubric"].contains("(none)")) << last.dump();
   EXPECT_TRUE(last["reviewer"].contains("rev-1")) << last.dump();
+  EXPECT_EQ(last["source_file"].size(), 1u) << last.dump();  // one input file, by its name
+  EXPECT_TRUE(last["source_file"].contains(world().pairs_path)) << last.dump();
 
   // eval_pairs.jsonl: each pair's provenance and slice values, and the last val line's slices
   // recomputed from its per-pair loss and margin.
