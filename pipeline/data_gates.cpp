@@ -180,6 +180,13 @@ Criterion val_accuracy_criterion(
           std::to_string(final_eval.pairs) + " pairs");
 }
 
+double overall_allowed_drop(const Config& config, double seed_spread, double standard_error) {
+  return std::max(
+      {config.compare.max_accuracy_drop,
+       config.compare.noise_multiplier * seed_spread,
+       config.compare.slice_noise_multiplier * standard_error});
+}
+
 // ---- dpo check -------------------------------------------------------------------------------
 
 CheckOutcome run_check(const CheckRequest& request) {
@@ -508,15 +515,20 @@ CompareOutcome run_compare(const CompareRequest& request) {
       "",
       &candidate_details);
 
-  // 4. The verdict: an accuracy drop beyond max(threshold, noise_multiplier x seed spread).
+  // 4. The verdict: an accuracy drop beyond the threshold, the seeds' spread and the sampling
+  // noise of the common held-out set (overall_allowed_drop).
   double baseline_mean = 0;
   for (double v : baseline_accuracy)
     baseline_mean += v;
   baseline_mean /= static_cast<double>(baseline_accuracy.size());
   auto [low, high] = std::minmax_element(baseline_accuracy.begin(), baseline_accuracy.end());
   double noise = *high - *low;
-  double allowed =
-      std::max(config.compare.max_accuracy_drop, config.compare.noise_multiplier * noise);
+  const double standard_error = accuracy_difference_standard_error(
+      baseline_mean,
+      static_cast<int64_t>(common_pairs),
+      candidate.rewards_accuracies,
+      static_cast<int64_t>(common_pairs));
+  double allowed = overall_allowed_drop(config, noise, standard_error);
   double drop = baseline_mean - candidate.rewards_accuracies;
   if (drop > allowed) {
     outcome.reasons.push_back(
@@ -573,7 +585,11 @@ CompareOutcome run_compare(const CompareRequest& request) {
         {"common_val_loss", candidate.loss},
         {"common_val_margin", candidate.rewards_margins}}}};
   report["noise"] = {
-      {"seeds", seeds}, {"accuracy_spread", noise}, {"allowed_drop", allowed}, {"drop", drop}};
+      {"seeds", seeds},
+      {"accuracy_spread", noise},
+      {"standard_error", standard_error},
+      {"allowed_drop", allowed},
+      {"drop", drop}};
   report["regression"] = outcome.regression;
   report["reasons"] = outcome.reasons;
   outcome.report_json = report.dump(2) + "\n";
@@ -585,7 +601,8 @@ CompareOutcome run_compare(const CompareRequest& request) {
   }
   summary << "  candidate:       accuracy " << format("%.3f", candidate.rewards_accuracies) << "\n";
   summary << "  drop " << format("%.3f", drop) << ", allowed " << format("%.3f", allowed)
-          << " (noise " << format("%.3f", noise) << ")\n";
+          << " (seed spread " << format("%.3f", noise) << ", standard error "
+          << format("%.3f", standard_error) << ")\n";
   if (!slice_comparisons.empty()) {
     summary << "  per slice (accuracy baseline -> candidate, drop, allowed = max(threshold, "
             << format("%.1f", config.compare.slice_noise_multiplier) << " x standard error)):\n";

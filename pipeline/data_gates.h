@@ -67,6 +67,13 @@ CompareOutcome run_compare(const CompareRequest& request);
 // without a run. Truncation passes when check.allow_truncation is set or data.length_policy asks
 // for it (truncate_prompt_left, truncate_completion): a truncation the config chose is no fault.
 Criterion truncation_criterion(int64_t truncated, int64_t dropped, const Config& config);
+// compare's allowed drop of the overall held-out accuracy: the largest of
+// compare.max_accuracy_drop, compare.noise_multiplier x the baseline seeds' spread, and
+// compare.slice_noise_multiplier x the standard error of the difference of the two accuracies on
+// the common held-out set (trainer/slice_metrics.h). Without the last, two seeds that both reach
+// 1.000 (spread 0) made one pair of 12 a regression.
+double overall_allowed_drop(const Config& config, double seed_spread, double standard_error);
+
 // Held-out accuracy above 0.5 + check.min_val_accuracy_margin; with no held-out pair it fails
 // saying so (nothing was measured), with the fix.
 Criterion val_accuracy_criterion(

@@ -6,6 +6,7 @@
 
 #include "losses/preference_loss.h"
 #include "trainer/config.h"
+#include "trainer/slice_metrics.h"
 
 namespace dpo {
 namespace {
@@ -48,6 +49,24 @@ TEST(CheckCriteria, NoHeldOutPairSaysSoInsteadOfReportingAccuracyZero) {
   EXPECT_FALSE(c.passed);
   EXPECT_NE(c.detail.find("no held-out pair to measure"), std::string::npos) << c.detail;
   EXPECT_NE(c.detail.find("data.val_fraction"), std::string::npos) << c.detail;
+}
+
+TEST(CompareCriteria, OnePairOfASmallSaturatedSetIsNotARegression) {
+  // Both baseline seeds at 12/12 (spread 0), the candidate at 11/12: drop 0.0833. Before, the
+  // allowed drop was max(0.02, 2 x 0) = 0.02: a regression for one pair. Pooled p = 23/24,
+  // SE = sqrt(23/24 * 1/24 * (1/12 + 1/12)) = 0.081579, allowed = 2 x SE = 0.163158.
+  Config config;
+  const double se = accuracy_difference_standard_error(1.0, 12, 11.0 / 12.0, 12);
+  EXPECT_NEAR(se, 0.0815788, 1e-6);
+  EXPECT_NEAR(overall_allowed_drop(config, 0.0, se), 0.1631575, 1e-6);
+  EXPECT_LT(1.0 - 11.0 / 12.0, overall_allowed_drop(config, 0.0, se));
+
+  // On 400 pairs the same accuracies are a real drop: SE = 0.01413, allowed 0.0283 < 0.0833.
+  const double large = accuracy_difference_standard_error(1.0, 400, 11.0 / 12.0, 400);
+  EXPECT_GT(1.0 - 11.0 / 12.0, overall_allowed_drop(config, 0.0, large));
+  // The seeds' spread and the threshold still count.
+  EXPECT_DOUBLE_EQ(overall_allowed_drop(config, 0.1, 0.0), 0.2);  // noise_multiplier 2
+  EXPECT_DOUBLE_EQ(overall_allowed_drop(config, 0.0, 0.0), 0.02);
 }
 
 }  // namespace
