@@ -69,7 +69,10 @@ std::string options_json(const PrepareOptions& options) {
        {{"prompt", options.validate.fields.prompt},
         {"chosen", options.validate.fields.chosen},
         {"rejected", options.validate.fields.rejected},
-        {"system", options.validate.fields.system}}},
+        {"system", options.validate.fields.system},
+        {"metadata", options.validate.fields.metadata}}},
+      // Since provenance is stored per pair: files prepared before are prepared again once.
+      {"provenance", 1},
       {"prepared_version", kPreparedVersion},
   };
   return json.dump();
@@ -320,7 +323,8 @@ PrepareResult prepare_dataset(const PrepareOptions& options) {
           *outcome.pair,
           static_cast<int32_t>(rows[j].where.file_index),
           static_cast<int64_t>(rows[j].where.line),
-          rows[j].row.id);
+          rows[j].row.id,
+          rows[j].row.metadata_json);
     }
     rows.clear();
     encoded.clear();

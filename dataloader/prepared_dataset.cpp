@@ -331,6 +331,10 @@ void write_split(H5::H5File& file, const char* name, const PreparedSplit& split)
   write_array(group, "source_file", split.source_file);
   write_array(group, "flags", split.flags);
   write_strings(group, "row_ids", split.row_ids);
+  // A split built without metadata (older code paths) stores "" per pair.
+  std::vector<std::string> metadata = split.metadata;
+  metadata.resize(split.size());
+  write_strings(group, "metadata", metadata);
 }
 
 // ---- reading ----
@@ -623,6 +627,10 @@ PreparedSplit read_split(
   split.source_file = read_array<int32_t>(group, name, "source_file", path, per_pair);
   split.flags = read_array<uint8_t>(group, name, "flags", path, per_pair);
   split.row_ids = read_strings(group, name, "row_ids", path, per_pair);
+  // Files from before provenance was stored have no metadata dataset: no metadata.
+  split.metadata = has_link(group, "metadata")
+                       ? read_strings(group, name, "metadata", path, per_pair)
+                       : std::vector<std::string>(n);
   split.prompt_offsets = read_offsets(group, name, "prompt_offsets", "prompt_ids", n, path);
   split.chosen_offsets = read_offsets(group, name, "chosen_offsets", "chosen_ids", n, path);
   split.rejected_offsets = read_offsets(group, name, "rejected_offsets", "rejected_ids", n, path);
@@ -925,7 +933,11 @@ std::string reference_sidecar_path(const std::string& path, const std::string& m
 // ---- PreparedSplit ----
 
 void PreparedSplit::add(
-    const EncodedPair& pair, int32_t file_index, int64_t line, const std::string& row_id) {
+    const EncodedPair& pair,
+    int32_t file_index,
+    int64_t line,
+    const std::string& row_id,
+    const std::string& metadata_json) {
   prompt_ids.insert(prompt_ids.end(), pair.prompt.begin(), pair.prompt.end());
   chosen_ids.insert(chosen_ids.end(), pair.chosen.begin(), pair.chosen.end());
   rejected_ids.insert(rejected_ids.end(), pair.rejected.begin(), pair.rejected.end());
@@ -936,6 +948,8 @@ void PreparedSplit::add(
   source_line.push_back(line);
   flags.push_back(pair.flags);
   row_ids.push_back(row_id);
+  metadata.resize(row_ids.size() - 1);  // a split filled field by field before this call
+  metadata.push_back(metadata_json);
 }
 
 PairTokens PreparedSplit::pair(size_t i) const {

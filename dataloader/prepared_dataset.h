@@ -12,7 +12,9 @@
 //   /train, /val      int32 prompt_ids, chosen_ids, rejected_ids (flat, chunked + deflate)
 //                     int64 prompt_offsets, chosen_offsets, rejected_offsets ([n+1], from 0)
 //                     int64 source_line, int32 source_file (index into source_files),
-//                     uint8 flags (PairFlag bits), string row_ids (variable length)
+//                     uint8 flags (PairFlag bits), string row_ids (variable length),
+//                     string metadata (variable length: the row's `metadata` object as JSON
+//                     text, "" for none; absent in files from before it was added: no metadata)
 //   /reference/<model_hash>          attributes model_hash, dtype, dpo_version,
 //                                    prepared_fingerprint
 //   /reference/<model_hash>/<split>  attribute checksum (SHA-256 over the prepared fingerprint,
@@ -68,12 +70,24 @@ struct PreparedSplit {
   std::vector<int32_t> source_file;
   std::vector<uint8_t> flags;
   std::vector<std::string> row_ids;
+  // Provenance: the row's `metadata` object as JSON text (reviewer, rubric, locale, ...), "" for
+  // none; one per pair, so that a held-out pair can be traced to who judged it and how.
+  std::vector<std::string> metadata;
 
   size_t size() const {
     return source_line.size();
   }
-  void add(const EncodedPair& pair, int32_t file_index, int64_t line, const std::string& row_id);
+  void add(
+      const EncodedPair& pair,
+      int32_t file_index,
+      int64_t line,
+      const std::string& row_id,
+      const std::string& metadata_json = "");
   PairTokens pair(size_t i) const;
+  // The metadata of pair i ("" for none, also when the split was built without any).
+  std::string pair_metadata(size_t i) const {
+    return i < metadata.size() ? metadata[i] : std::string();
+  }
   // prompt + chosen, prompt + rejected: the lengths of the two sequences of a pair.
   int64_t chosen_length(size_t i) const;
   int64_t rejected_length(size_t i) const;

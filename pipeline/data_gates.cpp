@@ -4,7 +4,9 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -16,9 +18,12 @@
 #include "data/validation_report.h"
 #include "dataloader/prepare.h"
 #include "dataloader/prepared_dataset.h"
+#include "pipeline/slice_gates.h"
 #include "trainer/config.h"
 #include "trainer/dpo_trainer.h"
 #include "trainer/evaluation.h"
+#include "trainer/informativeness.h"
+#include "trainer/slice_metrics.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -69,13 +74,125 @@ Config short_run(
   return run;
 }
 
+// --slice-by keys after those of data.slice_by, each once.
+void add_slice_keys(Config& config, const std::vector<std::string>& keys) {
+  for (const std::string& key : keys) {
+    if (std::find(config.data.slice_by.begin(), config.data.slice_by.end(), key) ==
+        config.data.slice_by.end())
+      config.data.slice_by.push_back(key);
+  }
+}
+
+// The `slices` object of the last val line of a run's metrics.jsonl (empty: none).
+std::vector<SliceBreakdown> last_val_slices(const std::string& metrics_path) {
+  std::ifstream in(metrics_path);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    json row = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (row.is_object() && row.value("split", "") == "val" && row.contains("slices"))
+      last = row["slices"].dump();
+  }
+  return last.empty() ? std::vector<SliceBreakdown>{} : slices_from_json(last);
+}
+
+InformativenessThresholds informativeness_thresholds(const Config& config) {
+  return {config.check.easy_margin, config.check.ambiguous_margin};
+}
+
+// The reference margins of every pair (train and val) of a prepared file, from the reference
+// log-probs cached in it; nullopt when none are cached (reference.mode live).
+std::optional<Informativeness> prepared_informativeness(
+    const std::string& path, const Config& config) {
+  std::vector<std::string> hashes = list_reference_logps(path);
+  if (hashes.empty())
+    return std::nullopt;
+  std::optional<ReferenceLogps> logps = read_reference_logps(path, hashes.front());
+  if (!logps)
+    return std::nullopt;
+  PreparedDataset data = read_prepared_dataset(path);
+  std::vector<ReferenceMargin> margins;
+  std::vector<std::vector<std::string>> labels(config.data.slice_by.size());
+  auto add_split = [&](const PreparedSplit& split, const ReferenceLogps::Split& reference) {
+    for (size_t i = 0; i < split.size() && i < reference.chosen_logps.size(); ++i) {
+      margins.push_back(reference_margin(
+          reference.chosen_logps[i],
+          reference.rejected_logps[i],
+          reference.chosen_tokens[i],
+          reference.rejected_tokens[i]));
+    }
+    std::vector<std::vector<std::string>> split_labels =
+        slice_labels(config.data.slice_by, split, data.header.source_files);
+    for (size_t k = 0; k < labels.size(); ++k) {
+      split_labels[k].resize(std::min(split.size(), reference.chosen_logps.size()));
+      labels[k].insert(labels[k].end(), split_labels[k].begin(), split_labels[k].end());
+    }
+  };
+  add_split(data.train, logps->train);
+  add_split(data.val, logps->val);
+  return informativeness(margins, config.data.slice_by, labels, informativeness_thresholds(config));
+}
+
+// One console line: "informativeness: 120 pairs, reference ranks 55.0% correctly, ...".
+std::string informativeness_summary(const MarginSummary& s) {
+  return "informativeness: " + std::to_string(s.pairs) + " pairs; the reference ranks " +
+         format("%.1f%%", 100 * s.ranked_share) + " correctly; " +
+         format("%.1f%%", 100 * s.easy_share) + " easy, " +
+         format("%.1f%%", 100 * s.ambiguous_share) + " ambiguous; per-token margin p10/p50/p90 " +
+         format("%.3f", s.p10) + " / " + format("%.3f", s.p50) + " / " + format("%.3f", s.p90);
+}
+
 }  // namespace
+
+Criterion truncation_criterion(int64_t truncated, int64_t dropped, const Config& config) {
+  const bool asked = config.data.length_policy == LengthPolicy::truncate_prompt_left ||
+                     config.data.length_policy == LengthPolicy::truncate_completion;
+  std::string detail = std::to_string(truncated) + " pairs truncated, " + std::to_string(dropped) +
+                       " dropped as too long (max_length " +
+                       std::to_string(config.data.max_length) + ")";
+  if (truncated > 0 && asked)
+    detail += "; data.length_policy asks for truncation";
+  return criterion(
+      "truncated_pairs",
+      static_cast<double>(truncated),
+      0,
+      truncated == 0 || asked || config.check.allow_truncation,
+      detail);
+}
+
+Criterion val_accuracy_criterion(
+    const LossMeans& initial, const LossMeans& final_eval, const Config& config) {
+  const double chance = 0.5 + config.check.min_val_accuracy_margin;
+  if (final_eval.pairs == 0) {
+    return criterion(
+        "val_accuracy",
+        0,
+        chance,
+        false,
+        "no held-out pair to measure: raise data.val_fraction, or give rows a \"split\": \"val\"");
+  }
+  return criterion(
+      "val_accuracy",
+      final_eval.rewards_accuracies,
+      chance,
+      final_eval.rewards_accuracies > chance,
+      "held-out accuracy " + format("%.3f", initial.rewards_accuracies) + " -> " +
+          format("%.3f", final_eval.rewards_accuracies) + " on " +
+          std::to_string(final_eval.pairs) + " pairs");
+}
+
+double overall_allowed_drop(const Config& config, double seed_spread, double standard_error) {
+  return std::max(
+      {config.compare.max_accuracy_drop,
+       config.compare.noise_multiplier * seed_spread,
+       config.compare.slice_noise_multiplier * standard_error});
+}
 
 // ---- dpo check -------------------------------------------------------------------------------
 
 CheckOutcome run_check(const CheckRequest& request) {
   Config config = load_config(request.config_path, request.overrides);
   config.model.path = request.model_dir;
+  add_slice_keys(config, request.slice_by);
   const int64_t steps = request.steps > 0 ? request.steps : config.check.steps;
   fs::create_directories(request.out_dir);
   CheckOutcome outcome;
@@ -130,15 +247,10 @@ CheckOutcome run_check(const CheckRequest& request) {
   int64_t truncated =
       prepared.train_counts.prompt_truncated + prepared.train_counts.completion_truncated +
       prepared.val_counts.prompt_truncated + prepared.val_counts.completion_truncated;
-  outcome.criteria.push_back(criterion(
-      "truncated_pairs",
-      static_cast<double>(truncated),
-      0,
-      truncated == 0 || config.check.allow_truncation,
-      std::to_string(truncated) + " pairs truncated, " +
-          std::to_string(
-              prepared.train_counts.dropped_too_long + prepared.val_counts.dropped_too_long) +
-          " dropped as too long (max_length " + std::to_string(config.data.max_length) + ")"));
+  outcome.criteria.push_back(truncation_criterion(
+      truncated,
+      prepared.train_counts.dropped_too_long + prepared.val_counts.dropped_too_long,
+      config));
 
   // 2. A short DPO run.
   if (have_pairs) {
@@ -165,15 +277,7 @@ CheckOutcome run_check(const CheckRequest& request) {
           config.check.min_train_accuracy,
           tail.rewards_accuracies > config.check.min_train_accuracy,
           "preference accuracy over the last quarter of " + std::to_string(run.steps) + " steps"));
-      double chance = 0.5 + config.check.min_val_accuracy_margin;
-      outcome.criteria.push_back(criterion(
-          "val_accuracy",
-          run.final_eval.rewards_accuracies,
-          chance,
-          run.final_eval.rewards_accuracies > chance,
-          "held-out accuracy " + format("%.3f", run.initial_eval.rewards_accuracies) + " -> " +
-              format("%.3f", run.final_eval.rewards_accuracies) + " on " +
-              std::to_string(run.final_eval.pairs) + " pairs"));
+      outcome.criteria.push_back(val_accuracy_criterion(run.initial_eval, run.final_eval, config));
       std::string alarms;
       for (const std::string& a : run.alarms)
         alarms += (alarms.empty() ? "" : "; ") + a;
@@ -183,6 +287,26 @@ CheckOutcome run_check(const CheckRequest& request) {
           0,
           run.alarms.empty() || config.check.allow_alarms,
           alarms.empty() ? "none fired" : alarms));
+      // 3. Per slice (data.slice_by): the final held-out figures of the run, judged per slice.
+      std::vector<SliceBreakdown> slices = last_val_slices(outcome.run_dir + "/metrics.jsonl");
+      SliceCheck slice_check =
+          check_slices(slices, config.check.min_slice_accuracy, config.check.min_slice_pairs);
+      outcome.criteria.insert(
+          outcome.criteria.end(), slice_check.criteria.begin(), slice_check.criteria.end());
+      outcome.warnings.insert(
+          outcome.warnings.end(), slice_check.warnings.begin(), slice_check.warnings.end());
+      if (!slices.empty())
+        report["slices"] = json::parse(slices_to_json(slices));
+      // 4. Informativeness: the reference's margins cached in the prepared file by the run.
+      if (std::optional<Informativeness> info =
+              prepared_informativeness(prepare.out_path, config)) {
+        report["informativeness"] =
+            json::parse(informativeness_to_json(*info, informativeness_thresholds(config)));
+        for (const std::string& warning : informativeness_warnings(
+                 info->overall, config.check.max_easy_share, config.check.max_ambiguous_share))
+          outcome.warnings.push_back(warning);
+        outcome.informativeness = informativeness_summary(info->overall);
+      }
     } catch (const CacheError& error) {
       outcome.criteria.push_back(criterion("step0_consistency", 0, 1, false, error.what()));
     }
@@ -195,6 +319,7 @@ CheckOutcome run_check(const CheckRequest& request) {
   for (const Criterion& c : outcome.criteria)
     criteria.push_back(criterion_json(c));
   report["criteria"] = criteria;
+  report["warnings"] = outcome.warnings;
   report["passed"] = outcome.passed;
   outcome.report_json = report.dump(2) + "\n";
   return outcome;
@@ -235,7 +360,12 @@ size_t write_common_heldout(
         pair.chosen.to_vector(),
         pair.rejected.to_vector(),
         a.val.flags[i]};
-    common.add(encoded, a.val.source_file[i], a.val.source_line[i], a.val.row_ids[i]);
+    common.add(
+        encoded,
+        a.val.source_file[i],
+        a.val.source_line[i],
+        a.val.row_ids[i],
+        a.val.pair_metadata(i));
   }
   PreparedHeader header = a.header;
   header.fingerprint =
@@ -245,11 +375,39 @@ size_t write_common_heldout(
   return common.size();
 }
 
+// A prepared file holding every pair of `path` (train, then val) as its held-out split.
+size_t write_all_heldout(const std::string& path, const std::string& out) {
+  PreparedDataset data = read_prepared_dataset(path);
+  PreparedSplit all, empty;
+  for (const PreparedSplit* split : {&data.train, &data.val}) {
+    for (size_t i = 0; i < split->size(); ++i) {
+      PairTokens pair = split->pair(i);
+      EncodedPair encoded{
+          pair.prompt.to_vector(),
+          pair.chosen.to_vector(),
+          pair.rejected.to_vector(),
+          split->flags[i]};
+      all.add(
+          encoded,
+          split->source_file[i],
+          split->source_line[i],
+          split->row_ids[i],
+          split->pair_metadata(i));
+    }
+  }
+  PreparedHeader header = data.header;
+  header.fingerprint = sha256_hex("all-heldout\n" + data.header.fingerprint);
+  header.created_by.clear();
+  write_prepared_dataset(out, header, empty, all);
+  return all.size();
+}
+
 }  // namespace
 
 CompareOutcome run_compare(const CompareRequest& request) {
   Config config = load_config(request.config_path, request.overrides);
   config.model.path = request.model_dir;
+  add_slice_keys(config, request.slice_by);
   fs::create_directories(request.out_dir);
   CompareOutcome outcome;
   json report = {
@@ -285,11 +443,14 @@ CompareOutcome run_compare(const CompareRequest& request) {
   std::string common_path = request.out_dir + "/common_heldout.h5";
   size_t common_pairs = 0;
   if (!request.eval_data.empty()) {
-    PrepareOptions e =
-        prepare_options_from_config(config, request.eval_data, request.model_dir, common_path);
-    e.validate.val_fraction = 1.0;  // every pair is held out
+    // Every pair is held out: prepared with val_fraction 0 (the validator refuses 1), then all
+    // of them moved to the held-out split.
+    PrepareOptions e = prepare_options_from_config(
+        config, request.eval_data, request.model_dir, request.out_dir + "/eval_data.h5");
+    e.validate.val_fraction = 0.0;
     e.require_train = false;
-    common_pairs = prepare_dataset(e).val_pairs;
+    prepare_dataset(e);
+    common_pairs = write_all_heldout(e.out_path, common_path);
   } else {
     common_pairs = write_common_heldout(a.out_path, b.out_path, common_path);
   }
@@ -303,9 +464,12 @@ CompareOutcome run_compare(const CompareRequest& request) {
   const int64_t steps = config.compare.steps;
   const int64_t seeds = std::max<int64_t>(2, config.compare.noise_seeds);
   std::vector<double> baseline_accuracy;
+  std::vector<std::vector<SliceBreakdown>> baseline_slices;  // per seed (data.slice_by)
   json baseline_runs = json::array();
   for (int64_t s = 0; s < seeds; ++s) {
     std::string dir = request.out_dir + "/baseline-seed" + std::to_string(s);
+    EvalDetails seed_details;
+    seed_details.slice_by = config.data.slice_by;
     TrainResult run = train_dpo(
         short_run(
             config,
@@ -322,8 +486,12 @@ CompareOutcome run_compare(const CompareRequest& request) {
         config.loss,
         config.train.device,
         config.train.dtype,
-        8);
+        8,
+        "",
+        nullptr,
+        &seed_details);
     baseline_accuracy.push_back(m.rewards_accuracies);
+    baseline_slices.push_back(seed_details.slices);
     baseline_runs.push_back(
         {{"run_dir", dir},
          {"seed", config.train.seed + static_cast<uint64_t>(s)},
@@ -335,6 +503,8 @@ CompareOutcome run_compare(const CompareRequest& request) {
   TrainResult candidate_run = train_dpo(
       short_run(config, request.model_dir, b.out_path, candidate_dir, steps, config.train.seed),
       kGateRun);
+  EvalDetails candidate_details;
+  candidate_details.slice_by = config.data.slice_by;
   LossMeans candidate = evaluate_model(
       candidate_run.final_dir,
       common_path,
@@ -342,17 +512,25 @@ CompareOutcome run_compare(const CompareRequest& request) {
       config.loss,
       config.train.device,
       config.train.dtype,
-      8);
+      8,
+      "",
+      nullptr,
+      &candidate_details);
 
-  // 4. The verdict: an accuracy drop beyond max(threshold, noise_multiplier x seed spread).
+  // 4. The verdict: an accuracy drop beyond the threshold, the seeds' spread and the sampling
+  // noise of the common held-out set (overall_allowed_drop).
   double baseline_mean = 0;
   for (double v : baseline_accuracy)
     baseline_mean += v;
   baseline_mean /= static_cast<double>(baseline_accuracy.size());
   auto [low, high] = std::minmax_element(baseline_accuracy.begin(), baseline_accuracy.end());
   double noise = *high - *low;
-  double allowed =
-      std::max(config.compare.max_accuracy_drop, config.compare.noise_multiplier * noise);
+  const double standard_error = accuracy_difference_standard_error(
+      baseline_mean,
+      static_cast<int64_t>(common_pairs),
+      candidate.rewards_accuracies,
+      static_cast<int64_t>(common_pairs));
+  double allowed = overall_allowed_drop(config, noise, standard_error);
   double drop = baseline_mean - candidate.rewards_accuracies;
   if (drop > allowed) {
     outcome.reasons.push_back(
@@ -360,7 +538,29 @@ CompareOutcome run_compare(const CompareRequest& request) {
         format("%.3f", baseline_mean) + " -> " + format("%.3f", candidate.rewards_accuracies) +
         "), more than the allowed " + format("%.3f", allowed));
   }
+  // 5. Per slice: a drop beyond the slice's own noise (pipeline/slice_gates.h).
+  std::vector<SliceComparison> slice_comparisons = compare_slices(
+      baseline_slices,
+      candidate_details.slices,
+      config.compare.max_accuracy_drop,
+      config.compare.slice_noise_multiplier,
+      config.compare.min_slice_pairs);
+  for (const SliceComparison& c : slice_comparisons) {
+    if (c.regression)
+      outcome.reasons.push_back("training: " + slice_comparison_text(c));
+    if (c.warning)
+      outcome.warnings.push_back("small_slice: " + slice_comparison_text(c));
+  }
   outcome.regression = !outcome.reasons.empty();
+  if (!config.data.slice_by.empty()) {
+    report["slices"] = {
+        {"keys", config.data.slice_by},
+        {"noise_multiplier", config.compare.slice_noise_multiplier},
+        {"min_pairs", config.compare.min_slice_pairs},
+        {"comparisons", json::parse(slice_comparisons_json(slice_comparisons))},
+        {"candidate", json::parse(slices_to_json(candidate_details.slices))}};
+  }
+  report["warnings"] = outcome.warnings;
   report["common_heldout"] = {
       {"path", common_path},
       {"pairs", common_pairs},
@@ -387,7 +587,11 @@ CompareOutcome run_compare(const CompareRequest& request) {
         {"common_val_loss", candidate.loss},
         {"common_val_margin", candidate.rewards_margins}}}};
   report["noise"] = {
-      {"seeds", seeds}, {"accuracy_spread", noise}, {"allowed_drop", allowed}, {"drop", drop}};
+      {"seeds", seeds},
+      {"accuracy_spread", noise},
+      {"standard_error", standard_error},
+      {"allowed_drop", allowed},
+      {"drop", drop}};
   report["regression"] = outcome.regression;
   report["reasons"] = outcome.reasons;
   outcome.report_json = report.dump(2) + "\n";
@@ -399,7 +603,19 @@ CompareOutcome run_compare(const CompareRequest& request) {
   }
   summary << "  candidate:       accuracy " << format("%.3f", candidate.rewards_accuracies) << "\n";
   summary << "  drop " << format("%.3f", drop) << ", allowed " << format("%.3f", allowed)
-          << " (noise " << format("%.3f", noise) << ")\n";
+          << " (seed spread " << format("%.3f", noise) << ", standard error "
+          << format("%.3f", standard_error) << ")\n";
+  if (!slice_comparisons.empty()) {
+    summary << "  per slice (accuracy baseline -> candidate, drop, allowed = max(threshold, "
+            << format("%.1f", config.compare.slice_noise_multiplier) << " x standard error)):\n";
+    for (const SliceComparison& c : slice_comparisons) {
+      summary << "    " << c.key << "=" << c.value << "  " << c.pairs << " pairs  "
+              << format("%.3f", c.baseline) << " -> " << format("%.3f", c.candidate) << "  drop "
+              << format("%+.3f", c.drop) << "  allowed " << format("%.3f", c.allowed)
+              << (c.regression ? "  REGRESSION" : (c.warning ? "  (too small to judge)" : ""))
+              << "\n";
+    }
+  }
   outcome.summary = summary.str();
   return outcome;
 }

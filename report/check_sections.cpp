@@ -37,7 +37,15 @@ std::string render_check_page(
   std::string verdict = passed != nullptr && passed->is_boolean()
                             ? badge(passed->get<bool>(), "PASS", "FAIL")
                             : "<span class=\"missing\">not recorded</span>";
-  page.section("verdict", "Verdict", "<p>" + verdict + "</p>" + criteria_html(report));
+  page.section(
+      "verdict",
+      "Verdict",
+      "<p>" + verdict + "</p>" + criteria_html(report) + warnings_html(at(report, {"warnings"})));
+  if (const json* slices = at(report, {"slices"}))
+    page.section("slices", "Held-out accuracy per slice", slices_object_html(slices));
+  if (const json* info = at(report, {"informativeness"}))
+    page.section(
+        "informativeness", "Informativeness (reference margins)", informativeness_html(info));
   page.section("validation", "Data validation", validate_html(at(report, {"validate"})));
   RunData run = load_run(resolve_run_dir(path, at(report, {"run_dir"})));
   // The run's validate.json is the same validation as the section above: shown once.
@@ -45,7 +53,16 @@ std::string render_check_page(
   page.section(
       "other",
       "Other fields",
-      other_fields_html(report, {"kind", "passed", "criteria", "validate", "run_dir"}));
+      other_fields_html(
+          report,
+          {"kind",
+           "passed",
+           "criteria",
+           "validate",
+           "run_dir",
+           "warnings",
+           "slices",
+           "informativeness"}));
   return page.render("dpo check report", path);
 }
 

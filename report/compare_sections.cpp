@@ -102,7 +102,10 @@ std::string render_compare_page(
       body += "<li>" + esc(value_text(r)) + "</li>";
     body += "</ul>";
   }
+  body += warnings_html(at(report, {"warnings"}));
   page.section("verdict", "Verdict", body);
+  if (const json* slices = at(report, {"slices"}))
+    page.section("slices", "Held-out accuracy per slice", slice_comparisons_html(slices));
   page.section(
       "metrics",
       "Held-out metrics, baseline vs candidate",
@@ -140,7 +143,15 @@ std::string render_compare_page(
       "Other fields",
       other_fields_html(
           report,
-          {"kind", "regression", "reasons", "data_diff", "baseline", "candidate", "noise"}));
+          {"kind",
+           "regression",
+           "reasons",
+           "data_diff",
+           "baseline",
+           "candidate",
+           "noise",
+           "slices",
+           "warnings"}));
   return page.render("dpo compare report", path);
 }
 

@@ -66,6 +66,25 @@ void add_run_sections(
 std::string render_run_page(const std::string& dir, const RunReportOptions& options);
 
 // ---------------------------------------------------------------------------------------------
+// slice_sections.cpp: slices, provenance and informativeness (issue 19).
+
+// The metadata of an eval_pairs line as a "provenance: reviewer=r1 · rubric=concise" line; ""
+// when the pair has none.
+std::string provenance_html(const json& pair);
+// Whether the run's val lines carry per-slice figures.
+bool run_has_slices(const RunData& run);
+// The per-slice table of the last evaluation and the worst held-out pairs per slice.
+std::string run_slices_html(const RunData& run);
+// A `slices` object ({"<key>": {"<value>": {pairs, loss, accuracy, margin}}}) as a table.
+std::string slices_object_html(const json* slices);
+// The `informativeness` object of a check report.
+std::string informativeness_html(const json* info);
+// The `slices` object of a compare report: one row per slice with its verdict.
+std::string slice_comparisons_html(const json* slices);
+// A report's `warnings` array as a list; "" when there are none.
+std::string warnings_html(const json* warnings);
+
+// ---------------------------------------------------------------------------------------------
 // data_sections.cpp: data validation and the dataset diff.
 
 // The data statistics of a `dpo validate --report` JSON; "not recorded" for nullptr.

@@ -304,7 +304,8 @@ std::string worst_pairs_html(const RunData& run, const RunReportOptions& options
             esc(field_text(&pair, "id")) + "</code> &middot; pair " +
             esc(field_text(&pair, "pair_index")) + " &middot; " + esc(source) +
             " &middot; reward chosen " + esc(field_text(&pair, "reward_chosen")) + ", rejected " +
-            esc(field_text(&pair, "reward_rejected")) + "</div><div class=\"texts\">";
+            esc(field_text(&pair, "reward_rejected")) + "</div>" + provenance_html(pair) +
+            "<div class=\"texts\">";
     html += text_block(
         "prompt", conversation_text(at(pair, {"prompt"})), options.text_inline_max_chars);
     html += text_block(
@@ -332,6 +333,8 @@ void add_run_sections(
       prefix + "worst-pairs",
       title_prefix + "Worst held-out pairs",
       worst_pairs_html(run, options));
+  if (run_has_slices(run))
+    page.section(prefix + "slices", title_prefix + "Held-out slices", run_slices_html(run));
   if (with_data) {
     page.section(
         prefix + "data", title_prefix + "Data (validate.json)", validate_html(run.validate.get()));

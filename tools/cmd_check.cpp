@@ -34,6 +34,10 @@ int run_check_command(const CheckFlags& flags) {
         c.threshold,
         c.detail.c_str());
   }
+  if (!outcome.informativeness.empty())
+    std::printf("%s\n", outcome.informativeness.c_str());
+  for (const std::string& warning : outcome.warnings)
+    std::printf("warning: %s\n", warning.c_str());
   if (!flags.report_path.empty())
     write_file_atomically(flags.report_path, outcome.report_json);
   std::printf(
@@ -58,6 +62,11 @@ Command add_check_command(CLI::App& dpo) {
   app->add_option("--out", flags->request.out_dir, "Working folder (prepared file, run)")
       ->capture_default_str();
   app->add_option("--report", flags->report_path, "Write the report as JSON");
+  app->add_option(
+      "--slice-by",
+      flags->request.slice_by,
+      "Judge held-out accuracy per value of this key too (metadata.rubric, source; repeatable; "
+      "threshold check.min_slice_accuracy)");
   return Command{app, [flags]() { return run_check_command(*flags); }};
 }
 

@@ -23,6 +23,8 @@ int run_compare_command(const CompareFlags& flags) {
   std::fputs(outcome.summary.c_str(), stdout);
   if (!flags.report_path.empty())
     write_file_atomically(flags.report_path, outcome.report_json);
+  for (const std::string& warning : outcome.warnings)
+    std::printf("warning: %s\n", warning.c_str());
   if (!outcome.regression) {
     std::printf("PASS: no regression\n");
     return kExitOk;
@@ -56,6 +58,11 @@ Command add_compare_command(CLI::App& dpo) {
       "A common held-out set (default: held-out pairs present in both versions)");
   app->add_option("--out", flags->request.out_dir, "Working folder")->capture_default_str();
   app->add_option("--report", flags->report_path, "Write the report as JSON");
+  app->add_option(
+      "--slice-by",
+      flags->request.slice_by,
+      "Compare held-out accuracy per value of this key too (metadata.rubric, source; "
+      "repeatable): a slice regresses beyond its own noise");
   return Command{app, [flags]() { return run_compare_command(*flags); }};
 }
 

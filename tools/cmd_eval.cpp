@@ -19,6 +19,7 @@ namespace {
 struct EvalFlags {
   std::string model_dir, prepared_path, reference_dir, config_path, pairs_out;
   std::vector<std::string> overrides;
+  std::vector<std::string> slice_by;  // added to data.slice_by
   std::string device = "auto", dtype = "fp32";
   int64_t batch_pairs = 8;
   LaunchFlags launch;
@@ -31,6 +32,9 @@ int run_eval(const EvalFlags& flags) {
   // --device and --dtype read as train.device and train.dtype are (same names and aliases).
   apply_override(config, "train.device=" + flags.device);
   apply_override(config, "train.dtype=" + flags.dtype);
+  EvalDetails details;
+  details.slice_by = config.data.slice_by;
+  details.slice_by.insert(details.slice_by.end(), flags.slice_by.begin(), flags.slice_by.end());
   // Several ranks (torchrun, SLURM, --nproc-per-node): each scores its share; rank 0 reports.
   const WorldInfo world = world_from_environment(process_environment());
   if (world.rank != 0 && log_level() < LogLevel::warn)
@@ -50,7 +54,8 @@ int run_eval(const EvalFlags& flags) {
       config.train.dtype,
       flags.batch_pairs,
       flags.pairs_out,
-      ranks.get());
+      ranks.get(),
+      &details);
   if (!ranks->is_main())
     return kExitOk;
   std::printf(
@@ -67,6 +72,7 @@ int run_eval(const EvalFlags& flags) {
       m.logps_rejected,
       m.logps_chosen_per_token,
       m.logps_rejected_per_token);
+  std::fputs(slices_table(details.slices).c_str(), stdout);
   return kExitOk;
 }
 
@@ -84,6 +90,10 @@ Command add_eval_command(CLI::App& dpo) {
       "--config", flags->config_path, "Config for the loss section (default: DPO, beta 0.1)");
   app->add_option("--set", flags->overrides, "Override a config key (repeatable)");
   app->add_option("--pairs-out", flags->pairs_out, "Write per-pair results (JSONL) here");
+  app->add_option(
+      "--slice-by",
+      flags->slice_by,
+      "Loss, accuracy and margin per value of this key (metadata.rubric, source; repeatable)");
   app->add_option("--device", flags->device, "auto, cpu or cuda")->capture_default_str();
   app->add_option("--dtype", flags->dtype, "fp32 or bf16")->capture_default_str();
   app->add_option("--batch-pairs", flags->batch_pairs, "Pairs per forward pass")

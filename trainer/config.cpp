@@ -195,6 +195,9 @@ void visit(EvalSection& s, V& v) {
   v.field("displacement_threshold", s.displacement_threshold);
   v.field("train_accuracy_high", s.train_accuracy_high);
   v.field("min_improvement", s.min_improvement);
+  v.field("saturated_accuracy", s.saturated_accuracy);
+  v.field("near_zero_loss", s.near_zero_loss);
+  v.field("min_loss_rise", s.min_loss_rise);
   v.field("early_stop", s.early_stop);
 }
 
@@ -206,6 +209,12 @@ void visit(CheckSection& s, V& v) {
   v.field("min_val_accuracy_margin", s.min_val_accuracy_margin);
   v.field("allow_truncation", s.allow_truncation);
   v.field("allow_alarms", s.allow_alarms);
+  v.field("min_slice_accuracy", s.min_slice_accuracy);
+  v.field("min_slice_pairs", s.min_slice_pairs);
+  v.field("easy_margin", s.easy_margin);
+  v.field("ambiguous_margin", s.ambiguous_margin);
+  v.field("max_easy_share", s.max_easy_share);
+  v.field("max_ambiguous_share", s.max_ambiguous_share);
 }
 
 template <class V>
@@ -216,6 +225,8 @@ void visit(CompareSection& s, V& v) {
   v.field("noise_multiplier", s.noise_multiplier);
   v.field("max_error_increase", s.max_error_increase);
   v.field("max_label_flip_fraction", s.max_label_flip_fraction);
+  v.field("slice_noise_multiplier", s.slice_noise_multiplier);
+  v.field("min_slice_pairs", s.min_slice_pairs);
 }
 
 template <class V>
@@ -792,6 +803,9 @@ void validate_config(const Config& c) {
     invalid("distributed.timeout_s", "must be > 0", "seconds; 300 by default");
   if (!(c.distributed.bucket_mib > 0) || !std::isfinite(c.distributed.bucket_mib))
     invalid("distributed.bucket_mib", "must be > 0", "MiB; 25 by default, as PyTorch's DDP");
+  require_fraction("eval.saturated_accuracy", c.eval.saturated_accuracy);
+  require_non_negative("eval.near_zero_loss", c.eval.near_zero_loss);
+  require_non_negative("eval.min_loss_rise", c.eval.min_loss_rise);
   // check and compare
   require_at_least("check.steps", c.check.steps, 1);
   require_fraction("check.max_error_rate", c.check.max_error_rate);
@@ -802,12 +816,25 @@ void validate_config(const Config& c) {
         "must be in [0, 0.5]",
         "held-out accuracy must exceed 0.5 + this margin");
   }
+  require_fraction("check.min_slice_accuracy", c.check.min_slice_accuracy);
+  require_at_least("check.min_slice_pairs", c.check.min_slice_pairs, 1);
+  require_non_negative("check.easy_margin", c.check.easy_margin);
+  require_non_negative("check.ambiguous_margin", c.check.ambiguous_margin);
+  require_fraction("check.max_easy_share", c.check.max_easy_share);
+  require_fraction("check.max_ambiguous_share", c.check.max_ambiguous_share);
+  for (const std::string& key : c.data.slice_by) {
+    if (key.empty() || key == "metadata" || key == "metadata.")
+      invalid(
+          "data.slice_by", "holds an empty slice key", "e.g. [\"metadata.rubric\", \"source\"]");
+  }
   require_at_least("compare.steps", c.compare.steps, 1);
   require_fraction("compare.max_accuracy_drop", c.compare.max_accuracy_drop);
   require_at_least("compare.noise_seeds", c.compare.noise_seeds, 0);
   require_non_negative("compare.noise_multiplier", c.compare.noise_multiplier);
   require_at_least("compare.max_error_increase", c.compare.max_error_increase, 0);
   require_fraction("compare.max_label_flip_fraction", c.compare.max_label_flip_fraction);
+  require_non_negative("compare.slice_noise_multiplier", c.compare.slice_noise_multiplier);
+  require_at_least("compare.min_slice_pairs", c.compare.min_slice_pairs, 1);
   // lora (checked whether enabled or not, so that a config is valid as shipped)
   validate_lora_section(c);
 }

@@ -35,7 +35,8 @@ struct DataSection {
   LengthPolicy length_policy = LengthPolicy::drop;
   BosPolicy add_bos = BosPolicy::as_template;  // dpo prepare --add-bos
   DataFormat format = DataFormat::auto_detect;
-  // Provenance for validation (dpo validate --config, prepare) and per-slice evaluation:
+  // Provenance for validation (dpo validate --config, prepare) and per-slice evaluation
+  // (held-out figures per slice in train, eval, check, compare and the report):
   // field paths as in data/row_fields.h ("metadata.rubric", "source"); docs/data-formats.md.
   std::vector<std::string> slice_by;                 // slice statistics by these fields
   std::string reviewer_field = "metadata.reviewer";  // reviewer id, for agreement
@@ -109,6 +110,12 @@ struct EvalSection {
   double displacement_threshold = 1.0;
   double train_accuracy_high = 0.95;
   double min_improvement = 0.005;
+  // A healthy run cannot fire an alarm (docs/training.md): val accuracy at or above
+  // saturated_accuracy cannot stall, val loss below near_zero_loss neither stalls nor rises, and
+  // a val loss rise counts only above min_loss_rise (nats over `patience` evaluations).
+  double saturated_accuracy = 0.98;
+  double near_zero_loss = 0.05;
+  double min_loss_rise = 0.01;
   bool early_stop = false;
 };
 
@@ -119,6 +126,16 @@ struct CheckSection {
   double min_val_accuracy_margin = 0.05;
   bool allow_truncation = false;
   bool allow_alarms = false;
+  // Per slice (data.slice_by): the least held-out accuracy of each slice with at least
+  // min_slice_pairs pairs (0: no per-slice gate); smaller slices are reported, not judged.
+  double min_slice_accuracy = 0.0;
+  int64_t min_slice_pairs = 10;
+  // Informativeness (reference margin per token, chosen - rejected): "easy" above easy_margin,
+  // "ambiguous" within +-ambiguous_margin; a warning when either share reaches max_*_share.
+  double easy_margin = 0.5;
+  double ambiguous_margin = 0.02;
+  double max_easy_share = 0.95;
+  double max_ambiguous_share = 0.95;
 };
 
 struct CompareSection {
@@ -128,6 +145,11 @@ struct CompareSection {
   double noise_multiplier = 2.0;
   int64_t max_error_increase = 0;
   double max_label_flip_fraction = 0.05;  // of the pairs matched between the versions
+  // Per slice (data.slice_by): a regression when a slice's accuracy drops by more than
+  // slice_noise_multiplier x its standard error (two proportions); slices with fewer than
+  // min_slice_pairs common held-out pairs only warn.
+  double slice_noise_multiplier = 2.0;
+  int64_t min_slice_pairs = 20;
 };
 
 // Data-parallel runs (docs/distributed.md): how the ranks that torchrun, SLURM or

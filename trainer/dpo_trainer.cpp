@@ -512,7 +512,8 @@ class HeldOutEvaluator {
       DivergenceMonitor& monitor,
       MetricsLog* metrics,
       TrainResult& result,
-      Communicator& ranks)
+      Communicator& ranks,
+      std::vector<std::string> source_files)
       : policy_(policy),
         split_(split),
         reference_(reference),
@@ -523,13 +524,18 @@ class HeldOutEvaluator {
         monitor_(monitor),
         metrics_(metrics),
         result_(result),
-        ranks_(ranks) {}
+        ranks_(ranks),
+        source_files_(std::move(source_files)) {}
 
   void add_train(const LossSums& step) {
     train_since_eval_.add(step);
   }
 
   LossMeans evaluate(int64_t step, const BcoState& bco, EvalPairs* pairs_out) {
+    // data.slice_by: the per-pair figures are needed for the slices even without eval_pairs.
+    EvalPairs local_pairs;
+    if (pairs_out == nullptr && !config_.data.slice_by.empty())
+      pairs_out = &local_pairs;
     LossMeans val = evaluate_split(
                         policy_,
                         split_,
@@ -558,7 +564,15 @@ class HeldOutEvaluator {
     train_since_eval_ = LossSums{};
     if (metrics_ == nullptr)
       return val;
-    metrics_->write_val(step, static_cast<double>(step) / steps_per_epoch_, val, alarms);
+    std::vector<SliceBreakdown> slices;
+    if (!config_.data.slice_by.empty() && pairs_out != nullptr)
+      slices = evaluate_slices(config_.data.slice_by, split_, source_files_, *pairs_out);
+    metrics_->write_val(
+        step,
+        static_cast<double>(step) / steps_per_epoch_,
+        val,
+        alarms,
+        slices.empty() ? "" : slices_to_json(slices));
     for (const std::string& alarm : alarms) {
       DPO_LOG_WARN("train", "alarm at step %lld: %s", static_cast<long long>(step), alarm.c_str());
     }
@@ -570,6 +584,7 @@ class HeldOutEvaluator {
         val.rewards_margins,
         static_cast<long long>(val.pairs),
         alarms.empty() ? "" : "  ALARM");
+    std::fputs(slices_table(slices).c_str(), stdout);
     std::fflush(stdout);
     return val;
   }
@@ -587,6 +602,7 @@ class HeldOutEvaluator {
   TrainResult& result_;
   Communicator& ranks_;
   LossSums train_since_eval_;
+  std::vector<std::string> source_files_;  // the prepared file's, for the source_file slice key
 };
 
 // The row ids of a step's pairs, for the skipped-step line.
@@ -964,12 +980,7 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
       config.optim.schedule,
       config.optim.min_lr_ratio};
 
-  DivergenceMonitor monitor(DivergenceThresholds{
-      static_cast<int>(config.eval.patience),
-      config.eval.gap_threshold,
-      config.eval.displacement_threshold,
-      config.eval.train_accuracy_high,
-      config.eval.min_improvement});
+  DivergenceMonitor monitor(divergence_thresholds(config.eval));
   CheckpointStore store(out_dir, static_cast<int>(train.keep_checkpoints));
   const std::string metrics_path = out_dir + "/metrics.jsonl";
   TrainResult result;
@@ -1013,7 +1024,8 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
       monitor,
       metrics ? &*metrics : nullptr,
       result,
-      ranks);
+      ranks,
+      data->header.source_files);
   auto checkpoint = [&]() {
     state.optimizer_steps = optimizer.steps();
     state.loader = loader.position();
@@ -1216,7 +1228,8 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
   require_same_on_all_ranks(ranks, "final", "final policy (its content hash)", lineage.final_hash);
   if (main_rank) {
     if (data->val.size() > 0)
-      write_eval_pairs(out_dir + "/eval_pairs.jsonl", *data, pairs, tokenizer);
+      write_eval_pairs(
+          out_dir + "/eval_pairs.jsonl", *data, pairs, tokenizer, config.data.slice_by);
     if (lora.enabled) {
       save_policy(*policy, lora, result.final_dir, model_dir, /*overwrite=*/true);
       if (train.merge_lora) {

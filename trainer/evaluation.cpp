@@ -33,7 +33,84 @@ std::string truncate_text(const std::string& text, size_t limit) {
   return text.substr(0, cut) + " [...]";
 }
 
+// The row's metadata as a JSON object (null when it has none).
+json metadata_object(const std::string& text) {
+  if (text.empty())
+    return nullptr;
+  json object = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  return object.is_discarded() ? json(text) : object;
+}
+
+// {"<key>": "<value>"} of pair i; labels[k][i] as slice_labels() gives them.
+json pair_slices(
+    const std::vector<std::string>& slice_by,
+    const std::vector<std::vector<std::string>>& labels,
+    size_t i) {
+  json out = json::object();
+  for (size_t k = 0; k < slice_by.size(); ++k)
+    out[slice_by[k]] = labels[k][i];
+  return out;
+}
+
+json pair_figure(const at::Tensor& values, size_t i) {
+  if (!values.defined() || static_cast<int64_t>(i) >= values.size(0))
+    return nullptr;
+  return values[static_cast<int64_t>(i)].item<double>();
+}
+
+json at_or_null(const std::vector<double>& values, size_t i) {
+  return i < values.size() ? json(values[i]) : json(nullptr);
+}
+
 }  // namespace
+
+EvalPairs eval_pairs_from(const LossOutput& out, const ReferenceLogps::Split& reference) {
+  EvalPairs pairs;
+  pairs.rewards_chosen = out.rewards_chosen.detach().cpu();
+  pairs.rewards_rejected = out.rewards_rejected.detach().cpu();
+  pairs.loss = out.per_pair.detach().cpu().to(at::kDouble);  // [n]
+  const size_t n = reference.chosen_logps.size();
+  pairs.reference_margin.resize(n);
+  pairs.reference_margin_per_token.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    pairs.reference_margin[i] = reference.chosen_logps[i] - reference.rejected_logps[i];
+    const double chosen_tokens = std::max<int32_t>(1, reference.chosen_tokens[i]);
+    const double rejected_tokens = std::max<int32_t>(1, reference.rejected_tokens[i]);
+    pairs.reference_margin_per_token[i] =
+        reference.chosen_logps[i] / chosen_tokens - reference.rejected_logps[i] / rejected_tokens;
+  }
+  return pairs;
+}
+
+std::vector<PairOutcome> pair_outcomes(const EvalPairs& pairs) {
+  std::vector<PairOutcome> out;
+  if (!pairs.rewards_chosen.defined())
+    return out;
+  const int64_t n = pairs.rewards_chosen.size(0);
+  at::Tensor chosen = pairs.rewards_chosen.to(at::kDouble).contiguous();      // [n]
+  at::Tensor rejected = pairs.rewards_rejected.to(at::kDouble).contiguous();  // [n]
+  at::Tensor loss = pairs.loss.defined() ? pairs.loss.to(at::kDouble).contiguous()
+                                         : at::zeros({n}, at::kDouble);  // [n]
+  for (int64_t i = 0; i < n; ++i) {
+    out.push_back(
+        {chosen.data_ptr<double>()[i], rejected.data_ptr<double>()[i], loss.data_ptr<double>()[i]});
+  }
+  return out;
+}
+
+std::vector<SliceBreakdown> evaluate_slices(
+    const std::vector<std::string>& slice_by,
+    const PreparedSplit& split,
+    const std::vector<std::string>& source_files,
+    const EvalPairs& pairs) {
+  std::vector<PairOutcome> outcomes = pair_outcomes(pairs);
+  std::vector<std::vector<std::string>> labels = slice_labels(slice_by, split, source_files);
+  // A split longer than the evaluated pairs (eval.max_pairs): its first pairs were evaluated.
+  for (std::vector<std::string>& key_labels : labels)
+    key_labels.resize(std::min(key_labels.size(), outcomes.size()));
+  outcomes.resize(labels.empty() ? outcomes.size() : labels[0].size());
+  return slice_metrics(slice_by, labels, outcomes);
+}
 
 LossSums evaluate_split(
     LlamaForCausalLMImpl& policy,
@@ -76,7 +153,7 @@ LossSums evaluate_split(
         "the loss settings overflow (loss.beta, loss.types): check them in docs/losses.md");
   }
   if (pairs_out != nullptr)
-    *pairs_out = {out.rewards_chosen.cpu(), out.rewards_rejected.cpu()};
+    *pairs_out = eval_pairs_from(out, reference);
   return out.metrics;
 }
 
@@ -84,10 +161,13 @@ void write_eval_pairs(
     const std::string& path,
     const PreparedDataset& data,
     const EvalPairs& pairs,
-    const Tokenizer& tokenizer) {
+    const Tokenizer& tokenizer,
+    const std::vector<std::string>& slice_by) {
   std::string out;
   const PreparedSplit& split = data.val;
   const size_t n = std::min(split.size(), static_cast<size_t>(pairs.rewards_chosen.size(0)));
+  const std::vector<std::vector<std::string>> labels =
+      slice_labels(slice_by, split, data.header.source_files);
   for (size_t i = 0; i < n; ++i) {
     PairTokens tokens = split.pair(i);
     double chosen = pairs.rewards_chosen[static_cast<int64_t>(i)].item<double>();
@@ -101,9 +181,14 @@ void write_eval_pairs(
              ? data.header.source_files[static_cast<size_t>(file)]
              : ""},
         {"source_line", split.source_line[i]},
+        {"metadata", metadata_object(split.pair_metadata(i))},
+        {"slices", pair_slices(slice_by, labels, i)},
+        {"loss", pair_figure(pairs.loss, i)},
         {"margin", chosen - rejected},
         {"reward_chosen", chosen},
         {"reward_rejected", rejected},
+        {"reference_margin", at_or_null(pairs.reference_margin, i)},
+        {"reference_margin_per_token", at_or_null(pairs.reference_margin_per_token, i)},
         {"prompt", truncate_text(tokenizer.decode(tokens.prompt.to_vector()), 4000)},
         {"chosen", truncate_text(tokenizer.decode(tokens.chosen.to_vector()), 4000)},
         {"rejected", truncate_text(tokenizer.decode(tokens.rejected.to_vector()), 4000)}};
@@ -123,7 +208,12 @@ PreparedSplit first_pairs(const PreparedSplit& split, size_t n) {
         pair.chosen.to_vector(),
         pair.rejected.to_vector(),
         split.flags[i]};
-    out.add(encoded, split.source_file[i], split.source_line[i], split.row_ids[i]);
+    out.add(
+        encoded,
+        split.source_file[i],
+        split.source_line[i],
+        split.row_ids[i],
+        split.pair_metadata(i));
   }
   return out;
 }
@@ -151,7 +241,8 @@ LossMeans evaluate_model(
     TrainDtype train_dtype,
     int64_t batch_pairs,
     const std::string& pairs_out,
-    Communicator* communicator) {
+    Communicator* communicator,
+    EvalDetails* details) {
   const at::Device device =
       resolve_device(device_choice, communicator != nullptr ? communicator->world().local_rank : 0);
   const at::ScalarType dtype = compute_dtype(train_dtype);
@@ -210,8 +301,14 @@ LossMeans evaluate_model(
       "the model '" + model_dir + "'",
       communicator);
   const bool main_rank = communicator == nullptr || communicator->is_main();
+  const std::vector<std::string> no_slices;
+  const std::vector<std::string>& slice_by = details != nullptr ? details->slice_by : no_slices;
   if (!pairs_out.empty() && data.val.size() > 0 && main_rank)
-    write_eval_pairs(pairs_out, data, pairs, tokenizer);
+    write_eval_pairs(pairs_out, data, pairs, tokenizer, slice_by);
+  if (details != nullptr) {
+    details->slices = evaluate_slices(slice_by, data.val, data.header.source_files, pairs);
+    details->pairs = pairs;
+  }
   return sums.mean();
 }
 

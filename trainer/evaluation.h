@@ -7,11 +7,13 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "dataloader/prepared_dataset.h"
 #include "losses/loss_config.h"
 #include "losses/preference_loss.h"
 #include "trainer/config.h"
+#include "trainer/slice_metrics.h"
 
 namespace dpo {
 
@@ -19,9 +21,13 @@ class LlamaForCausalLMImpl;
 class Tokenizer;
 class Communicator;
 
-// Per-pair figures of one evaluation, for eval_pairs.jsonl.
+// Per-pair figures of one evaluation, for eval_pairs.jsonl, the slices and informativeness.
 struct EvalPairs {
   at::Tensor rewards_chosen, rewards_rejected;  // [n] CPU
+  at::Tensor loss;                              // [n] CPU float64: each pair's loss
+  // The reference's margin, log-prob of chosen - rejected: summed over the completion, and per
+  // token (chosen/tokens - rejected/tokens). [n] each.
+  std::vector<double> reference_margin, reference_margin_per_token;
 };
 
 // Loss and metrics (sums over the pairs) of the whole split, without gradients. `bco`: BCO's
@@ -43,12 +49,39 @@ LossSums evaluate_split(
     const std::string& policy_label = "the policy",
     Communicator* communicator = nullptr);
 
-// One line per held-out pair of `data.val`: ids, source, rewards, margin and the decoded text.
+// One line per held-out pair of `data.val`: ids, source, provenance (the row's metadata),
+// its value of each key of `slice_by`, loss, rewards, margin, the reference's margin and the
+// decoded text.
 void write_eval_pairs(
     const std::string& path,
     const PreparedDataset& data,
     const EvalPairs& pairs,
-    const Tokenizer& tokenizer);
+    const Tokenizer& tokenizer,
+    const std::vector<std::string>& slice_by = {});
+
+// The per-pair figures of evaluate_split's loss output and the reference it was computed with
+// (its per-pair loss, rewards and the reference margins).
+EvalPairs eval_pairs_from(const LossOutput& out, const ReferenceLogps::Split& reference);
+
+// The pairs of an evaluation as slice_metrics() takes them.
+std::vector<PairOutcome> pair_outcomes(const EvalPairs& pairs);
+
+// Loss, accuracy and margin per slice of `split` for each key of `slice_by`
+// (trainer/slice_metrics.h); `source_files` names the split's source_file indices (empty: the
+// index, "file #0").
+std::vector<SliceBreakdown> evaluate_slices(
+    const std::vector<std::string>& slice_by,
+    const PreparedSplit& split,
+    const std::vector<std::string>& source_files,
+    const EvalPairs& pairs);
+
+// What `dpo eval` and the gates want beside the means: the slices of `slice_by` and the
+// per-pair figures.
+struct EvalDetails {
+  std::vector<std::string> slice_by;   // in
+  std::vector<SliceBreakdown> slices;  // out
+  EvalPairs pairs;                     // out
+};
 
 // The first n pairs of a split (eval.max_pairs; 0: all), and their reference log-probs.
 PreparedSplit first_pairs(const PreparedSplit& split, size_t n);
@@ -70,6 +103,7 @@ LossMeans evaluate_model(
     TrainDtype dtype,
     int64_t batch_pairs,
     const std::string& pairs_out = "",
-    Communicator* communicator = nullptr);
+    Communicator* communicator = nullptr,
+    EvalDetails* details = nullptr);
 
 }  // namespace dpo

@@ -64,12 +64,18 @@ void MetricsLog::write_train(
 }
 
 void MetricsLog::write_val(
-    int64_t step, double epoch, const LossMeans& metrics, const std::vector<std::string>& alarms) {
+    int64_t step,
+    double epoch,
+    const LossMeans& metrics,
+    const std::vector<std::string>& alarms,
+    const std::string& slices_json) {
   json line = metrics_json(metrics);
   line["step"] = step;
   line["epoch"] = epoch;
   line["split"] = "val";
   line["alarms"] = alarms;
+  if (!slices_json.empty())
+    line["slices"] = json::parse(slices_json);
   write_line(line.dump());
 }
 

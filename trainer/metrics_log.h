@@ -34,8 +34,14 @@ class MetricsLog {
 
   void write_train(
       int64_t step, double epoch, const LossMeans& metrics, const StepFigures& figures);
+  // `slices_json`: the per-slice figures (slices_to_json, trainer/slice_metrics.h) written as
+  // the line's "slices" object; empty: no slices key.
   void write_val(
-      int64_t step, double epoch, const LossMeans& metrics, const std::vector<std::string>& alarms);
+      int64_t step,
+      double epoch,
+      const LossMeans& metrics,
+      const std::vector<std::string>& alarms,
+      const std::string& slices_json = "");
   // A step skipped by the non-finite guard; `loss_sum` is the step's summed loss (NaN or Inf is
   // written as null, as is a non-finite gradient norm).
   void write_skipped(int64_t step, double loss_sum, double grad_norm, const std::string& pair_ids);

@@ -280,8 +280,9 @@ TEST(BatchLoaderShards, ShardsPartitionEachGlobalBatch) {
       for (size_t i = 0; i < shard.pair_indices.size(); ++i)
         EXPECT_EQ(shard.pair_indices[i], global.pair_indices[static_cast<size_t>(r) + 3 * i]);
       pairs.insert(pairs.end(), shard.pair_indices.begin(), shard.pair_indices.end());
-      if (global.pairs == 2)
+      if (global.pairs == 2) {
         EXPECT_EQ(shard.pairs, r < 2 ? 1 : 0) << "rank " << r;
+      }
     }
     small_batches += global.pairs == 2 ? 1 : 0;
     std::vector<int64_t> expected = global.pair_indices;

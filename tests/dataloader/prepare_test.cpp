@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -114,6 +115,41 @@ TEST_F(PrepareTest, RootAttributesHoldTheFingerprintAndHashes) {
   PreparedDataset data = read_prepared_dataset(work_.file("p.h5"));
   EXPECT_EQ(data.train.size(), result.train_pairs);
   EXPECT_EQ(data.val.size(), result.val_pairs);
+}
+
+TEST_F(PrepareTest, EachPairKeepsItsRowsMetadata) {
+  // Every third row carries provenance; the rest none. Each stored pair is matched back to its
+  // row by id, in either split.
+  std::string text;
+  std::istringstream lines(rows(30));
+  int i = 0;
+  for (std::string line; std::getline(lines, line); ++i) {
+    if (i % 3 == 0) {
+      line.pop_back();  // the closing brace
+      line += R"(, "metadata": {"reviewer": "r)" + std::to_string(i % 2) +
+              R"(", "rubric": "concise"}})";
+    }
+    text += line + "\n";
+  }
+  testing::write_file(work_.file("d.jsonl"), text);
+  prepare_dataset(options(work_.file("d.jsonl"), work_.file("p.h5")));
+  PreparedDataset data = read_prepared_dataset(work_.file("p.h5"));
+  size_t with_metadata = 0;
+  for (const PreparedSplit* split : {&data.train, &data.val}) {
+    ASSERT_EQ(split->metadata.size(), split->size());
+    for (size_t p = 0; p < split->size(); ++p) {
+      const int row_index = std::stoi(split->row_ids[p].substr(1));  // "r12" -> 12
+      if (row_index % 3 == 0) {
+        EXPECT_EQ(
+            split->metadata[p],
+            R"({"reviewer":"r)" + std::to_string(row_index % 2) + R"(","rubric":"concise"})");
+        ++with_metadata;
+      } else {
+        EXPECT_EQ(split->metadata[p], "") << split->row_ids[p];
+      }
+    }
+  }
+  EXPECT_EQ(with_metadata, 10u);
 }
 
 TEST_F(PrepareTest, SameInputsAreANoOpThatLeavesTheFileAlone) {

@@ -624,3 +624,74 @@ TEST(PreparedDataset, NotAPreparedFileSaysWhy) {
 
 }  // namespace
 }  // namespace dpo
+
+namespace dpo {
+namespace {
+
+// Provenance (issue 19): each pair's `metadata` object travels through the file, so that a
+// held-out pair can be traced to its reviewer and rubric after training.
+TEST(PreparedDataset, KeepsEachPairsMetadata) {
+  testing::TempDir dir;
+  std::string path = dir.file("prepared.h5");
+  PreparedSplit train = make_split(2), val;
+  EncodedPair pair{{5, 6}, {7}, {8}, 0};
+  val.add(pair, 0, 1, "a", R"({"reviewer":"r1","rubric":"concise"})");
+  val.add(pair, 1, 2, "b");  // a row without metadata
+  val.add(pair, 0, 3, "c", R"({"locale":"de-DE","note":"\u00e9"})");
+  write_prepared_dataset(path, make_header(), train, val);
+
+  PreparedDataset dataset = read_prepared_dataset(path);
+  EXPECT_EQ(
+      dataset.val.metadata,
+      (std::vector<std::string>{
+          R"({"reviewer":"r1","rubric":"concise"})", "", R"({"locale":"de-DE","note":"\u00e9"})"}));
+  EXPECT_EQ(dataset.val.pair_metadata(0), R"({"reviewer":"r1","rubric":"concise"})");
+  EXPECT_EQ(dataset.train.metadata, (std::vector<std::string>{"", ""}));  // added without any
+  EXPECT_EQ(dataset.val.pair_metadata(99), "");
+}
+
+TEST(PreparedDataset, FilesWrittenBeforeMetadataReadAsNoMetadata) {
+  testing::TempDir dir;
+  std::string path = dir.file("old.h5");
+  PreparedSplit val;
+  val.add(EncodedPair{{5}, {7}, {8}, 0}, 0, 1, "a", R"({"reviewer":"r1"})");
+  write_prepared_dataset(path, make_header(), make_split(3), val);
+  {
+    RawFile file(path);  // as dpo wrote it before provenance: no metadata datasets
+    ASSERT_GE(H5Ldelete(file.id(), "/train/metadata", H5P_DEFAULT), 0);
+    ASSERT_GE(H5Ldelete(file.id(), "/val/metadata", H5P_DEFAULT), 0);
+  }
+  PreparedDataset dataset = read_prepared_dataset(path);
+  EXPECT_EQ(dataset.val.size(), 1u);
+  EXPECT_EQ(dataset.val.metadata, (std::vector<std::string>{""}));
+  EXPECT_EQ(dataset.train.metadata, (std::vector<std::string>(3)));
+}
+
+TEST(PreparedDataset, MetadataOfTheWrongSizeIsACacheError) {
+  testing::TempDir dir;
+  std::string path = dir.file("bad.h5");
+  write_prepared_dataset(path, make_header(), make_split(3), make_split(2, 100));
+  {
+    RawFile file(path);
+    ASSERT_GE(H5Ldelete(file.id(), "/val/metadata", H5P_DEFAULT), 0);
+    // One string where the split has two pairs.
+    hsize_t size = 1;
+    hid_t space = H5Screate_simple(1, &size, nullptr);
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    hid_t data =
+        H5Dcreate2(file.id(), "/val/metadata", type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const char* one[] = {"{}"};
+    H5Dwrite(data, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, one);
+    H5Dclose(data);
+    H5Tclose(type);
+    H5Sclose(space);
+  }
+  EXPECT_NE(
+      error_of([&] { read_prepared_dataset(path); }).find("val/metadata has 1 entries"),
+      std::string::npos)
+      << error_of([&] { read_prepared_dataset(path); });
+}
+
+}  // namespace
+}  // namespace dpo

@@ -443,3 +443,172 @@ TEST(RunReportHtml, ValidateAndDiffReportsRenderOnTheirOwn) {
 
 }  // namespace
 }  // namespace dpo
+
+namespace dpo {
+namespace {
+
+// A run evaluated with data.slice_by = ["metadata.rubric"]: the last val line carries the
+// slices, each eval_pairs line its provenance and slice value.
+void write_sliced_run(const testing::TempDir& dir, const std::string& run) {
+  std::string run_dir = dir.file(run);
+  ASSERT_EQ(testing::run_command("mkdir -p '" + run_dir + "'").exit_code, 0);
+  json val = {
+      {"step", 10},
+      {"split", "val"},
+      {"loss", 0.5},
+      {"rewards/accuracies", 0.75},
+      {"slices",
+       {{"metadata.rubric",
+         {{"concise", {{"pairs", 2}, {"loss", 0.2}, {"accuracy", 1.0}, {"margin", 0.9}}},
+          {"detailed", {{"pairs", 2}, {"loss", 0.8}, {"accuracy", 0.5}, {"margin", -0.4}}}}}}}};
+  testing::write_file(run_dir + "/metrics.jsonl", val.dump() + "\n");
+  std::string pairs;
+  const double margins[] = {0.5, 1.3, -1.2, 0.4};
+  const char* rubrics[] = {"concise", "concise", "detailed", "detailed"};
+  for (int i = 0; i < 4; ++i) {
+    json pair = {
+        {"pair_index", i},
+        {"id", "pair-" + std::to_string(i)},
+        {"source_file", "v2.jsonl"},
+        {"source_line", i + 1},
+        {"metadata", {{"rubric", rubrics[i]}, {"reviewer", "rev-" + std::to_string(i % 2)}}},
+        {"slices", {{"metadata.rubric", rubrics[i]}}},
+        {"margin", margins[i]},
+        {"reference_margin_per_token", 0.01 * i},
+        {"prompt", "Q"},
+        {"chosen", "A"},
+        {"rejected", "B"}};
+    pairs += pair.dump() + "\n";
+  }
+  testing::write_file(run_dir + "/eval_pairs.jsonl", pairs);
+}
+
+TEST(RunReportHtml, SlicesTableAndWorstPairsPerSliceWithProvenance) {
+  testing::TempDir dir;
+  write_sliced_run(dir, "run");
+  std::string html = render_run_report_html(dir.file("run"));
+  std::string slices = section(html, "slices");
+  ASSERT_FALSE(slices.empty()) << html.substr(0, 2000);
+  EXPECT_NE(
+      slices.find("<td><code>metadata.rubric</code></td><td>detailed</td><td>2</td><td>0.8</td>"
+                  "<td>50.0%</td><td>-0.4</td>"),
+      std::string::npos)
+      << slices;
+  // Worst pair of "detailed" first: pair-2 (-1.2) before pair-3 (0.4); with its reviewer.
+  size_t p2 = slices.find("<code>pair-2</code>"), p3 = slices.find("<code>pair-3</code>");
+  ASSERT_NE(p2, std::string::npos);
+  EXPECT_LT(p2, p3);
+  EXPECT_NE(slices.find("reviewer=<b>rev-0</b>", p2), std::string::npos);
+  // The overall worst-pairs section shows each pair's provenance too.
+  EXPECT_NE(
+      section(html, "worst-pairs").find("provenance: reviewer=<b>rev-0</b> &middot; rubric=<b>"),
+      std::string::npos);
+
+  // A run without slices has no such section (and its pairs no provenance line).
+  write_run(dir, "plain");
+  std::string plain = render_run_report_html(dir.file("plain"));
+  EXPECT_EQ(plain.find("<section id=\"slices\">"), std::string::npos);
+  EXPECT_EQ(plain.find("provenance:"), std::string::npos);
+}
+
+TEST(RunReportHtml, CheckReportShowsSlicesInformativenessAndWarnings) {
+  testing::TempDir dir;
+  write_sliced_run(dir, "run");
+  json report = {
+      {"kind", "check"},
+      {"passed", true},
+      {"criteria", json::array()},
+      {"warnings", {"ambiguous_pairs: the reference cannot tell chosen from rejected"}},
+      {"slices",
+       {{"metadata.rubric", {{"concise", {{"pairs", 12}, {"loss", 0.3}, {"accuracy", 0.75}}}}}}},
+      {"informativeness",
+       {{"pairs", 40},
+        {"ranked_correctly_share", 0.55},
+        {"easy_share", 0.1},
+        {"ambiguous_share", 0.25},
+        {"easy_margin", 0.5},
+        {"ambiguous_margin", 0.02},
+        {"margin_per_token", {{"p10", -0.2}, {"p50", 0.01}, {"p90", 0.6}}},
+        {"mean_margin_summed", 3.5},
+        {"bands",
+         {{{"band", "prefers rejected clearly"}, {"pairs", 0}},
+          {{"band", "ambiguous"}, {"pairs", 10}},
+          {{"band", "easy"}, {"pairs", 4}}}},
+        {"slices",
+         {{"metadata.rubric",
+           {{"concise", {{"pairs", 12}, {"easy_share", 0.5}, {"ambiguous_share", 0.0}}}}}}}}},
+      {"run_dir", "run"}};
+  testing::write_file(dir.file("check.json"), report.dump());
+  std::string html = render_run_report_html(dir.file("check.json"));
+  EXPECT_NE(
+      section(html, "verdict").find("warning: ambiguous_pairs: the reference cannot tell"),
+      std::string::npos);
+  EXPECT_NE(
+      section(html, "slices").find("<td>concise</td><td>12</td><td>0.3</td><td>75.0%</td>"),
+      std::string::npos)
+      << section(html, "slices");
+  std::string info = section(html, "informativeness");
+  EXPECT_NE(
+      info.find("<td><b>all pairs</b></td><td></td><td>40</td><td>55.0%</td><td>10.0%</td>"
+                "<td>25.0%</td><td>-0.2</td><td>0.01</td><td>0.6</td><td>3.5</td>"),
+      std::string::npos)
+      << info;
+  EXPECT_NE(info.find("<td>concise</td><td>12</td>"), std::string::npos) << info;
+  // The band's share cell: a bar, then the share (10 of 40).
+  const std::string band_row = "<td>ambiguous</td><td>10</td><td>";
+  const size_t cell = info.find(band_row);
+  ASSERT_NE(cell, std::string::npos) << info;
+  const size_t begin = cell + band_row.size();
+  const std::string share = info.substr(begin, info.find("</td>", begin) - begin);
+  EXPECT_EQ(share.substr(share.size() - 6), " 25.0%") << share;
+  EXPECT_EQ(section(html, "other").find("informativeness"), std::string::npos);
+}
+
+TEST(RunReportHtml, CompareReportShowsEachSlicesVerdict) {
+  testing::TempDir dir;
+  json report = {
+      {"kind", "compare"},
+      {"regression", true},
+      {"reasons", {"training: slice metadata.rubric=legal: held-out accuracy dropped by 0.350"}},
+      {"warnings", {"small_slice: slice metadata.rubric=tiny: dropped"}},
+      {"slices",
+       {{"keys", {"metadata.rubric"}},
+        {"noise_multiplier", 2.0},
+        {"min_pairs", 20},
+        {"comparisons",
+         {{{"key", "metadata.rubric"},
+           {"value", "legal"},
+           {"pairs", 40},
+           {"baseline_accuracy", 0.9},
+           {"candidate_accuracy", 0.55},
+           {"drop", 0.35},
+           {"standard_error", 0.09984},
+           {"allowed_drop", 0.1997},
+           {"judged", true},
+           {"regression", true},
+           {"warning", false}},
+          {{"key", "metadata.rubric"},
+           {"value", "tiny"},
+           {"pairs", 5},
+           {"baseline_accuracy", 1.0},
+           {"candidate_accuracy", 0.4},
+           {"drop", 0.6},
+           {"standard_error", 0.3},
+           {"allowed_drop", 0.6},
+           {"judged", false},
+           {"regression", false},
+           {"warning", true}}}}}}};
+  testing::write_file(dir.file("compare.json"), report.dump());
+  std::string html = render_run_report_html(dir.file("compare.json"));
+  std::string slices = section(html, "slices");
+  EXPECT_NE(
+      slices.find("<td>legal</td><td>40</td><td>90.0%</td><td>55.0%</td><td>0.35</td>"
+                  "<td>0.09984</td><td>0.1997</td><td><span class=\"badge fail\">REGRESSION"),
+      std::string::npos)
+      << slices;
+  EXPECT_NE(slices.find("dropped; too few pairs to judge"), std::string::npos);
+  EXPECT_NE(section(html, "verdict").find("warning: small_slice"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dpo

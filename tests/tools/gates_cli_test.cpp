@@ -114,6 +114,56 @@ TEST(CheckCli, CleanDataPassesAndItsRunRendersAsASelfContainedReport) {
   EXPECT_FALSE(contains(check_page, "https://"));
 }
 
+// Slices, provenance and informativeness on the bundled data, whose rows carry metadata
+// (category, rule, channel, source): per-slice criteria, the reference margins, each held-out
+// pair's provenance, `dpo eval --slice-by`, and the report's sections for them.
+TEST(CheckCli, SlicesProvenanceAndInformativenessOnTheBundledData) {
+  const auto& p = tiny_pipeline();
+  testing::TempDir dir;
+  auto check = run_command(
+      kDpo + " check " + p.data + " --model " + p.model + " --steps 12" + kTrainBudget +
+      " --slice-by metadata.category --set check.min_slice_accuracy=0.01"
+      " --set check.min_slice_pairs=3 --out " +
+      dir.file("check") + " --report " + dir.file("check.json"));
+  ASSERT_NE(check.exit_code, 2) << check.output;
+  EXPECT_TRUE(contains(check.output, "slice_accuracy[metadata.category=")) << check.output;
+  EXPECT_TRUE(contains(check.output, "informativeness: ")) << check.output;
+  json report = json::parse(testing::read_file(dir.file("check.json")));
+  ASSERT_TRUE(report.contains("informativeness")) << report.dump(2);
+  // Over every prepared pair: "<train> train / <val> held-out pairs".
+  std::istringstream available(
+      (*criterion(report, "pairs_available"))["detail"].get<std::string>());
+  size_t train = 0, val = 0;
+  std::string word;
+  available >> train >> word >> word >> val;
+  EXPECT_EQ(report["informativeness"]["pairs"].get<size_t>(), train + val) << report.dump(2);
+  ASSERT_TRUE(report["slices"].contains("metadata.category")) << report.dump(2);
+
+  // Each held-out pair of the run names its provenance and its slice.
+  std::string run_dir = report["run_dir"];
+  std::vector<json> pairs = rows_of(run_dir + "/eval_pairs.jsonl");
+  ASSERT_FALSE(pairs.empty());
+  for (const json& pair : pairs) {
+    ASSERT_TRUE(pair["metadata"].is_object()) << pair.dump();
+    EXPECT_EQ(pair["slices"]["metadata.category"], pair["metadata"]["category"]);
+    EXPECT_TRUE(pair["reference_margin_per_token"].is_number());
+  }
+
+  auto eval = run_command(
+      kDpo + " eval --model " + run_dir + "/final --data " + dir.file("check/prepared.h5") +
+      " --reference " + p.model + " --device cpu --slice-by metadata.channel");
+  ASSERT_EQ(eval.exit_code, 0) << eval.output;
+  EXPECT_TRUE(contains(eval.output, "by metadata.channel:")) << eval.output;
+  EXPECT_TRUE(contains(eval.output, "    chat ")) << eval.output;
+
+  auto html = run_command(kDpo + " report " + dir.file("check.json"));
+  ASSERT_EQ(html.exit_code, 0) << html.output;
+  std::string page = testing::read_file(dir.file("check.html"));
+  EXPECT_TRUE(contains(page, "<section id=\"informativeness\">")) << page.substr(0, 2000);
+  EXPECT_TRUE(contains(page, "<section id=\"run-slices\">"));
+  EXPECT_TRUE(contains(page, "provenance: category=<b>"));
+}
+
 TEST(CheckCli, IdenticalResponsesFailOnTheValidationErrorRate) {
   const auto& p = tiny_pipeline();
   testing::TempDir dir;

@@ -140,8 +140,9 @@ TEST(LoraTraining, LearnsWithAFrozenBaseAndWritesAPeftAdapter) {
   LoadedModel base = load_pretrained(world().model_dir, at::kFloat, at::kCPU);
   const std::string base_hash = model_content_hash(*base.model);
   for (const auto& [name, tensor] : adapter_tensors(result.final_dir)) {
-    if (name.find("lora_B") != std::string::npos)
+    if (name.find("lora_B") != std::string::npos) {
       EXPECT_GT(tensor.abs().max().item<double>(), 0) << name;
+    }
   }
   json manifest = json::parse(testing::read_file(config.train.out_dir + "/manifest.json"));
   EXPECT_EQ(manifest["model"]["content_hash"], base_hash);
