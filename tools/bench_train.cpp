@@ -8,7 +8,7 @@
 //               [--threads 2] [--vocab-size 2000 | --tokenizer tokenizer.model]
 //               [--peak-tflops X] [--data pairs.jsonl | --data synthetic-long] [--work DIR]
 //               [--layout padded|shared|packed|shared+packed|all]
-//               [--lora [--lora-rank 16]] [--gradient-checkpointing]
+//               [--lora [--lora-rank 16]] [--gradient-checkpointing] [--nproc N]
 //
 // Set-up (not timed): a tokenizer trained on the data (or the given tokenizer.model), a randomly
 // initialised model of the preset with the ChatML template, the first rows of the data prepared
@@ -28,6 +28,11 @@
 // heap): in one process the second run would report the first's peak. The reference log-probs
 // are cached in the prepared file before either starts.
 // --gradient-checkpointing sets train.gradient_checkpointing for every run.
+// --nproc N (N > 1) measures data-parallel scaling on the layout: one process with
+// --pairs-per-step pairs and --threads threads, against N ranks (Gloo or NCCL, started with
+// distributed/worker_launcher.h) with pairs-per-step / N pairs and threads / N threads each, the
+// same global batch; each variant in its own processes, as --lora. Printed: pairs/s of both,
+// the speed-up and the scaling efficiency (speed-up / N). On CUDA every rank takes its own GPU.
 //
 // The figures come from the run's metrics.jsonl, over the steps after the warm-up:
 // - tokens/s: their real policy tokens, chosen + rejected sequences (a shared prompt counted for
@@ -62,6 +67,8 @@
 #include "dataloader/prepare.h"
 #include "dataloader/prepared_dataset.h"
 #include "dataloader/tokenizer_training.h"
+#include "distributed/worker_launcher.h"
+#include "distributed/world_info.h"
 #include "model/model_config.h"
 #include "model/packed_batch.h"
 #include "pipeline/model_factory.h"
@@ -87,6 +94,7 @@ struct BenchOptions {
   bool lora = false;
   int64_t lora_rank = 16;
   bool gradient_checkpointing = false;
+  int nproc = 1;                  // > 1: one process against this many ranks
   int child_variant = -1;         // >= 0: only train that variant on --work, print its figures
   std::vector<std::string> args;  // the command line, to run the variants as children
 };
@@ -95,6 +103,7 @@ struct Layout {
   std::string name;
   dpo::PairLayout layout;
   bool lora = false;
+  int ranks = 1;  // --nproc: data-parallel ranks of this variant
 };
 
 const Layout kLayouts[] = {
@@ -256,6 +265,29 @@ void run_child(const BenchOptions& o, const fs::path& dir, size_t k, Figures& f)
     throw dpo::DataError("the " + f.name + " run failed (" + command + ")");
 }
 
+// The N-rank variant `k`: N copies of this program as ranks (torchrun's variables set by the
+// launcher); rank 0 writes its figures to `dir`/figures-k.json.
+void run_ranks(const BenchOptions& o, const fs::path& dir, size_t k, int ranks, Figures& f) {
+  dpo::LaunchOptions launch;
+  launch.nproc_per_node = ranks;
+  launch.executable = fs::read_symlink("/proc/self/exe").string();
+  launch.argv = o.args;
+  launch.argv.insert(
+      launch.argv.end(), {"--work", dir.string(), "--child-variant", std::to_string(k)});
+  const fs::path out = dir / ("figures-" + std::to_string(k) + ".json");
+  fs::remove(out);
+  const int code = dpo::run_workers(launch);
+  if (code != 0 || !fs::exists(out))
+    throw dpo::DataError("the " + f.name + " run failed (exit code " + std::to_string(code) + ")");
+  std::ifstream in(out);
+  const json j = json::parse(in);
+  f.seconds_per_step = j["seconds_per_step"].get<double>();
+  f.tokens_per_s = j["tokens_per_s"].get<double>();
+  f.pairs_per_s = j["pairs_per_s"].get<double>();
+  f.mean_sequence = j["mean_sequence"].get<double>();
+  f.peak_memory_mib = j["peak_memory_mib"].get<double>();
+}
+
 int run(const BenchOptions& o) {
   const bool child = o.child_variant >= 0;
   const bool own_work = o.work.empty();
@@ -344,6 +376,14 @@ int run(const BenchOptions& o) {
     full.name += " full";
     layouts = {lora, full};
   }
+  if (o.nproc > 1) {  // one process against N ranks, each in its own processes
+    Layout one = layouts.front(), many = layouts.front();
+    one.name += " 1 process";
+    many.name += " " + std::to_string(o.nproc) + " ranks";
+    many.ranks = o.nproc;
+    layouts = {one, many};
+  }
+  const bool in_children = o.lora || o.nproc > 1;
   if (!child)
     std::printf(
         "bench_train: %s (%lld parameters), %s %s, %lld pairs per step, %lld warm-up + %lld timed "
@@ -371,7 +411,7 @@ int run(const BenchOptions& o) {
         static_cast<int32_t>(model.config.vocab_size),
         figures,
         layouts);
-  if (o.lora && !child) {
+  if (in_children && !child) {
     // The reference log-probs cached before the children start, so that neither pays for them.
     dpo::ScoreRequest score;
     score.model_dir = init.out_dir;
@@ -389,9 +429,21 @@ int run(const BenchOptions& o) {
     f.lora = layouts[k].lora;
     if (child && static_cast<int>(k) != o.child_variant)
       continue;
-    if (o.lora && !child) {
-      run_child(o, dir, k, f);
+    if (in_children && !child) {
+      if (layouts[k].ranks > 1)
+        run_ranks(o, dir, k, layouts[k].ranks, f);
+      else
+        run_child(o, dir, k, f);
       continue;
+    }
+    // A rank of the N-rank variant: its share of the global batch and of the cores.
+    dpo::RunFlags flags;
+    flags.overwrite = true;  // the benchmark's own folder, replaced on every run
+    if (layouts[k].ranks > 1) {
+      flags.world = dpo::world_from_environment(dpo::process_environment());
+      train.train.micro_batch_pairs = o.pairs_per_step / layouts[k].ranks;
+      if (train.train.device == dpo::DeviceChoice::cpu)
+        train.train.threads = std::max(1, o.threads / layouts[k].ranks);
     }
     train.train.prefix_sharing = layouts[k].layout.prefix_sharing;
     train.train.padding_free = layouts[k].layout.padding_free;
@@ -401,8 +453,6 @@ int run(const BenchOptions& o) {
     train.lora.alpha = 2.0 * static_cast<double>(o.lora_rank);
     train.lora.target_modules = {"all-linear"};
     train.train.out_dir = (dir / ("run-" + f.name)).string();
-    dpo::RunFlags flags;
-    flags.overwrite = true;  // the benchmark's own folder, replaced on every run
     dpo::TrainResult result = dpo::train_dpo(train, flags);
     if (result.steps != total_steps)
       throw dpo::DataError(
@@ -436,6 +486,13 @@ int run(const BenchOptions& o) {
     f.pairs_per_s = pairs / seconds;
     f.mean_sequence = tokens / (2.0 * pairs);
     f.peak_memory_mib = lines.back()["peak_memory_mib"].get<double>();
+    if (child && layouts[k].ranks > 1) {
+      if (flags.world.rank == 0) {
+        std::ofstream out(dir / ("figures-" + std::to_string(k) + ".json"));
+        out << figures_json(f).dump() << "\n";
+      }
+      return 0;
+    }
     if (child) {
       std::printf("BENCH_FIGURES %s\n", figures_json(f).dump().c_str());
       return 0;
@@ -519,6 +576,25 @@ int run(const BenchOptions& o) {
         "ratio",
         100.0 * lora.peak_memory_mib / full.peak_memory_mib,
         lora.tokens_per_s / full.tokens_per_s);
+  } else if (o.nproc > 1 && figures.size() == 2) {
+    const Figures& one = figures[0];
+    const Figures& many = figures[1];
+    std::printf("\n%-28s %12s %14s %10s\n", "scaling", "pairs/s", "real tok/s", "s/step");
+    for (const Figures* f : {&one, &many}) {
+      std::printf(
+          "%-28s %12.1f %14.0f %10.3f\n",
+          f->name.c_str(),
+          f->pairs_per_s,
+          f->tokens_per_s,
+          f->seconds_per_step);
+    }
+    const double speedup = many.pairs_per_s / one.pairs_per_s;
+    std::printf(
+        "%-28s %.2fx with %d ranks: %.0f%% scaling efficiency\n",
+        "ratio",
+        speedup,
+        o.nproc,
+        100.0 * speedup / o.nproc);
   } else if (figures.size() > 1) {
     const Figures& base = figures.front();
     std::printf(
@@ -595,6 +671,8 @@ int main(int argc_in, char** argv_in) {
       o.layout = value;
     else if (flag == "--lora-rank")
       o.lora_rank = std::atoll(value.c_str());
+    else if (flag == "--nproc")
+      o.nproc = std::atoi(value.c_str());
     else if (flag == "--child-variant")
       o.child_variant = std::atoi(value.c_str());
     else {
@@ -617,6 +695,13 @@ int main(int argc_in, char** argv_in) {
         stderr,
         "bench_train: --layout %s: use padded, shared, packed, shared+packed or all\n",
         o.layout.c_str());
+    return 2;
+  }
+  if (o.nproc > 1 && (o.lora || o.layout == "all" || o.pairs_per_step % o.nproc != 0)) {
+    std::fprintf(
+        stderr,
+        "bench_train: --nproc compares one layout without --lora, and --pairs-per-step must be a "
+        "multiple of it\n");
     return 2;
   }
   if (o.lora && o.layout == "all") {
