@@ -5,12 +5,10 @@
 #include <memory>
 
 #include "core/error.h"
-#include "core/log.h"
 #include "distributed/communicator.h"
 #include "tools/commands.h"
 #include "tools/launch_options.h"
 #include "trainer/config.h"
-#include "trainer/device_setup.h"
 #include "trainer/evaluation.h"
 
 namespace dpo {
@@ -36,15 +34,7 @@ int run_eval(const EvalFlags& flags) {
   details.slice_by = config.data.slice_by;
   details.slice_by.insert(details.slice_by.end(), flags.slice_by.begin(), flags.slice_by.end());
   // Several ranks (torchrun, SLURM, --nproc-per-node): each scores its share; rank 0 reports.
-  const WorldInfo world = world_from_environment(process_environment());
-  if (world.rank != 0 && log_level() < LogLevel::warn)
-    set_log_level(LogLevel::warn);
-  std::unique_ptr<Communicator> ranks = join_world(
-      world,
-      CommunicatorOptions{
-          config.distributed.backend,
-          config.distributed.timeout_s,
-          resolve_device(config.train.device, world.local_rank)});
+  std::unique_ptr<Communicator> ranks = join_rank_world(config);
   LossMeans m = evaluate_model(
       flags.model_dir,
       flags.prepared_path,

@@ -6,12 +6,10 @@
 #include <memory>
 
 #include "core/error.h"
-#include "core/log.h"
 #include "distributed/communicator.h"
 #include "tools/commands.h"
 #include "tools/launch_options.h"
 #include "trainer/config.h"
-#include "trainer/device_setup.h"
 #include "trainer/scoring.h"
 
 namespace dpo {
@@ -34,15 +32,7 @@ int run_score(ScoreFlags& flags) {
   flags.request.device = config.train.device;
   flags.request.dtype = config.train.dtype;
   // Several ranks (torchrun, SLURM, --nproc-per-node): each scores its share; rank 0 writes.
-  const WorldInfo world = world_from_environment(process_environment());
-  if (world.rank != 0 && log_level() < LogLevel::warn)
-    set_log_level(LogLevel::warn);
-  std::unique_ptr<Communicator> ranks = join_world(
-      world,
-      CommunicatorOptions{
-          config.distributed.backend,
-          config.distributed.timeout_s,
-          resolve_device(config.train.device, world.local_rank)});
+  std::unique_ptr<Communicator> ranks = join_rank_world(config);
   flags.request.communicator = ranks.get();
   ScoreSummary s = score_prepared(flags.request);
   if (!ranks->is_main())

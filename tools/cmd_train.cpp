@@ -13,9 +13,7 @@
 #include <memory>
 
 #include "core/error.h"
-#include "core/log.h"
 #include "dataloader/prepare.h"
-#include "distributed/world_info.h"
 #include "model/model_config.h"
 #include "model/torch_compat.h"
 #include "plan/memory_plan.h"
@@ -205,11 +203,8 @@ int run_train(const TrainFlags& flags) {
   if (flags.launch.launching())
     return launch_train_workers(flags);
   RunFlags run;
-  run.world = world_from_environment(process_environment());
+  run.world = rank_world();  // rank 0 reports the progress, the figures and the plan
   const bool main_rank = run.world.rank == 0;
-  // The other ranks report warnings and errors; rank 0 the progress, the figures and the plan.
-  if (!main_rank && log_level() < LogLevel::warn)
-    set_log_level(LogLevel::warn);
   Config config = load_config(flags.config_path, flags.overrides);
   if (run.world.distributed() && config.data.prepared.empty() && !config.data.files.empty()) {
     throw UsageError(

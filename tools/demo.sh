@@ -24,7 +24,7 @@ start=$(date +%s)
 
 step() { printf '\n=== %s\n$ %s\n' "$1" "$2"; }
 
-step "1a. validate the bundled export (1,200 customer-support pairs): expect PASS" \
+step "1a. validate the bundled export (1,380 customer-support judgments): expect PASS" \
   "dpo validate $DATA/pairs.jsonl --report $OUT/validate.json"
 "$DPO" validate "$DATA/pairs.jsonl" --report "$OUT/validate.json"
 

@@ -2,8 +2,12 @@
 
 #include <cstdio>
 
+#include "core/log.h"
+#include "distributed/communicator.h"
 #include "distributed/worker_launcher.h"
 #include "tools/cli_main.h"
+#include "trainer/config.h"
+#include "trainer/device_setup.h"
 
 namespace dpo {
 
@@ -39,6 +43,23 @@ void add_launch_options(CLI::App& app, LaunchFlags& flags) {
       ->check(CLI::Range(1, 65535));
   // Not for users (hidden): how the launcher marks its workers.
   app.add_flag("--launched-worker", flags.launched_worker)->group("");
+}
+
+WorldInfo rank_world() {
+  const WorldInfo world = world_from_environment(process_environment());
+  if (world.rank != 0 && log_level() < LogLevel::warn)
+    set_log_level(LogLevel::warn);
+  return world;
+}
+
+std::unique_ptr<Communicator> join_rank_world(const Config& config) {
+  const WorldInfo world = rank_world();
+  return join_world(
+      world,
+      CommunicatorOptions{
+          config.distributed.backend,
+          config.distributed.timeout_s,
+          resolve_device(config.train.device, world.local_rank)});
 }
 
 std::vector<std::string> without_launch_options(const std::vector<std::string>& argv) {

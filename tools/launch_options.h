@@ -5,10 +5,16 @@
 
 #include <CLI/CLI.hpp>
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "distributed/world_info.h"
+
 namespace dpo {
+
+class Communicator;
+struct Config;
 
 struct LaunchFlags {
   int nproc_per_node = 0;  // 0: not a launcher (one process, or a rank started by torchrun)
@@ -29,6 +35,14 @@ void add_launch_options(CLI::App& app, LaunchFlags& flags);
 // --launched-worker and `extra` arguments (e.g. "--set", "data.prepared=FILE") appended, on
 // /proc/self/exe. Returns the launcher's exit code (run_workers).
 int launch_workers(const LaunchFlags& flags, const std::vector<std::string>& extra);
+
+// This process's rank from the environment (torchrun, SLURM, the launcher; one process when none
+// is set). Ranks other than 0 log warnings and errors only: rank 0 reports.
+WorldInfo rank_world();
+
+// rank_world() joined over `config.distributed`, on the rank's device for `config.train.device`
+// (a world of one without a launcher): what `dpo eval` and `dpo score` hand to the library.
+std::unique_ptr<Communicator> join_rank_world(const Config& config);
 
 // `argv` without the launcher's options ("--nproc-per-node 2", "--master-port=29500", ...).
 std::vector<std::string> without_launch_options(const std::vector<std::string>& argv);
