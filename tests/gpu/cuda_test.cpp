@@ -26,6 +26,7 @@
 #include "model/sequence_logprobs.h"
 #include "pipeline/model_factory.h"
 #include "tests/support/test_support.h"
+#include "tests/trainer/tiny_world.h"
 #include "tests/trainer/trainer_fixture.h"
 #include "trainer/checkpoint_store.h"
 #include "trainer/config.h"
@@ -57,45 +58,11 @@ const at::Device kCpu(at::kCPU);
 
 // ---- The tiny world ----------------------------------------------------------------------------
 
-struct TinyWorld {
-  testing::TempDir dir;
-  std::string pairs_path, model_dir, prepared_path;
-};
-
-constexpr int kVocab = 512;
+using testing::TinyWorld;
+constexpr int kVocab = testing::kTinyWorldVocab;
 
 void build_world(TinyWorld& w) {
-  at::set_num_threads(1);
-  w.pairs_path = w.dir.file("pairs.jsonl");
-  testing::write_file(w.pairs_path, testing::support_pairs_jsonl(240));
-
-  TokenizerTrainingOptions tokenizer;
-  tokenizer.vocab_size = kVocab;
-  tokenizer.user_symbols = testing::chatml_markers();
-  const std::string tokenizer_path =
-      train_tokenizer_on_pairs({w.pairs_path}, w.dir.file("tokenizer"), tokenizer).model_path;
-
-  testing::write_file(w.dir.file("shape.json"), testing::tiny_model_config_json(kVocab));
-  InitModelOptions model;
-  model.config_path = w.dir.file("shape.json");
-  model.tokenizer_path = tokenizer_path;
-  model.template_spec = "chatml";
-  model.added_special_tokens = testing::chatml_markers();
-  model.eos_token = "<|im_end|>";
-  model.out_dir = w.dir.file("model");
-  model.seed = 1;
-  init_model_folder(model);
-  w.model_dir = model.out_dir;
-
-  PrepareOptions prepare;
-  prepare.files = {w.pairs_path};
-  prepare.max_length = 128;
-  prepare.validate.val_fraction = 0.2;
-  prepare.threads = 1;
-  prepare.model_dir = w.model_dir;
-  prepare.out_path = w.dir.file("prepared.h5");
-  prepare_dataset(prepare);
-  w.prepared_path = prepare.out_path;
+  testing::build_tiny_world(w, testing::support_pairs_jsonl(240), 0.2);
 }
 
 const TinyWorld& world() {

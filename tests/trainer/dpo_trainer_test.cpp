@@ -28,6 +28,7 @@
 #include "pipeline/model_factory.h"
 #include "templates/chat_template.h"
 #include "tests/support/test_support.h"
+#include "tests/trainer/tiny_world.h"
 #include "tests/trainer/trainer_fixture.h"
 #include "tokenizer/tokenizer.h"
 #include "trainer/checkpoint_store.h"
@@ -46,14 +47,8 @@ using json = nlohmann::json;
 
 // Built once per process (about two seconds) and never written afterwards: a run caches reference
 // log-probs inside its prepared file, so each test trains on its own copy (copy_prepared).
-struct TinyWorld {
-  testing::TempDir dir;
-  std::string pairs_path, tokenizer_path, model_dir, prepared_path;
-  std::string model_hash;
-  size_t train_pairs = 0, val_pairs = 0;
-};
-
-constexpr int kVocab = 512;  // byte fallback alone takes 256 pieces
+using testing::TinyWorld;
+constexpr int kVocab = testing::kTinyWorldVocab;
 
 PrepareOptions prepare_options(const std::string& pairs_path, const std::string& out_path) {
   PrepareOptions options;
@@ -66,37 +61,7 @@ PrepareOptions prepare_options(const std::string& pairs_path, const std::string&
 }
 
 void build_world(TinyWorld& w) {
-  // One intra-op thread for everything in this process (train_dpo sets it from
-  // train.threads; evaluate_model keeps the process's setting): deterministic, and no
-  // thread contention on a busy machine.
-  at::set_num_threads(1);
-  w.pairs_path = w.dir.file("pairs.jsonl");
-  testing::write_file(w.pairs_path, testing::support_pairs_jsonl(240));
-
-  TokenizerTrainingOptions tokenizer;
-  tokenizer.vocab_size = kVocab;
-  tokenizer.user_symbols = testing::chatml_markers();
-  w.tokenizer_path =
-      train_tokenizer_on_pairs({w.pairs_path}, w.dir.file("tokenizer"), tokenizer).model_path;
-
-  testing::write_file(w.dir.file("shape.json"), testing::tiny_model_config_json(kVocab));
-  InitModelOptions model;
-  model.config_path = w.dir.file("shape.json");
-  model.tokenizer_path = w.tokenizer_path;
-  model.template_spec = "chatml";
-  model.added_special_tokens = testing::chatml_markers();
-  model.eos_token = "<|im_end|>";
-  model.out_dir = w.dir.file("model");
-  model.seed = 1;
-  w.model_hash = init_model_folder(model).content_hash;
-  w.model_dir = model.out_dir;
-
-  PrepareOptions prepare = prepare_options(w.pairs_path, w.dir.file("prepared.h5"));
-  prepare.model_dir = w.model_dir;
-  PrepareResult prepared = prepare_dataset(prepare);
-  w.prepared_path = prepare.out_path;
-  w.train_pairs = prepared.train_pairs;
-  w.val_pairs = prepared.val_pairs;
+  testing::build_tiny_world(w, testing::support_pairs_jsonl(240), 0.2);
 }
 
 const TinyWorld& world() {

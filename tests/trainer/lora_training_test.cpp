@@ -18,6 +18,7 @@
 #include "model/safetensors.h"
 #include "pipeline/model_factory.h"
 #include "tests/support/test_support.h"
+#include "tests/trainer/tiny_world.h"
 #include "tests/trainer/trainer_fixture.h"
 #include "trainer/checkpoint_store.h"
 #include "trainer/config.h"
@@ -30,40 +31,10 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-struct LoraWorld {
-  testing::TempDir dir;
-  std::string model_dir, prepared_path;
-};
+using LoraWorld = testing::TinyWorld;
 
 void build_world(LoraWorld& w) {
-  at::set_num_threads(1);
-  const std::string pairs = w.dir.file("pairs.jsonl");
-  testing::write_file(pairs, testing::support_pairs_jsonl(240));
-  TokenizerTrainingOptions tokenizer;
-  tokenizer.vocab_size = 512;
-  tokenizer.user_symbols = testing::chatml_markers();
-  const std::string tokenizer_path =
-      train_tokenizer_on_pairs({pairs}, w.dir.file("tokenizer"), tokenizer).model_path;
-  testing::write_file(w.dir.file("shape.json"), testing::tiny_model_config_json(512));
-  InitModelOptions model;
-  model.config_path = w.dir.file("shape.json");
-  model.tokenizer_path = tokenizer_path;
-  model.template_spec = "chatml";
-  model.added_special_tokens = testing::chatml_markers();
-  model.eos_token = "<|im_end|>";
-  model.out_dir = w.dir.file("model");
-  model.seed = 1;
-  init_model_folder(model);
-  w.model_dir = model.out_dir;
-  PrepareOptions prepare;
-  prepare.files = {pairs};
-  prepare.max_length = 128;
-  prepare.validate.val_fraction = 0.2;
-  prepare.threads = 1;
-  prepare.out_path = w.dir.file("prepared.h5");
-  prepare.model_dir = w.model_dir;
-  prepare_dataset(prepare);
-  w.prepared_path = prepare.out_path;
+  testing::build_tiny_world(w, testing::support_pairs_jsonl(240), 0.2);
 }
 
 const LoraWorld& world() {

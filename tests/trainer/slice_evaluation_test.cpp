@@ -20,6 +20,7 @@
 #include "pipeline/data_gates.h"
 #include "pipeline/model_factory.h"
 #include "tests/support/test_support.h"
+#include "tests/trainer/tiny_world.h"
 #include "tests/trainer/trainer_fixture.h"
 #include "trainer/config.h"
 #include "trainer/dpo_trainer.h"
@@ -49,40 +50,10 @@ std::string pairs_with_provenance(int count) {
   return out;
 }
 
-struct SliceWorld {
-  testing::TempDir dir;
-  std::string pairs_path, model_dir, prepared_path;
-};
+using SliceWorld = testing::TinyWorld;
 
 void build(SliceWorld& w) {
-  at::set_num_threads(1);
-  w.pairs_path = w.dir.file("pairs.jsonl");
-  testing::write_file(w.pairs_path, pairs_with_provenance(200));
-  TokenizerTrainingOptions tokenizer;
-  tokenizer.vocab_size = kVocab;
-  tokenizer.user_symbols = testing::chatml_markers();
-  std::string tokenizer_path =
-      train_tokenizer_on_pairs({w.pairs_path}, w.dir.file("tokenizer"), tokenizer).model_path;
-  testing::write_file(w.dir.file("shape.json"), testing::tiny_model_config_json(kVocab));
-  InitModelOptions model;
-  model.config_path = w.dir.file("shape.json");
-  model.tokenizer_path = tokenizer_path;
-  model.template_spec = "chatml";
-  model.added_special_tokens = testing::chatml_markers();
-  model.eos_token = "<|im_end|>";
-  model.out_dir = w.dir.file("model");
-  model.seed = 1;
-  init_model_folder(model);
-  w.model_dir = model.out_dir;
-  PrepareOptions prepare;
-  prepare.files = {w.pairs_path};
-  prepare.max_length = 128;
-  prepare.validate.val_fraction = 0.25;
-  prepare.threads = 1;
-  prepare.model_dir = w.model_dir;
-  prepare.out_path = w.dir.file("prepared.h5");
-  prepare_dataset(prepare);
-  w.prepared_path = prepare.out_path;
+  testing::build_tiny_world(w, pairs_with_provenance(200), 0.25);
 }
 
 const SliceWorld& world() {
