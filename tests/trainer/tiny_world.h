@@ -1,7 +1,8 @@
 // The tiny world of the in-process training suites (trainer_tests, gpu_tests): a pairs file, a
 // 512-piece sentencepiece tokenizer trained on it with the ChatML markers, a 2-layer Llama
 // (testing::tiny_model_config_json) with the ChatML template, and the pairs prepared for it.
-// Header-only like trainer_fixture.h; only suites that link the trainer and the pipeline include it.
+// Header-only like trainer_fixture.h; only suites that link the trainer and the pipeline include
+// it.
 #pragma once
 
 #include <ATen/Parallel.h>
