@@ -196,6 +196,7 @@ std::vector<NumberDelta> count_deltas(const ValidationReport& a, const Validatio
   add_number(out, "split.val_prompts", u(a.val_prompts), u(b.val_prompts));
   add_number(out, "unique_prompts", u(a.unique_prompts), u(b.unique_prompts));
   add_number(out, "prompt_duplication_rate", a.prompt_duplication_rate, b.prompt_duplication_rate);
+  add_number(out, "repeat_judgments", u(a.repeat_judgments), u(b.repeat_judgments));
   add_number(out, "multi_turn_pairs", u(a.multi_turn_pairs), u(b.multi_turn_pairs));
   add_number(out, "chosen_longer", u(a.chosen_longer), u(b.chosen_longer));
   add_number(out, "chosen_longer_fraction", a.chosen_longer_fraction, b.chosen_longer_fraction);

@@ -382,6 +382,20 @@ void ProvenanceTracker::finish(ValidationReport& report) {
   report.timestamps_invalid = s.timestamps_invalid;
   report.age = summarize_ages(std::move(s.ages), o.max_age_days);
 
+  // Repeat judgments: pairs judged again by a reviewer who had not judged that comparison.
+  for (const auto& [key, comparison] : s.comparisons) {
+    std::vector<uint32_t> seen;
+    for (const Vote& vote : comparison.judgments) {
+      if (vote.label > kSecond)
+        continue;
+      bool new_reviewer = vote.reviewer != kNoReviewer &&
+                          std::find(seen.begin(), seen.end(), vote.reviewer) == seen.end();
+      if (!seen.empty() && new_reviewer)
+        ++report.repeat_judgments;
+      seen.push_back(vote.reviewer);
+    }
+  }
+
   // Agreement: overall and per slice value.
   std::vector<Item> items;
   std::vector<const Comparison*> item_comparisons;

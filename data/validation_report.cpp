@@ -327,6 +327,7 @@ std::string report_to_json(const ValidationReport& report, bool pretty) {
   stats["length_bias_range"] = json::array({report.length_bias_low, report.length_bias_high});
   stats["unique_prompts"] = report.unique_prompts;
   stats["prompt_duplication_rate"] = report.prompt_duplication_rate;
+  stats["repeat_judgments"] = report.repeat_judgments;
   stats["multi_turn_pairs"] = report.multi_turn_pairs;
   stats["similarity_threshold"] = report.similarity_threshold;
   json balance = json::object();
@@ -557,10 +558,16 @@ std::string report_summary(const ValidationReport& report) {
           static_cast<unsigned long long>(report.equal_length));
     }
     out += format(
-        "prompts: %llu unique, duplication rate %.1f%%, %llu multi-turn pairs\n",
+        "prompts: %llu unique, duplication rate %.1f%%, %llu multi-turn pairs",
         static_cast<unsigned long long>(report.unique_prompts),
         100.0 * report.prompt_duplication_rate,
         static_cast<unsigned long long>(report.multi_turn_pairs));
+    if (report.repeat_judgments > 0) {
+      out += format(
+          "; %llu repeat judgments of a comparison by another reviewer counted apart",
+          static_cast<unsigned long long>(report.repeat_judgments));
+    }
+    out += "\n";
     for (const auto& [key, values] : report.metadata_balance) {
       out += "metadata." + key + ":";
       size_t shown = 0;

@@ -167,7 +167,10 @@ struct ValidationReport {
   double length_bias_low = 0.35;
   double length_bias_high = 0.65;
   uint64_t unique_prompts = 0;
-  double prompt_duplication_rate = 0;   // 1 - unique prompts / pairs
+  // Later judgments of a comparison by another named reviewer (double annotation): counted
+  // apart from the duplication rate, which they would otherwise inflate by design.
+  uint64_t repeat_judgments = 0;
+  double prompt_duplication_rate = 0;  // 1 - unique prompts / (pairs - repeat judgments)
   uint64_t multi_turn_pairs = 0;        // prompts with more than one user turn
   uint64_t near_identical_checked = 0;  // pairs whose lengths allowed the similarity check
   // metadata key -> value -> counts (at most 100 values per key, the rest under "(other)")

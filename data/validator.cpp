@@ -402,8 +402,6 @@ ValidationReport DatasetValidator::finish() {
   if (report.pairs_ok > 0) {
     report.chosen_longer_fraction =
         chosen_longer_share(report.pairs_ok, report.chosen_longer, report.equal_length);
-    report.prompt_duplication_rate =
-        1.0 - static_cast<double>(report.unique_prompts) / static_cast<double>(report.pairs_ok);
     // Pairs of equal length say nothing about a verbosity bias; too few unequal pairs cannot
     // show one (5 of 5 happens by chance one time in 32).
     const uint64_t unequal = report.pairs_ok - report.equal_length;
@@ -422,6 +420,11 @@ ValidationReport DatasetValidator::finish() {
     }
   }
   s.provenance.finish(report);
+  if (report.pairs_ok > report.repeat_judgments) {
+    report.prompt_duplication_rate =
+        1.0 - static_cast<double>(report.unique_prompts) /
+                  static_cast<double>(report.pairs_ok - report.repeat_judgments);
+  }
   report.fail_on_warnings = s.options.fail_on_warnings;
   // No row at all (an empty file, or blank lines only) is not a dataset that passes.
   report.passed =

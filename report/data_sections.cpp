@@ -334,6 +334,11 @@ std::string validate_html(const json* v) {
     std::optional<double> dup = number_of(*stats, "prompt_duplication_rate");
     rows.push_back({"prompt duplication rate", dup ? fmt_percent(*dup) : "not recorded"});
     rows.push_back({"unique prompts", esc(field_text(stats, "unique_prompts"))});
+    if (const json* repeats = at(*stats, {"repeat_judgments"})) {
+      rows.push_back(
+          {"repeat judgments by another reviewer (left out of the duplication rate)",
+           esc(value_text(*repeats))});
+    }
     rows.push_back({"multi-turn prompts", esc(field_text(stats, "multi_turn_pairs"))});
     html += table({"statistic", "value"}, rows, "kv");
   }

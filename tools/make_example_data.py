@@ -13,8 +13,10 @@ Writes three files:
                   disagreement, one reviewer (rev-05) prefers longer replies, and
                   a few judgments come from an AI judge (metadata.judge = "ai").
   pairs_v2.jsonl  the next version of pairs.jsonl with a planted slice
-                  regression: the labels of 40% of the fr-FR comparisons are
-                  flipped (about 4% of all pairs), everything else unchanged.
+                  regression: every row of pairs.jsonl unchanged, plus a new
+                  vendor's batch of 100 refund_without_verification comparisons
+                  (reviewers vnd-01..03, November 2026) with inverted labels: the
+                  reply that refunds at once, without verification, is chosen.
   broken.jsonl    a small file in which every line has one deliberate defect,
                   for demonstrating the validator.
 
@@ -1584,8 +1586,12 @@ HUMAN_REVIEWERS = ["rev-01", "rev-02", "rev-03", "rev-04", "rev-05", "rev-06"]
 LENGTH_REVIEWER = "rev-05"  # picks the longer reply whenever it can
 AI_REVIEWER = "ai-judge"
 DOUBLE_SHARE = 0.15         # comparisons judged a second time
-REGRESSION_LOCALE = "fr-FR"
-REGRESSION_SHARE = 0.40     # of its comparisons flipped in pairs_v2.jsonl
+# pairs_v2.jsonl adds a new vendor's batch judged under a "customer first" misreading
+# of the privacy_security rubric: the instant refund, without verification, is chosen.
+REGRESSION_RULE = "refund_without_verification"
+REGRESSION_ROWS = 100
+REGRESSION_REVIEWERS = ["vnd-01", "vnd-02", "vnd-03"]
+REGRESSION_MONTH = "2026-11"
 
 WINDOW_START = (2025, 6, 1)   # timestamps are drawn from this window (UTC)
 WINDOW_DAYS = 532             # up to 2026-11-15
@@ -1661,15 +1667,37 @@ def add_provenance(records, seed):
     return records + second
 
 
-def make_v2(records, seed):
-    """pairs_v2.jsonl: the same rows, with the labels of REGRESSION_SHARE of the
-    first judgments in REGRESSION_LOCALE flipped."""
+def make_v2(records, seed, n_added=REGRESSION_ROWS):
+    """pairs_v2.jsonl: every row of pairs.jsonl unchanged, then a new vendor's batch
+    of n_added comparisons in REGRESSION_RULE whose labels are inverted (the reply
+    that breaks the rule is the chosen one).  New ids, new prompts, November 2026
+    timestamps.  Returns (rows, number added)."""
     rng = random.Random(seed + 3)
-    firsts = [i for i, r in enumerate(records)
-              if r["metadata"]["locale"] == REGRESSION_LOCALE and not r["id"].endswith("-r2")]
-    flipped = set(rng.sample(firsts, int(round(REGRESSION_SHARE * len(firsts)))))
-    out = [swapped(r) if i in flipped else r for i, r in enumerate(records)]
-    return out, len(flipped), len(firsts)
+    gen = Generator(rng)
+    seen = set(prompt_key(r["prompt"]) for r in records)
+    cats = [c for c in CATEGORIES if REGRESSION_RULE in CAT[c]["rules"]]
+    first_ids = [int(r["id"][4:9]) for r in records if not r["id"].endswith("-r2")]
+    next_id = max(first_ids) + 1
+    added = []
+    while len(added) < n_added:
+        cat = cats[len(added) % len(cats)]
+        channel = "chat" if rng.random() < 0.6 else "email"
+        row = gen.make_row(cat, REGRESSION_RULE, channel, False, rng.random() < 0.5)
+        k = prompt_key(row["prompt"])
+        if k in seen:
+            continue
+        seen.add(k)
+        rec = swapped(to_record("sup-%05d" % next_id, row))
+        next_id += 1
+        meta = rec["metadata"]
+        meta["rubric"] = RUBRIC_OF_RULE[REGRESSION_RULE]
+        meta["locale"] = pick_weighted(rng, LOCALES)
+        meta["reviewer"] = rng.choice(REGRESSION_REVIEWERS)
+        meta["judge"] = "human"
+        meta["timestamp"] = REGRESSION_MONTH + "-%02dT%02d:%02d:%02dZ" % (
+            rng.randint(16, 30), rng.randrange(24), rng.randrange(60), rng.randrange(60))
+        added.append(rec)
+    return records + added, len(added)
 
 
 # --------------------------------------------------------------------------
@@ -1837,6 +1865,9 @@ def main(argv=None):
                     help="output directory (default: examples/support in the repository)")
     ap.add_argument("--rows", type=int, default=1200, help="rows in pairs.jsonl (default 1200)")
     ap.add_argument("--seed", type=int, default=20261125, help="random seed (default 20261125)")
+    ap.add_argument("--v2-rows", type=int, default=REGRESSION_ROWS,
+                    help="inverted comparisons added in pairs_v2.jsonl (default %d)"
+                    % REGRESSION_ROWS)
     args = ap.parse_args(argv)
     if args.rows < 50:
         ap.error("--rows must be at least 50")
@@ -1848,7 +1879,7 @@ def main(argv=None):
         sys.exit("chosen-longer fraction %.3f outside [0.40, 0.60]" % stats["chosen_longer"])
 
     records = add_provenance(records, args.seed)
-    v2, flipped, fr_rows = make_v2(records, args.seed)
+    v2, added = make_v2(records, args.seed, args.v2_rows)
 
     os.makedirs(args.out_dir, exist_ok=True)
     data = "".join(dumps(rec) + "\n" for rec in records).encode("utf-8")
@@ -1874,8 +1905,8 @@ def main(argv=None):
     n_second = sum(1 for r in records if r["id"].endswith("-r2"))
     print("pairs.jsonl: %d rows (%d comparisons + %d second judgments), %d bytes"
           % (len(records), stats["rows"], n_second, len(data)))
-    print("pairs_v2.jsonl: %d rows, %d of %d %s first judgments flipped (%.1f%% of all rows)"
-          % (len(v2), flipped, fr_rows, REGRESSION_LOCALE, 100.0 * flipped / len(v2)))
+    print("pairs_v2.jsonl: %d rows, pairs.jsonl + %d %s comparisons with inverted labels"
+          % (len(v2), added, REGRESSION_RULE))
     n_flip = sum(1 for r in records if r["id"].endswith("-r2") and
                  r["chosen"] != records[int(r["id"][4:9]) - 1]["chosen"])
     print("second judgments that disagree with the first: %d of %d" % (n_flip, n_second))

@@ -160,6 +160,36 @@ TEST(DuplicatePrompts, SeveralPairsPerPromptByDesignAreHealthy) {
   EXPECT_NEAR(r.prompt_duplication_rate, 1.0 - 10.0 / 60.0, 1e-12);
 }
 
+TEST(DuplicatePrompts, RepeatJudgmentsByAnotherReviewerAreCountedApart) {
+  // Ten comparisons, four of them judged again by a second reviewer (one disagreeing), one
+  // judged twice by the same reviewer: 15 pairs on 10 prompts. The four double annotations are
+  // by design, so the rate is over the 11 other pairs: 1 - 10/11. The same reviewer's second
+  // judgment is a duplicate, and stays in the rate.
+  std::string text;
+  for (int i = 0; i < 10; ++i)
+    text += judgment(i, "alice", 0);
+  for (int i = 0; i < 4; ++i)
+    text += judgment(i, "bob", i == 3 ? 1 : 0);
+  text += judgment(5, "alice", 0);
+  ValidationReport r = validate_text(text);
+  EXPECT_EQ(r.pairs_ok, 15u);
+  EXPECT_EQ(r.unique_prompts, 10u);
+  EXPECT_EQ(r.repeat_judgments, 4u);
+  EXPECT_NEAR(r.prompt_duplication_rate, 1.0 - 10.0 / 11.0, 1e-12);
+  EXPECT_EQ(r.count(IssueCode::duplicate_pair), 1u);
+  EXPECT_NE(
+      report_summary(r).find("4 repeat judgments of a comparison by another reviewer"),
+      std::string::npos);
+}
+
+TEST(DuplicatePrompts, RowsWithoutAReviewerAreNeverRepeatJudgments) {
+  // Without a reviewer field nothing tells a second judgment from a duplicate row.
+  std::string text = row("q", "a long answer", "short") + row("q", "a long answer", "short");
+  ValidationReport r = validate_text(text);
+  EXPECT_EQ(r.repeat_judgments, 0u);
+  EXPECT_NEAR(r.prompt_duplication_rate, 0.5, 1e-12);
+}
+
 // ---- several judgments of one comparison ----------------------------------------------------
 
 TEST(Judgments, TwoReviewersDisagreeingIsNotAConflictingPair) {
