@@ -20,6 +20,7 @@ void PreferenceRow::clear() {
   rejected.clear();
   id.clear();
   metadata_json.clear();
+  fields_json.clear();
   metadata_values.clear();
   field_values.clear();
   judgment = Judgment::chosen;

@@ -26,11 +26,14 @@ struct PreferenceRow {
   std::vector<Message> rejected;  // the dispreferred completion
   std::string id;                 // the row's `id` field, empty when absent
   std::string metadata_json;      // the `metadata` object as JSON text, empty when absent
-  // Top-level scalar fields of `metadata` (strings, numbers, booleans) as text, for balance
-  // statistics per source, rubric or reviewer.
+  // The other top-level fields (not prompt, chosen, id, metadata, ...: a `source` or `locale`
+  // column) as one JSON object text, empty when there are none; kept in the prepared file so
+  // that slices read the same fields in validate and eval.
+  std::string fields_json;
+  // Scalars of `metadata` (strings, numbers, booleans) as text, by path: "rubric", and inside
+  // nested objects "review.rubric". For slices, balance per rubric or reviewer, provenance.
   std::vector<std::pair<std::string, std::string>> metadata_values;
-  // Top-level scalar fields that are not preference fields (a `source` or `locale` column), as
-  // text, for slices (`--slice-by source`).
+  // The same for the other top-level fields: "source", "annotation.locale".
   std::vector<std::pair<std::string, std::string>> field_values;
   Judgment judgment = Judgment::chosen;
   std::optional<double> strength;

@@ -29,11 +29,14 @@ void check_field_path(const std::string& path, const std::string& option) {
   std::string_view key = path;
   if (key.substr(0, kMetadataPrefix.size()) == kMetadataPrefix)
     key.remove_prefix(kMetadataPrefix.size());
-  if (key.empty() || key.find('.') != std::string_view::npos) {
+  bool empty_part = key.empty() || key.front() == '.' || key.back() == '.' ||
+                    key.find("..") != std::string_view::npos;
+  if (empty_part) {
     throw UsageError(
         option + " '" + path + "' does not name a field",
-        "use metadata.KEY for a scalar of the row's metadata object (metadata.rubric) or the name "
-        "of a top-level field (source); nested objects cannot be named");
+        "use metadata.KEY for a value of the row's metadata object (metadata.rubric, "
+        "metadata.review.rubric inside a nested object) or the name of another top-level field "
+        "(source)");
   }
 }
 

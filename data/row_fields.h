@@ -1,7 +1,9 @@
-// Named fields of a row for slices, reviewer ids, AI marks and timestamps: "metadata.KEY" is a
-// scalar of the row's `metadata` object, any other name a top-level scalar field of the row
-// (`source`, `locale`). Only one level: nested objects cannot be named. Values are text (numbers
-// as written, booleans as true/false).
+// Named fields of a row for slices, reviewer ids, AI marks and timestamps. A field path is
+// "metadata.KEY" for a value inside the row's `metadata` object, or the name of another
+// top-level field of the row ("source", "locale"); dots go into nested objects
+// ("metadata.review.rubric", "annotation.locale"). The same paths name the same values in
+// `dpo eval`, `check` and `compare` (trainer/slice_metrics.h). Values are scalars as text
+// (numbers as written, booleans as true/false); objects and arrays are not values.
 #pragma once
 
 #include <optional>
@@ -16,7 +18,7 @@ namespace dpo {
 std::optional<std::string_view> row_field(const PreferenceRow& row, std::string_view path);
 
 // Throws UsageError naming `option` when `path` cannot name a field ("", "metadata.",
-// "metadata.a.b", a dot elsewhere).
+// "metadata..b", "a.", ".a").
 void check_field_path(const std::string& path, const std::string& option);
 
 }  // namespace dpo

@@ -642,22 +642,45 @@ struct RowParser::Impl {
           known = true;
         }
       }
-      if (!known)
-        add_scalar(row.field_values, field);
+      if (!known) {
+        add_scalars(row.field_values, field.key, field.value, 0);
+        // Arrays (a `messages` copy of the conversation) are no slice key: not kept.
+        if (field.value.is_array() || field.value.is_null())
+          continue;
+        row.fields_json += row.fields_json.empty() ? "{\"" : ",\"";
+        append_json_escaped(field.key, row.fields_json);
+        row.fields_json += "\":";
+        row.fields_json += simdjson::minify(field.value);
+      }
     }
+    if (!row.fields_json.empty())
+      row.fields_json += '}';
   }
 
-  // A scalar field (string, number, boolean) as text; objects, arrays and null are skipped.
-  static void add_scalar(
-      std::vector<std::pair<std::string, std::string>>& out, simdjson::dom::key_value_pair field) {
+  // The scalars (string, number, boolean) of a field as text, by path: nested objects add
+  // "parent.child" (up to kMaxFieldDepth levels); arrays and null are skipped.
+  static constexpr int kMaxFieldDepth = 8;
+  static void add_scalars(
+      std::vector<std::pair<std::string, std::string>>& out,
+      std::string_view path,
+      simdjson::dom::element value,
+      int depth) {
     std::string_view text;
     bool flag;
-    if (field.value.get_string().get(text) == simdjson::SUCCESS) {
-      out.emplace_back(std::string(field.key), std::string(text));
-    } else if (field.value.is_number()) {
-      out.emplace_back(std::string(field.key), simdjson::minify(field.value));
-    } else if (field.value.get_bool().get(flag) == simdjson::SUCCESS) {
-      out.emplace_back(std::string(field.key), flag ? "true" : "false");
+    simdjson::dom::object object;
+    if (value.get_string().get(text) == simdjson::SUCCESS) {
+      out.emplace_back(std::string(path), std::string(text));
+    } else if (value.is_number()) {
+      out.emplace_back(std::string(path), simdjson::minify(value));
+    } else if (value.get_bool().get(flag) == simdjson::SUCCESS) {
+      out.emplace_back(std::string(path), flag ? "true" : "false");
+    } else if (depth + 1 < kMaxFieldDepth && value.get_object().get(object) == simdjson::SUCCESS) {
+      for (simdjson::dom::key_value_pair child : object) {
+        std::string child_path(path);
+        child_path += '.';
+        child_path += child.key;
+        add_scalars(out, child_path, child.value, depth + 1);
+      }
     }
   }
 
@@ -803,7 +826,7 @@ struct RowParser::Impl {
       } else {
         row.metadata_json = simdjson::minify(metadata);
         for (simdjson::dom::key_value_pair field : metadata)
-          add_scalar(row.metadata_values, field);
+          add_scalars(row.metadata_values, field.key, field.value, 0);
       }
     }
     if (slots.has(kPreference) && !slots.value[kPreference].is_null()) {

@@ -170,7 +170,7 @@ struct ValidationReport {
   // Later judgments of a comparison by another named reviewer (double annotation): counted
   // apart from the duplication rate, which they would otherwise inflate by design.
   uint64_t repeat_judgments = 0;
-  double prompt_duplication_rate = 0;  // 1 - unique prompts / (pairs - repeat judgments)
+  double prompt_duplication_rate = 0;   // 1 - unique prompts / (pairs - repeat judgments)
   uint64_t multi_turn_pairs = 0;        // prompts with more than one user turn
   uint64_t near_identical_checked = 0;  // pairs whose lengths allowed the similarity check
   // metadata key -> value -> counts (at most 100 values per key, the rest under "(other)")

@@ -324,7 +324,8 @@ PrepareResult prepare_dataset(const PrepareOptions& options) {
           static_cast<int32_t>(rows[j].where.file_index),
           static_cast<int64_t>(rows[j].where.line),
           rows[j].row.id,
-          rows[j].row.metadata_json);
+          rows[j].row.metadata_json,
+          rows[j].row.fields_json);
     }
     rows.clear();
     encoded.clear();

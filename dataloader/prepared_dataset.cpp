@@ -335,6 +335,9 @@ void write_split(H5::H5File& file, const char* name, const PreparedSplit& split)
   std::vector<std::string> metadata = split.metadata;
   metadata.resize(split.size());
   write_strings(group, "metadata", metadata);
+  std::vector<std::string> fields = split.fields;
+  fields.resize(split.size());
+  write_strings(group, "fields", fields);
 }
 
 // ---- reading ----
@@ -631,6 +634,8 @@ PreparedSplit read_split(
   split.metadata = has_link(group, "metadata")
                        ? read_strings(group, name, "metadata", path, per_pair)
                        : std::vector<std::string>(n);
+  split.fields = has_link(group, "fields") ? read_strings(group, name, "fields", path, per_pair)
+                                           : std::vector<std::string>(n);
   split.prompt_offsets = read_offsets(group, name, "prompt_offsets", "prompt_ids", n, path);
   split.chosen_offsets = read_offsets(group, name, "chosen_offsets", "chosen_ids", n, path);
   split.rejected_offsets = read_offsets(group, name, "rejected_offsets", "rejected_ids", n, path);
@@ -937,7 +942,8 @@ void PreparedSplit::add(
     int32_t file_index,
     int64_t line,
     const std::string& row_id,
-    const std::string& metadata_json) {
+    const std::string& metadata_json,
+    const std::string& fields_json) {
   prompt_ids.insert(prompt_ids.end(), pair.prompt.begin(), pair.prompt.end());
   chosen_ids.insert(chosen_ids.end(), pair.chosen.begin(), pair.chosen.end());
   rejected_ids.insert(rejected_ids.end(), pair.rejected.begin(), pair.rejected.end());
@@ -950,6 +956,8 @@ void PreparedSplit::add(
   row_ids.push_back(row_id);
   metadata.resize(row_ids.size() - 1);  // a split filled field by field before this call
   metadata.push_back(metadata_json);
+  fields.resize(row_ids.size() - 1);
+  fields.push_back(fields_json);
 }
 
 PairTokens PreparedSplit::pair(size_t i) const {

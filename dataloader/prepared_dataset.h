@@ -15,6 +15,8 @@
 //                     uint8 flags (PairFlag bits), string row_ids (variable length),
 //                     string metadata (variable length: the row's `metadata` object as JSON
 //                     text, "" for none; absent in files from before it was added: no metadata)
+//                     string fields (variable length: the row's other top-level fields but
+//                     arrays, as one JSON object text, "" for none; absent in older files)
 //   /reference/<model_hash>          attributes model_hash, dtype, dpo_version,
 //                                    prepared_fingerprint
 //   /reference/<model_hash>/<split>  attribute checksum (SHA-256 over the prepared fingerprint,
@@ -73,6 +75,9 @@ struct PreparedSplit {
   // Provenance: the row's `metadata` object as JSON text (reviewer, rubric, locale, ...), "" for
   // none; one per pair, so that a held-out pair can be traced to who judged it and how.
   std::vector<std::string> metadata;
+  // The row's other top-level fields (a `source` column) as a JSON object, "" for none: slice
+  // keys that are not metadata.* read them (trainer/slice_metrics.h).
+  std::vector<std::string> fields;
 
   size_t size() const {
     return source_line.size();
@@ -82,11 +87,16 @@ struct PreparedSplit {
       int32_t file_index,
       int64_t line,
       const std::string& row_id,
-      const std::string& metadata_json = "");
+      const std::string& metadata_json = "",
+      const std::string& fields_json = "");
   PairTokens pair(size_t i) const;
   // The metadata of pair i ("" for none, also when the split was built without any).
   std::string pair_metadata(size_t i) const {
     return i < metadata.size() ? metadata[i] : std::string();
+  }
+  // The other top-level fields of pair i ("" for none, also when built without any).
+  std::string pair_fields(size_t i) const {
+    return i < fields.size() ? fields[i] : std::string();
   }
   // prompt + chosen, prompt + rejected: the lengths of the two sequences of a pair.
   int64_t chosen_length(size_t i) const;

@@ -23,6 +23,7 @@
 #include "trainer/dpo_trainer.h"
 #include "trainer/evaluation.h"
 #include "trainer/informativeness.h"
+#include "trainer/prepared_informativeness.h"
 #include "trainer/slice_metrics.h"
 
 namespace fs = std::filesystem;
@@ -93,52 +94,6 @@ std::vector<SliceBreakdown> last_val_slices(const std::string& metrics_path) {
       last = row["slices"].dump();
   }
   return last.empty() ? std::vector<SliceBreakdown>{} : slices_from_json(last);
-}
-
-InformativenessThresholds informativeness_thresholds(const Config& config) {
-  return {config.check.easy_margin, config.check.ambiguous_margin};
-}
-
-// The reference margins of every pair (train and val) of a prepared file, from the reference
-// log-probs cached in it; nullopt when none are cached (reference.mode live).
-std::optional<Informativeness> prepared_informativeness(
-    const std::string& path, const Config& config) {
-  std::vector<std::string> hashes = list_reference_logps(path);
-  if (hashes.empty())
-    return std::nullopt;
-  std::optional<ReferenceLogps> logps = read_reference_logps(path, hashes.front());
-  if (!logps)
-    return std::nullopt;
-  PreparedDataset data = read_prepared_dataset(path);
-  std::vector<ReferenceMargin> margins;
-  std::vector<std::vector<std::string>> labels(config.data.slice_by.size());
-  auto add_split = [&](const PreparedSplit& split, const ReferenceLogps::Split& reference) {
-    for (size_t i = 0; i < split.size() && i < reference.chosen_logps.size(); ++i) {
-      margins.push_back(reference_margin(
-          reference.chosen_logps[i],
-          reference.rejected_logps[i],
-          reference.chosen_tokens[i],
-          reference.rejected_tokens[i]));
-    }
-    std::vector<std::vector<std::string>> split_labels =
-        slice_labels(config.data.slice_by, split, data.header.source_files);
-    for (size_t k = 0; k < labels.size(); ++k) {
-      split_labels[k].resize(std::min(split.size(), reference.chosen_logps.size()));
-      labels[k].insert(labels[k].end(), split_labels[k].begin(), split_labels[k].end());
-    }
-  };
-  add_split(data.train, logps->train);
-  add_split(data.val, logps->val);
-  return informativeness(margins, config.data.slice_by, labels, informativeness_thresholds(config));
-}
-
-// One console line: "informativeness: 120 pairs, reference ranks 55.0% correctly, ...".
-std::string informativeness_summary(const MarginSummary& s) {
-  return "informativeness: " + std::to_string(s.pairs) + " pairs; the reference ranks " +
-         format("%.1f%%", 100 * s.ranked_share) + " correctly; " +
-         format("%.1f%%", 100 * s.easy_share) + " easy, " +
-         format("%.1f%%", 100 * s.ambiguous_share) + " ambiguous; per-token margin p10/p50/p90 " +
-         format("%.3f", s.p10) + " / " + format("%.3f", s.p50) + " / " + format("%.3f", s.p90);
 }
 
 }  // namespace
@@ -365,7 +320,8 @@ size_t write_common_heldout(
         a.val.source_file[i],
         a.val.source_line[i],
         a.val.row_ids[i],
-        a.val.pair_metadata(i));
+        a.val.pair_metadata(i),
+        a.val.pair_fields(i));
   }
   PreparedHeader header = a.header;
   header.fingerprint =
@@ -392,7 +348,8 @@ size_t write_all_heldout(const std::string& path, const std::string& out) {
           split->source_file[i],
           split->source_line[i],
           split->row_ids[i],
-          split->pair_metadata(i));
+          split->pair_metadata(i),
+          split->pair_fields(i));
     }
   }
   PreparedHeader header = data.header;

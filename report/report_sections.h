@@ -28,6 +28,7 @@ struct RunData {
   std::shared_ptr<const std::vector<json>> metrics;
   std::shared_ptr<const std::vector<json>> eval_pairs;
   std::shared_ptr<const json> validate;
+  std::shared_ptr<const json> informativeness;  // informativeness.json (precomputed reference)
 };
 
 // Reads whatever the directory holds; a missing directory gives exists == false.

@@ -149,6 +149,7 @@ RunData load_run(const std::string& dir) {
   run.metrics = shared(read_jsonl_file(dir + "/metrics.jsonl"));
   run.eval_pairs = shared(read_jsonl_file(dir + "/eval_pairs.jsonl"));
   run.validate = shared(read_json_file(dir + "/validate.json"));
+  run.informativeness = shared(read_json_file(dir + "/informativeness.json"));
   return run;
 }
 
@@ -336,6 +337,12 @@ void add_run_sections(
   if (run_has_slices(run))
     page.section(prefix + "slices", title_prefix + "Held-out slices", run_slices_html(run));
   if (with_data) {
+    if (run.informativeness) {
+      page.section(
+          prefix + "informativeness",
+          title_prefix + "Informativeness (reference margins)",
+          informativeness_html(run.informativeness.get()));
+    }
     page.section(
         prefix + "data", title_prefix + "Data (validate.json)", validate_html(run.validate.get()));
   }

@@ -50,6 +50,7 @@
 #include "trainer/lr_schedule.h"
 #include "trainer/metrics_log.h"
 #include "trainer/pair_scoring.h"
+#include "trainer/prepared_informativeness.h"
 #include "trainer/reference_logprobs.h"
 #include "trainer/resume_check.h"
 #include "trainer/run_folder.h"
@@ -941,6 +942,18 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
   reference_adapters.reset();
   if (!live)
     reference_model = nullptr;  // frees it
+  // How much the pairs can teach, from the reference margins (docs/evaluation.md): for `dpo
+  // report` and one line here. Only a precomputed reference has every pair's margin.
+  if (!live && main_rank) {
+    const Informativeness info = dataset_informativeness(*data, reference, config);
+    write_file_atomically(
+        out_dir + "/informativeness.json",
+        informativeness_to_json(info, informativeness_thresholds(config)) + "\n");
+    DPO_LOG_INFO("train", "%s", informativeness_summary(info.overall).c_str());
+    for (const std::string& warning : informativeness_warnings(
+             info.overall, config.check.max_easy_share, config.check.max_ambiguous_share))
+      DPO_LOG_WARN("train", "%s", warning.c_str());
+  }
   const ReferenceTensors train_reference = reference_tensors(reference.train, device);
   const size_t eval_limit = static_cast<size_t>(config.eval.max_pairs);
   const PreparedSplit val_eval = first_pairs(data->val, eval_limit);

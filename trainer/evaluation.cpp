@@ -182,6 +182,7 @@ void write_eval_pairs(
              : ""},
         {"source_line", split.source_line[i]},
         {"metadata", metadata_object(split.pair_metadata(i))},
+        {"fields", metadata_object(split.pair_fields(i))},
         {"slices", pair_slices(slice_by, labels, i)},
         {"loss", pair_figure(pairs.loss, i)},
         {"margin", chosen - rejected},
@@ -213,7 +214,8 @@ PreparedSplit first_pairs(const PreparedSplit& split, size_t n) {
         split.source_file[i],
         split.source_line[i],
         split.row_ids[i],
-        split.pair_metadata(i));
+        split.pair_metadata(i),
+        split.pair_fields(i));
   }
   return out;
 }

@@ -102,6 +102,7 @@ std::vector<std::string> remove_stale_run_temporaries(const std::string& out_dir
         "manifest.json",
         "eval_pairs.jsonl",
         "validate.json",
+        "informativeness.json",
         "report.html",
         "final",
         "best"};
@@ -160,6 +161,7 @@ std::vector<std::string> run_files_in(const std::string& out_dir) {
       "manifest.json",
       "eval_pairs.jsonl",
       "validate.json",
+      "informativeness.json",
       "report.html"};
   std::vector<std::string> present;
   for (const char* name : kRunFiles) {

@@ -10,7 +10,7 @@
 namespace dpo {
 
 // What a run writes into its folder: checkpoints/, final/, best/, metrics.jsonl, manifest.json,
-// eval_pairs.jsonl, validate.json, report.html.
+// eval_pairs.jsonl, validate.json, informativeness.json, report.html.
 std::vector<std::string> run_files_in(const std::string& out_dir);
 
 // Creates train.out_dir (and its parents) for a run. IoError naming the path and the reason when
@@ -22,10 +22,10 @@ void create_run_folder(const std::string& out_dir);
 // run holding the folder's lock writes them, and this process holds it now), and the
 // temporaries of atomic writes (core/atomic_file.h: NAME.tmp.PID.N; model/checkpoint.h's
 // save_pretrained: FOLDER.tmp.PID.N) of what a run writes (metrics.jsonl, manifest.json,
-// eval_pairs.jsonl, validate.json, report.html, final/, best/, *.h5; checkpoints/LATEST) whose
-// writer PID is no longer running. Each one is removed with a log line naming it; a temporary of
-// a live process is left with a warning; other files are not looked at. Returns the paths
-// removed. Call it with the folder's lock held (core/folder_lock.h).
+// eval_pairs.jsonl, validate.json, informativeness.json, report.html, final/, best/, *.h5;
+// checkpoints/LATEST) whose writer PID is no longer running. Each one is removed with a log line
+// naming it; a temporary of a live process is left with a warning; other files are not looked at.
+// Returns the paths removed. Call it with the folder's lock held (core/folder_lock.h).
 std::vector<std::string> remove_stale_run_temporaries(const std::string& out_dir);
 
 // For a run that does not resume: throws CheckpointError naming the folder and the run files it

@@ -1,5 +1,6 @@
 #include "trainer/slice_metrics.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -11,12 +12,14 @@ namespace {
 
 using json = nlohmann::json;
 
+// A scalar as text (numbers as written, booleans true/false); objects, arrays and null are no
+// value, as in `dpo validate` (data/row_fields.h).
 std::string value_text(const json& value) {
   if (value.is_string())
     return value.get<std::string>();
-  if (value.is_null())
-    return kNoSliceValue;
-  return value.dump();
+  if (value.is_number() || value.is_boolean())
+    return value.dump();
+  return kNoSliceValue;
 }
 
 // Sums over the pairs of one slice, divided once at the end.
@@ -28,17 +31,23 @@ struct SliceSums {
 }  // namespace
 
 std::string slice_value(
-    const std::string& key, const std::string& metadata_json, const std::string& source_file) {
+    const std::string& key,
+    const std::string& metadata_json,
+    const std::string& fields_json,
+    const std::string& source_file) {
   if (key == "source_file")
     return source_file.empty() ? kNoSliceValue : source_file;
-  if (metadata_json.empty())
-    return kNoSliceValue;
-  json metadata = json::parse(metadata_json, nullptr, /*allow_exceptions=*/false);
-  if (!metadata.is_object())
-    return kNoSliceValue;
+  // "metadata.a.b" inside the metadata object, any other path inside the other fields.
   const std::string prefix = "metadata.";
-  std::string path = key.compare(0, prefix.size(), prefix) == 0 ? key.substr(prefix.size()) : key;
-  const json* node = &metadata;
+  const bool in_metadata = key.compare(0, prefix.size(), prefix) == 0;
+  const std::string& text = in_metadata ? metadata_json : fields_json;
+  if (text.empty())
+    return kNoSliceValue;
+  json object = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!object.is_object())
+    return kNoSliceValue;
+  const std::string path = in_metadata ? key.substr(prefix.size()) : key;
+  const json* node = &object;
   size_t begin = 0;
   while (true) {
     size_t dot = path.find('.', begin);
@@ -66,7 +75,8 @@ std::vector<std::vector<std::string>> slice_labels(
       const std::string name = file >= 0 && static_cast<size_t>(file) < source_files.size()
                                    ? source_files[static_cast<size_t>(file)]
                                    : "file #" + std::to_string(file);
-      labels[k].push_back(slice_value(slice_by[k], split.pair_metadata(i), name));
+      labels[k].push_back(
+          slice_value(slice_by[k], split.pair_metadata(i), split.pair_fields(i), name));
     }
   }
   return labels;
@@ -154,20 +164,32 @@ std::vector<SliceBreakdown> slices_from_json(const std::string& text) {
 
 std::string slices_table(const std::vector<SliceBreakdown>& slices) {
   std::string out;
-  char line[512];
+  char line[1024];
   for (const SliceBreakdown& breakdown : slices) {
     out += "  by " + breakdown.key + ":\n";
+    int width = 24;
+    for (const SliceMetrics& s : breakdown.slices)
+      width = std::max(width, static_cast<int>(std::min<size_t>(s.value.size(), 200)));
     for (const SliceMetrics& s : breakdown.slices) {
       std::snprintf(
           line,
           sizeof line,
-          "    %-24s pairs %5lld  loss %.4f  accuracy %.3f  margin %.4f\n",
+          "    %-*s pairs %5lld  loss %.4f  accuracy %.3f  margin %.4f\n",
+          width,
           s.value.c_str(),
           static_cast<long long>(s.pairs),
           s.loss,
           s.accuracy,
           s.margin);
       out += line;
+    }
+    // Every pair without the field: most often "metadata." was left out of the key.
+    if (breakdown.slices.size() == 1 && breakdown.slices[0].value == kNoSliceValue) {
+      out += "    warning: no pair has the field '" + breakdown.key + "'" +
+             (breakdown.key.rfind("metadata.", 0) == 0 || breakdown.key == "source_file"
+                  ? std::string()
+                  : " (a top-level field; metadata.KEY names a field of the metadata object)") +
+             "\n";
     }
   }
   return out;

@@ -4,10 +4,12 @@
 // one half). Also the noise of a slice's accuracy, for `dpo compare`. Torch-free; the JSON
 // library stays in slice_metrics.cpp.
 //
-// Slice keys: "metadata.<field>" (nested objects with more dots: "metadata.review.rubric") reads
-// the row's `metadata` object; a bare key ("source") reads the same field of `metadata`, and
-// "source_file" the input file the pair came from. A pair without the field is in the slice
-// "(none)"; a non-string value is its JSON text ("3", "true").
+// Slice keys are the field paths of `dpo validate` (data/row_fields.h): "metadata.<field>" reads
+// the row's `metadata` object ("metadata.review.rubric" inside a nested object), any other path
+// the row's other top-level fields as prepared ("source", "annotation.locale"), and
+// "source_file" the input file the pair came from. A pair without the field, or whose value is
+// an object or array, is in the slice "(none)"; numbers and booleans are their JSON text ("3",
+// "true").
 #pragma once
 
 #include <cstdint>
@@ -20,9 +22,13 @@ namespace dpo {
 
 constexpr const char* kNoSliceValue = "(none)";
 
-// The value of `key` for one pair: its metadata (JSON object text, empty: none) and source file.
+// The value of `key` for one pair: its metadata and other fields (JSON object texts, empty:
+// none) and source file.
 std::string slice_value(
-    const std::string& key, const std::string& metadata_json, const std::string& source_file);
+    const std::string& key,
+    const std::string& metadata_json,
+    const std::string& fields_json,
+    const std::string& source_file);
 
 // labels[k][i]: the value of slice_by[k] for pair i of `split`; `source_files` names the
 // split's source_file indices (when one is not named: "file #<index>").

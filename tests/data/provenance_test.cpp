@@ -464,10 +464,39 @@ TEST(Slices, CountsLengthBiasTiesAndLabelsPerValue) {
   EXPECT_NE(summary.find("slice: source"), std::string::npos) << summary;
 }
 
+TEST(Slices, NestedFieldsAreNamedWithDots) {
+  // {"metadata": {"review": {"rubric": ...}}, "annotation": {"locale": ...}}
+  std::string text;
+  text +=
+      row("q1",
+          "a longer answer",
+          "no",
+          json{{"review", {{"rubric", "tone"}}}},
+          json{{"annotation", {{"locale", "fr-FR"}}}});
+  text +=
+      row("q2",
+          "a longer answer",
+          "no",
+          json{{"review", {{"rubric", "tone"}}}},
+          json{{"annotation", {{"locale", "de-DE"}}}});
+  text += row("q3", "a longer answer", "no", json{{"review", {{"rubric", "policy"}}}});
+  ValidateOptions options;
+  options.provenance.slice_by = {"metadata.review.rubric", "annotation.locale", "metadata.review"};
+  ValidationReport r = validate_text(text, options);
+  ASSERT_EQ(r.slices.size(), 3u);
+  EXPECT_EQ(slice(r, 0, "tone").pairs, 2u);
+  EXPECT_EQ(slice(r, 0, "policy").pairs, 1u);
+  EXPECT_EQ(slice(r, 1, "fr-FR").pairs, 1u);
+  EXPECT_EQ(slice(r, 1, "de-DE").pairs, 1u);
+  EXPECT_EQ(slice(r, 1, "(missing)").pairs, 1u);
+  // An object is no value.
+  EXPECT_EQ(slice(r, 2, "(missing)").pairs, 3u);
+}
+
 TEST(Slices, FieldPathsAreChecked) {
-  EXPECT_NO_THROW(check_field_path("metadata.rubric", "--slice-by"));
-  EXPECT_NO_THROW(check_field_path("source", "--slice-by"));
-  for (const char* bad : {"", "metadata.", "metadata.a.b", "a.b"})
+  for (const char* good : {"metadata.rubric", "source", "metadata.review.rubric", "a.b"})
+    EXPECT_NO_THROW(check_field_path(good, "--slice-by")) << good;
+  for (const char* bad : {"", "metadata.", "metadata..b", "metadata.a.", ".a", "a.", "a..b"})
     EXPECT_THROW(check_field_path(bad, "--slice-by"), UsageError) << bad;
   ValidateOptions options;
   options.provenance.slice_by = {"metadata."};

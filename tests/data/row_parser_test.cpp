@@ -465,8 +465,32 @@ TEST(RowParser, OptionalFields) {
   EXPECT_DOUBLE_EQ(*p.row.strength, 0.5);
   EXPECT_EQ(p.row.requested_split, RequestedSplit::val);
   EXPECT_EQ(p.row.metadata_json, R"({"source":"web","score":3,"ok":true,"nested":{"x":1}})");
-  ASSERT_EQ(p.row.metadata_values.size(), 3u);
-  EXPECT_EQ(p.row.metadata_values[1], (std::pair<std::string, std::string>{"score", "3"}));
+  // Scalars by path, nested objects with dots.
+  using Values = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(
+      p.row.metadata_values,
+      (Values{{"source", "web"}, {"score", "3"}, {"ok", "true"}, {"nested.x", "1"}}));
+  EXPECT_TRUE(p.row.fields_json.empty());  // every top-level field is a known one
+}
+
+TEST(RowParser, OtherTopLevelFieldsAreKeptForSlices) {
+  // A `source` column, a nested annotation object and a `messages` copy of the conversation.
+  Parsed p = parse(
+      R"({"prompt":"q","chosen":"a","rejected":"b","source":"web","annotation":{"locale":"fr-FR",)"
+      R"("round":2},"messages":[{"role":"user","content":"q"}],"note":null,"we\"ird":1})");
+  ASSERT_TRUE(p.ok) << p.messages();
+  using Values = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(
+      p.row.field_values,
+      (Values{
+          {"source", "web"},
+          {"annotation.locale", "fr-FR"},
+          {"annotation.round", "2"},
+          {"we\"ird", "1"}}));
+  // Arrays and null are no slice key and are not kept; keys are escaped again.
+  EXPECT_EQ(
+      p.row.fields_json,
+      R"({"source":"web","annotation":{"locale":"fr-FR","round":2},"we\"ird":1})");
 }
 
 TEST(RowParser, OptionalFieldErrors) {

@@ -650,6 +650,41 @@ TEST(PreparedDataset, KeepsEachPairsMetadata) {
   EXPECT_EQ(dataset.val.pair_metadata(99), "");
 }
 
+// The row's other top-level fields (a `source` column) travel beside the metadata, so that
+// `--slice-by source` reads in eval what it reads in validate.
+TEST(PreparedDataset, KeepsEachPairsOtherFields) {
+  testing::TempDir dir;
+  std::string path = dir.file("prepared.h5");
+  PreparedSplit val;
+  EncodedPair pair{{5, 6}, {7}, {8}, 0};
+  val.add(pair, 0, 1, "a", R"({"reviewer":"r1"})", R"({"source":"web"})");
+  val.add(pair, 0, 2, "b", "", "");
+  val.add(pair, 0, 3, "c");  // added without either
+  write_prepared_dataset(path, make_header(), make_split(2), val);
+
+  PreparedDataset dataset = read_prepared_dataset(path);
+  EXPECT_EQ(dataset.val.fields, (std::vector<std::string>{R"({"source":"web"})", "", ""}));
+  EXPECT_EQ(dataset.val.pair_metadata(0), R"({"reviewer":"r1"})");
+  EXPECT_EQ(dataset.train.fields, (std::vector<std::string>{"", ""}));
+  EXPECT_EQ(dataset.val.pair_fields(99), "");
+}
+
+TEST(PreparedDataset, FilesWrittenBeforeOtherFieldsReadAsNone) {
+  testing::TempDir dir;
+  std::string path = dir.file("old.h5");
+  PreparedSplit val;
+  val.add(EncodedPair{{5}, {7}, {8}, 0}, 0, 1, "a", R"({"reviewer":"r1"})", R"({"source":"w"})");
+  write_prepared_dataset(path, make_header(), make_split(3), val);
+  {
+    RawFile file(path);  // as dpo wrote it before the fields were kept
+    ASSERT_GE(H5Ldelete(file.id(), "/train/fields", H5P_DEFAULT), 0);
+    ASSERT_GE(H5Ldelete(file.id(), "/val/fields", H5P_DEFAULT), 0);
+  }
+  PreparedDataset dataset = read_prepared_dataset(path);
+  EXPECT_EQ(dataset.val.fields, (std::vector<std::string>{""}));
+  EXPECT_EQ(dataset.val.pair_metadata(0), R"({"reviewer":"r1"})");
+}
+
 TEST(PreparedDataset, FilesWrittenBeforeMetadataReadAsNoMetadata) {
   testing::TempDir dir;
   std::string path = dir.file("old.h5");

@@ -564,6 +564,29 @@ TEST(RunReportHtml, CheckReportShowsSlicesInformativenessAndWarnings) {
   EXPECT_EQ(section(html, "other").find("informativeness"), std::string::npos);
 }
 
+TEST(RunReportHtml, RunWithInformativenessJsonShowsItsSection) {
+  // `dpo train` with a precomputed reference writes informativeness.json beside the metrics.
+  testing::TempDir dir;
+  write_run(dir, "run");
+  EXPECT_TRUE(section(render_run_report_html(dir.file("run")), "informativeness").empty());
+  json info = {
+      {"pairs", 20},
+      {"ranked_correctly_share", 0.8},
+      {"easy_share", 0.6},
+      {"ambiguous_share", 0.05},
+      {"easy_margin", 0.5},
+      {"ambiguous_margin", 0.02},
+      {"margin_per_token", {{"p10", -0.1}, {"p50", 0.7}, {"p90", 2.4}}},
+      {"mean_margin_summed", 9.5}};
+  testing::write_file(dir.file("run/informativeness.json"), info.dump());
+  std::string html = section(render_run_report_html(dir.file("run")), "informativeness");
+  EXPECT_NE(
+      html.find("<td><b>all pairs</b></td><td></td><td>20</td><td>80.0%</td><td>60.0%</td>"
+                "<td>5.0%</td><td>-0.1</td><td>0.7</td><td>2.4</td><td>9.5</td>"),
+      std::string::npos)
+      << html;
+}
+
 TEST(RunReportHtml, CompareReportShowsEachSlicesVerdict) {
   testing::TempDir dir;
   json report = {

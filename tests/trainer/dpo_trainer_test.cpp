@@ -399,6 +399,8 @@ TEST(DpoTrainer, LiveReferenceRunsDespiteAStaleCache) {
   EXPECT_NEAR(train.front()["loss"].get<double>(), std::log(2.0), 1e-5);
   json manifest = json::parse(testing::read_file(dir.file("run/manifest.json")));
   EXPECT_EQ(manifest["reference"]["mode"], "live");
+  // No pair's reference margin is known before the steps: no informativeness.json.
+  EXPECT_FALSE(std::filesystem::exists(dir.file("run/informativeness.json")));
   // The stale cache was left alone (live mode neither reads nor writes it).
   std::optional<ReferenceLogps> cached =
       read_reference_logps(options.data.prepared, world().model_hash);

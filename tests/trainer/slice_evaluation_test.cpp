@@ -25,6 +25,7 @@
 #include "trainer/config.h"
 #include "trainer/dpo_trainer.h"
 #include "trainer/evaluation.h"
+#include "trainer/prepared_informativeness.h"
 
 namespace dpo {
 namespace {
@@ -36,7 +37,7 @@ constexpr int kVocab = 512;
 const char* const kRubrics[] = {"concise", "detailed", "legal"};
 
 // support_pairs_jsonl with provenance: rubric by row (i % 3), reviewer by row (i % 2), and
-// every fifth row without metadata.
+// every fifth row without metadata; a top-level `source` column (i % 2: "app" or "web").
 std::string pairs_with_provenance(int count) {
   std::string out;
   std::istringstream in(testing::support_pairs_jsonl(count));
@@ -45,6 +46,7 @@ std::string pairs_with_provenance(int count) {
     json row = json::parse(line);
     if (i % 5 != 4)
       row["metadata"] = {{"rubric", kRubrics[i % 3]}, {"reviewer", "rev-" + std::to_string(i % 2)}};
+    row["source"] = i % 2 == 0 ? "app" : "web";
     out += row.dump() + "\n";
   }
   return out;
@@ -66,7 +68,7 @@ const SliceWorld& world() {
 Config sliced_config(const std::string& prepared, const std::string& out_dir) {
   Config config;
   config.data.prepared = prepared;
-  config.data.slice_by = {"metadata.rubric", "reviewer", "source_file"};
+  config.data.slice_by = {"metadata.rubric", "metadata.reviewer", "source", "source_file"};
   config.model.path = world().model_dir;
   config.train.out_dir = out_dir;
   config.train.device = DeviceChoice::cpu;
@@ -146,11 +148,15 @@ TEST(SliceEvaluation, TrainWritesSlicesPerEvaluationAndProvenancePerPair) {
       EXPECT_NEAR(correct / pairs, line["rewards/accuracies"].get<double>(), 1e-6) << key;
     }
   }
-  // Three rubrics, two reviewers, and the rows without metadata in "(none)".
+  // Three rubrics, two reviewers, and the rows without metadata in "(none)"; the top-level
+  // column read as `dpo validate` reads it.
   const json& last = val.back()["slices"];
   EXPECT_TRUE(last["metadata.rubric"].contains("legal")) << last.dump();
   EXPECT_TRUE(last["metadata.rubric"].contains("(none)")) << last.dump();
-  EXPECT_TRUE(last["reviewer"].contains("rev-1")) << last.dump();
+  EXPECT_TRUE(last["metadata.reviewer"].contains("rev-1")) << last.dump();
+  EXPECT_EQ(last["source"].size(), 2u) << last.dump();
+  EXPECT_TRUE(last["source"].contains("app")) << last.dump();
+  EXPECT_TRUE(last["source"].contains("web")) << last.dump();
   EXPECT_EQ(last["source_file"].size(), 1u) << last.dump();  // one input file, by its name
   EXPECT_TRUE(last["source_file"].contains(world().pairs_path)) << last.dump();
 
@@ -163,10 +169,23 @@ TEST(SliceEvaluation, TrainWritesSlicesPerEvaluationAndProvenancePerPair) {
       EXPECT_EQ(pair["slices"]["metadata.rubric"], "(none)");
     } else {
       EXPECT_EQ(pair["slices"]["metadata.rubric"], pair["metadata"]["rubric"]);
-      EXPECT_EQ(pair["slices"]["reviewer"], pair["metadata"]["reviewer"]);
+      EXPECT_EQ(pair["slices"]["metadata.reviewer"], pair["metadata"]["reviewer"]);
     }
+    EXPECT_EQ(pair["slices"]["source"], pair["fields"]["source"]);
   }
   expect_same_slices(last, slices_by_hand(pairs, config.data.slice_by));
+
+  // informativeness.json: the reference margins of every pair (train and val), per slice, as
+  // `dpo check` computes them from the prepared file.
+  json written = json::parse(testing::read_file(dir.file("run/informativeness.json")));
+  std::optional<Informativeness> expected = prepared_informativeness(prepared, config);
+  ASSERT_TRUE(expected.has_value());
+  EXPECT_EQ(
+      written, json::parse(informativeness_to_json(*expected, informativeness_thresholds(config))));
+  EXPECT_EQ(
+      written["pairs"].get<int64_t>(),
+      static_cast<int64_t>(world().val_pairs + world().train_pairs));
+  EXPECT_TRUE(written["slices"].contains("metadata.rubric")) << written.dump();
 
   // The reference margins are the cached reference log-probs' differences.
   PreparedDataset data = read_prepared_dataset(prepared);

@@ -7,16 +7,40 @@
 namespace dpo {
 namespace {
 
-TEST(SliceValue, ReadsMetadataPathsBareKeysAndTheSourceFile) {
+TEST(SliceValue, ReadsMetadataPathsOtherFieldsAndTheSourceFile) {
+  // The row {"prompt": ..., "source": "web", "annotation": {"locale": "fr-FR"}, "tags": [...],
+  //          "metadata": {"rubric": "concise", "reviewer": "r2", "review": {"round": 2}, ...}}
   const std::string metadata =
       R"({"rubric":"concise","reviewer":"r2","review":{"round":2},"ai":true})";
-  EXPECT_EQ(slice_value("metadata.rubric", metadata, "a.jsonl"), "concise");
-  EXPECT_EQ(slice_value("reviewer", metadata, "a.jsonl"), "r2");  // bare key: the same field
-  EXPECT_EQ(slice_value("metadata.review.round", metadata, "a.jsonl"), "2");
-  EXPECT_EQ(slice_value("metadata.ai", metadata, "a.jsonl"), "true");
-  EXPECT_EQ(slice_value("metadata.locale", metadata, "a.jsonl"), kNoSliceValue);
-  EXPECT_EQ(slice_value("metadata.rubric", "", "a.jsonl"), kNoSliceValue);
-  EXPECT_EQ(slice_value("source_file", metadata, "a.jsonl"), "a.jsonl");
+  const std::string fields = R"({"source":"web","annotation":{"locale":"fr-FR"}})";
+  EXPECT_EQ(slice_value("metadata.rubric", metadata, fields, "a.jsonl"), "concise");
+  EXPECT_EQ(slice_value("metadata.review.round", metadata, fields, "a.jsonl"), "2");
+  EXPECT_EQ(slice_value("metadata.ai", metadata, fields, "a.jsonl"), "true");
+  EXPECT_EQ(slice_value("metadata.locale", metadata, fields, "a.jsonl"), kNoSliceValue);
+  EXPECT_EQ(slice_value("metadata.rubric", "", fields, "a.jsonl"), kNoSliceValue);
+  // A path without "metadata." is a top-level field, as in `dpo validate`; not the metadata's.
+  EXPECT_EQ(slice_value("source", metadata, fields, "a.jsonl"), "web");
+  EXPECT_EQ(slice_value("annotation.locale", metadata, fields, "a.jsonl"), "fr-FR");
+  EXPECT_EQ(slice_value("reviewer", metadata, fields, "a.jsonl"), kNoSliceValue);
+  EXPECT_EQ(slice_value("source", metadata, "", "a.jsonl"), kNoSliceValue);
+  // Objects are no value.
+  EXPECT_EQ(slice_value("metadata.review", metadata, fields, "a.jsonl"), kNoSliceValue);
+  EXPECT_EQ(slice_value("annotation", metadata, fields, "a.jsonl"), kNoSliceValue);
+  EXPECT_EQ(slice_value("source_file", metadata, fields, "a.jsonl"), "a.jsonl");
+}
+
+TEST(SliceMetrics, TheTableWarnsWhenNoPairHasTheField) {
+  // "rubric" without "metadata.": every pair lands in "(none)".
+  std::vector<SliceBreakdown> by_top_level =
+      slice_metrics({"rubric"}, {{kNoSliceValue, kNoSliceValue}}, {{1, 0, 0.3}, {0, 1, 1.3}});
+  std::string table = slices_table(by_top_level);
+  EXPECT_NE(
+      table.find("warning: no pair has the field 'rubric' (a top-level field;"), std::string::npos)
+      << table;
+  // A key that some pairs have: no warning.
+  std::vector<SliceBreakdown> partly =
+      slice_metrics({"metadata.rubric"}, {{"tone", kNoSliceValue}}, {{1, 0, 0.3}, {0, 1, 1.3}});
+  EXPECT_EQ(slices_table(partly).find("warning"), std::string::npos);
 }
 
 TEST(SliceMetrics, SumsThenMeansPerSlice) {
