@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
+#include <limits>
 #include <map>
 #include <unordered_map>
 
@@ -17,15 +19,18 @@ namespace {
 
 constexpr uint32_t kNoReviewer = 0xFFFFFFFFu;
 constexpr size_t kMaxSliceValues = 200;  // per key; the rest are counted under "(other)"
+// A slice value's position, kept per comparison in a byte: at most kMaxSliceValues + "(other)".
+static_assert(kMaxSliceValues + 1 <= 256, "slice value positions are stored in uint8_t");
 constexpr double kSecondsPerDay = 86400.0;
 
 // Labels of a judgment (the categories of kappa).
 enum Label : uint8_t { kFirst = 0, kSecond = 1, kTie = 2, kBothBad = 3, kLabelCount = 4 };
 
+// A judgment after the first of its comparison.
 struct Vote {
+  RowLocation where;
   uint32_t reviewer;
   uint8_t label;
-  RowLocation where;
   std::string id;  // kept for judgments with a reviewer only (the disagreement list)
 };
 
@@ -34,10 +39,58 @@ const char* label_name(uint8_t label) {
   return kNames[label];
 }
 
+// One comparison and its first judgment. Most comparisons are judged once, so this is all they
+// keep: 32 bytes, unpacked from RowLocation (whose padding would make it 40), so that with its
+// 16-byte key and the link a hash-map node is 56 bytes, a 64-byte heap block, as the validator's
+// pair table took before provenance. The rest lives apart, by `number` (order of first sight):
+// the first judgment's id (State::first_ids, only when it had a reviewer and an id), its slice
+// values (State::first_slices) and later judgments (State::later, only when judged again).
 struct Comparison {
-  std::vector<Vote> judgments;
-  std::vector<uint32_t> slices;  // the first judgment's value index per slice key
+  uint64_t line;
+  int64_t index;
+  uint32_t file_index;
+  uint32_t reviewer;
+  uint32_t number;
+  uint8_t label;
+  bool judged_again;
+};
+static_assert(sizeof(Comparison) == 32, "see the comment above Comparison");
+
+// The judgments of a comparison judged more than once, after the first.
+struct LaterVotes {
+  std::vector<Vote> votes;
   bool disagreement_reported = false;
+};
+
+// The first judgments' ids by comparison number, packed end to end: a std::string per id takes
+// 32 bytes (80 past 15 characters, a UUID say), this its characters and 8. Chunked (std::deque),
+// so growing never copies what is stored. Numbers come in increasing order.
+class FirstIds {
+ public:
+  void set(uint32_t number, std::string_view id) {
+    ends_.resize(number, text_.size());  // the comparisons in between keep no id
+    text_.insert(text_.end(), id.begin(), id.end());
+    ends_.push_back(text_.size());
+  }
+
+  std::string get(uint32_t number) const {
+    if (number >= ends_.size())
+      return std::string();
+    const uint64_t begin = number == 0 ? 0 : ends_[number - 1];
+    return std::string(text_.begin() + begin, text_.begin() + ends_[number]);
+  }
+
+ private:
+  std::deque<char> text_;
+  std::deque<uint64_t> ends_;
+};
+
+// Hash128Hasher without noexcept makes std::unordered_map keep each key's hash in its node, 8
+// more bytes per comparison; recomputing it is two multiplications.
+struct ComparisonHasher {
+  size_t operator()(const Hash128& h) const noexcept {
+    return Hash128Hasher{}(h);
+  }
 };
 
 struct SliceAccumulator {
@@ -88,9 +141,9 @@ bool hash_less(const Hash128& a, const Hash128& b) {
 // at least two reviewers.
 using Item = std::vector<std::pair<uint32_t, uint8_t>>;  // (reviewer, label)
 
-Item item_of(const Comparison& c) {
+Item item_of(const std::vector<Vote>& votes) {
   Item item;
-  for (const Vote& j : c.judgments) {
+  for (const Vote& j : votes) {
     if (j.reviewer == kNoReviewer)
       continue;
     bool seen = false;
@@ -162,7 +215,11 @@ struct ProvenanceTracker::State {
   IssueRecorder record;
   LocationNamer name;
   std::vector<SliceKey> slice_keys;
-  std::unordered_map<Hash128, Comparison, Hash128Hasher> comparisons;
+  std::unordered_map<Hash128, Comparison, ComparisonHasher> comparisons;
+  std::unordered_map<uint32_t, LaterVotes> later;  // by Comparison::number
+  FirstIds first_ids;                              // of first judgments with a reviewer and an id
+  std::vector<uint8_t> first_slices;  // by number x slice key: the first judgment's value
+  std::vector<Vote> votes_scratch;
   std::map<std::string, uint32_t> reviewer_index;
   std::vector<ReviewerStats> reviewers;  // by index
   bool has_reviewers = false;
@@ -191,16 +248,29 @@ struct ProvenanceTracker::State {
     return index == kNoReviewer ? "(no reviewer)" : reviewers[index].reviewer;
   }
 
-  // The pair checks against the earlier judgments of the same comparison.
+  // The judgments of a comparison in reading order, each with its id when it had a reviewer.
+  void gather(const Comparison& c, std::vector<Vote>& out) const {
+    out.clear();
+    out.push_back(Vote{
+        RowLocation{c.file_index, c.line, c.index}, c.reviewer, c.label, first_ids.get(c.number)});
+    if (c.judged_again) {
+      const std::vector<Vote>& votes = later.at(c.number).votes;
+      out.insert(out.end(), votes.begin(), votes.end());
+    }
+  }
+
+  // The pair checks against the earlier judgments of the same comparison (`earlier_votes`);
+  // `later` holds the comparison's judgments after its first.
   void check_pair(
-      Comparison& comparison,
+      const std::vector<Vote>& earlier_votes,
+      LaterVotes& later,
       const Vote& judgment,
       const RowLocation& where,
       const std::string& id) {
     const Vote* duplicate = nullptr;
     const Vote* conflict = nullptr;
     const Vote* disagreement = nullptr;
-    for (const Vote& earlier : comparison.judgments) {
+    for (const Vote& earlier : earlier_votes) {
       if (earlier.label > kSecond)
         continue;  // ties and both-bad rows are not pairs
       bool same_reviewer = earlier.reviewer == judgment.reviewer;
@@ -228,8 +298,8 @@ struct ProvenanceTracker::State {
     if (duplicate != nullptr) {
       record(IssueCode::duplicate_pair, where, id, "the same pair as " + name(duplicate->where));
     }
-    if (disagreement != nullptr && !comparison.disagreement_reported) {
-      comparison.disagreement_reported = true;
+    if (disagreement != nullptr && !later.disagreement_reported) {
+      later.disagreement_reported = true;
       record(
           IssueCode::reviewer_disagreement,
           where,
@@ -361,13 +431,33 @@ void ProvenanceTracker::add(
   }
 
   // Earlier judgments of the same comparison.
-  Comparison& comparison = s.comparisons[key];
-  Vote judgment{reviewer, label, where, reviewer == kNoReviewer ? std::string() : row.id};
-  if (comparison.judgments.empty())
-    comparison.slices = s.slice_scratch;
-  if (is_pair)
-    s.check_pair(comparison, judgment, where, row.id);
-  comparison.judgments.push_back(judgment);
+  auto [it, first_judgment] = s.comparisons.try_emplace(key);
+  Comparison& comparison = it->second;
+  if (first_judgment) {
+    if (s.comparisons.size() > std::numeric_limits<uint32_t>::max())
+      throw DataError("more than 2^32 distinct comparisons: too many for one validate run");
+    comparison = Comparison{
+        where.line,
+        where.index,
+        where.file_index,
+        reviewer,
+        static_cast<uint32_t>(s.comparisons.size() - 1),
+        label,
+        false};
+    for (uint32_t value : s.slice_scratch)
+      s.first_slices.push_back(static_cast<uint8_t>(value));
+    if (reviewer != kNoReviewer && !row.id.empty())
+      s.first_ids.set(comparison.number, row.id);
+    return;
+  }
+  Vote judgment{where, reviewer, label, reviewer == kNoReviewer ? std::string() : row.id};
+  LaterVotes& later = s.later[comparison.number];
+  if (is_pair) {
+    s.gather(comparison, s.votes_scratch);
+    s.check_pair(s.votes_scratch, later, judgment, where, row.id);
+  }
+  comparison.judged_again = true;
+  later.votes.push_back(std::move(judgment));
 }
 
 void ProvenanceTracker::finish(ValidationReport& report) {
@@ -383,9 +473,17 @@ void ProvenanceTracker::finish(ValidationReport& report) {
   report.age = summarize_ages(std::move(s.ages), o.max_age_days);
 
   // Repeat judgments: pairs judged again by a reviewer who had not judged that comparison.
+  // Agreement items: comparisons with at least two named reviewers. Only comparisons judged
+  // more than once can count for either.
+  std::vector<Item> items;
+  std::vector<const Comparison*> item_comparisons;
+  std::vector<Vote>& votes = s.votes_scratch;
   for (const auto& [key, comparison] : s.comparisons) {
+    if (!comparison.judged_again)
+      continue;
+    s.gather(comparison, votes);
     std::vector<uint32_t> seen;
-    for (const Vote& vote : comparison.judgments) {
+    for (const Vote& vote : votes) {
       if (vote.label > kSecond)
         continue;
       bool new_reviewer = vote.reviewer != kNoReviewer &&
@@ -394,20 +492,14 @@ void ProvenanceTracker::finish(ValidationReport& report) {
         ++report.repeat_judgments;
       seen.push_back(vote.reviewer);
     }
-  }
-
-  // Agreement: overall and per slice value.
-  std::vector<Item> items;
-  std::vector<const Comparison*> item_comparisons;
-  for (const auto& [key, comparison] : s.comparisons) {
-    if (comparison.judgments.size() < 2)
-      continue;
-    Item item = item_of(comparison);
+    Item item = item_of(votes);
     if (item.size() < 2)
       continue;
     items.push_back(std::move(item));
     item_comparisons.push_back(&comparison);
   }
+
+  // Agreement: overall and per slice value.
   std::vector<const Item*> all;
   for (const Item& item : items)
     all.push_back(&item);
@@ -421,10 +513,7 @@ void ProvenanceTracker::finish(ValidationReport& report) {
     if (!same)
       disagreeing.push_back(item_comparisons[i]);
   }
-  auto first_seen = [](const Comparison* c) {
-    const RowLocation& w = c->judgments.front().where;
-    return std::make_pair(w.file_index, w.line);
-  };
+  auto first_seen = [](const Comparison* c) { return std::make_pair(c->file_index, c->line); };
   std::sort(disagreeing.begin(), disagreeing.end(), [&](const auto* a, const auto* b) {
     return first_seen(a) < first_seen(b);
   });
@@ -433,7 +522,8 @@ void ProvenanceTracker::finish(ValidationReport& report) {
     if (report.disagreements.size() == kMaxListedDisagreements)
       break;
     DisagreementItem listed;
-    for (const Vote& v : c->judgments) {
+    s.gather(*c, votes);
+    for (const Vote& v : votes) {
       listed.judgments.push_back(JudgmentRef{
           v.reviewer == kNoReviewer ? "" : s.reviewers[v.reviewer].reviewer,
           label_name(v.label),
@@ -469,8 +559,10 @@ void ProvenanceTracker::finish(ValidationReport& report) {
     SliceTable table;
     table.key = key.path;
     std::vector<std::vector<const Item*>> slice_items(key.values.size());
-    for (size_t i = 0; i < items.size(); ++i)
-      slice_items[item_comparisons[i]->slices[k]].push_back(&items[i]);
+    for (size_t i = 0; i < items.size(); ++i) {
+      const size_t first = item_comparisons[i]->number * s.slice_keys.size();
+      slice_items[s.first_slices[first + k]].push_back(&items[i]);
+    }
     for (size_t v = 0; v < key.values.size(); ++v) {
       auto& [value, acc] = key.values[v];
       acc.stats.age = summarize_ages(std::move(acc.ages), o.max_age_days);

@@ -11,6 +11,11 @@
 //   opposite labels, two named reviewers                 reviewer_disagreement (once per
 //                                                        comparison), and kappa measures it
 //   the same label, two named reviewers                  agreement: no warning
+//
+// Memory: a comparison judged once costs what the validator's pair table cost before provenance
+// (a 64-byte hash-map block), plus a byte per slice key and, when it has a reviewer, its id's
+// characters and 8 bytes; each later judgment about 150 bytes. docs/benchmarks.md, "Memory of
+// `dpo validate` with provenance (issue 19)".
 #pragma once
 
 #include <functional>

@@ -224,6 +224,32 @@ TEST(Judgments, TwoReviewersAgreeingIsNotADuplicate) {
   EXPECT_TRUE(r.disagreements.empty());
 }
 
+// The line with a row id added.
+std::string with_id(const std::string& line, const std::string& id) {
+  json j = json::parse(line);
+  j["id"] = id;
+  return j.dump() + "\n";
+}
+
+TEST(Judgments, ListedDisagreementsCarryTheRowIdOfEveryJudgmentWithAReviewer) {
+  std::string text = with_id(row("question 0", "Yes, with details.", "No."), "u-0");  // nobody's
+  text += judgment(1, "carol", 0);                                                    // no id
+  text += with_id(judgment(2, "alice", 0), "a-row-id-longer-than-15-characters");
+  text += with_id(judgment(1, "dave", 1), "d-1");
+  text += with_id(judgment(2, "bob", 1), "b-2");
+  ValidationReport r = validate_text(text);
+  ASSERT_EQ(r.disagreements.size(), 2u);
+  // In the order their comparisons were first seen: question 1 (line 2), then question 2.
+  ASSERT_EQ(r.disagreements[0].judgments.size(), 2u);
+  EXPECT_EQ(r.disagreements[0].judgments[0].line, 2u);
+  EXPECT_EQ(r.disagreements[0].judgments[0].id, "");
+  EXPECT_EQ(r.disagreements[0].judgments[1].id, "d-1");
+  ASSERT_EQ(r.disagreements[1].judgments.size(), 2u);
+  EXPECT_EQ(r.disagreements[1].judgments[0].reviewer, "alice");
+  EXPECT_EQ(r.disagreements[1].judgments[0].id, "a-row-id-longer-than-15-characters");
+  EXPECT_EQ(r.disagreements[1].judgments[1].id, "b-2");
+}
+
 TEST(Judgments, OneReviewerOrNoneStillGivesDuplicatesAndConflicts) {
   ValidationReport same =
       validate_text(judgment(1, "alice", 0) + judgment(1, "alice", 1) + judgment(1, "alice", 0));
