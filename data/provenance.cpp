@@ -214,6 +214,7 @@ struct ProvenanceTracker::State {
   ProvenanceOptions options;
   IssueRecorder record;
   LocationNamer name;
+  std::vector<std::string> files;  // by RowLocation::file_index, for the "source_file" key
   std::vector<SliceKey> slice_keys;
   std::unordered_map<Hash128, Comparison, ComparisonHasher> comparisons;
   std::unordered_map<uint32_t, LaterVotes> later;  // by Comparison::number
@@ -311,10 +312,14 @@ struct ProvenanceTracker::State {
 };
 
 ProvenanceTracker::ProvenanceTracker(
-    const ProvenanceOptions& options, IssueRecorder record, LocationNamer name)
+    const ProvenanceOptions& options,
+    IssueRecorder record,
+    LocationNamer name,
+    std::vector<std::string> files)
     : state_(std::make_unique<State>()) {
   State& s = *state_;
   s.options = options;
+  s.files = std::move(files);
   s.record = std::move(record);
   s.name = std::move(name);
   for (const std::string& key : options.slice_by) {
@@ -367,8 +372,15 @@ void ProvenanceTracker::add(
   // Slices.
   s.slice_scratch.clear();
   for (SliceKey& slice : s.slice_keys) {
-    std::optional<std::string_view> value = row_field(row, slice.path);
-    s.slice_scratch.push_back(slice.value_index(value ? *value : "(missing)"));
+    std::optional<std::string_view> value;
+    if (slice.path == "source_file") {
+      if (where.file_index < s.files.size())
+        value = s.files[where.file_index];
+    } else {
+      value = row_field(row, slice.path);
+    }
+    // The same name for "no value" as the held-out slices (trainer/slice_metrics.h).
+    s.slice_scratch.push_back(slice.value_index(value ? *value : "(none)"));
   }
 
   // Age (pairs only: the statistics describe what is trained on).

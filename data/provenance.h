@@ -37,8 +37,13 @@ using LocationNamer = std::function<std::string(const RowLocation& where)>;
 
 class ProvenanceTracker {
  public:
-  // Throws UsageError for a field path that cannot name a field or a bad threshold.
-  ProvenanceTracker(const ProvenanceOptions& options, IssueRecorder record, LocationNamer name);
+  // Throws UsageError for a field path that cannot name a field or a bad threshold. `files`:
+  // the input files by index, for the slice key "source_file".
+  ProvenanceTracker(
+      const ProvenanceOptions& options,
+      IssueRecorder record,
+      LocationNamer name,
+      std::vector<std::string> files = {});
   ~ProvenanceTracker();
   ProvenanceTracker(const ProvenanceTracker&) = delete;
   ProvenanceTracker& operator=(const ProvenanceTracker&) = delete;

@@ -108,7 +108,7 @@ double chosen_longer_share(uint64_t pairs, uint64_t chosen_longer, uint64_t equa
 
 struct SliceTable {
   std::string key;                                         // "metadata.locale", "source"
-  std::vector<std::pair<std::string, SliceStats>> values;  // sorted by value; "(missing)" too
+  std::vector<std::pair<std::string, SliceStats>> values;  // sorted by value; "(none)" too
 };
 
 struct ReviewerStats {

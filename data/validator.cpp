@@ -76,7 +76,8 @@ struct DatasetValidator::State {
             [this](IssueCode code, const RowLocation& where, const std::string& id, std::string m) {
               record(code, where, id, std::move(m));
             },
-            [this](const RowLocation& where) { return describe(where); }) {
+            [this](const RowLocation& where) { return describe(where); },
+            files) {
     report.files.resize(files.size());
     for (size_t i = 0; i < files.size(); ++i)
       report.files[i].path = files[i];

@@ -465,11 +465,11 @@ TEST(Slices, CountsLengthBiasTiesAndLabelsPerValue) {
   EXPECT_EQ(de.pairs, 2u);
   EXPECT_EQ(de.chosen_longer, 0u);
   EXPECT_EQ(de.both_bad, 1u);
-  EXPECT_EQ(slice(r, 0, "(missing)").pairs, 1u);
+  EXPECT_EQ(slice(r, 0, "(none)").pairs, 1u);
   // A top-level field.
   EXPECT_EQ(slice(r, 1, "app").pairs, 2u);
   EXPECT_EQ(slice(r, 1, "web").pairs, 1u);
-  EXPECT_EQ(slice(r, 1, "(missing)").judgments, 5u);
+  EXPECT_EQ(slice(r, 1, "(none)").judgments, 5u);
 
   json j = json::parse(report_to_json(r));
   ASSERT_EQ(j["slices"].size(), 2u);
@@ -514,9 +514,21 @@ TEST(Slices, NestedFieldsAreNamedWithDots) {
   EXPECT_EQ(slice(r, 0, "policy").pairs, 1u);
   EXPECT_EQ(slice(r, 1, "fr-FR").pairs, 1u);
   EXPECT_EQ(slice(r, 1, "de-DE").pairs, 1u);
-  EXPECT_EQ(slice(r, 1, "(missing)").pairs, 1u);
+  EXPECT_EQ(slice(r, 1, "(none)").pairs, 1u);
   // An object is no value.
-  EXPECT_EQ(slice(r, 2, "(missing)").pairs, 3u);
+  EXPECT_EQ(slice(r, 2, "(none)").pairs, 3u);
+}
+
+TEST(Slices, SourceFileIsTheInputFile) {
+  testing::TempDir dir;
+  testing::write_file(dir.file("a.jsonl"), row("q1", "yes", "no") + row("q2", "yes", "no"));
+  testing::write_file(dir.file("b.jsonl"), row("q3", "yes", "no"));
+  ValidateOptions options;
+  options.provenance.slice_by = {"source_file"};
+  ValidationReport r = validate_files({dir.file("a.jsonl"), dir.file("b.jsonl")}, options);
+  ASSERT_EQ(r.slices.size(), 1u);
+  EXPECT_EQ(slice(r, 0, dir.file("a.jsonl")).pairs, 2u);
+  EXPECT_EQ(slice(r, 0, dir.file("b.jsonl")).pairs, 1u);
 }
 
 TEST(Slices, FieldPathsAreChecked) {
