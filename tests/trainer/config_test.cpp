@@ -255,10 +255,13 @@ TEST(Config, DataProvenanceKeys) {
   EXPECT_EQ(Config().data.reviewer_field, "metadata.reviewer");
   EXPECT_TRUE(Config().data.slice_by.empty());
 
+  Config nested;  // a field inside a nested object
+  nested.data.slice_by = {"metadata.review.rubric"};
+  EXPECT_NO_THROW(validate_config(nested));
   Config bad;
-  bad.data.slice_by = {"metadata.a.b"};
+  bad.data.slice_by = {"metadata.a..b"};
   const std::string e = error_of([&] { validate_config(bad); });
-  EXPECT_NE(e.find("data.slice_by 'metadata.a.b' does not name a field"), std::string::npos) << e;
+  EXPECT_NE(e.find("data.slice_by 'metadata.a..b' does not name a field"), std::string::npos) << e;
   Config old;
   old.data.max_age_days = 0;
   EXPECT_NE(error_of([&] { validate_config(old); }).find("data.max_age_days"), std::string::npos);
