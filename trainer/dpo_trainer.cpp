@@ -949,7 +949,8 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
     write_file_atomically(
         out_dir + "/informativeness.json",
         informativeness_to_json(info, informativeness_thresholds(config)) + "\n");
-    DPO_LOG_INFO("train", "%s", informativeness_summary(info.overall).c_str());
+    std::printf("[data] %s\n", informativeness_summary(info.overall).c_str());
+    std::fflush(stdout);
     for (const std::string& warning : informativeness_warnings(
              info.overall, config.check.max_easy_share, config.check.max_ambiguous_share))
       DPO_LOG_WARN("train", "%s", warning.c_str());
