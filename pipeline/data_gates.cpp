@@ -252,9 +252,8 @@ CheckOutcome run_check(const CheckRequest& request) {
           outcome.warnings.end(), slice_check.warnings.begin(), slice_check.warnings.end());
       if (!slices.empty())
         report["slices"] = json::parse(slices_to_json(slices));
-      // 4. Informativeness: the reference's margins cached in the prepared file by the run.
-      if (std::optional<Informativeness> info =
-              prepared_informativeness(prepare.out_path, config)) {
+      // 4. Informativeness: the reference's margins, as the run measured them.
+      if (const std::optional<Informativeness>& info = run.informativeness) {
         report["informativeness"] =
             json::parse(informativeness_to_json(*info, informativeness_thresholds(config)));
         for (const std::string& warning : informativeness_warnings(

@@ -944,8 +944,10 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
     reference_model = nullptr;  // frees it
   // How much the pairs can teach, from the reference margins (docs/evaluation.md): for `dpo
   // report` and one line here. Only a precomputed reference has every pair's margin.
+  std::optional<Informativeness> informativeness;
   if (!live && main_rank) {
-    const Informativeness info = dataset_informativeness(*data, reference, config);
+    const Informativeness& info =
+        informativeness.emplace(dataset_informativeness(*data, reference, config));
     write_file_atomically(
         out_dir + "/informativeness.json",
         informativeness_to_json(info, informativeness_thresholds(config)) + "\n");
@@ -998,6 +1000,7 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
   CheckpointStore store(out_dir, static_cast<int>(train.keep_checkpoints));
   const std::string metrics_path = out_dir + "/metrics.jsonl";
   TrainResult result;
+  result.informativeness = std::move(informativeness);
   TrainState state;  // what a checkpoint saves
   BcoState bco;
   if (flags.resume) {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "losses/preference_loss.h"
 #include "trainer/adamw.h"
 #include "trainer/config.h"
+#include "trainer/informativeness.h"
 
 namespace dpo {
 
@@ -48,6 +50,9 @@ struct TrainResult {
   std::string final_dir;               // out_dir/final (empty when stopped early without one)
   double seconds = 0;
   double tokens_per_second = 0;
+  // The pairs' reference margins (informativeness.json), on the main rank with a precomputed
+  // reference; empty otherwise.
+  std::optional<Informativeness> informativeness;
 };
 
 // Trains as `config` says (validated here with validate_config; data.prepared and model.path
