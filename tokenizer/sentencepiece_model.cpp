@@ -21,6 +21,7 @@ constexpr const char* kShimFileName = "libdpo_sentencepiece_shim.so";
 struct ShimLibrary {
   std::string path;
   decltype(&dpo_spm_abi_version) abi_version = nullptr;
+  decltype(&dpo_spm_free) free = nullptr;
   decltype(&dpo_spm_load_serialized) load_serialized = nullptr;
   decltype(&dpo_spm_free_model) free_model = nullptr;
   decltype(&dpo_spm_encode) encode = nullptr;
@@ -103,6 +104,7 @@ ShimLibrary load_shim() {
               ", expected " + std::to_string(DPO_SPM_ABI_VERSION),
           "rebuild dpo: the shim and the executable come from different builds");
     }
+    resolve(handle, "dpo_spm_free", shim.free, candidate);
     resolve(handle, "dpo_spm_load_serialized", shim.load_serialized, candidate);
     resolve(handle, "dpo_spm_free_model", shim.free_model, candidate);
     resolve(handle, "dpo_spm_encode", shim.encode, candidate);
@@ -140,10 +142,10 @@ const ShimLibrary& shim() {
   return library;
 }
 
-// Takes ownership of a message the shim malloc'ed.
+// Takes ownership of a message the shim handed out.
 std::string take_message(char* message) {
   std::string text = message != nullptr ? message : "";
-  std::free(message);
+  shim().free(message);
   return text;
 }
 
@@ -193,7 +195,7 @@ void SentencePieceModel::encode(std::string_view text, std::vector<int>& ids) co
     throw DataError("sentencepiece could not encode text: " + take_message(error));
   }
   ids.assign(encoded, encoded + count);
-  std::free(encoded);
+  shim().free(encoded);
 }
 
 void SentencePieceModel::encode_append(std::string_view text, std::vector<int>& ids) const {
@@ -204,7 +206,7 @@ void SentencePieceModel::encode_append(std::string_view text, std::vector<int>& 
     throw DataError("sentencepiece could not encode text: " + take_message(error));
   }
   ids.insert(ids.end(), encoded, encoded + count);
-  std::free(encoded);
+  shim().free(encoded);
 }
 
 std::string SentencePieceModel::decode(const std::vector<int>& ids) const {
@@ -217,7 +219,7 @@ std::string SentencePieceModel::decode(const std::vector<int>& ids) const {
     throw DataError("sentencepiece could not decode ids: " + take_message(error));
   }
   std::string decoded(text, size);
-  std::free(text);
+  shim().free(text);
   return decoded;
 }
 

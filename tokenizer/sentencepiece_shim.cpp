@@ -38,6 +38,10 @@ DPO_SPM_EXPORT int dpo_spm_abi_version(void) {
   return DPO_SPM_ABI_VERSION;
 }
 
+DPO_SPM_EXPORT void dpo_spm_free(void* pointer) {
+  std::free(pointer);
+}
+
 DPO_SPM_EXPORT char* dpo_spm_load_serialized(
     const char* bytes, size_t size, dpo_spm_model** model) {
   try {

@@ -7,8 +7,10 @@
 // Loading the shim with RTLD_DEEPBIND makes sentencepiece bind to its own embedded copy, and
 // RTLD_LOCAL keeps that copy out of LibTorch's sight, so both work in one process.
 //
-// Conventions: functions returning `char*` return NULL on success and otherwise a malloc'ed
-// error message the caller frees. Arrays handed out are malloc'ed and freed by the caller.
+// Conventions: functions returning `char*` return NULL on success and otherwise an error message
+// the caller frees with dpo_spm_free. Arrays handed out are freed with dpo_spm_free too, never
+// with the caller's free(): under RTLD_DEEPBIND the shim's malloc is glibc's even when the
+// executable links another allocator (dpo-torch links tcmalloc), so each side frees its own.
 #pragma once
 
 #include <stddef.h>
@@ -17,7 +19,7 @@
 extern "C" {
 #endif
 
-#define DPO_SPM_ABI_VERSION 1
+#define DPO_SPM_ABI_VERSION 2
 
 typedef struct dpo_spm_model dpo_spm_model;
 
@@ -32,6 +34,8 @@ enum dpo_spm_piece_type {
 };
 
 int dpo_spm_abi_version(void);
+// Frees a message or an array the shim handed out.
+void dpo_spm_free(void* pointer);
 char* dpo_spm_load_serialized(const char* bytes, size_t size, dpo_spm_model** model);
 void dpo_spm_free_model(dpo_spm_model* model);
 char* dpo_spm_encode(
