@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "core/build_info.h"
+#include "core/malloc_tuning.h"
 #include "model/cpu_runtime.h"
 #include "model/runtime_info.h"
 #include "tools/cli_main.h"
@@ -24,6 +25,7 @@ std::string version_text() {
   else
     text += " (CPU only)";
   text += std::string(", scaled_dot_product_attention: ") + (torch.has_sdpa ? "yes" : "no");
+  text += ", malloc: " + dpo::malloc_name();
   return text;
 }
 

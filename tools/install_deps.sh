@@ -9,7 +9,7 @@ set -eu
 PACKAGES="cmake make g++ pkg-config git
 libtorch-dev libopenblas0-pthread libgloo-dev
 libsentencepiece-dev nlohmann-json3-dev libsimdjson-dev libhdf5-dev libcli11-dev libgtest-dev
-libpcre2-dev libicu-dev
+libpcre2-dev libicu-dev libgoogle-perftools-dev
 libxxhash-dev libssl-dev zlib1g-dev
 python3 python3-numpy python3-h5py
 $*"

@@ -15,4 +15,9 @@ TEST(MallocTuning, AppliesUnlessTheUserSetMallocTunables) {
   EXPECT_TRUE(dpo::keep_freed_memory_in_heap());
 }
 
+TEST(MallocTuning, NamesGlibcWhenNoOtherMallocIsLinked) {
+  // This test binary links no tcmalloc (dpo-torch does: tests/tools/startup_test.cpp).
+  EXPECT_EQ(dpo::malloc_name(), "glibc");
+}
+
 }  // namespace

@@ -270,8 +270,10 @@ TEST_P(PlanAccuracy, EstimateIsWithin15PercentOfTheMeasuredCpuPeak) {
   ASSERT_EQ(plan.exit_code, 0) << plan.output;
   const double estimate = Json::parse(plan.output)["plan"]["peak_mib"].get<double>();
 
-  // glibc's default thresholds (dpo's heap tuning, core/malloc_tuning.h, keeps freed buffers in
-  // the heap, so its resident peak also holds free memory: docs/memory.md, "On the CPU").
+  // dpo-torch allocates with tcmalloc where the build found it, and its resident peak is the live
+  // peak. A build on glibc's malloc gets glibc's default thresholds here (dpo's heap tuning,
+  // core/malloc_tuning.h, keeps freed buffers in the heap, so its resident peak also holds free
+  // memory: docs/memory.md, "On the CPU"); tcmalloc ignores the variable.
   auto train = run_command(
       "MALLOC_MMAP_THRESHOLD_=131072 " + dpo_binary() + " train" + sets +
       " --set train.out_dir=" + dir.file("run") + " 2>&1");

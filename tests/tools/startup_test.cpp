@@ -52,6 +52,9 @@ TEST(Startup, VerboseVersionShowsTheLibTorchRuntime) {
   EXPECT_EQ(result.exit_code, 0) << result.output;
   EXPECT_TRUE(contains(result.output, "dpo 0.")) << result.output;
   EXPECT_TRUE(contains(result.output, "scaled_dot_product_attention: ")) << result.output;
+  // dpo-torch allocates with tcmalloc where the build found it (cmake/Dependencies.cmake).
+  EXPECT_TRUE(contains(result.output, DPO_TCMALLOC_LINKED ? "malloc: tcmalloc " : "malloc: glibc"))
+      << result.output;
 }
 
 TEST(Startup, HelpListsTheSameCommandsAsTheTorchExecutable) {
