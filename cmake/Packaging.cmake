@@ -44,7 +44,8 @@ if(DPO_DPKG_SHLIBDEPS)
 else()
   set(CPACK_DEBIAN_PACKAGE_DEPENDS
       "libtorch1.13, libsentencepiece0, libhdf5-cpp-103-1, libhdf5-103-1, libsimdjson14, "
-      "libssl3, libxxhash0, zlib1g, libopenblas0-pthread | libblas3, libstdc++6, libc6")
+      "libssl3, libxxhash0, zlib1g, libpcre2-8-0, libicu72, libtcmalloc-minimal4, "
+      "libopenblas0-pthread | libblas3, libstdc++6, libc6")
 endif()
 # set_cpu_threads (model/cpu_runtime.h) keeps the pthread OpenBLAS from oversubscribing.
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libopenblas0-pthread")
