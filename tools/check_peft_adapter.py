@@ -18,6 +18,13 @@ the CPU, eager attention). tests/model/peft_adapter_oracle_test.cpp drives it:
         exit 1 above the tolerance (nats per token) or when peft cannot load the folder.
         DPO.json: {"sequences": [[...]], "logprobs": [[...]]}.
 
+    check_peft_adapter.py merged --base BASE --adapter ADAPTER --merged MERGED [--tolerance 1e-5]
+        A run's adapter against its merged model (docs/lora.md, "The demo as LoRA": the final/
+        and final-merged/ of configs/dpo_lora_demo.json): peft loads ADAPTER on BASE, transformers
+        loads MERGED, and the log-softmax of both over every vocabulary entry at every position
+        of a few random sequences is compared; exit 1 above the tolerance or when peft cannot
+        load the adapter.
+
 docs/lora.md records the figures.
 """
 import argparse
@@ -106,6 +113,37 @@ def compare(base_dir, adapter, dpo_path, tolerance):
     return 0 if worst <= tolerance else 1
 
 
+def merged(base_dir, adapter, merged_dir, tolerance):
+    try:
+        with_adapter = PeftModel.from_pretrained(load_base(base_dir), adapter).eval()
+    except Exception as error:  # noqa: BLE001 - any failure to load is the finding
+        print(f"peft {peft.__version__} cannot load {adapter}: {error}")
+        return 1
+    folded = load_base(merged_dir)
+    gen = torch.Generator().manual_seed(2)
+    sequences = [torch.randint(0, folded.config.vocab_size, (n,), generator=gen).tolist()
+                 for n in (16, 32, 48)]
+    a = token_logprobs(with_adapter, sequences)
+    b = token_logprobs(folded, sequences)
+    worst = max(abs(x - y) for row_a, row_b in zip(a, b) for x, y in zip(row_a, row_b))
+    # Every vocabulary entry too, for information: the far tail (log-probs of -20 and below)
+    # carries fp32 rounding of its own.
+    everywhere = 0.0
+    with torch.no_grad():
+        for seq in sequences:
+            ids = torch.tensor([seq])
+            everywhere = max(everywhere, (
+                torch.log_softmax(with_adapter(input_ids=ids).logits.float(), dim=-1) -
+                torch.log_softmax(folded(input_ids=ids).logits.float(), dim=-1)).abs().max().item())
+    tokens = sum(len(row) for row in a)
+    status = "ok" if worst <= tolerance else "FAIL"
+    print(f"peft {peft.__version__} (transformers {transformers.__version__}) loads {adapter} on "
+          f"{base_dir}; against {merged_dir}: largest |difference| = {worst:.2e} nats per token "
+          f"over {tokens} tokens (tolerance {tolerance:g}) {status}; over every vocabulary entry "
+          f"of those positions {everywhere:.2e}")
+    return 0 if worst <= tolerance else 1
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -116,11 +154,18 @@ def main():
     c.add_argument("--adapter", required=True)
     c.add_argument("--dpo", required=True)
     c.add_argument("--tolerance", type=float, default=1e-5)
+    m = sub.add_parser("merged")
+    m.add_argument("--base", required=True)
+    m.add_argument("--adapter", required=True)
+    m.add_argument("--merged", required=True)
+    m.add_argument("--tolerance", type=float, default=1e-5)
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.command == "generate":
         generate(args.out)
         return 0
+    if args.command == "merged":
+        return merged(args.base, args.adapter, args.merged, args.tolerance)
     return compare(args.base, args.adapter, args.dpo, args.tolerance)
 
 
