@@ -103,7 +103,7 @@ add_library(dpo::torch ALIAS dpo_torch)
 # libgoogle-perftools-dev) or with -DDPO_TCMALLOC=OFF those programs use glibc's malloc, tuned.
 option(DPO_TCMALLOC "Link dpo-torch and the LibTorch benchmarks with tcmalloc" ON)
 add_library(dpo_malloc INTERFACE)
-if(DPO_TCMALLOC)
+if(DPO_TCMALLOC AND NOT DPO_FUZZ)  # the fuzz build's sanitizer brings its own malloc
   pkg_check_modules(TCMALLOC IMPORTED_TARGET libtcmalloc_minimal)
   if(TCMALLOC_FOUND)
     # --no-as-needed: nothing calls tcmalloc by name; it is linked for the malloc it defines.
