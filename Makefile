@@ -2,7 +2,7 @@
 #   make demo   installs what is missing, builds, and runs the demo on the bundled example data
 #   make test   installs what is missing, builds, and runs every test (CI runs this: .ci/run)
 # and, not part of the README's set-up:
-#   make bench    the benchmarks of docs/benchmarks.md that need no ../shared assets (about 3 min
+#   make bench    the benchmarks of docs/benchmarks.md that need no ../shared assets (about 10 min
 #                 after the build)
 #   make package  builds and writes the Debian package with CPack (build/dpo_*.deb); see the
 #                 "Install" section of README.md
@@ -51,6 +51,7 @@ bench: build
 	$(BUILD)/tools/bench_forward --presets tiny,small --runtime tuned
 	$(BUILD)/tools/bench_train --preset tiny --steps 20
 	$(BUILD)/tools/bench_train --preset small --steps 20
+	tools/bench_allocator.py --build $(BUILD)
 
 FUZZ_SECONDS ?= 600
 FUZZ_SMOKE_SECONDS ?= 30

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """dpo-torch with tcmalloc against the same program with glibc's malloc (docs/benchmarks.md).
 
-    tools/bench_allocator.py [--build build] [--rounds 3] [--pairs 400]
+    tools/bench_allocator.py [--build build] [--rounds 3] [--pairs 0 (all)]
 
 dpo-torch links tcmalloc where the build found it (cmake/Dependencies.cmake); the benchmark build
 also links the same objects without it, as tools/dpo-torch-glibc (glibc's malloc with dpo's heap
@@ -10,9 +10,11 @@ both, interleaved round by round (this machine is noisy), and prints for each:
   * the training speed (tokens/s of the timed steps, as `dpo train` prints it; best of the
     rounds) and the process's peak resident set (ru_maxrss; the highest of the rounds);
   * `dpo check` on the same pairs (wall time, best of the rounds; peak resident set);
-and the ratios tcmalloc / glibc. Set-up (not timed): a tokenizer trained on the first --pairs
-rows of the bundled data, tiny and small models (`dpo init-model`), the rows prepared (max length
-384) with their reference log-probs cached by a first untimed run. Exits 1 when a command fails.
+and the ratios tcmalloc / glibc. Set-up (not timed): a tokenizer trained on the bundled data (its
+first --pairs rows; all by default, as the demo), tiny and small models (`dpo init-model`), the
+rows prepared (max length 384) with their reference log-probs cached by a first untimed run.
+Training uses the demo's DPO config (configs/demo_dpo.json) with held-out evaluations off.
+Exits 1 when a command fails.
 """
 import argparse
 import json
@@ -49,7 +51,7 @@ def set_up(dpo, work, pairs):
     with open(os.path.join(SOURCE_DIR, "examples/support/pairs.jsonl")) as source, \
             open(data, "w") as target:
         for index, line in enumerate(source):
-            if index >= pairs:
+            if pairs and index >= pairs:
                 break
             target.write(line)
     run([dpo, "train-tokenizer", data, "--out", os.path.join(work, "tok"), "--vocab-size", "2000",
@@ -86,7 +88,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build", default="build", help="the CMake build folder")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--pairs", type=int, default=400, help="rows of the bundled data used")
+    parser.add_argument("--pairs", type=int, default=0,
+                        help="rows of the bundled data used (0: all)")
     parser.add_argument("--tiny-steps", type=int, default=30)
     parser.add_argument("--small-steps", type=int, default=8)
     parser.add_argument("--work", default="bench-data/allocator")
