@@ -80,8 +80,11 @@ else
     sed -n '1,4p' "$BUNDLE/BUNDLE.txt"
     grep '^size:' "$BUNDLE/BUNDLE.txt"
   } 2>&1 | tee "$OUTDIR/env.txt"
-  # parity.py's h5py from the bundle where the machine's Python has none (theirs comes first).
-  PY="env -u LD_LIBRARY_PATH PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$BUNDLE/python ${DPO_PYTHON:-python3}"
+  # parity.py's h5py from the bundle only where the machine's Python has none: a PYTHONPATH
+  # entry comes before site-packages, and the bundle's build fits one Python version only.
+  if ! $PY -c 'import h5py' 2>/dev/null; then
+    PY="env -u LD_LIBRARY_PATH PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$BUNDLE/python ${DPO_PYTHON:-python3}"
+  fi
   BIN=$BUNDLE/bin
   BENCH=$BUNDLE/bin
   TRACE=
