@@ -10,6 +10,7 @@
 #include <fstream>
 #include <mutex>
 
+#include "model/cpu_tensor_memory.h"
 #include "model/torch_compat.h"
 
 // Debian's LibTorch ships c10/cuda headers without CUDA itself (and without the
@@ -75,6 +76,12 @@ double peak_memory_mib(const c10::Device& device) {
 #else
   return 0;
 #endif
+}
+
+double tensor_peak_mib(const c10::Device& device) {
+  if (device.is_cuda())
+    return peak_memory_mib(device);
+  return static_cast<double>(cpu_tensor_memory().peak_bytes) / (1024.0 * 1024.0);
 }
 
 }  // namespace dpo

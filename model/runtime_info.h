@@ -24,4 +24,10 @@ TorchRuntimeInfo torch_runtime_info();
 // (VmHWM). 0 when it cannot be read (a CUDA device in a build without CUDA's headers).
 double peak_memory_mib(const c10::Device& device);
 
+// Peak tensor memory in MiB: on CUDA the same figure as peak_memory_mib; on CPU the peak of live
+// tensor bytes since count_cpu_tensor_memory() (model/cpu_tensor_memory.h), 0 when not counting.
+// The CPU figure leaves out what the resident set adds (LibTorch's code and buffers, the heap's
+// free lists), so that it means what the CUDA figure means.
+double tensor_peak_mib(const c10::Device& device);
+
 }  // namespace dpo

@@ -10,3 +10,12 @@
 #else
 #define DPO_HAS_SDPA 0
 #endif
+
+// c10::Allocator: LibTorch 2.3 made allocate() non-const and added the pure virtual copy_data().
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#define DPO_ALLOCATOR_ALLOCATE_CONST
+#define DPO_ALLOCATOR_HAS_COPY_DATA 1
+#else
+#define DPO_ALLOCATOR_ALLOCATE_CONST const
+#define DPO_ALLOCATOR_HAS_COPY_DATA 0
+#endif

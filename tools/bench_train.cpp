@@ -117,7 +117,8 @@ struct Figures {
   std::string name;
   bool lora = false;
   double seconds_per_step = 0, tokens_per_s = 0, pairs_per_s = 0, mean_sequence = 0;
-  double peak_memory_mib = 0;
+  double peak_memory_mib = 0;  // CUDA: allocator peak; CPU: resident high-water mark
+  double tensor_peak_mib = 0;  // CUDA: the same; CPU: peak of live tensor bytes
   double real_tokens = 0, computed_tokens = 0, padded_tokens = 0;  // over one epoch's batches
 };
 
@@ -229,7 +230,8 @@ json figures_json(const Figures& f) {
       {"tokens_per_s", f.tokens_per_s},
       {"pairs_per_s", f.pairs_per_s},
       {"mean_sequence", f.mean_sequence},
-      {"peak_memory_mib", f.peak_memory_mib}};
+      {"peak_memory_mib", f.peak_memory_mib},
+      {"tensor_peak_mib", f.tensor_peak_mib}};
 }
 
 // Runs this program again on the prepared `dir` for variant `k` (its output passed through) and
@@ -255,6 +257,7 @@ void run_child(const BenchOptions& o, const fs::path& dir, size_t k, Figures& f)
       f.pairs_per_s = j["pairs_per_s"].get<double>();
       f.mean_sequence = j["mean_sequence"].get<double>();
       f.peak_memory_mib = j["peak_memory_mib"].get<double>();
+      f.tensor_peak_mib = j["tensor_peak_mib"].get<double>();
       found = true;
     } else {
       std::fputs(buffer, stdout);
@@ -286,6 +289,7 @@ void run_ranks(const BenchOptions& o, const fs::path& dir, size_t k, int ranks, 
   f.pairs_per_s = j["pairs_per_s"].get<double>();
   f.mean_sequence = j["mean_sequence"].get<double>();
   f.peak_memory_mib = j["peak_memory_mib"].get<double>();
+  f.tensor_peak_mib = j["tensor_peak_mib"].get<double>();
 }
 
 int run(const BenchOptions& o) {
@@ -486,6 +490,7 @@ int run(const BenchOptions& o) {
     f.pairs_per_s = pairs / seconds;
     f.mean_sequence = tokens / (2.0 * pairs);
     f.peak_memory_mib = lines.back()["peak_memory_mib"].get<double>();
+    f.tensor_peak_mib = lines.back()["tensor_peak_mib"].get<double>();
     if (child && layouts[k].ranks > 1) {
       if (flags.world.rank == 0) {
         std::ofstream out(dir / ("figures-" + std::to_string(k) + ".json"));
@@ -542,6 +547,11 @@ int run(const BenchOptions& o) {
         f.peak_memory_mib,
         o.device == "cuda" ? "CUDA caching allocator, allocated"
                            : "process resident high-water mark");
+    if (o.device != "cuda")
+      std::printf(
+          "%-28s %.0f MiB (peak of live tensor bytes, as CUDA's allocator counts them)\n",
+          "tensor peak",
+          f.tensor_peak_mib);
     std::printf(
         "%-28s %.3g FLOP/real token, %.3f TFLOP/s achieved\n",
         "model FLOPs",
@@ -562,12 +572,19 @@ int run(const BenchOptions& o) {
   if (o.lora && figures.size() == 2) {
     const Figures& lora = figures[0];
     const Figures& full = figures[1];
-    std::printf("\n%-28s %14s %14s %10s\n", "full vs LoRA", "peak MiB", "real tok/s", "s/step");
+    std::printf(
+        "\n%-28s %14s %14s %14s %10s\n",
+        "full vs LoRA",
+        "peak MiB",
+        "tensor peak",
+        "real tok/s",
+        "s/step");
     for (const Figures* f : {&full, &lora}) {
       std::printf(
-          "%-28s %14.0f %14.0f %10.3f\n",
+          "%-28s %14.0f %14.0f %14.0f %10.3f\n",
           f->name.c_str(),
           f->peak_memory_mib,
+          f->tensor_peak_mib,
           f->tokens_per_s,
           f->seconds_per_step);
     }
@@ -576,6 +593,11 @@ int run(const BenchOptions& o) {
         "ratio",
         100.0 * lora.peak_memory_mib / full.peak_memory_mib,
         lora.tokens_per_s / full.tokens_per_s);
+    if (o.device != "cuda")
+      std::printf(
+          "%-28s LoRA holds %.1f%% of full training's tensor peak (the figure a GPU's peak is)\n",
+          "",
+          100.0 * lora.tensor_peak_mib / full.tensor_peak_mib);
   } else if (o.nproc > 1 && figures.size() == 2) {
     const Figures& one = figures[0];
     const Figures& many = figures[1];

@@ -35,6 +35,7 @@
 #include "distributed/gradient_sync.h"
 #include "model/checkpoint.h"
 #include "model/cpu_runtime.h"
+#include "model/cpu_tensor_memory.h"
 #include "model/llama.h"
 #include "model/lora.h"
 #include "model/peft_adapter.h"
@@ -788,6 +789,9 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
   // runs this same function; rank 0 alone writes the run folder's files).
   const WorldInfo& world = flags.world;
   const at::Device device = resolve_device(train.device, world.local_rank);
+  // On the CPU, count tensor bytes from here on (tensor_peak_mib), as CUDA's allocator does.
+  if (!device.is_cuda())
+    count_cpu_tensor_memory();
   const at::ScalarType dtype = compute_dtype(train.dtype);
   // The CPU's cores are shared by the ranks on a node.
   const int threads = train.threads > 0 ? static_cast<int>(train.threads)
@@ -1184,6 +1188,7 @@ TrainResult train_dpo(const Config& config, const RunFlags& flags) {
       figures.tokens = tokens_since_log;
       figures.tokens_per_s = seconds > 0 ? tokens_since_log / seconds : 0.0;
       figures.peak_memory_mib = peak_memory_mib(device);
+      figures.tensor_peak_mib = tensor_peak_mib(device);
       figures.seconds = seconds_since(run_start);
       if (main_rank) {
         metrics->write_train(step, static_cast<double>(step) / steps_per_epoch, mean, figures);

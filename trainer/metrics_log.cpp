@@ -59,6 +59,7 @@ void MetricsLog::write_train(
   line["tokens"] = figures.tokens;
   line["tokens_per_s"] = figures.tokens_per_s;
   line["peak_memory_mib"] = figures.peak_memory_mib;
+  line["tensor_peak_mib"] = figures.tensor_peak_mib;
   line["seconds"] = figures.seconds;
   write_line(line.dump());
 }

@@ -20,8 +20,9 @@ struct StepFigures {
   double grad_norm = 0;
   int64_t tokens = 0;  // real tokens through the policy since the previous line
   double tokens_per_s = 0;
-  double peak_memory_mib = 0;
-  double seconds = 0;  // since the start of the run
+  double peak_memory_mib = 0;  // CUDA: allocator peak; CPU: resident high-water mark
+  double tensor_peak_mib = 0;  // CUDA: the same; CPU: peak of live tensor bytes
+  double seconds = 0;          // since the start of the run
 };
 
 class MetricsLog {

@@ -180,6 +180,7 @@ TEST(DpoTrainer, ShortRunLearnsTheEasyPreferenceAndWritesAnAuditableRun) {
         "tokens",
         "tokens_per_s",
         "peak_memory_mib",
+        "tensor_peak_mib",
         "seconds"}) {
     EXPECT_TRUE(train.front().contains(key)) << key << " missing in " << train.front().dump();
   }
@@ -208,6 +209,14 @@ TEST(DpoTrainer, ShortRunLearnsTheEasyPreferenceAndWritesAnAuditableRun) {
   for (size_t i = 1; i < train.size(); ++i)
     EXPECT_GE(
         train[i]["peak_memory_mib"].get<double>(), train[i - 1]["peak_memory_mib"].get<double>());
+  // `tensor_peak_mib`: on CPU the peak of live tensor bytes (weights, gradients, AdamW state and
+  // activations, without LibTorch's own resident memory), which never falls either.
+  EXPECT_GT(train.front()["tensor_peak_mib"].get<double>(), 0.0);
+  EXPECT_LT(
+      train.back()["tensor_peak_mib"].get<double>(), train.back()["peak_memory_mib"].get<double>());
+  for (size_t i = 1; i < train.size(); ++i)
+    EXPECT_GE(
+        train[i]["tensor_peak_mib"].get<double>(), train[i - 1]["tensor_peak_mib"].get<double>());
   EXPECT_DOUBLE_EQ(train[static_cast<size_t>(steps_per_epoch - 1)]["epoch"].get<double>(), 1.0);
   EXPECT_DOUBLE_EQ(train.front()["lr"].get<double>(), 5e-3);
   std::vector<json> val = testing::metrics_lines(metrics, "val");
