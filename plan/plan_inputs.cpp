@@ -87,7 +87,8 @@ PlanInputs plan_inputs_from_config(
   in.separate_reference = config.reference.mode == ReferenceMode::live;
   in.reference_pass_model = config.reference.mode == ReferenceMode::precomputed && other_reference;
   // LibTorch 2.x (the CUDA builds) has scaled_dot_product_attention; Debian's 1.13 (CPU) not.
-  in.sdpa = device == PlanDevice::cuda;
+  // On the CPU the plan follows the LibTorch this build's dpo-torch runs on.
+  in.sdpa = device == PlanDevice::cuda || DPO_PLAN_CPU_SDPA != 0;
   const PlanLayout layout{config.train.prefix_sharing, config.train.padding_free};
   const int64_t max_length =
       config.data.max_length > 0 ? config.data.max_length : model.max_position_embeddings;

@@ -93,7 +93,8 @@ Command add_plan_command(CLI::App& dpo) {
   app->add_option(
          "--attention",
          flags->attention,
-         "eager (LibTorch 1.13) or sdpa (LibTorch 2.x); default: sdpa on cuda, eager on cpu")
+         "eager (LibTorch 1.13) or sdpa (LibTorch 2.x); default: sdpa on cuda, on cpu that of this "
+         "build's LibTorch")
       ->check(CLI::IsMember({"eager", "sdpa"}));
   app->add_flag("--json", flags->json, "Print the plan as JSON");
   return Command{app, [flags]() { return run_plan(*flags); }};

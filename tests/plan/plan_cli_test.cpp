@@ -268,7 +268,16 @@ TEST_P(PlanAccuracy, EstimateIsWithin15PercentOfTheMeasuredCpuPeak) {
                            c.sets;
   auto plan = run_command(dpo_binary() + " plan" + sets + " --json 2>&1");
   ASSERT_EQ(plan.exit_code, 0) << plan.output;
-  const double estimate = Json::parse(plan.output)["plan"]["peak_mib"].get<double>();
+  const Json plan_json = Json::parse(plan.output)["plan"];
+  const double estimate = plan_json["peak_mib"].get<double>();
+  // The tensor part of the estimate: all but the process baseline, which tensor_peak_mib (the
+  // CPU's count of live tensor bytes, as CUDA's allocator counts them) leaves out.
+  double baseline_bytes = 0;
+  for (const Json& term : plan_json["terms"])
+    if (term["name"] == "process baseline")
+      baseline_bytes = term["bytes"].get<double>();
+  ASSERT_GT(baseline_bytes, 0) << plan.output;
+  const double tensor_estimate = estimate - baseline_bytes / (1024.0 * 1024.0);
 
   // dpo-torch allocates with tcmalloc where the build found it, and its resident peak is the live
   // peak. A build on glibc's malloc gets glibc's default thresholds here (dpo's heap tuning,
@@ -279,23 +288,38 @@ TEST_P(PlanAccuracy, EstimateIsWithin15PercentOfTheMeasuredCpuPeak) {
       " --set train.out_dir=" + dir.file("run") + " 2>&1");
   ASSERT_EQ(train.exit_code, 0) << train.output;
   EXPECT_TRUE(contains(train.output, "[plan] memory on cpu")) << train.output;
-  double measured = 0;
+  double measured = 0, measured_tensors = 0;
   std::ifstream metrics(dir.file("run/metrics.jsonl"));
   std::string line;
   while (std::getline(metrics, line)) {
     Json j = Json::parse(line, nullptr, false);
-    if (!j.is_discarded() && j.value("split", "") == "train")
+    if (!j.is_discarded() && j.value("split", "") == "train") {
       measured = std::max(measured, j.value("peak_memory_mib", 0.0));
+      measured_tensors = std::max(measured_tensors, j.value("tensor_peak_mib", 0.0));
+    }
   }
   ASSERT_GT(measured, 0) << "no peak_memory_mib in metrics.jsonl";
+  ASSERT_GT(measured_tensors, 0) << "no tensor_peak_mib in metrics.jsonl";
   std::printf(
-      "[%s] estimate %.1f MiB, measured %.1f MiB (%+.1f%%)\n",
+      "[%s] estimate %.1f MiB, measured %.1f MiB (%+.1f%%); tensors: estimate %.1f MiB, "
+      "measured %.1f MiB (%+.1f%%)\n",
       c.name,
       estimate,
       measured,
-      100.0 * (estimate - measured) / measured);
+      100.0 * (estimate - measured) / measured,
+      tensor_estimate,
+      measured_tensors,
+      100.0 * (tensor_estimate - measured_tensors) / measured_tensors);
   EXPECT_LE(std::abs(estimate - measured), 0.15 * measured)
       << c.name << ": estimate " << estimate << " MiB, measured " << measured << " MiB";
+  // The tensor part alone has no fitted intercept to absorb an error (the baseline is measured
+  // as the intercept of these runs): the plan must not fall short of it, since that is a run that
+  // would not fit. It errs on the high side with gradient checkpointing (+8% to +17%, 2026-12-04,
+  // docs/memory.md), which the resident peak's comparison does not show.
+  EXPECT_GE(tensor_estimate, 0.85 * measured_tensors)
+      << c.name << ": tensor estimate " << tensor_estimate << " MiB, measured " << measured_tensors
+      << " MiB";
+  EXPECT_LT(measured_tensors, measured) << "the tensors' peak is part of the resident peak";
 }
 
 INSTANTIATE_TEST_SUITE_P(
