@@ -159,6 +159,8 @@ else echo "skipped: $(left) s left"; fi
 stage "5. training throughput, peak memory and MFU ($BIG, bf16 with fp32 master weights, then pure bf16)"
 for dtype in bf16 bf16_pure; do
   if ! want 5; then break
+  elif [ "$dtype" = bf16_pure ] && [ "$DEVICE" = cpu ]; then
+    echo "skipped bf16_pure: dpo refuses pure bf16 on the CPU (train.dtype bf16_pure needs CUDA)"
   elif [ "$(left)" -gt 150 ]; then
     timeout -k 20 "$(cap)" $TRACE "$BENCH/bench_train" --preset "$BIG" --device "$DEVICE" --dtype "$dtype" --steps 20 --warmup-steps 3 \
       --pairs-per-step 32 --peak-tflops "$PEAK_TFLOPS" 2>&1 | grep -v "^step \|^\[" 
