@@ -8,7 +8,8 @@
 #   3. `dpo score` on CUDA in fp32 and bf16 (and CPU), each against transformers (parity.py)
 #   4. forward throughput and peak memory (bench_forward), ~1B preset included
 #   5. training throughput, peak memory and MFU of the ~1B preset in bf16 (bench_train)
-#   6. SFT then DPO on CUDA with the demo's configs: held-out accuracy before and after
+#   6. SFT then DPO on CUDA with the demo's configs: held-out accuracy before and after; then
+#      `dpo plan`'s estimate against the measured peak, full and LoRA (6b)
 #   7. the tests: the whole suite built against this LibTorch (skipped when the budget is
 #      short); in bundle mode the CUDA-labelled ones (the bundle's gpu_tests)
 #
@@ -176,6 +177,47 @@ elif [ "$(left)" -gt 120 ]; then
   $DPO train --config configs/demo_dpo.json "${ON[@]}" --set "model.path=$W/sft/final" --set "train.out_dir=$W/dpo" \
     | grep -iE "accuracy|held-out|alarm|error" | tail -4
   cp "$W/dpo/metrics.jsonl" "$OUTDIR/dpo-metrics.jsonl" 2>/dev/null
+else echo "skipped: $(left) s left"; fi
+
+stage "6b. dpo plan against the measured peak on $DEVICE (small preset, 4 pairs per step, 3 steps)"
+# The estimate of `dpo plan` and the peak `dpo train` measures (metrics.jsonl: peak_memory_mib, on
+# CUDA the allocator's peak; tensor_peak_mib) for full and LoRA training, with and without
+# gradient checkpointing: the CUDA side of tests/plan/plan_cli_test.cpp (docs/memory.md).
+plan_case() {  # name, then --set flags
+  local name=$1 estimate
+  shift
+  cp "$W/pairs.h5" "$W/plan-$name.h5"  # the run caches the reference log-probs in its copy
+  local sets=(--config "$W/plan-check.json" --set "model.path=$W/small"
+    --set "data.prepared=$W/plan-$name.h5" "$@")
+  estimate=$($DPO plan "${sets[@]}" --json 2>>"$OUTDIR/plan-$name.log" |
+    $PY -c 'import json, sys; print(json.load(sys.stdin)["plan"]["peak_mib"])') ||
+    { echo "$name: dpo plan failed ($OUTDIR/plan-$name.log)"; return; }
+  timeout -k 20 "$(cap)" $DPO train "${sets[@]}" --set "train.out_dir=$W/plan-$name" \
+    >> "$OUTDIR/plan-$name.log" 2>&1 || { echo "$name: dpo train failed ($OUTDIR/plan-$name.log)"; return; }
+  $PY - "$name" "$estimate" "$W/plan-$name/metrics.jsonl" <<'EOF'
+import json, sys
+name, estimate, path = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+train = [j for j in map(json.loads, filter(str.strip, open(path))) if j.get("split") == "train"]
+peak = max(j["peak_memory_mib"] for j in train)
+tensors = max(j.get("tensor_peak_mib", 0.0) for j in train)
+print(f"{name:36s} plan {estimate:8.1f} MiB, measured {peak:8.1f} MiB ({100 * (estimate - peak) / peak:+.1f}%), "
+      f"tensors {tensors:8.1f} MiB")
+EOF
+}
+if ! want 6; then :
+elif [ "$(left)" -gt 90 ]; then
+  cat > "$W/plan-check.json" <<EOF
+{"reference": {"mode": "precomputed"}, "loss": {"types": ["sigmoid"], "beta": 0.1},
+ "optim": {"lr": 1e-3},
+ "train": {"device": "$DEVICE", "dtype": "fp32", "micro_batch_pairs": 4, "max_steps": 3,
+           "log_every_steps": 1, "save_every_steps": 0},
+ "eval": {"every_steps": 0, "max_pairs": 1, "batch_pairs": 1}}
+EOF
+  plan_case full
+  plan_case full_checkpointing --set train.gradient_checkpointing=true
+  plan_case lora_r16 --set lora.enabled=true --set lora.rank=16
+  plan_case lora_r16_all_linear_checkpointing --set lora.enabled=true --set lora.rank=16 \
+    --set 'lora.target_modules=["all-linear"]' --set train.gradient_checkpointing=true
 else echo "skipped: $(left) s left"; fi
 
 if [ -z "$BUNDLE" ]; then
