@@ -26,7 +26,8 @@ c10::DeleterFnPtr g_base_delete = nullptr;
 
 void raise_peak(int64_t live) {
   int64_t peak = g_peak_bytes.load(std::memory_order_relaxed);
-  while (live > peak && !g_peak_bytes.compare_exchange_weak(peak, live, std::memory_order_relaxed)) {
+  while (live > peak &&
+         !g_peak_bytes.compare_exchange_weak(peak, live, std::memory_order_relaxed)) {
   }
 }
 
@@ -57,7 +58,9 @@ struct CountingCpuAllocator final : c10::Allocator {
     return {data, data, &counting_delete, c10::Device(c10::DeviceType::CPU)};
   }
 
-  c10::DeleterFnPtr raw_deleter() const override { return &counting_delete; }
+  c10::DeleterFnPtr raw_deleter() const override {
+    return &counting_delete;
+  }
 
 #if DPO_ALLOCATOR_HAS_COPY_DATA
   void copy_data(void* dest, const void* src, std::size_t count) const override {

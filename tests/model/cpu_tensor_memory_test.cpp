@@ -36,7 +36,8 @@ TEST(CpuTensorMemory, ThePeakStaysUntilReset) {
   { at::Tensor t = at::zeros({1 << 20}, at::kFloat); }  // 4 MiB, freed again
   EXPECT_EQ(cpu_tensor_memory().live_bytes, before);
   EXPECT_EQ(cpu_tensor_memory().peak_bytes, before + 4 * (1 << 20));
-  EXPECT_DOUBLE_EQ(dpo::tensor_peak_mib(at::Device(at::kCPU)), (before + 4.0 * (1 << 20)) / (1 << 20));
+  EXPECT_DOUBLE_EQ(
+      dpo::tensor_peak_mib(at::Device(at::kCPU)), (before + 4.0 * (1 << 20)) / (1 << 20));
   dpo::reset_cpu_tensor_peak();
   EXPECT_EQ(cpu_tensor_memory().peak_bytes, before);
 }
