@@ -13,10 +13,10 @@ namespace dpo {
 
 struct PreparedSplit;
 
-// Resident memory of a `dpo train` process on the CPU before the model is loaded: LibTorch and
-// its libraries, the allocator's arenas, the tokenizer (measured: docs/memory.md). It depends on
+// Resident memory of a `dpo train` process on the CPU besides its tensors: LibTorch and its
+// libraries, the allocator's arenas, the tokenizer (measured: docs/memory.md). It depends on
 // the LibTorch dpo-torch loads, so CMake sets it per build (plan/CMakeLists.txt): ~180 MiB with
-// Debian's LibTorch 1.13 (CPU only), ~355 MiB with a PyTorch 2.x wheel's (CUDA compiled in),
+// Debian's LibTorch 1.13 (CPU only), ~380 MiB with a PyTorch 2.x wheel's (CUDA compiled in),
 // 15 MiB more with tcmalloc.
 #ifndef DPO_CPU_BASELINE_MIB
 #define DPO_CPU_BASELINE_MIB 180

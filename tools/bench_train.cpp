@@ -234,6 +234,16 @@ json figures_json(const Figures& f) {
       {"tensor_peak_mib", f.tensor_peak_mib}};
 }
 
+// The inverse of figures_json (the name stays the parent's).
+void read_figures_json(const json& j, Figures& f) {
+  f.seconds_per_step = j["seconds_per_step"].get<double>();
+  f.tokens_per_s = j["tokens_per_s"].get<double>();
+  f.pairs_per_s = j["pairs_per_s"].get<double>();
+  f.mean_sequence = j["mean_sequence"].get<double>();
+  f.peak_memory_mib = j["peak_memory_mib"].get<double>();
+  f.tensor_peak_mib = j["tensor_peak_mib"].get<double>();
+}
+
 // Runs this program again on the prepared `dir` for variant `k` (its output passed through) and
 // reads back the figures it prints.
 void run_child(const BenchOptions& o, const fs::path& dir, size_t k, Figures& f) {
@@ -252,12 +262,7 @@ void run_child(const BenchOptions& o, const fs::path& dir, size_t k, Figures& f)
     const std::string line = buffer;
     if (line.rfind(marker, 0) == 0) {
       json j = json::parse(line.substr(marker.size()));
-      f.seconds_per_step = j["seconds_per_step"].get<double>();
-      f.tokens_per_s = j["tokens_per_s"].get<double>();
-      f.pairs_per_s = j["pairs_per_s"].get<double>();
-      f.mean_sequence = j["mean_sequence"].get<double>();
-      f.peak_memory_mib = j["peak_memory_mib"].get<double>();
-      f.tensor_peak_mib = j["tensor_peak_mib"].get<double>();
+      read_figures_json(j, f);
       found = true;
     } else {
       std::fputs(buffer, stdout);
@@ -284,12 +289,7 @@ void run_ranks(const BenchOptions& o, const fs::path& dir, size_t k, int ranks, 
     throw dpo::DataError("the " + f.name + " run failed (exit code " + std::to_string(code) + ")");
   std::ifstream in(out);
   const json j = json::parse(in);
-  f.seconds_per_step = j["seconds_per_step"].get<double>();
-  f.tokens_per_s = j["tokens_per_s"].get<double>();
-  f.pairs_per_s = j["pairs_per_s"].get<double>();
-  f.mean_sequence = j["mean_sequence"].get<double>();
-  f.peak_memory_mib = j["peak_memory_mib"].get<double>();
-  f.tensor_peak_mib = j["tensor_peak_mib"].get<double>();
+  read_figures_json(j, f);
 }
 
 int run(const BenchOptions& o) {
