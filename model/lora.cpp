@@ -103,12 +103,18 @@ at::Tensor lora_add(
     a = &adapter.initial_A;
     b = &adapter.initial_B;
   }
-  // peft: x cast to the adapter's dtype, result + lora_B(lora_A(dropout(x))) * scaling, the sum
-  // cast back to the base output's dtype.
-  at::Tensor h = x.to(a->scalar_type());
+  // peft: result + lora_B(lora_A(dropout(x))) * scaling. The adapters' parameters are fp32 (and
+  // so are their gradients and AdamW state); the products run in the input's dtype: fp32 on an
+  // fp32 base, as peft computes them, and bf16 on a bf16 base, as peft's do under autocast
+  // (TRL's bf16=True). Casting A and B ([r, in], [out, r]: small) rather than the input keeps
+  // what autograd holds for A's gradient to the module's own bf16 input, which q/k/v (and
+  // gate/up) share, instead of an fp32 copy of it per module (2x to 6x the bytes).
+  const at::ScalarType compute = x.scalar_type();
+  at::Tensor h = x;
   if (adapter.dropout > 0 && training && adapter.mode == LoraMode::active)
     h = at::dropout(h, adapter.dropout, /*train=*/true);
-  at::Tensor delta = at::linear(at::linear(h, *a), *b) * adapter.scaling;  // [..., out] fp32
+  at::Tensor ax = at::linear(h, a->to(compute));                        // [..., r]
+  at::Tensor delta = at::linear(ax, b->to(compute)) * adapter.scaling;  // [..., out]
   return (y + delta).to(y.scalar_type());
 }
 

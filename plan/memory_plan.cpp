@@ -100,8 +100,8 @@ Trainable trainable_parameters(const PlanInputs& in) {
 // LoRA (frozen base): a frozen linear keeps nothing of its input and a frozen norm weight
 // nothing of its normalised input, so per token the layer keeps 2 x 4h (the norms' fp32
 // inputs), the attention inputs and scores as above, 3 I e of the MLP (gate, silu, up), and per
-// targeted module its input (once per distinct input; as an fp32 copy when the base is bf16)
-// and the [tokens, r] fp32 product A x.
+// targeted module its input (once per distinct input: the adapters' products run in the base's
+// dtype, model/lora.cpp) and the [tokens, r] product A x.
 int64_t layer_activation_bytes(const PlanInputs& in, const MicroBatchShape& b) {
   const ModelConfig& m = in.model;
   const int64_t e = value_bytes(in.dtype);
@@ -117,9 +117,8 @@ int64_t layer_activation_bytes(const PlanInputs& in, const MicroBatchShape& b) {
     if (m.qk_norm())
       per_token += (kFp32 + 2 * e) * (heads + kv_heads) * d;
   } else {
-    per_token += 2 * kFp32 * h;                           // the norms' fp32 inputs
-    per_token += 3 * m.intermediate_size * e;             // gate, silu(gate), up
-    const int64_t adapter_input = e < kFp32 ? kFp32 : e;  // fp32 adapters on a bf16 base
+    per_token += 2 * kFp32 * h;                // the norms' fp32 inputs
+    per_token += 3 * m.intermediate_size * e;  // gate, silu(gate), up
     const auto& targets = in.lora.target_modules;
     auto targeted = [&](const char* name) {
       return std::find(targets.begin(), targets.end(), "all-linear") != targets.end() ||
@@ -128,18 +127,15 @@ int64_t layer_activation_bytes(const PlanInputs& in, const MicroBatchShape& b) {
     const int64_t qkv =
         (targeted("q_proj") ? 1 : 0) + (targeted("k_proj") ? 1 : 0) + (targeted("v_proj") ? 1 : 0);
     const int64_t gate_up = (targeted("gate_proj") ? 1 : 0) + (targeted("up_proj") ? 1 : 0);
-    // One input shared by q/k/v (and by gate/up) in fp32; an fp32 copy per module on bf16.
-    auto inputs = [&](int64_t modules) {
-      return e < kFp32 ? modules : std::min<int64_t>(modules, 1);
-    };
-    per_token += inputs(qkv) * h * adapter_input + inputs(gate_up) * h * adapter_input;
+    // One input shared by q/k/v and one by gate/up, kept once whatever number of them is targeted.
+    per_token += std::min<int64_t>(qkv, 1) * h * e + std::min<int64_t>(gate_up, 1) * h * e;
     if (targeted("o_proj"))
-      per_token += heads * d * adapter_input;
+      per_token += heads * d * e;
     if (targeted("down_proj"))
-      per_token += m.intermediate_size * adapter_input;
+      per_token += m.intermediate_size * e;
     const int64_t modules =
         qkv + gate_up + (targeted("o_proj") ? 1 : 0) + (targeted("down_proj") ? 1 : 0);
-    per_token += modules * in.lora.rank * kFp32;  // A x, kept for B's gradient
+    per_token += modules * in.lora.rank * e;  // A x, kept for B's gradient
   }
   if (e < kFp32)
     per_token += 2 * d * e;
@@ -334,19 +330,26 @@ MemoryPlan estimate_memory(const PlanInputs& in) {
              " layers" + (in.gradient_checkpointing ? ", one at a time" : "") + ")"});
     // At the start of the backward pass every activation is held; the first node is the LM
     // head's backward, then the layers' (one at a time); in live mode the reference's forward
-    // ran between the policy's forward and backward.
-    int64_t transient = std::max(head_backward, backward_scratch);
-    std::string what = head_backward >= backward_scratch
-                           ? "logits chunk (" + figure(chunk_rows) + " positions x " +
-                                 figure(m.vocab_size) + ") and LM-head gradient, backward"
-                           : "one layer's backward scratch";
-    if (reference_forward > transient) {
-      transient = reference_forward;
-      what = "the reference forward (live mode), logits chunk included";
+    // ran between the policy's forward and backward. With gradient checkpointing the one layer
+    // counted in the activations is recomputed only for its own backward, so the LM head's
+    // forward and backward and the reference's forward run without it.
+    const int64_t recomputed_layer = in.gradient_checkpointing ? layer : 0;
+    const std::string without_layer =
+        in.gradient_checkpointing ? " (less the recomputed layer, not live then)" : "";
+    int64_t transient = backward_scratch;
+    std::string what = "one layer's backward scratch";
+    if (head_backward - recomputed_layer > transient) {
+      transient = head_backward - recomputed_layer;
+      what = "logits chunk (" + figure(chunk_rows) + " positions x " + figure(m.vocab_size) +
+             ") and LM-head gradient, backward" + without_layer;
     }
-    if (chunk_forward > transient) {
-      transient = chunk_forward;
-      what = "logits chunk, forward";
+    if (reference_forward - recomputed_layer > transient) {
+      transient = reference_forward - recomputed_layer;
+      what = "the reference forward (live mode), logits chunk included" + without_layer;
+    }
+    if (chunk_forward - recomputed_layer > transient) {
+      transient = chunk_forward - recomputed_layer;
+      what = "logits chunk, forward" + without_layer;
     }
     p.terms.push_back({"logits chunk / scratch", transient, what});
     phases.push_back(p);

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "model/checkpoint.h"
+#include "model/cpu_tensor_memory.h"
 #include "tests/model/model_test_util.h"
 
 namespace dpo {
@@ -55,6 +56,38 @@ TEST(Lora, AtInitialisationBf16LogitsEqualTheBaseExactly) {
   at::Tensor lora = model->forward(ids);
   EXPECT_EQ(lora.scalar_type(), at::kBFloat16);
   EXPECT_TRUE(at::equal(lora, base));
+}
+
+// The tensor bytes a forward pass leaves live for its backward (autograd's saved values and the
+// logits), counted by the CPU tensor counter.
+int64_t bytes_kept_for_backward(LlamaForCausalLMImpl& model, const at::Tensor& ids) {
+  const int64_t before = cpu_tensor_memory().live_bytes;
+  at::Tensor logits = model.forward(ids);
+  return cpu_tensor_memory().live_bytes - before;
+}
+
+// On a bf16 base the adapters' products run in bf16, as peft's under autocast: autograd keeps
+// each module's own bf16 input (one shared by q/k/v, one by gate/up) for A's gradient, not an
+// fp32 copy per module. So a LoRA forward keeps less than full training's, which keeps those
+// inputs for the weights' gradients too, and the adapters still get fp32 gradients.
+TEST(Lora, OnABf16BaseAForwardKeepsLessThanFullTrainingAndTheGradientsAreFp32) {
+  ASSERT_TRUE(count_cpu_tensor_memory());
+  at::Tensor ids = random_ids(2, 48, 53);
+  auto full = make_test_model(test_config(), 7, at::kBFloat16);
+  const int64_t full_kept = bytes_kept_for_backward(*full, ids);
+  auto model = make_test_model(test_config(), 7, at::kBFloat16);
+  attach_lora(*model, all_linear(), 1);
+  randomise_b(*model, 5);
+  const int64_t lora_kept = bytes_kept_for_backward(*model, ids);
+  EXPECT_LT(lora_kept, full_kept);
+
+  model->forward(ids).to(at::kFloat).logsumexp(-1).sum().backward();
+  for (auto& [name, tensor] : lora_parameters(*model)) {
+    EXPECT_EQ(tensor.scalar_type(), at::kFloat) << name;
+    ASSERT_TRUE(tensor.grad().defined()) << name;
+    EXPECT_EQ(tensor.grad().scalar_type(), at::kFloat) << name;
+    EXPECT_GT(tensor.grad().abs().sum().item<double>(), 0) << name;
+  }
 }
 
 TEST(Lora, AdaptersOffEqualTheBaseAndOnDiffer) {

@@ -104,6 +104,28 @@ TEST(MemoryPlan, GradientCheckpointingKeepsOneLayerInputPerLayer) {
   EXPECT_LT(checkpointed.peak_bytes, plain.peak_bytes);
 }
 
+// With checkpointing the one recomputed layer exists only during its own backward, not during
+// the LM head's (the first node of the backward pass). On Llama-3-8B the head's transient (the
+// logits chunk of a 128,256-entry vocabulary and the head's gradient) is the largest, so the
+// checkpointed plan counts it less that layer. The layer's bytes follow from the two activation
+// figures: n layers in full, n layer inputs [tokens, h] in bf16 plus one layer with checkpointing.
+TEST(MemoryPlan, CheckpointingDoesNotCountTheRecomputedLayerDuringTheLmHeadsBackward) {
+  PlanInputs in = cuda_inputs(llama3_8b(), TrainDtype::bf16, 1, 1024);
+  const MemoryPlan plain = estimate_memory(in);
+  in.gradient_checkpointing = true;
+  const MemoryPlan checkpointed = estimate_memory(in);
+  const int64_t n = 32, inputs = n * 4096 * 2 * in.micro_batch.tokens;
+  const int64_t layer =
+      (plain.activations_bytes - checkpointed.activations_checkpointed_bytes + inputs) / (n - 1);
+  EXPECT_EQ(
+      plain.activations_bytes - (n - 1) * layer + inputs,
+      checkpointed.activations_checkpointed_bytes);  // the division was exact
+  EXPECT_EQ(plain.peak_phase, "backward");
+  EXPECT_EQ(checkpointed.peak_phase, "backward");
+  EXPECT_EQ(
+      term(checkpointed, "logits chunk / scratch"), term(plain, "logits chunk / scratch") - layer);
+}
+
 TEST(MemoryPlan, ActivationsGrowWithTheMicroBatchAndEagerAttentionWithTheSquareOfTheLength) {
   ModelConfig small = model_config_preset("small", 800);
   PlanInputs in = cuda_inputs(small, TrainDtype::fp32, 2, 256);
