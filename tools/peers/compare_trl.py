@@ -23,6 +23,10 @@ warm-up, no weight decay, gradient clipping at 1), dropout off, fp32 on the CPU.
                            (docs/benchmarks.md, "dpo and TRL side by side").
     compare_trl.py all     both (what `make peers` runs).
 
+bench --lora R trains LoRA on both sides instead: rank R, alpha 2R, every linear layer of the
+decoder, no dropout (dpo: the `lora` section; TRL: peft's LoraConfig with target_modules
+"all-linear", the reference being the model with its adapters disabled on both sides).
+
 Exit status: 0 every check passed, 1 a check failed (the verdict table says which), 2 the harness
 could not give both sides the same input (it says why: a model transformers cannot load, pairs that
 dpo truncated, a template TRL renders differently, ...) or could not run.
@@ -217,7 +221,7 @@ def check_same_input(args, model, prepared, data, pairs, flags, batches):
 # The dpo side
 
 def dpo_train_config(args, model, prepared, out_dir, steps, loss_types=("sigmoid",)):
-    return {
+    config = {
         "data": {"prepared": prepared},
         "model": {"path": model},
         "reference": {"mode": "precomputed"},
@@ -229,6 +233,10 @@ def dpo_train_config(args, model, prepared, out_dir, steps, loss_types=("sigmoid
                   "log_every_steps": 1, "save_every_steps": 0, "out_dir": out_dir},
         "eval": {"every_steps": 0, "max_pairs": 8},
     }
+    if getattr(args, "lora", 0) > 0:
+        config["lora"] = {"enabled": True, "rank": args.lora, "alpha": 2 * args.lora,
+                          "target_modules": ["all-linear"], "dropout": 0.0}
+    return config
 
 
 def run_dpo_train(args, model, prepared, out_dir, steps, log_path):
@@ -306,8 +314,13 @@ def trl_run(spec_path):
         precompute_ref_log_probs=spec["precompute_ref_log_probs"], remove_unused_columns=False,
         disable_tqdm=True)
     tokenizer = _tokenizer_for(spec["model"], spec["pad_id"])
+    peft_config = None
+    if spec.get("lora", 0) > 0:
+        from peft import LoraConfig
+        peft_config = LoraConfig(r=spec["lora"], lora_alpha=2 * spec["lora"], lora_dropout=0.0,
+                                 target_modules="all-linear", task_type="CAUSAL_LM")
     trainer = FedDPOTrainer(model=model, args=config, train_dataset=dataset,
-                            processing_class=tokenizer)
+                            processing_class=tokenizer, peft_config=peft_config)
     trainer.step_losses = []
     times = StepTimes()
     trainer.add_callback(times)
@@ -326,6 +339,8 @@ def trl_run(spec_path):
     if spec.get("logps_pairs"):
         result["trained"] = _trl_pair_logps(
             trainer, [pairs[str(i)] for i in spec["logps_pairs"]], spec["batch"], reference=False)
+    result["trainable_parameters"] = sum(
+        p.numel() for p in trainer.model.parameters() if p.requires_grad)
     result["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     with open(spec["out"], "w") as f:
         json.dump(result, f)
@@ -420,7 +435,7 @@ def trl_spec(args, model, pairs, batches, steps, pad_id, tuned=False, logps_pair
             "batch": args.batch, "steps": steps, "lr": args.lr, "beta": args.beta,
             "seed": args.seed, "threads": args.threads, "pad_id": pad_id,
             "precompute_ref_log_probs": tuned, "gradient_checkpointing": gradient_checkpointing,
-            "logps_pairs": logps_pairs or []}
+            "logps_pairs": logps_pairs or [], "lora": getattr(args, "lora", 0)}
 
 
 def read_pad_id(prepared):
@@ -762,7 +777,7 @@ def bench(args):
         timed_tokens = sum(2 * len(pairs[i]["prompt_ids"]) + len(pairs[i]["chosen_ids"]) +
                            len(pairs[i]["rejected_ids"]) for batch in timed for i in batch)
         timed_pairs = sum(len(batch) for batch in timed)
-        work = os.path.join(args.work, f"bench-{preset}")
+        work = os.path.join(args.work, f"bench-{preset}{f'-lora{args.lora}' if args.lora else ''}")
         os.makedirs(work, exist_ok=True)
         samples = {"dpo": [], "TRL default": [], "TRL tuned": []}
         for repeat in range(args.repeats):
@@ -772,6 +787,10 @@ def bench(args):
                               os.path.join(work, "dpo.log"))
             secs = d["steps"][-1]["seconds"] - d["steps"][args.warmup - 1]["seconds"]
             samples["dpo"].append((secs, d["rss_mib"]))
+            dpo_trained = None
+            if args.lora > 0:
+                with open(os.path.join(work, "dpo-run", "manifest.json")) as f:
+                    dpo_trained = json.load(f)["lora"]["trainable_parameters"]
             for name, tuned in (("TRL default", False), ("TRL tuned", True)):
                 log(f"{preset}: repeat {repeat + 1}/{args.repeats}: {name}")
                 t = run_trl(args, trl_spec(args, model, pairs, batches, steps, pad_id, tuned=tuned,
@@ -779,6 +798,9 @@ def bench(args):
                             work, name.replace(" ", "-"))
                 secs = t["step_times"][-1] - t["step_times"][args.warmup - 1]
                 samples[name].append((secs, t["rss_mib"]))
+                if dpo_trained is not None and t["trainable_parameters"] != dpo_trained:
+                    raise Refusal(f"{name} trains {t['trainable_parameters']} parameters, dpo "
+                                  f"{dpo_trained}: not the same LoRA")
         for name, values in samples.items():
             # The fastest repeat: on a shared machine the noise only ever slows a run down.
             secs = min(v[0] for v in values)
@@ -787,15 +809,17 @@ def bench(args):
                          "tokens_per_s": timed_tokens / secs, "peak_rss_mib": rss,
                          "seconds": [v[0] for v in values], "rss_mib": [v[1] for v in values]})
     print_bench(args, rows, versions)
-    with open(os.path.join(args.work, "bench.json"), "w") as f:
+    with open(os.path.join(args.work, f"bench{'-lora' if args.lora > 0 else ''}.json"), "w") as f:
         json.dump({"versions": versions, "rows": rows, "args": vars(args)}, f, indent=1)
     return 0
 
 
 def print_bench(args, rows, versions):
-    print(f"\ndpo and TRL {versions}: fp32, CPU, {args.threads} threads, micro-batch {args.batch} "
-          f"pairs, {args.bench_steps} timed steps after {args.warmup} warm-up steps, the fastest of "
-          f"{args.repeats} alternating repeats (peak RSS: the largest)\n")
+    what = (f"LoRA r{args.lora} alpha {2 * args.lora} on every linear layer (TRL: peft), "
+            if args.lora > 0 else "")
+    print(f"\ndpo and TRL {versions}: {what}fp32, CPU, {args.threads} threads, micro-batch "
+          f"{args.batch} pairs, {args.bench_steps} timed steps after {args.warmup} warm-up steps, "
+          f"the fastest of {args.repeats} alternating repeats (peak RSS: the largest)\n")
     print("| preset | side | pairs/s | tokens/s | peak RSS (MiB) | dpo / side: pairs/s | "
           "dpo / side: peak RSS |")
     print("|---|---|---|---|---|---|---|")
@@ -812,8 +836,12 @@ def side_versions(args):
     import trl
     dpo_version = subprocess.run([args.dpo, "--version"], capture_output=True,
                                  text=True).stdout.strip().splitlines()
+    peft = ""
+    if args.lora > 0:
+        import peft as peft_module
+        peft = f", peft {peft_module.__version__}"
     return (f"{trl.__version__} (transformers {transformers.__version__}, torch "
-            f"{torch.__version__}); {dpo_version[0] if dpo_version else 'dpo'}")
+            f"{torch.__version__}{peft}); {dpo_version[0] if dpo_version else 'dpo'}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -848,6 +876,9 @@ def main():
     p.add_argument("--warmup", type=int, default=2, help="bench: untimed steps")
     p.add_argument("--bench-steps", type=int, default=8, help="bench: timed steps")
     p.add_argument("--repeats", type=int, default=2, help="bench: alternating repeats")
+    p.add_argument("--lora", type=int, default=0,
+                   help="bench: LoRA of this rank on both sides (alpha 2 x rank, all-linear); "
+                   "0: full training")
     p.add_argument("--tokenization-rows", type=int, default=60,
                    help="rows whose TRL tokenization is compared with dpo prepare's")
     p.add_argument("--skip-tokenization-check", action="store_true")
@@ -860,6 +891,10 @@ def main():
         if args.command != "check":
             print("[peers] --model is for check; bench makes its presets", file=sys.stderr)
             return 2
+    if args.lora < 0 or (args.lora > 0 and args.command != "bench"):
+        print("[peers] --lora R (R >= 1) is for bench; check compares full training",
+              file=sys.stderr)
+        return 2
     if not os.path.exists(args.dpo):
         print(f"[peers] {args.dpo} is missing: build dpo first (cmake --build {args.build})",
               file=sys.stderr)
