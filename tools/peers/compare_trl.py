@@ -42,7 +42,6 @@ import argparse
 import json
 import math
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -82,20 +81,31 @@ def log(message):
 
 
 def run(cmd, log_path=None, env=None):
-    """Runs a command; its output goes to log_path. Returns (exit status, peak RSS in MiB)."""
+    """Runs a command; its output goes to log_path. Returns its exit status.
+
+    Not its peak memory: a child's ru_maxrss (wait4) includes the high-water mark of the memory
+    it was forked (or vforked) from, which Linux carries across exec, and this harness holds
+    ~680 MiB once torch and transformers are imported. Each side reports its own peak instead
+    (peak_rss_mib below)."""
     out = open(log_path, "a") if log_path else subprocess.DEVNULL
     try:
-        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
-        _, status, usage = os.wait4(p.pid, 0)
-        p.returncode = os.waitstatus_to_exitcode(status)
+        return subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env).returncode
     finally:
         if log_path:
             out.close()
-    return p.returncode, usage.ru_maxrss / 1024.0  # ru_maxrss is in KiB on Linux
+
+
+def peak_rss_mib(status_path="/proc/self/status"):
+    """The process's own peak resident set since its exec (VmHWM), in MiB."""
+    with open(status_path) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0  # kB
+    raise RuntimeError(f"no VmHWM in {status_path}")
 
 
 def must_run(cmd, log_path, what):
-    status, _ = run(cmd, log_path)
+    status = run(cmd, log_path)
     if status != 0:
         tail = open(log_path).read()[-2000:] if log_path and os.path.exists(log_path) else ""
         raise RuntimeError(f"{what} failed (exit {status}): {' '.join(cmd)}\n{tail}")
@@ -204,7 +214,7 @@ def check_same_input(args, model, prepared, data, pairs, flags, batches):
         # TRL's own tokenization of the rows (its chat template render and tokenizer) must give
         # the ids dpo prepared, or feeding TRL dpo's ids would hide a difference users would see.
         checker = os.path.join(REPO, "tools", "check_trl_tokenization.py")
-        status, _ = run([sys.executable, checker, "--model", model, "--data", data, "--dpo",
+        status = run([sys.executable, checker, "--model", model, "--data", data, "--dpo",
                          args.dpo, "--max-rows", str(args.tokenization_rows),
                          "--h5py-python", sys.executable],
                         os.path.join(os.path.dirname(prepared), "tokenization.log"))
@@ -247,11 +257,15 @@ def run_dpo_train(args, model, prepared, out_dir, steps, log_path):
     with open(config_path, "w") as f:
         json.dump(dpo_train_config(args, model, prepared, out_dir, steps), f, indent=2)
     start = time.perf_counter()
-    status, rss = run([args.dpo, "--log-level", "warn", "train", "--config", config_path], log_path)
+    status = run([args.dpo, "--log-level", "warn", "train", "--config", config_path], log_path)
     if status != 0:
         raise RuntimeError(f"dpo train failed (exit {status}); see {log_path}")
     lines = [json.loads(x) for x in open(os.path.join(out_dir, "metrics.jsonl")) if x.strip()]
     train = [x for x in lines if x.get("split") == "train" and "loss" in x]
+    # dpo train's own peak resident set (VmHWM of the training process, peak_memory_mib).
+    rss = max((x.get("peak_memory_mib", 0) for x in lines), default=0)
+    if rss <= 0:
+        raise RuntimeError(f"no peak_memory_mib in {out_dir}/metrics.jsonl")
     return {"steps": train, "rss_mib": rss, "wall_s": time.perf_counter() - start}
 
 
@@ -341,7 +355,7 @@ def trl_run(spec_path):
             trainer, [pairs[str(i)] for i in spec["logps_pairs"]], spec["batch"], reference=False)
     result["trainable_parameters"] = sum(
         p.numel() for p in trainer.model.parameters() if p.requires_grad)
-    result["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    result["rss_mib"] = peak_rss_mib()
     with open(spec["out"], "w") as f:
         json.dump(result, f)
 
@@ -416,14 +430,12 @@ def run_trl(args, spec, work, name):
     env = dict(os.environ, TQDM_DISABLE="1", TOKENIZERS_PARALLELISM="false",
                OMP_NUM_THREADS=str(args.threads))
     start = time.perf_counter()
-    status, rss = run([sys.executable, os.path.abspath(__file__), "trl-run", spec_path], log_path,
-                      env)
+    status = run([sys.executable, os.path.abspath(__file__), "trl-run", spec_path], log_path, env)
     if status != 0:
         tail = open(log_path).read()[-3000:]
         raise RuntimeError(f"the TRL run failed (exit {status}); {log_path}:\n{tail}")
     with open(spec["out"]) as f:
         result = json.load(f)
-    result["rss_mib"] = rss
     result["wall_s"] = time.perf_counter() - start
     return result
 
@@ -591,7 +603,7 @@ def run_loss_test(args, cases_path):
     log_path = cases_path + ".gtest.log"
     if os.path.exists(log_path):
         os.remove(log_path)
-    status, _ = run([binary, "--gtest_filter=TrlLossParity.*"], log_path, env)
+    status = run([binary, "--gtest_filter=TrlLossParity.*"], log_path, env)
     if not os.path.exists(out):
         raise RuntimeError(f"{binary} wrote no {out} (exit {status}); see {log_path}")
     with open(out) as f:
