@@ -334,23 +334,22 @@ MemoryPlan estimate_memory(const PlanInputs& in) {
     // counted in the activations is recomputed only for its own backward, so the LM head's
     // forward and backward and the reference's forward run without it.
     const int64_t recomputed_layer = in.gradient_checkpointing ? layer : 0;
-    const std::string without_layer =
-        in.gradient_checkpointing ? " (less the recomputed layer, not live then)" : "";
     int64_t transient = backward_scratch;
     std::string what = "one layer's backward scratch";
-    if (head_backward - recomputed_layer > transient) {
-      transient = head_backward - recomputed_layer;
-      what = "logits chunk (" + figure(chunk_rows) + " positions x " + figure(m.vocab_size) +
-             ") and LM-head gradient, backward" + without_layer;
-    }
-    if (reference_forward - recomputed_layer > transient) {
-      transient = reference_forward - recomputed_layer;
-      what = "the reference forward (live mode), logits chunk included" + without_layer;
-    }
-    if (chunk_forward - recomputed_layer > transient) {
-      transient = chunk_forward - recomputed_layer;
-      what = "logits chunk, forward" + without_layer;
-    }
+    // A transient outside the layers' backward, so without the recomputed layer.
+    auto consider = [&](int64_t bytes, const std::string& name) {
+      if (bytes - recomputed_layer > transient) {
+        transient = bytes - recomputed_layer;
+        what =
+            name + (in.gradient_checkpointing ? " (less the recomputed layer, not live then)" : "");
+      }
+    };
+    consider(
+        head_backward,
+        "logits chunk (" + figure(chunk_rows) + " positions x " + figure(m.vocab_size) +
+            ") and LM-head gradient, backward");
+    consider(reference_forward, "the reference forward (live mode), logits chunk included");
+    consider(chunk_forward, "logits chunk, forward");
     p.terms.push_back({"logits chunk / scratch", transient, what});
     phases.push_back(p);
   }

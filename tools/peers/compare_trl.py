@@ -215,9 +215,9 @@ def check_same_input(args, model, prepared, data, pairs, flags, batches):
         # the ids dpo prepared, or feeding TRL dpo's ids would hide a difference users would see.
         checker = os.path.join(REPO, "tools", "check_trl_tokenization.py")
         status = run([sys.executable, checker, "--model", model, "--data", data, "--dpo",
-                         args.dpo, "--max-rows", str(args.tokenization_rows),
-                         "--h5py-python", sys.executable],
-                        os.path.join(os.path.dirname(prepared), "tokenization.log"))
+                      args.dpo, "--max-rows", str(args.tokenization_rows),
+                      "--h5py-python", sys.executable],
+                     os.path.join(os.path.dirname(prepared), "tokenization.log"))
         where = os.path.join(os.path.dirname(prepared), "tokenization.log")
         if status == 1:
             raise Refusal(f"TRL would tokenize the rows of {data} differently from dpo prepare "
@@ -243,7 +243,7 @@ def dpo_train_config(args, model, prepared, out_dir, steps, loss_types=("sigmoid
                   "log_every_steps": 1, "save_every_steps": 0, "out_dir": out_dir},
         "eval": {"every_steps": 0, "max_pairs": 8},
     }
-    if getattr(args, "lora", 0) > 0:
+    if args.lora > 0:
         config["lora"] = {"enabled": True, "rank": args.lora, "alpha": 2 * args.lora,
                           "target_modules": ["all-linear"], "dropout": 0.0}
     return config
@@ -447,7 +447,7 @@ def trl_spec(args, model, pairs, batches, steps, pad_id, tuned=False, logps_pair
             "batch": args.batch, "steps": steps, "lr": args.lr, "beta": args.beta,
             "seed": args.seed, "threads": args.threads, "pad_id": pad_id,
             "precompute_ref_log_probs": tuned, "gradient_checkpointing": gradient_checkpointing,
-            "logps_pairs": logps_pairs or [], "lora": getattr(args, "lora", 0)}
+            "logps_pairs": logps_pairs or [], "lora": args.lora}
 
 
 def read_pad_id(prepared):
